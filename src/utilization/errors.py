@@ -1,0 +1,5 @@
+"""Errors the command line turns into one clear message instead of a traceback."""
+
+
+class InputError(Exception):
+    """The input cannot be used at all (missing file, table or column, unreadable file)."""
