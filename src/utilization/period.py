@@ -1,0 +1,143 @@
+"""Report periods and filters: what a report covers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from utilization.errors import InputError
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive calendar dates `start`..`end`."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            msg = f"period ends ({self.end}) before it starts ({self.start})"
+            raise InputError(msg)
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """A period from `2026-Q1`, `2026-03`, `2026`, or `2026-01-01..2026-03-31`."""
+        text = text.strip()
+        if m := re.fullmatch(r"(\d{4})-?Q([1-4])", text, flags=re.IGNORECASE):
+            year, quarter = int(m[1]), int(m[2])
+            start = date(year, 3 * quarter - 2, 1)
+            return cls(start, _month_end(year, 3 * quarter))
+        if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+            year, month = int(m[1]), int(m[2])
+            return cls(date(year, month, 1), _month_end(year, month))
+        if m := re.fullmatch(r"(\d{4})", text):
+            return cls(date(int(m[1]), 1, 1), date(int(m[1]), 12, 31))
+        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/|to)\s*(\d{4}-\d{2}-\d{2})", text):
+            return cls(parse_date(m[1]), parse_date(m[2]))
+        msg = f"period {text!r} is not one of 2026-Q1, 2026-03, 2026, 2026-01-01..2026-03-31"
+        raise InputError(msg)
+
+    @property
+    def label(self) -> str:
+        """A short name for file paths: `2026-Q1`, `2026-03`, `2026` or `from_to`."""
+        s, e = self.start, self.end
+        if s.day == 1 and e == _month_end(e.year, e.month) and s.year == e.year:
+            if s.month == e.month:
+                return f"{s:%Y-%m}"
+            if e.month - s.month == 2 and s.month % 3 == 1:
+                return f"{s.year}-Q{(s.month + 2) // 3}"
+            if s.month == 1 and e.month == 12:
+                return str(s.year)
+        return f"{s.isoformat()}_{e.isoformat()}"
+
+    @property
+    def days(self) -> int:
+        """Number of days in the period."""
+        return (self.end - self.start).days + 1
+
+
+def _month_end(year: int, month: int) -> date:
+    """The last day of a month."""
+    first_next = date(year + (month == 12), month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+def parse_date(text: str) -> date:
+    """A `YYYY-MM-DD` date, or InputError saying what was given."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        msg = f"{text!r} is not a date (YYYY-MM-DD)"
+        raise InputError(msg) from None
+
+
+def trend_months(end: date, count: int = 12) -> list[date]:
+    """First days of the `count` whole calendar months ending with the month of `end`."""
+    months = []
+    year, month = end.year, end.month
+    for _ in range(count):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a report is narrowed to; an empty tuple means no filter on that column."""
+
+    clients: tuple[str, ...] = ()
+    procedures: tuple[str, ...] = ()
+    payers: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    case_types: tuple[str, ...] = ()
+    billable: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, object]:
+        """The filters in force, for report headers and JSON."""
+        shown: dict[str, object] = {
+            "client_id": list(self.clients),
+            "procedure_code": list(self.procedures),
+            "payer_id": list(self.payers),
+            "provider_id": list(self.providers),
+            "case_type": list(self.case_types),
+            "billable": self.billable,
+        }
+        return {k: v for k, v in shown.items() if v not in ([], None)}
+
+    def visit_mask(self, visits: pd.DataFrame, payer: pd.Series | None = None) -> np.ndarray:
+        """Visits that pass every filter; `payer` is the effective payer of each visit."""
+        mask = np.ones(len(visits), dtype=bool)
+        for column, wanted in (
+            ("client_id", self.clients),
+            ("procedure_code", self.procedures),
+            ("provider_id", self.providers),
+            ("case_type", self.case_types),
+        ):
+            if wanted:
+                mask &= visits[column].isin(wanted).to_numpy()
+        if self.payers:
+            series = payer if payer is not None else visits["payer_id"]
+            mask &= series.isin(self.payers).to_numpy()
+        return mask
+
+    def authorization_mask(self, authorizations: pd.DataFrame) -> np.ndarray:
+        """Authorizations that pass the client, procedure and payer filters.
+
+        Provider, case type and billable describe visits, not authorizations, so they do
+        not narrow the units approved.
+        """
+        mask = np.ones(len(authorizations), dtype=bool)
+        for column, wanted in (
+            ("client_id", self.clients),
+            ("procedure_code", self.procedures),
+            ("payer_id", self.payers),
+        ):
+            if wanted:
+                mask &= authorizations[column].isin(wanted).to_numpy()
+        return mask
