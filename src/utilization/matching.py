@@ -64,18 +64,19 @@ class _Candidates:
         groups_sorted = self.auth_group[order]
         n_groups = int(codes.max()) + 1 if len(codes) else 0
         counts = np.bincount(groups_sorted, minlength=n_groups)
-        width = int(counts.max()) if len(counts) and counts.size else 0
-        width = max(width, 1)
-        first_of_group = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n_groups else np.array([])
-        rank = np.arange(len(order)) - first_of_group[groups_sorted] if len(order) else np.array([])
+        width = max(int(counts.max()) if counts.size else 0, 1)
+        first_of_group = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        rank = np.arange(len(order), dtype=np.int64) - first_of_group[groups_sorted]
 
         self.index = np.full((n_groups, width), -1, dtype=np.int64)
         self.index[groups_sorted, rank] = order
-        start = _days(authorizations["start_date"])
-        end = _days(authorizations["end_date"])
-        self.start = np.where(self.index >= 0, start[self.index], 0)
-        self.end = np.where(self.index >= 0, end[self.index], -1)
-        self.payer = np.where(self.index >= 0, self.auth_payer[self.index], -1)
+        # A sentinel at the end answers for the padding (index -1): a span holding no day.
+        start = np.append(_days(authorizations["start_date"]), 0)
+        end = np.append(_days(authorizations["end_date"]), -1)
+        payer = np.append(self.auth_payer, -1)
+        self.start = start[self.index]
+        self.end = end[self.index]
+        self.payer = payer[self.index]
 
     def mask(self, rows: IntArray, service_day: IntArray) -> npt.NDArray[np.bool_]:
         """Which candidate columns hold each visit's date and accept its payer."""
