@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
     export.add_argument("--out", help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)")
 
+    report = sub.add_parser("report", help="render a view to offline HTML, PDF and the executed notebook")
+    report.add_argument("view", help="agency, client, procedure, service-codes or authorizations")
+    _add_data(report)
+    _add_request(report)
+    report.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf, ipynb (default html,pdf)")
+    report.add_argument("--out", default="reports", help="output folder (default reports)")
+    report.add_argument("--name", help="file name without extension (default: the view and its subject)")
+
     demo = sub.add_parser("demo", help="write the synthetic demo agency as CSV or Parquet files")
     demo.add_argument("--out", default="demo-data", help="folder to write (default demo-data)")
     demo.add_argument("--format", default="csv", choices=["csv", "parquet"])
@@ -63,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clients", type=int, default=60)
     demo.add_argument("--months", type=int, default=15)
     demo.add_argument("--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)")
+    main_job = sub.add_parser("demo-run", help="the main job on the demo data: validate, export, reports")
+    main_job.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
+    main_job.add_argument("--today", help="the day to run as, YYYY-MM-DD (default: today)")
+    main_job.add_argument("--clients", type=int, default=3, help="client reports to render (default 3)")
     return parser
 
 
@@ -108,6 +120,51 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def notebook_parameters(args: argparse.Namespace, rejects_href: str) -> dict[str, object]:
+    """The template parameters for a request given on the command line."""
+    data = args.data
+    if data != "demo" and "://" not in data and Path(data).exists():
+        data = str(Path(data).resolve())
+    return {
+        "data": data,
+        "settings": str(Path(args.settings).resolve()) if args.settings else "",
+        "date_from": args.start,
+        "date_to": args.end,
+        "client": ",".join(args.client),
+        "procedure": ",".join(args.procedure),
+        "payer": ",".join(args.payer),
+        "provider": ",".join(args.provider),
+        "case_type": ",".join(args.case_type),
+        "billable": args.billable or "",
+        "as_of": args.as_of or "",
+        "basis": args.basis,
+        "rejects_href": rejects_href,
+        "batch": True,
+    }
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from utilization.runner import Renderer, parse_formats
+    from utilization.validation_report import write_rejects
+    from utilization.views import load_cached
+
+    formats = parse_formats(args.format)
+    request = _request(args, args.view)
+    request.check()
+    out = Path(args.out)
+    dataset = load_cached(args.data, args.settings or "")
+    write_rejects(dataset, out)
+    subject = (request.filters.clients or request.filters.procedures or ("",))[0]
+    name = args.name or "-".join(p for p in (args.view, subject) if p)
+    from utilization.batch import safe_name
+
+    with Renderer() as renderer:
+        written = renderer.render(args.view, notebook_parameters(args, "rejects.csv"), out, safe_name(name), formats)
+    for path in written.values():
+        print(path)
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from utilization import demo
     from utilization.period import parse_date
@@ -120,7 +177,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": _cmd_validate, "export": _cmd_export, "demo": _cmd_demo}
+def _cmd_demo_run(args: argparse.Namespace) -> int:
+    from utilization.demo_run import run
+
+    today = date.fromisoformat(args.today) if args.today else date.today()
+    for line in run(Path(args.out), today, client_reports=args.clients):
+        print(line)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "validate": _cmd_validate,
+    "export": _cmd_export,
+    "report": _cmd_report,
+    "demo": _cmd_demo,
+    "demo-run": _cmd_demo_run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,99 @@
+"""Writes the template notebooks of notebooks/ (thin: parameters, a load, calls, display).
+
+Run after changing a template's sections: `python scripts/make_notebooks.py`. The notebooks are
+committed without outputs except the key-figure cells marked NBVAL_CHECK_OUTPUT.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parents[1] / "notebooks"
+
+PARAMETERS = '''data: str = "demo"  # data folder, .xlsx workbook, SQL URL, or demo (built-in synthetic agency)
+date_from: str = ""  # first day, YYYY-MM-DD (empty: the current quarter)
+date_to: str = ""  # last day, YYYY-MM-DD (empty: the current quarter)
+client: str = "{client}"  # client_id (the client view needs one); comma-separated to filter
+procedure: str = "{procedure}"  # procedure code (the procedure view needs one); comma-separated to filter
+payer: str = ""  # payer_id filter, comma-separated
+provider: str = ""  # provider_id filter, comma-separated
+case_type: str = ""  # case type filter, comma-separated
+billable: str = ""  # yes or no (empty: the view's default)
+as_of: str = ""  # date of the authorization balances, YYYY-MM-DD (empty: the last day)
+basis: str = "prorated"  # units approved basis: prorated or full
+settings: str = ""  # settings file, TOML (empty: utilization.toml in the data folder)
+rejects_href: str = "rejects.csv"  # link to the rejected rows, relative to the report
+batch: bool = False  # True in batch runs: static output, no widgets'''
+
+OPEN = '''from utilization.charts import show
+from utilization.tables import display_html
+from utilization.views import Report
+
+report = Report.open(
+    "{view}", data=data, settings=settings, rejects_href=rejects_href, date_from=date_from,
+    date_to=date_to, client=client, procedure=procedure, payer=payer, provider=provider,
+    case_type=case_type, billable=billable, as_of=as_of, basis=basis,
+)
+report.publish()'''
+
+CHECKS = '''# NBVAL_CHECK_OUTPUT
+print(report.checks_text())'''
+
+SECTIONS = {
+    "kpis": ("Key figures", "display_html(report.kpis_html())"),
+    "family": ("Where the authorized units stand", "display_html(report.family_summary_html())"),
+    "by_procedure": ("Units approved and used by procedure code", "show(report.chart_by_procedure())"),
+    "by_client": ("Units approved and used by client", "show(report.chart_by_client())"),
+    "monthly": ("Units over 12 months", "show(report.chart_monthly())"),
+    "balances_chart": ("Authorization balances", "show(report.chart_balances())"),
+    "detail": ("Detail", "display_html(report.detail_html())"),
+    "per_client": ("Clients receiving this service", "display_html(report.per_client_html())"),
+    "rate_check": ("Rate check", "display_html(report.rate_check_html())"),
+    "balances": ("Authorization balances, as of the balance date", "display_html(report.balances_html())"),
+    "service_chart": ("Billed and paid by service code", "show(report.chart_service_codes())"),
+    "service_table": ("Service code usage", "display_html(report.service_codes_html())"),
+    "flags": ("Flags", "display_html(report.flags_html())"),
+    "method": ("How these numbers were made", "display_html(report.method_html())"),
+    "explore": (None, "report.explore(batch)"),
+}
+
+VIEWS = {
+    "agency": ("agency", "", "", ["kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"]),
+    "client": ("client", "C001", "", ["family", "kpis", "by_procedure", "monthly", "balances_chart", "detail",
+                                      "balances", "flags", "method", "explore"]),
+    "procedure": ("procedure", "", "T1005", ["kpis", "by_client", "monthly", "rate_check", "per_client",
+                                             "flags", "method", "explore"]),
+    "service_codes": ("service-codes", "", "", ["service_chart", "service_table", "method", "explore"]),
+    "authorizations": ("authorizations", "", "", ["kpis", "balances_chart", "balances", "flags", "method",
+                                                  "explore"]),
+}
+
+
+def notebook(view: str, client: str, procedure: str, sections: list[str]) -> nbformat.NotebookNode:
+    """One template: parameters, open, key-figure checks, then a cell per section."""
+    cells = [
+        new_code_cell(PARAMETERS.format(client=client, procedure=procedure), metadata={"tags": ["parameters"]}),
+        new_code_cell(OPEN.format(view=view)),
+        new_code_cell(CHECKS, metadata={"tags": ["remove-cell"]}),
+    ]
+    for name in sections:
+        heading, code = SECTIONS[name]
+        if heading:
+            cells.append(new_markdown_cell(f"## {heading}"))
+        cells.append(new_code_cell(code))
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def main() -> None:
+    for name, (view, client, procedure, sections) in VIEWS.items():
+        nbformat.write(notebook(view, client, procedure, sections), HERE / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

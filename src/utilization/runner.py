@@ -1,0 +1,148 @@
+"""Running a template notebook with papermill and writing HTML, PDF and the executed notebook."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from utilization.errors import InputError
+from utilization.files import write_atomic
+
+FORMATS: tuple[str, ...] = ("html", "pdf", "ipynb")
+TEMPLATE_FILES = {
+    "agency": "agency.ipynb",
+    "client": "client.ipynb",
+    "procedure": "procedure.ipynb",
+    "service-codes": "service_codes.ipynb",
+    "authorizations": "authorizations.ipynb",
+}
+RESET = "%reset -f"
+
+
+class ReportError(InputError):
+    """A report could not be made; the message says which and why."""
+
+
+def templates_dir() -> Path:
+    """Where the template notebooks are: $UTILIZATION_TEMPLATES, else the repository's notebooks/."""
+    configured = os.environ.get("UTILIZATION_TEMPLATES")
+    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "notebooks"
+    if not (folder / TEMPLATE_FILES["agency"]).is_file():
+        msg = (
+            f"template notebooks not found in {folder}; run from a clone of the repository "
+            "(pip install -e .) or set UTILIZATION_TEMPLATES to the notebooks folder"
+        )
+        raise InputError(msg)
+    return folder
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """`html,pdf` -> ("html", "pdf"); unknown names are an error."""
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        msg = f"formats {unknown or text!r} not known; choose from {list(FORMATS)}"
+        raise InputError(msg)
+    return chosen
+
+
+def report_meta(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """The `utilization` metadata the report's header cell published."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("utilization")
+            if meta:
+                return dict(meta)
+    return {}
+
+
+@dataclass
+class Renderer:
+    """Runs templates in one reused kernel (started by the first run) and converts the results.
+
+    Use as a context manager so the kernel is shut down at the end.
+    """
+
+    folder: Path = field(default_factory=templates_dir)
+    reuse_kernel: bool = True
+    _km: Any = None
+    _templates: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the kernel down, if one was started."""
+        if self._km is not None and self._km.has_kernel:
+            self._km.shutdown_kernel(now=True)
+        self._km = None
+
+    def template(self, view: str) -> nbformat.NotebookNode:
+        """The template notebook of a view, read once."""
+        if view not in TEMPLATE_FILES:
+            msg = f"unknown view {view!r}; choose one of {list(TEMPLATE_FILES)}"
+            raise InputError(msg)
+        if view not in self._templates:
+            self._templates[view] = nbformat.read(self.folder / TEMPLATE_FILES[view], as_version=4)
+        return self._templates[view]
+
+    def _kernel_manager(self) -> Any:
+        if not self.reuse_kernel:
+            return None
+        if self._km is None or (self._km.has_kernel and not self._km.is_alive()):
+            from jupyter_client.manager import KernelManager
+
+            self.close()
+            self._km = KernelManager(kernel_name="python3")
+        return self._km
+
+    def execute(self, view: str, parameters: dict[str, Any]) -> nbformat.NotebookNode:
+        """Run the view's template with the parameters; return the executed notebook."""
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
+        nb = copy.deepcopy(self.template(view))
+        km = self._kernel_manager()
+        if km is not None:
+            nb.cells.insert(0, nbformat.v4.new_code_cell(RESET, metadata={"tags": ["remove-cell"]}))
+        try:
+            return papermill.execute_notebook(
+                nb, None, parameters=parameters, kernel_name="python3", progress_bar=False, km=km
+            )
+        except PapermillExecutionError as exc:
+            msg = f"{view} report failed: {exc.ename}: {exc.evalue}"
+            raise ReportError(msg) from None
+
+    def render(
+        self, view: str, parameters: dict[str, Any], out_dir: Path, name: str, formats: tuple[str, ...]
+    ) -> dict[str, Path]:
+        """Execute and write `<out_dir>/<name>.<format>` for each format; return the paths."""
+        from utilization.render import html_to_pdf, notebook_to_html
+
+        nb = self.execute(view, parameters)
+        meta = report_meta(nb)
+        written: dict[str, Path] = {}
+        if "ipynb" in formats:
+            path = out_dir / f"{name}.ipynb"
+            write_atomic(path, nbformat.writes(nb).encode("utf-8"))
+            written["ipynb"] = path
+        if "html" in formats or "pdf" in formats:
+            html = notebook_to_html(nb, meta.get("title", view), meta.get("running_header", ""))
+            if "html" in formats:
+                path = out_dir / f"{name}.html"
+                write_atomic(path, html.encode("utf-8"))
+                written["html"] = path
+            if "pdf" in formats:
+                path = out_dir / f"{name}.pdf"
+                html_to_pdf(html, path, header=meta.get("running_header", ""))
+                written["pdf"] = path
+        return written
+

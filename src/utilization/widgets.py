@@ -1,0 +1,67 @@
+"""Filters as ipywidgets for analysts in JupyterLab: the same charts, redrawn."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from utilization.export import build_view
+from utilization.views import Report, request_from_params
+
+if TYPE_CHECKING:
+    from utilization.dataset import Dataset
+
+
+def report_for(
+    dataset: Dataset, client: str, procedure: str, start: date, end: date, rejects_href: str = ""
+) -> Report:
+    """The report the widgets ask for: client view with a client, procedure view with a code."""
+    view = "client" if client else "procedure" if procedure else "agency"
+    request = request_from_params(
+        view, date_from=start.isoformat(), date_to=end.isoformat(), client=client, procedure=procedure
+    )
+    return Report(dataset, request, build_view(dataset, request), rejects_href)
+
+
+def explorer(report: Report) -> Any:
+    """Dropdowns for client and procedure, date pickers for the period, and the redrawn charts."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    from utilization.charts import show
+    from utilization.tables import display_html
+
+    ds = report.dataset
+    clients = w.Dropdown(
+        description="Client",
+        options=[("All clients", "")]
+        + sorted(zip(ds.clients["client_name"], ds.clients["client_id"], strict=True)),
+        value=report.request.filters.clients[0] if len(report.request.filters.clients) == 1 else "",
+    )
+    procedures = w.Dropdown(
+        description="Procedure",
+        options=[("All procedures", "")]
+        + [(f"{c} {d}", c) for c, d in zip(ds.procedures["procedure_code"], ds.procedures["description"], strict=True)],
+        value=report.request.filters.procedures[0] if len(report.request.filters.procedures) == 1 else "",
+    )
+    start = w.DatePicker(description="From", value=report.request.period.start)
+    end = w.DatePicker(description="To", value=report.request.period.end)
+    out = w.Output()
+
+    def redraw(_: object = None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            if start.value is None or end.value is None or end.value < start.value:
+                print("Choose a period whose end is on or after its start.")
+                return
+            chosen = report_for(ds, clients.value, procedures.value, start.value, end.value)
+            display_html(chosen.kpis_html())
+            show(chosen.chart_by_client() if procedures.value and not clients.value else chosen.chart_by_procedure())
+            show(chosen.chart_monthly())
+
+    for control in (clients, procedures, start, end):
+        control.observe(redraw, names="value")
+    box = w.VBox([w.HBox([clients, procedures]), w.HBox([start, end]), out])
+    display(box)
+    redraw()
+    return box
