@@ -1,0 +1,445 @@
+"""Reading a data source (folder, Excel workbook, SQL database or demo) into raw tables."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from utilization.dataset import TABLES
+from utilization.errors import InputError
+
+REQUIRED_TABLES: tuple[str, ...] = ("clients", "procedures", "authorizations", "visits")
+ROW = "_row"
+"""Column holding each row's number as the user sees it (header = row 1, first data row = 2)."""
+
+_SNIFF_BYTES = 64 * 1024
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "an Excel workbook or a zip file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+    (b"PAR1", "a Parquet file"),
+    (b"GIF8", "a GIF image"),
+    (b"SQLite format 3", "a SQLite database"),
+)
+
+
+@dataclass
+class RawSource:
+    """The tables of one data source as read, before validation.
+
+    `tables` maps a table name to its frame (one row per source row, columns as read, plus
+    `_row`, the row number as the user sees it); `origin` maps a table name to the file,
+    `workbook.xlsx:sheet` or SQL table it came from.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    origin: dict[str, str]
+    description: str
+    data_dir: Path | None
+    kind: str
+
+
+def read_source(source: str | Path) -> RawSource:
+    """Read the known tables of a folder, `.xlsx` workbook, SQLAlchemy URL or `demo`.
+
+    Tables other than those of the input contract are ignored. A missing required table or a
+    file that cannot be read raises InputError with one message saying what to do.
+    """
+    text = str(source)
+    if isinstance(source, str) and text.strip() == "demo":
+        return _read_demo()
+    if isinstance(source, str) and "://" in text:
+        return _read_sql(text)
+    path = Path(source)
+    if path.is_dir():
+        return _read_folder(path)
+    if not path.exists():
+        msg = (
+            f"data source {text!r} does not exist; give a folder of CSV/Parquet files, "
+            "an .xlsx workbook, a database URL (e.g. sqlite:///agency.db) or 'demo'"
+        )
+        raise InputError(msg)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_workbook(path)
+    if suffix in (".csv", ".parquet"):
+        msg = f"{path}: give the folder that holds the table files, not one file: {path.parent}"
+    elif suffix == ".xls":
+        msg = f"{path}: old Excel format (.xls); open it in Excel and save it as .xlsx"
+    else:
+        msg = (
+            f"{path}: not a data source; give a folder of CSV/Parquet files, an .xlsx "
+            "workbook, a database URL (e.g. sqlite:///agency.db) or 'demo'"
+        )
+    raise InputError(msg)
+
+
+# -- folder ---------------------------------------------------------------------------------
+
+
+def _read_folder(folder: Path) -> RawSource:
+    """Read `<table>.csv` or `<table>.parquet` for every known table in `folder`."""
+    tables: dict[str, pd.DataFrame] = {}
+    origin: dict[str, str] = {}
+    missing: list[str] = []
+    for table in TABLES:
+        candidates = [folder / f"{table}.csv", folder / f"{table}.parquet"]
+        present = [p for p in candidates if p.is_file()]
+        if len(present) == 2:
+            msg = (
+                f"{folder}: table '{table}' is given twice, as {present[0].name} and "
+                f"{present[1].name}; keep one of the two files"
+            )
+            raise InputError(msg)
+        if not present:
+            if table in REQUIRED_TABLES:
+                missing.append(table)
+            continue
+        file = present[0]
+        tables[table] = read_csv(file) if file.suffix == ".csv" else read_parquet(file)
+        origin[table] = str(file)
+    if missing:
+        found = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        expected = ", ".join(f"{t}.csv" for t in missing)
+        msg = (
+            f"{folder}: required table(s) {missing} missing; add {expected} (or .parquet). "
+            f"Files found: {found}"
+        )
+        raise InputError(msg)
+    described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
+    return RawSource(tables, origin, f"folder {folder}: {described}", folder, "folder")
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """One CSV file as text columns (empty cells as ''), with `_row` (header = row 1).
+
+    Every column is read as text so that ids keep their leading zeros; what counts as missing
+    or as a number is decided by validation. Entirely blank lines hold no data and are skipped
+    (the row numbers of the other rows still count them). A file that cannot be read raises
+    InputError naming the file.
+    """
+    name = path.name
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        msg = f"{path}: cannot be opened ({exc.strerror})"
+        raise InputError(msg) from None
+    _check_text(path, head)
+    header = _csv_header(path, head)
+    width = len(header)
+    types = {f"f{i}": pa.string() for i in range(width)}
+
+    def on_invalid(row: Any) -> str:
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(column_types=types),
+        )
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "UTF8" in text or "UTF-8" in text:
+            raise InputError(_not_utf8(path)) from None
+        if "Expected" in text and "columns" in text:
+            detail = text.split("CSV parse error:", 1)[-1].strip()
+            msg = (
+                f"{name}: rows do not all have the {width} columns of the header row "
+                f"({detail}); check for unquoted commas or missing fields"
+            )
+            raise InputError(msg) from None
+        if "Empty CSV" in text:  # header only, no line break after it
+            table = pa.table({f"f{i}": pa.array([header[i]], pa.string()) for i in range(width)})
+        else:
+            raise InputError(f"{name}: cannot be read as CSV ({text})") from None
+    if table.num_columns != width:
+        msg = f"{name}: rows have {table.num_columns} columns but the header row has {width}"
+        raise InputError(msg)
+    frame = table.slice(1).to_pandas()
+    frame.columns = pd.Index([h.strip() for h in header])
+    frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
+    return _tidy(frame, name)
+
+
+def _check_text(path: Path, head: bytes) -> None:
+    """Raise InputError when the start of a file shows it is not UTF-8 CSV text."""
+    name = path.name
+    if not head.strip():
+        msg = f"{name}: the file is empty; export the table again with its header row"
+        raise InputError(msg)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        msg = f"{name}: UTF-16 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)"
+        raise InputError(msg)
+    for signature, what in _BINARY_SIGNATURES:
+        if head.startswith(signature):
+            msg = f"{name}: not a CSV file (it is {what}); export the table as CSV UTF-8"
+            raise InputError(msg)
+    if b"\x00" in head:
+        msg = f"{name}: not a CSV file (it holds binary data); export the table as CSV UTF-8"
+        raise InputError(msg)
+
+
+def _csv_header(path: Path, head: bytes) -> list[str]:
+    """The names in the header row (row 1) of a CSV file whose first bytes are `head`."""
+    name = path.name
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        text = decoder.decode(head, final=False)
+    except UnicodeDecodeError:
+        raise InputError(_not_utf8(path)) from None
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        msg = f"{name}: the header row cannot be read as CSV ({exc})"
+        raise InputError(msg) from None
+    if not any(h.strip() for h in header):
+        msg = (
+            f"{name}: no header row (row 1 is blank); the first row must name the columns, "
+            "e.g. visit_id,client_id,..."
+        )
+        raise InputError(msg)
+    return header
+
+
+def _not_utf8(path: Path) -> str:
+    """The message for a file that is not UTF-8 text, with the first offending byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    lines = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk, final=False)
+            except UnicodeDecodeError as exc:
+                position = offset + exc.start
+                lines += chunk[: exc.start].count(b"\n")
+                byte = chunk[exc.start] if exc.start < len(chunk) else 0
+                return (
+                    f"{path.name}: not UTF-8 text (byte 0x{byte:02x} at offset {position}, "
+                    f"line {lines}); save it as UTF-8 (in Excel: Save As > CSV UTF-8)"
+                )
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    return f"{path.name}: not UTF-8 text; save it as UTF-8 (in Excel: Save As > CSV UTF-8)"
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """One Parquet file with its stored column types, with `_row` (position + 1, from 2)."""
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        msg = f"{path.name}: cannot be read as a Parquet file ({exc}); export the table again"
+        raise InputError(msg) from None
+    if not isinstance(frame.index, pd.RangeIndex) or any(n is not None for n in frame.index.names):
+        frame = frame.reset_index()
+    frame = frame.reset_index(drop=True)
+    frame.columns = pd.Index([str(c).strip() for c in frame.columns])
+    frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
+    return _tidy(frame, path.name)
+
+
+def _tidy(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Drop unnamed empty columns and blank rows; raise on unnamed or repeated columns."""
+    columns = [c for c in frame.columns if c != ROW]
+    blank = {c: _blank(frame[c]) for c in columns if c == ""}
+    for position, column in enumerate(columns, start=1):
+        if column == "" and not blank[column].all():
+            msg = (
+                f"{where}: column {position} has values but no name in the header row; "
+                "name it or delete it"
+            )
+            raise InputError(msg)
+    if blank:
+        frame = frame.loc[:, [c for c in frame.columns if c != ""]]
+        columns = [c for c in columns if c != ""]
+    seen: set[str] = set()
+    for column in columns:
+        if column in seen:
+            msg = f"{where}: column name {column!r} appears more than once in the header row"
+            raise InputError(msg)
+        seen.add(column)
+    if columns and len(frame):
+        candidates = _blank(frame[columns[0]])
+        if candidates.any():
+            empty = candidates.copy()
+            for column in columns[1:]:
+                empty[empty] = _blank(frame.loc[empty, column])
+            if empty.any():
+                frame = frame.loc[~empty]
+    return frame.reset_index(drop=True)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """True where a cell is missing or only whitespace."""
+    missing = values.isna().to_numpy()
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        text = values.astype("str").str.strip()
+        missing = missing | (text == "").to_numpy(dtype=bool, na_value=True)
+    return np.asarray(missing, dtype=bool)
+
+
+# -- Excel ----------------------------------------------------------------------------------
+
+
+def _read_workbook(path: Path) -> RawSource:
+    """Read one sheet per known table of an `.xlsx` workbook, every cell as text."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        msg = f"{path.name}: cannot be read as an Excel workbook ({exc}); save it as .xlsx"
+        raise InputError(msg) from None
+    try:
+        sheets = list(book.sheetnames)
+        missing = [t for t in REQUIRED_TABLES if t not in sheets]
+        if missing:
+            msg = (
+                f"{path.name}: required sheet(s) {missing} missing; add one sheet per table "
+                f"named as the table. Sheets found: {sheets}"
+            )
+            raise InputError(msg)
+        tables: dict[str, pd.DataFrame] = {}
+        origin: dict[str, str] = {}
+        for table in TABLES:
+            if table in sheets:
+                where = f"{path.name}:{table}"
+                rows = book[table].iter_rows(min_row=1, min_col=1, values_only=True)
+                tables[table] = _sheet_frame(rows, where)
+                origin[table] = f"{path}:{table}"
+    finally:
+        book.close()
+    described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
+    return RawSource(tables, origin, f"workbook {path}: {described}", path.parent, "excel")
+
+
+def _sheet_frame(rows: Iterable[tuple[Any, ...]], where: str) -> pd.DataFrame:
+    """A sheet's rows (row 1 = header) as a frame of text columns with `_row`."""
+    iterator = iter(rows)
+    header = next(iterator, None)
+    if header is None or all(cell_text(v) == "" for v in header):
+        msg = f"{where}: no header row (row 1 is blank); the first row must name the columns"
+        raise InputError(msg)
+    names = [cell_text(v).strip() for v in header]
+    width = len(names)
+    data: list[list[str]] = [[] for _ in range(width)]
+    numbers: list[int] = []
+    for number, row in enumerate(iterator, start=2):
+        cells = [cell_text(v) for v in row[:width]]
+        if not any(c.strip() for c in cells):
+            continue
+        cells += [""] * (width - len(cells))
+        for column, cell in zip(data, cells, strict=True):
+            column.append(cell)
+        numbers.append(number)
+    frame = pd.DataFrame(
+        {f"c{i}": pd.Series(data[i], dtype="str") for i in range(width)},
+        index=pd.RangeIndex(len(numbers)),
+    )
+    frame.columns = pd.Index(names)
+    frame[ROW] = np.asarray(numbers, dtype=np.int64)
+    return _tidy(frame, where)
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as text: whole numbers without `.0`, date-times in ISO form."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+# -- SQL ------------------------------------------------------------------------------------
+
+
+def _read_sql(url: str) -> RawSource:
+    """Read the known tables of a SQLAlchemy database URL with their column types."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    try:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        engine = sa.create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        msg = f"{url!r} is not a usable database URL ({exc}); e.g. sqlite:///agency.db"
+        raise InputError(msg) from None
+    try:
+        with engine.connect() as connection:
+            found = sa.inspect(connection).get_table_names()
+            missing = [t for t in REQUIRED_TABLES if t not in found]
+            if missing:
+                msg = (
+                    f"{shown}: required table(s) {missing} missing from the database. "
+                    f"Tables found: {sorted(found)}"
+                )
+                raise InputError(msg)
+            tables: dict[str, pd.DataFrame] = {}
+            for table in TABLES:
+                if table in found:
+                    frame = pd.read_sql_table(table, connection)
+                    frame.columns = pd.Index([str(c).strip() for c in frame.columns])
+                    frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
+                    tables[table] = _tidy(frame, f"table {table}")
+    except SQLAlchemyError as exc:
+        msg = f"{shown}: cannot read the database ({exc.__class__.__name__}: {exc})"
+        raise InputError(msg.splitlines()[0]) from None
+    finally:
+        engine.dispose()
+    origin = {t: t for t in tables}
+    described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
+    return RawSource(tables, origin, f"database {shown}: {described}", None, "sql")
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def _read_demo() -> RawSource:
+    """The built-in demo data (utilization.demo.generate), as raw tables."""
+    from utilization import demo
+
+    generate: Callable[[], dict[str, pd.DataFrame]] = demo.generate
+    generated = generate()
+    missing = [t for t in REQUIRED_TABLES if t not in generated]
+    if missing:
+        msg = f"demo data: required table(s) {missing} missing. Tables found: {list(generated)}"
+        raise InputError(msg)
+    tables: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        if table in generated:
+            frame = generated[table].reset_index(drop=True).copy()
+            frame.columns = pd.Index([str(c).strip() for c in frame.columns])
+            frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
+            tables[table] = frame
+    origin = {t: f"demo:{t}" for t in tables}
+    described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
+    return RawSource(tables, origin, f"demo data: {described}", None, "demo")

@@ -1,0 +1,924 @@
+"""Validation: raw tables to the canonical frames, every unusable row to the rejects list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
+from utilization.errors import InputError
+from utilization.settings import Settings
+from utilization.sources import REQUIRED_TABLES, ROW, RawSource, cell_text
+from utilization.units import PER_VISIT, RULES, units_array
+
+TEXT: Literal["str"] = "str"
+DATE = "datetime64[us]"
+INSTANT = "datetime64[us, UTC]"
+STATUSES: tuple[str, ...] = ("completed", "scheduled", "cancelled")
+TRUE_WORDS: frozenset[str] = frozenset({"true", "yes", "y", "1"})
+FALSE_WORDS: frozenset[str] = frozenset({"false", "no", "n", "0"})
+
+COLUMNS: dict[str, list[str]] = {
+    "clients": ["client_id", "client_name", "medicaid_id", "case_manager", "status"],
+    "procedures": ["procedure_code", "description", "unit_minutes", "rate", "rounding", "billable"],
+    "payers": ["payer_id", "payer_name"],
+    "providers": ["provider_id", "provider_name"],
+    "authorizations": [
+        "authorization_id",
+        "client_id",
+        "procedure_code",
+        "start_date",
+        "end_date",
+        "units_approved",
+        "payer_id",
+        "rate",
+        "status",
+        "days",
+    ],
+    "visits": [
+        "visit_id",
+        "client_id",
+        "procedure_code",
+        "service_date",
+        "start",
+        "end",
+        "minutes",
+        "provider_id",
+        "payer_id",
+        "case_type",
+        "billable",
+        "status",
+        "units_recorded",
+        "amount_billed",
+        "units",
+        "long_visit",
+        "order",
+    ],
+    "payments": ["visit_id", "insurance_paid", "patient_paid", "paid_date"],
+}
+"""The canonical columns of each frame, in order (docs/design.md)."""
+
+REQUIRED_COLUMNS: dict[str, list[str]] = {
+    "clients": ["client_id", "client_name"],
+    "procedures": ["procedure_code", "description"],
+    "payers": ["payer_id", "payer_name"],
+    "providers": ["provider_id", "provider_name"],
+    "authorizations": [
+        "authorization_id",
+        "client_id",
+        "procedure_code",
+        "start_date",
+        "end_date",
+        "units_approved",
+    ],
+    "visits": ["visit_id", "client_id", "procedure_code"],
+    "payments": ["visit_id", "insurance_paid"],
+}
+"""Required columns; visits also need `start` and `end`, or `service_date` and `minutes`."""
+
+MISSING = "required value is missing"
+NOT_A_NUMBER = "not a number"
+NEGATIVE = "negative; must be 0 or more"
+NOT_A_DATE = "not a date (expected YYYY-MM-DD)"
+NOT_A_DATETIME = "not a date-time (expected YYYY-MM-DD HH:MM:SS, optionally with a UTC offset)"
+NOT_A_FLAG = "not true or false (use true/false, yes/no, y/n or 1/0)"
+
+_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
+_NAIVE_FORMATS: tuple[str, ...] = (
+    "ISO8601",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+)
+_DATE_FORMATS: tuple[str, ...] = ("%m/%d/%Y", "ISO8601")
+_US_PER_MINUTE = 60_000_000
+_US_PER_DAY = 86_400 * 1_000_000
+
+
+def validate(raw: RawSource, settings: Settings) -> Dataset:
+    """Check every raw table against the input contract and build the canonical frames.
+
+    Grain of each frame as in docs/design.md; `rejects` has one row per problem found
+    (table, row, column, value as text, reason) and `row_counts` one row per table with
+    rows_read = rows_used + rows_rejected. Rules (DATA_MODEL §1-2):
+
+    - Ids and codes are text, stripped of surrounding spaces; an empty cell is missing.
+    - A repeated id (client, procedure code, payer, provider, authorization, visit) keeps its
+      first row; the repeats are rejected as "duplicate of row N", whatever happened to it.
+    - A reference to a catalog row (client, procedure code, payer, provider, visit) that is
+      missing or was itself rejected rejects the referring row, saying which.
+    - Payments may be negative (reversals and recoupments from remittances are legitimate):
+      a deliberate deviation from "negative amounts are rejected" for `insurance_paid` and
+      `patient_paid` only.
+    - Time rules: see `_instants` and `_visits`.
+    """
+    tables = {name: frame for name, frame in raw.tables.items() if name in TABLES}
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        msg = f"required table(s) {missing} missing. Tables found: {sorted(tables)}"
+        raise InputError(msg)
+    for name, frame in tables.items():
+        _require_columns(name, frame, raw.origin.get(name, name))
+
+    checked: dict[str, _Table] = {}
+    frames: dict[str, pd.DataFrame] = {}
+
+    def table(name: str) -> _Table:
+        frame = tables.get(name)
+        present = frame is not None
+        checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        return checked[name]
+
+    frames["clients"] = _clients(table("clients"))
+    frames["procedures"] = _procedures(table("procedures"), settings)
+    frames["payers"] = _named(table("payers"), "payer_id", "payer_name")
+    frames["providers"] = _named(table("providers"), "provider_id", "provider_name")
+    catalogs = {name: _Catalog(checked[name]) for name in checked}
+    frames["authorizations"] = _authorizations(
+        table("authorizations"), catalogs, frames["procedures"], settings
+    )
+    frames["visits"] = _visits(table("visits"), catalogs, frames["procedures"], settings)
+    frames["payments"] = _payments(table("payments"), _Catalog(checked["visits"]), settings)
+
+    parts = [part for name in TABLES for part in checked[name].parts]
+    rejects = empty_rejects()
+    if parts:
+        rejects = pd.concat(parts, ignore_index=True)
+        rejects["_table"] = rejects["table"].map({t: i for i, t in enumerate(TABLES)})
+        rejects = rejects.sort_values(["_table", "row"], kind="stable")
+        rejects = rejects[REJECT_COLUMNS].reset_index(drop=True)
+        rejects = rejects.astype({c: TEXT for c in REJECT_COLUMNS if c != "row"})
+        rejects["row"] = rejects["row"].astype(np.int64)
+    counts = pd.DataFrame(
+        {
+            "table": pd.Series(list(TABLES), dtype=TEXT),
+            "rows_read": [checked[t].n for t in TABLES],
+            "rows_used": [checked[t].n - int(checked[t].bad.sum()) for t in TABLES],
+            "rows_rejected": [int(checked[t].bad.sum()) for t in TABLES],
+        }
+    ).astype({"rows_read": np.int64, "rows_used": np.int64, "rows_rejected": np.int64})
+    return Dataset(
+        clients=frames["clients"],
+        procedures=frames["procedures"],
+        payers=frames["payers"],
+        providers=frames["providers"],
+        authorizations=frames["authorizations"],
+        visits=frames["visits"],
+        payments=frames["payments"],
+        rejects=rejects,
+        row_counts=counts,
+        settings=settings,
+        source=raw.description,
+    )
+
+
+def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
+    """Raise InputError naming the table, the missing column(s) and the columns found."""
+    found = [str(c) for c in frame.columns if c != ROW]
+    missing = [c for c in REQUIRED_COLUMNS[name] if c not in found]
+    if name == "visits":
+        has_times = "start" in found and "end" in found
+        has_minutes = "service_date" in found and "minutes" in found
+        if not has_times and not has_minutes:
+            if "start" in found or "end" in found:
+                missing += [c for c in ("start", "end") if c not in found]
+            elif "service_date" in found or "minutes" in found:
+                missing += [c for c in ("service_date", "minutes") if c not in found]
+            else:
+                msg = (
+                    f"visits: columns 'start' and 'end' (or 'service_date' and 'minutes') "
+                    f"are missing. Columns found: {found}. Source: {origin}"
+                )
+                raise InputError(msg)
+    if len(missing) == 1:
+        msg = f"{name}: column {missing[0]!r} is missing. Columns found: {found}. Source: {origin}"
+        raise InputError(msg)
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        msg = f"{name}: columns {names} are missing. Columns found: {found}. Source: {origin}"
+        raise InputError(msg)
+
+
+# -- one table under validation -------------------------------------------------------------
+
+
+class _Table:
+    """One raw table under validation: parsed columns, rejected rows and their reasons."""
+
+    def __init__(self, name: str, frame: pd.DataFrame, present: bool) -> None:
+        self.name = name
+        self.present = present
+        self.frame = frame.reset_index(drop=True)
+        self.n = len(self.frame)
+        if ROW in self.frame:
+            self.rows = self.frame[ROW].to_numpy(dtype=np.int64)
+        else:
+            self.rows = np.arange(2, self.n + 2, dtype=np.int64)
+        self.bad = np.zeros(self.n, dtype=bool)
+        self.parts: list[pd.DataFrame] = []
+        self._text: dict[str, pd.Series] = {}
+
+    def has(self, column: str) -> bool:
+        """Whether the table has this column."""
+        return column in self.frame.columns
+
+    def reject(
+        self,
+        mask: npt.NDArray[np.bool_],
+        column: str,
+        reason: str | npt.NDArray[np.object_] | list[str],
+    ) -> None:
+        """Reject the rows where `mask` holds, for `reason` (one text, or one per masked row)."""
+        where = np.flatnonzero(mask)
+        if not len(where):
+            return
+        reasons = [reason] * len(where) if isinstance(reason, str) else list(reason)
+        part = pd.DataFrame(
+            {
+                "table": self.name,
+                "row": self.rows[where],
+                "column": column,
+                "value": self.shown(column, where),
+                "reason": reasons,
+            }
+        )
+        self.parts.append(part)
+        self.bad[where] = True
+
+    def shown(self, column: str, where: npt.NDArray[np.intp]) -> list[str]:
+        """The raw values of `column` at positions `where`, as text ('' when missing)."""
+        if not self.has(column):
+            return [""] * len(where)
+        values = self.frame[column].iloc[where]
+        return ["" if _missing(v) else cell_text(v) for v in values.tolist()]
+
+    def text(self, column: str) -> pd.Series:
+        """The column as stripped text, NaN where missing or empty (all NaN when absent)."""
+        if column not in self._text:
+            if self.has(column):
+                self._text[column] = _as_text(self.frame[column])
+            else:
+                self._text[column] = pd.Series(np.nan, index=self.frame.index, dtype=TEXT)
+        return self._text[column]
+
+    def given(self, column: str) -> npt.NDArray[np.bool_]:
+        """True where the column has a value."""
+        if not self.has(column):
+            return np.zeros(self.n, dtype=bool)
+        raw = self.frame[column]
+        if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype):
+            return self.text(column).notna().to_numpy()
+        return raw.notna().to_numpy()
+
+    def _typed_time(self, column: str) -> pd.Series | None:
+        """The raw column when it holds typed date-times (Parquet, SQL), else None."""
+        if self.has(column) and pd.api.types.is_datetime64_any_dtype(self.frame[column].dtype):
+            return self.frame[column]
+        return None
+
+    def required(self, column: str) -> pd.Series:
+        """The column as text, rejecting rows where it is missing."""
+        values = self.text(column)
+        self.reject(values.isna().to_numpy(), column, MISSING)
+        return values
+
+    def unique(self, column: str) -> None:
+        """Reject every repeat of a value of `column` as a duplicate of its first row."""
+        values = self.text(column)
+        present = values.dropna()
+        if not len(present) or len(pc.unique(pa.array(present.array))) == len(present):
+            return
+        repeat = (values.duplicated(keep="first") & values.notna()).to_numpy()
+        first = pd.Series(self.rows[~repeat & values.notna().to_numpy()])
+        first.index = pd.Index(values[~repeat & values.notna().to_numpy()])
+        rows = first.reindex(pd.Index(values[repeat])).to_numpy()
+        self.reject(repeat, column, [f"duplicate of row {r}" for r in rows])
+
+    def number(
+        self, column: str, *, required: bool = False, negative: bool = False, whole: str = ""
+    ) -> npt.NDArray[np.float64]:
+        """The column as floats (NaN where missing or rejected).
+
+        Rejects text that is not a number, negative values unless `negative`, and values
+        that are not whole numbers when `whole` (the reason) is given.
+        """
+        values, given, ok = _numbers(self.frame[column] if self.has(column) else None, self.n)
+        if required:
+            self.reject(~given, column, MISSING)
+        self.reject(given & ~ok, column, NOT_A_NUMBER)
+        values = np.where(ok, values, np.nan)
+        if not negative:
+            below = ok & (values < 0)
+            self.reject(below, column, NEGATIVE)
+            values = np.where(below, np.nan, values)
+        if whole:
+            fraction = ok & ~np.isnan(values) & (values != np.floor(values))
+            self.reject(fraction, column, whole)
+            values = np.where(fraction, np.nan, values)
+        return values
+
+    def flag(self, column: str) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """The column as booleans and where it was given; rejects values that are not a flag."""
+        if not self.has(column):
+            return np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+        raw = self.frame[column]
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            given = raw.notna().to_numpy()
+            return raw.fillna(False).to_numpy(dtype=bool), given
+        words = self.text(column).str.lower()
+        given = words.notna().to_numpy()
+        true = _isin(words, TRUE_WORDS)
+        false = _isin(words, FALSE_WORDS)
+        self.reject(given & ~true & ~false, column, NOT_A_FLAG)
+        return true, given & (true | false)
+
+    def date(self, column: str, settings: Settings, *, required: bool) -> npt.NDArray[np.int64]:
+        """The column as local calendar dates (microseconds since 1970, NaT where not usable)."""
+        typed = self._typed_time(column)
+        text = self.text(column) if typed is None else None
+        values, given, ok = _dates(typed, text, settings.timezone, self.n)
+        if required:
+            self.reject(~given, column, MISSING)
+        self.reject(given & ~ok, column, NOT_A_DATE)
+        return values
+
+    def instant(
+        self, column: str, settings: Settings
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The column as UTC instants and as local wall-clock times (microseconds since 1970).
+
+        Both are NAT where the value is missing or rejected; the local time is also NAT
+        where the value carried its own offset (compute it from the instant there).
+        """
+        typed = self._typed_time(column)
+        text = self.text(column) if typed is None else None
+        values, given, parsed, naive = _instants(typed, text, settings.timezone, self.n)
+        self.reject(given & ~parsed, column, NOT_A_DATETIME)
+        gap = parsed & (values == NAT)
+        if gap.any():
+            where = np.flatnonzero(gap)
+            reasons = [
+                f"this local time does not exist on {pd.Timestamp(d).date()} in "
+                f"{settings.timezone}: clocks spring forward that day (correct the time "
+                "or give its UTC offset)"
+                for d in naive[where].view(DATE)
+            ]
+            self.reject(gap, column, reasons)
+        return values, np.where(values != NAT, naive, NAT)
+
+    def references(self, column: str, catalog: _Catalog) -> None:
+        """Reject rows whose `column` value is not an accepted row of `catalog`."""
+        if not catalog.present or not self.given(column).any():
+            return
+        values = self.text(column)
+        unknown = (values.notna() & ~_isin(values, catalog.accepted)).to_numpy()
+        if not unknown.any():
+            return
+        rows = catalog.rejected_rows(values[unknown])
+        name = catalog.table.name
+        reasons = [
+            f"not found in {name}"
+            if np.isnan(r)
+            else f"found in {name}, but that row (row {int(r)}) was rejected"
+            for r in rows
+        ]
+        self.reject(unknown, column, reasons)
+
+
+NAT = np.iinfo(np.int64).min
+"""Missing instant or date, as the int64 microsecond count numpy uses for NaT."""
+
+
+@dataclass
+class _Catalog:
+    """The ids a validated table accepted; the first row of each id it rejected outright."""
+
+    table: _Table
+
+    @property
+    def present(self) -> bool:
+        """Whether the source has this table at all."""
+        return self.table.present
+
+    @property
+    def ids(self) -> pd.Series:
+        """The id column (the table's first canonical column) as text."""
+        return self.table.text(COLUMNS[self.table.name][0])
+
+    @property
+    def accepted(self) -> pd.Index:
+        """The accepted ids; unique, since repeats of an id are rejected as duplicates."""
+        accepted: pd.Index = pd.Index(self.ids[~self.table.bad].dropna(), dtype=TEXT)
+        return accepted
+
+    def rejected_rows(self, ids: pd.Series) -> npt.NDArray[np.float64]:
+        """For ids not accepted: the first row that gave the id and was rejected, else NaN."""
+        t = self.table
+        lost = t.bad & self.ids.notna().to_numpy()
+        rows = pd.Series(t.rows[lost], index=pd.Index(self.ids[lost], dtype=TEXT))
+        rows = rows[~rows.index.duplicated(keep="first")]
+        return rows.reindex(pd.Index(ids, dtype=TEXT)).to_numpy(dtype=np.float64)
+
+
+# -- the tables -----------------------------------------------------------------------------
+
+
+def _clients(t: _Table) -> pd.DataFrame:
+    """Clients; grain: one row per client. Status is lower-cased, not checked."""
+    t.required("client_id")
+    t.unique("client_id")
+    t.required("client_name")
+    return _frame(
+        t,
+        {
+            "client_id": t.text("client_id"),
+            "client_name": t.text("client_name"),
+            "medicaid_id": t.text("medicaid_id"),
+            "case_manager": t.text("case_manager"),
+            "status": t.text("status").str.lower(),
+        },
+    )
+
+
+def _named(t: _Table, key: str, name: str) -> pd.DataFrame:
+    """Payers or providers; grain: one row per payer / provider."""
+    t.required(key)
+    t.unique(key)
+    t.required(name)
+    return _frame(t, {key: t.text(key), name: t.text(name)})
+
+
+def _procedures(t: _Table, settings: Settings) -> pd.DataFrame:
+    """Procedures; grain: one row per procedure code.
+
+    `unit_minutes` defaults to the agency's unit length and must be a whole number of 0 or
+    more; `rounding` defaults to the agency's rule and is `per_visit` where unit_minutes = 0;
+    `billable` defaults to true; `rate` may be missing (NaN).
+    """
+    t.required("procedure_code")
+    t.unique("procedure_code")
+    t.required("description")
+    minutes = t.number("unit_minutes", whole="not a whole number of minutes")
+    minutes = np.where(np.isnan(minutes), settings.unit_minutes, minutes).astype(np.int64)
+    rate = t.number("rate")
+    rule = t.text("rounding").str.lower()
+    unknown = (rule.notna() & ~_isin(rule, RULES)).to_numpy()
+    t.reject(unknown, "rounding", f"unknown rounding rule; use one of {', '.join(RULES)}")
+    rule = rule.fillna(settings.rounding).where(minutes != 0, PER_VISIT)
+    billable, given = t.flag("billable")
+    billable = np.where(given, billable, True)
+    return _frame(
+        t,
+        {
+            "procedure_code": t.text("procedure_code"),
+            "description": t.text("description"),
+            "unit_minutes": minutes,
+            "rate": rate,
+            "rounding": rule,
+            "billable": billable,
+        },
+    )
+
+
+def _authorizations(
+    t: _Table, catalogs: dict[str, _Catalog], procedures: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    """Authorizations; grain: one row per authorization.
+
+    Dates are inclusive; `days` = end_date - start_date + 1. `units_approved` must be a whole
+    number of 0 or more. `rate` defaults to the procedure's rate. Status is lower-cased.
+    """
+    t.required("authorization_id")
+    t.unique("authorization_id")
+    t.required("client_id")
+    t.references("client_id", catalogs["clients"])
+    t.required("procedure_code")
+    t.references("procedure_code", catalogs["procedures"])
+    start = t.date("start_date", settings, required=True)
+    end = t.date("end_date", settings, required=True)
+    both = (start != NAT) & (end != NAT)
+    t.reject(both & (end < start), "end_date", "end_date is before start_date")
+    units = t.number("units_approved", required=True, whole="not a whole number of units")
+    t.references("payer_id", catalogs["payers"])
+    rate = t.number("rate")
+    fallback = np.full(t.n, np.nan)
+    known = _isin(t.text("procedure_code"), procedures["procedure_code"])
+    if known.any():
+        codes = t.text("procedure_code")[known]
+        fallback[known] = _lookup(procedures, "procedure_code", codes, ["rate"])["rate"]
+    rate = np.where(np.isnan(rate), fallback, rate)
+    days = np.where(both, (end - start) // _US_PER_DAY + 1, 0)
+    return _frame(
+        t,
+        {
+            "authorization_id": t.text("authorization_id"),
+            "client_id": t.text("client_id"),
+            "procedure_code": t.text("procedure_code"),
+            "start_date": start.view(DATE),
+            "end_date": end.view(DATE),
+            "units_approved": units,
+            "payer_id": t.text("payer_id"),
+            "rate": rate,
+            "status": t.text("status").str.lower(),
+            "days": days.astype(np.int64),
+        },
+    )
+
+
+def _visits(
+    t: _Table, catalogs: dict[str, _Catalog], procedures: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    """Visits; grain: one row per visit.
+
+    A visit gives `start` and `end` (date-times), or `service_date` and `minutes`:
+
+    - `minutes` is the real elapsed time from start to end in whole minutes, rounded down
+      (floor of elapsed seconds / 60), so a visit across a daylight-saving change is
+      measured correctly; `service_date` is the local date of the start, so a visit past
+      midnight belongs to the day it started. A row giving both forms must agree.
+    - `start`/`end` are NaT for visits given as service_date + minutes.
+    - `order` is the visit's 0-based position in time order: start, then visit_id; a visit
+      given as service_date + minutes counts as starting at local midnight of its date.
+    - `units` follow the procedure's unit length and rounding rule; `units_recorded` is the
+      optional `units` column (what staff recorded). `billable` defaults to the procedure's.
+    - `status` is completed (default), scheduled or cancelled, in any case; the US
+      spelling `canceled` is read as cancelled.
+    - `long_visit` flags a visit longer than the `long_visit_hours` setting (not rejected).
+    """
+    t.required("visit_id")
+    t.unique("visit_id")
+    t.required("client_id")
+    t.references("client_id", catalogs["clients"])
+    t.required("procedure_code")
+    t.references("procedure_code", catalogs["procedures"])
+    t.references("provider_id", catalogs["providers"])
+    t.references("payer_id", catalogs["payers"])
+
+    start, start_local = t.instant("start", settings)
+    end, _ = t.instant("end", settings)
+    day = t.date("service_date", settings, required=False)
+    given_minutes = t.number("minutes", whole="not a whole number of minutes")
+    has_start, has_end = t.given("start"), t.given("end")
+    has_day, has_minutes = t.given("service_date"), t.given("minutes")
+    t.reject(has_start & ~has_end, "end", f"{MISSING} (start is given)")
+    t.reject(has_end & ~has_start, "start", f"{MISSING} (end is given)")
+    timed = has_start & has_end
+    dated = ~timed & ~has_start & ~has_end
+    t.reject(dated & has_day & ~has_minutes, "minutes", f"{MISSING} (service_date is given)")
+    t.reject(dated & has_minutes & ~has_day, "service_date", f"{MISSING} (minutes is given)")
+    if t.has("start") and t.has("service_date"):
+        reason = f"{MISSING}: give start and end, or service_date and minutes"
+    else:
+        reason = MISSING
+    t.reject(dated & ~has_day & ~has_minutes, "start" if t.has("start") else "service_date", reason)
+
+    both = timed & (start != NAT) & (end != NAT)
+    elapsed = np.where(both, end - start, 0)
+    t.reject(both & (elapsed < 0), "end", "end is before start")
+    computed = np.where(both & (elapsed >= 0), elapsed // _US_PER_MINUTE, 0)
+    local_day = np.where(start_local != NAT, start_local // _US_PER_DAY * _US_PER_DAY, NAT)
+    offset_given = (start != NAT) & (start_local == NAT)
+    if offset_given.any():
+        local_day[offset_given] = _local_dates(start[offset_given], settings.timezone)
+    wrong_day = both & (day != NAT) & (local_day != day)
+    if wrong_day.any():
+        shown = [str(pd.Timestamp(d).date()) for d in local_day[wrong_day].view(DATE)]
+        t.reject(wrong_day, "service_date", [f"not the local date of start ({d})" for d in shown])
+    wrong_minutes = both & (elapsed >= 0) & ~np.isnan(given_minutes)
+    wrong_minutes &= computed != np.nan_to_num(given_minutes, nan=-1)
+    if wrong_minutes.any():
+        t.reject(
+            wrong_minutes,
+            "minutes",
+            [f"does not match start to end ({m} minutes)" for m in computed[wrong_minutes]],
+        )
+
+    status = t.text("status").str.lower().replace("canceled", "cancelled")
+    unknown = (status.notna() & ~_isin(status, STATUSES)).to_numpy()
+    t.reject(unknown, "status", f"unknown status; use {', '.join(STATUSES)}")
+    billable, billable_given = t.flag("billable")
+    recorded = t.number("units", whole="not a whole number of units (units are whole numbers)")
+    amount = t.number("amount_billed")
+
+    keep = ~t.bad
+    codes = t.text("procedure_code")[keep]
+    procedure = _lookup(
+        procedures, "procedure_code", codes, ["unit_minutes", "rounding", "billable"]
+    )
+    minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
+    day = np.where(timed, local_day, day)[keep]
+    start, end = start[keep], end[keep]
+    key = np.where(start != NAT, start, _local_midnights(day, settings.timezone))
+    ids = t.text("visit_id")[keep]
+    ranked = pc.sort_indices(
+        pa.table({"key": key, "visit_id": pa.array(ids.array)}),
+        sort_keys=[("key", "ascending"), ("visit_id", "ascending")],
+    ).to_numpy()
+    order = np.empty(len(ranked), dtype=np.int64)
+    order[ranked] = np.arange(len(ranked), dtype=np.int64)
+    columns: dict[str, Any] = {
+        "visit_id": ids,
+        "client_id": t.text("client_id")[keep],
+        "procedure_code": codes,
+        "service_date": day.view(DATE),
+        "start": pd.DatetimeIndex(start.view(DATE), tz="UTC"),
+        "end": pd.DatetimeIndex(end.view(DATE), tz="UTC"),
+        "minutes": minutes,
+        "provider_id": t.text("provider_id")[keep],
+        "payer_id": t.text("payer_id")[keep],
+        "case_type": t.text("case_type")[keep],
+        "billable": np.where(
+            billable_given[keep], billable[keep], procedure["billable"].astype(bool)
+        ),
+        "status": status[keep].fillna("completed"),
+        "units_recorded": recorded[keep],
+        "amount_billed": amount[keep],
+        "units": units_array(
+            minutes,
+            procedure["unit_minutes"].astype(np.int64),
+            procedure["rounding"].astype(object),
+        ),
+        "long_visit": minutes > settings.long_visit_hours * 60,
+        "order": order,
+    }
+    return _canonical("visits", columns, int(keep.sum()))
+
+
+def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
+    """Payments; grain: one row per payment line.
+
+    Unlike other amounts, `insurance_paid` and `patient_paid` may be negative: remittances
+    carry reversals and recoupments, which are legitimate. `patient_paid` defaults to 0.
+    """
+    t.required("visit_id")
+    t.references("visit_id", visits)
+    insurance = t.number("insurance_paid", required=True, negative=True)
+    patient = t.number("patient_paid", negative=True)
+    paid = t.date("paid_date", settings, required=False)
+    return _frame(
+        t,
+        {
+            "visit_id": t.text("visit_id"),
+            "insurance_paid": insurance,
+            "patient_paid": np.where(t.given("patient_paid"), patient, 0.0),
+            "paid_date": paid.view(DATE),
+        },
+    )
+
+
+def _frame(t: _Table, columns: dict[str, Any]) -> pd.DataFrame:
+    """The canonical frame of `t` from full-length columns, keeping accepted rows only."""
+    keep = ~t.bad
+    kept = {
+        name: (values[keep] if isinstance(values, pd.Series) else np.asarray(values)[keep])
+        for name, values in columns.items()
+    }
+    return _canonical(t.name, kept, int(keep.sum()))
+
+
+def _canonical(name: str, columns: dict[str, Any], n: int) -> pd.DataFrame:
+    """A frame of the canonical columns of table `name`, text columns as `str`, index 0..n-1."""
+    series = {
+        column: values.reset_index(drop=True)
+        if isinstance(values, pd.Series)
+        else pd.Series(values)
+        for column, values in columns.items()
+    }
+    frame = pd.DataFrame(series, index=pd.RangeIndex(n))
+    text = [c for c in frame.columns if frame[c].dtype == object or frame[c].dtype == TEXT]
+    if text:
+        frame = frame.astype(dict.fromkeys(text, TEXT))
+    return frame[COLUMNS[name]]
+
+
+def _lookup(
+    catalog: pd.DataFrame, key: str, values: pd.Series, columns: list[str]
+) -> dict[str, npt.NDArray[np.generic]]:
+    """The `columns` of the catalog row whose `key` equals each value (all values must match)."""
+    position = _index_in(values, catalog[key])
+    if (position < 0).any():
+        msg = f"internal error: {key} values not in the catalog"
+        raise AssertionError(msg)
+    return {c: catalog[c].to_numpy()[position] for c in columns}
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def _index_in(values: pd.Series, catalog: pd.Series) -> npt.NDArray[np.int64]:
+    """The position in `catalog` of each text value (-1 where absent), computed by Arrow."""
+    array = pa.array(values.astype(TEXT).array)
+    pool = pa.array(catalog.astype(TEXT).array).cast(array.type)
+    found = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _isin(values: pd.Series, allowed: pd.Index | Iterable[str]) -> npt.NDArray[np.bool_]:
+    """Where text `values` are among `allowed` (missing values are not), computed by Arrow."""
+    array = pa.array(values.astype(TEXT).array)
+    if isinstance(allowed, pd.Index):
+        pool = pa.array(allowed.astype(TEXT).array).cast(array.type)
+    else:
+        pool = pa.array(list(allowed), type=array.type)
+    found = pc.fill_null(pc.is_in(array, value_set=pool, skip_nulls=True), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _missing(value: Any) -> bool:
+    """Whether one cell is missing (None, NaN, NaT, NA)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Any column as stripped text (`str` dtype), NaN where missing or empty.
+
+    Typed columns (Parquet, SQL) are written as a spreadsheet would show them: whole floats
+    without `.0`, booleans as true/false, date-times in ISO form.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        text = values.astype(TEXT)
+    elif pd.api.types.is_bool_dtype(dtype):
+        text = values.map({True: "true", False: "false"}).astype(TEXT)
+    elif pd.api.types.is_integer_dtype(dtype):
+        text = values.astype(TEXT)
+    elif pd.api.types.is_float_dtype(dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+        text = values.astype(TEXT)
+        if whole.any():
+            integers = pd.Series(np.where(whole, numbers, 0).astype(np.int64), index=values.index)
+            text = text.mask(whole, integers.astype(TEXT))
+    else:
+        text = pd.Series(
+            [np.nan if _missing(v) else cell_text(v) for v in values.tolist()],
+            index=values.index,
+            dtype=TEXT,
+        )
+    text = text.str.strip()
+    result: pd.Series = text.where(text != "")
+    return result
+
+
+def _numbers(
+    raw: pd.Series | None, n: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Values as floats, where a value was given, and where it is a usable finite number."""
+    if raw is None:
+        return np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    dtype = raw.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        given = ~np.isnan(values)
+        return values, given, given & np.isfinite(values)
+    text = _as_text(raw)
+    given = text.notna().to_numpy()
+    try:
+        values = pc.cast(pa.array(text.array), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.asarray(values, dtype=np.float64)
+    return values, given, given & np.isfinite(values)
+
+
+def _strptime(text: pd.Series, fmt: str) -> npt.NDArray[np.int64]:
+    """Fast fixed-format parse of text to naive microseconds (NAT where it does not fit)."""
+    parsed = pc.strptime(pa.array(text.array), format=fmt, unit="us", error_is_null=True)
+    return _micros(parsed.to_numpy(zero_copy_only=False))
+
+
+def _parse_fallback(
+    text: pd.Series,
+    values: npt.NDArray[np.int64],
+    todo: npt.NDArray[np.bool_],
+    formats: tuple[str, ...],
+) -> None:
+    """Fill `values` where `todo` by trying `formats` in turn on the remaining texts."""
+    for fmt in formats:
+        if not todo.any():
+            return
+        where = np.flatnonzero(todo)
+        try:
+            parsed = pd.to_datetime(text.iloc[where], format=fmt, errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            continue
+        if not pd.api.types.is_datetime64_dtype(parsed.dtype):  # offsets slipped in: not naive
+            continue
+        got = parsed.notna().to_numpy()
+        values[where[got]] = _micros(parsed.to_numpy())[got]
+        todo[where[got]] = False
+
+
+def _dates(
+    typed: pd.Series | None, text: pd.Series | None, timezone: str, n: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Calendar dates as microseconds at midnight, where given, and where usable.
+
+    `typed` is a date-time column (Parquet, SQL), else `text` the stripped text. Accepts
+    YYYY-MM-DD, MM/DD/YYYY and date-times at exactly midnight (as spreadsheets write dates);
+    a date with another time of day is not a date.
+    """
+    if typed is not None:
+        stamps = typed
+        if isinstance(typed.dtype, pd.DatetimeTZDtype):
+            stamps = typed.dt.tz_convert(timezone).dt.tz_localize(None)
+        values = _micros(stamps.to_numpy())
+        given = typed.notna().to_numpy()
+    elif text is not None and n:
+        given = text.notna().to_numpy()
+        values = _strptime(text, "%Y-%m-%d")
+        _parse_fallback(text, values, given & (values == NAT), _DATE_FORMATS)
+    else:
+        return np.full(n, NAT, dtype=np.int64), np.zeros(n, bool), np.zeros(n, bool)
+    midnight = (values != NAT) & (values % _US_PER_DAY == 0)
+    return np.where(midnight, values, NAT), given, given & midnight
+
+
+def _instants(
+    typed: pd.Series | None, text: pd.Series | None, timezone: str, n: int
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.int64]
+]:
+    """Date-times as UTC microseconds, where given, where parsed, and the naive values.
+
+    Rules (DATA_MODEL §1): a date-time with a UTC offset (`...-08:00`, `...Z`) is taken as
+    given; one without is local time in `timezone`. A local time in the hour skipped when
+    clocks spring forward does not exist (NAT although parsed); one in the hour repeated
+    when they fall back is its first occurrence (daylight time). A date without a time of
+    day is not a date-time. Text is parsed as `YYYY-MM-DD HH:MM:SS` first (fast), and what
+    does not fit as a date-time with an offset, then as ISO 8601 and US
+    `MM/DD/YYYY HH:MM[:SS] [AM/PM]` forms. `typed` is a date-time column (Parquet, SQL),
+    naive (local) or with a time zone.
+    """
+    utc = np.full(n, NAT, dtype=np.int64)
+    naive = np.full(n, NAT, dtype=np.int64)
+    if typed is not None:
+        given = typed.notna().to_numpy()
+        if isinstance(typed.dtype, pd.DatetimeTZDtype):
+            utc = _micros(typed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
+            return utc, given, given & (utc != NAT), naive
+        naive = _micros(typed.to_numpy())
+    elif text is not None and n:
+        given = text.notna().to_numpy()
+        naive = _strptime(text, "%Y-%m-%d %H:%M:%S")
+        todo = given & (naive == NAT)
+        if todo.any():
+            where = np.flatnonzero(todo)
+            rest = text.iloc[where]
+            offset = rest.str.contains(_OFFSET.pattern, regex=True).to_numpy(dtype=bool)
+            if offset.any():
+                stamps = pd.to_datetime(rest[offset], format="ISO8601", utc=True, errors="coerce")
+                utc[where[offset]] = _micros(stamps.dt.tz_localize(None).to_numpy())
+            timeless = ~rest.str.contains(":", regex=False).to_numpy(dtype=bool)
+            todo[where[offset | timeless]] = False
+            _parse_fallback(text, naive, todo, _NAIVE_FORMATS)
+    else:
+        return utc, np.zeros(n, bool), np.zeros(n, bool), naive
+    local = given & (naive != NAT)
+    if local.any():
+        where = np.flatnonzero(local)
+        localized = pd.DatetimeIndex(naive[where].view("datetime64[us]")).tz_localize(
+            timezone, ambiguous=np.ones(len(where), dtype=bool), nonexistent="NaT"
+        )
+        utc[where] = localized.tz_convert("UTC").as_unit("us").asi8
+    parsed = local | (given & (utc != NAT))
+    return utc, given, parsed, naive
+
+
+def _micros(values: npt.NDArray[np.generic]) -> npt.NDArray[np.int64]:
+    """Naive datetime64 values of any unit as int64 microseconds (NAT for NaT), a copy."""
+    return np.asarray(values).astype("datetime64[us]").view(np.int64).copy()
+
+
+def _local_dates(utc: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.int64]:
+    """The local calendar date (microseconds at midnight) of each UTC instant; NAT stays NAT."""
+    out = np.full(len(utc), NAT, dtype=np.int64)
+    known = utc != NAT
+    if known.any():
+        local = pd.DatetimeIndex(utc[known].view("datetime64[us]"), tz="UTC").tz_convert(timezone)
+        out[known] = local.tz_localize(None).normalize().as_unit("us").asi8
+    return out
+
+
+def _local_midnights(days: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.int64]:
+    """The UTC instant of local midnight of each date (for ordering); NAT stays NAT."""
+    out = np.full(len(days), NAT, dtype=np.int64)
+    known = days != NAT
+    if known.any():
+        local = pd.DatetimeIndex(days[known].view("datetime64[us]")).tz_localize(
+            timezone, ambiguous=np.ones(int(known.sum()), dtype=bool), nonexistent="shift_forward"
+        )
+        out[known] = local.tz_convert("UTC").as_unit("us").asi8
+    return out

@@ -1,0 +1,494 @@
+"""Tests of reading a data source: folders of CSV or Parquet, workbooks, SQL and the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pg_server import postgres_url  # noqa: F401  (pytest fixture)
+from utilization.errors import InputError
+from utilization.settings import Settings
+from utilization.sources import read_source
+from utilization.validation import validate
+
+FRAMES = ("clients", "procedures", "payers", "providers", "authorizations", "visits", "payments")
+
+SMALL: dict[str, dict[str, list[str]]] = {
+    "clients": {
+        "client_id": ["C1", "C2", "C3"],
+        "client_name": ["Ann Lee", "Bo Diaz", ""],
+        "medicaid_id": ["007", "", "123"],
+        "notes": ["extra column", "", ""],
+    },
+    "procedures": {
+        "procedure_code": ["T1019", "S5125", "G0156", "X1"],
+        "description": ["Personal care", "Attendant care", "Home health aide", "Bad rate"],
+        "unit_minutes": ["15", "", "0", "15"],
+        "rate": ["6.10", "", "30", "-1"],
+    },
+    "payers": {"payer_id": ["P1"], "payer_name": ["Medicaid"]},
+    "providers": {"provider_id": ["E1"], "provider_name": ["Eve Moss"]},
+    "authorizations": {
+        "authorization_id": ["A1", "A2", "A3"],
+        "client_id": ["C1", "C2", "C1"],
+        "procedure_code": ["T1019", "S5125", "X1"],
+        "start_date": ["2025-01-01", "2025-01-01", "2025-01-01"],
+        "end_date": ["2025-06-30", "2025-12-31", "2025-12-31"],
+        "units_approved": ["100", "50", "10"],
+        "payer_id": ["P1", "", ""],
+        "rate": ["", "4.25", ""],
+    },
+    "visits": {
+        "visit_id": ["V1", "V2", "V3", "V4", "V5"],
+        "client_id": ["C1", "C2", "C1", "C1", "C9"],
+        "procedure_code": ["T1019", "S5125", "G0156", "T1019", "T1019"],
+        "start": [
+            "2025-01-06 09:00:00",
+            "",
+            "2025-01-08 22:00:00",
+            "2025-01-10 12:00:00",
+            "2025-01-11 09:00:00",
+        ],
+        "end": [
+            "2025-01-06 10:07:00",
+            "",
+            "2025-01-09 02:00:00",
+            "2025-01-10 11:00:00",
+            "2025-01-11 10:00:00",
+        ],
+        "service_date": ["", "2025-01-07", "", "", ""],
+        "minutes": ["", "45", "", "", ""],
+        "provider_id": ["E1", "", "E1", "", ""],
+        "payer_id": ["P1", "", "", "", ""],
+        "status": ["Completed", "scheduled", "", "", ""],
+        "billable": ["", "", "no", "", ""],
+        "units": ["4", "", "", "", ""],
+    },
+    "payments": {
+        "visit_id": ["V1", "V1", "V4"],
+        "insurance_paid": ["55", "-55", "10"],
+        "patient_paid": ["5", "", ""],
+        "paid_date": ["2025-02-01", "2025-02-15", "2025-02-01"],
+    },
+}
+"""A small export with one problem of each kind that must read the same from every form."""
+
+NUMBERS = {
+    "unit_minutes",
+    "rate",
+    "units_approved",
+    "minutes",
+    "units",
+    "insurance_paid",
+    "patient_paid",
+}
+DATES = {"start_date", "end_date", "service_date", "paid_date"}
+INSTANTS = {"start", "end"}
+
+
+def text_tables() -> dict[str, pd.DataFrame]:
+    """SMALL as text frames, as a CSV export holds it."""
+    return {name: pd.DataFrame(columns, dtype="str") for name, columns in SMALL.items()}
+
+
+def typed_tables() -> dict[str, pd.DataFrame]:
+    """SMALL with typed columns (numbers, dates, date-times), as Parquet or SQL hold it."""
+    tables = {}
+    for name, frame in text_tables().items():
+        typed = pd.DataFrame(index=frame.index)
+        for column in frame.columns:
+            values = frame[column].replace("", None)
+            if column in NUMBERS:
+                typed[column] = pd.to_numeric(values)
+            elif column in DATES:
+                typed[column] = [None if pd.isna(v) else dt.date.fromisoformat(v) for v in values]
+            elif column in INSTANTS:
+                typed[column] = pd.to_datetime(values)
+            else:
+                typed[column] = frame[column]
+        tables[name] = typed
+    return tables
+
+
+def write_csv(folder: Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """Write one CSV per table into `folder`."""
+    folder.mkdir(exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def expected_dataset():
+    """The validated SMALL dataset read from CSV, the reference for the other forms."""
+    return validate(read_source(write_csv(Path.cwd() / "csv", text_tables())), Settings())
+
+
+def assert_same_dataset(left, right) -> None:
+    """Assert two datasets have identical canonical frames, rejects and row counts."""
+    for name in (*FRAMES, "rejects", "row_counts"):
+        pd.testing.assert_frame_equal(getattr(left, name), getattr(right, name), obj=name)
+
+
+# -- one dataset, every form ----------------------------------------------------------------
+
+
+def test_small_dataset_from_csv(tmp_path: Path) -> None:
+    """It validates the small CSV export into the expected frames and rejects."""
+    raw = read_source(write_csv(tmp_path / "csv", text_tables()))
+    assert raw.kind == "folder"
+    assert raw.data_dir == tmp_path / "csv"
+    assert raw.origin["visits"] == str(tmp_path / "csv" / "visits.csv")
+    ds = validate(raw, Settings())
+    assert list(ds.rejects.itertuples(index=False, name=None)) == [
+        ("clients", 4, "client_name", "", "required value is missing"),
+        ("procedures", 5, "rate", "-1", "negative; must be 0 or more"),
+        (
+            "authorizations",
+            4,
+            "procedure_code",
+            "X1",
+            "found in procedures, but that row (row 5) was rejected",
+        ),
+        ("visits", 5, "end", "2025-01-10 11:00:00", "end is before start"),
+        ("visits", 6, "client_id", "C9", "not found in clients"),
+        ("payments", 4, "visit_id", "V4", "found in visits, but that row (row 5) was rejected"),
+    ]
+    assert ds.row_counts["rows_used"].tolist() == [2, 3, 1, 1, 2, 3, 2]
+    v = ds.visits
+    assert v["visit_id"].tolist() == ["V1", "V2", "V3"]
+    assert v["minutes"].tolist() == [67, 45, 240]
+    assert v["units"].tolist() == [4, 3, 1]
+    assert v["status"].tolist() == ["completed", "scheduled", "completed"]
+    assert v["billable"].tolist() == [True, True, False]
+    assert v["order"].tolist() == [0, 1, 2]
+    assert ds.clients["medicaid_id"].tolist()[0] == "007"
+    assert ds.authorizations["rate"].tolist() == [6.1, 4.25]
+    assert ds.procedures["rounding"].tolist() == ["midpoint", "midpoint", "per_visit"]
+
+
+def test_parquet_folder_gives_the_same_dataset(tmp_path: Path, monkeypatch) -> None:
+    """It reads a folder of typed Parquet files into the same frames as the CSV folder."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    for name, frame in typed_tables().items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    raw = read_source(folder)
+    assert raw.tables["visits"]["_row"].tolist() == [2, 3, 4, 5, 6]
+    assert_same_dataset(validate(raw, Settings()), expected_dataset())
+
+
+def test_workbook_gives_the_same_dataset(tmp_path: Path, monkeypatch) -> None:
+    """It reads an .xlsx workbook, one typed sheet per table, into the same frames."""
+    monkeypatch.chdir(tmp_path)
+    book = tmp_path / "agency.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        for name, frame in typed_tables().items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    raw = read_source(book)
+    assert (raw.kind, raw.origin["visits"]) == ("excel", f"{book}:visits")
+    assert raw.tables["visits"]["start"][0] == "2025-01-06 09:00:00"
+    assert_same_dataset(validate(raw, Settings()), expected_dataset())
+
+
+def test_sqlite_gives_the_same_dataset(tmp_path: Path, monkeypatch) -> None:
+    """It reads the tables of a SQLite database URL into the same frames."""
+    monkeypatch.chdir(tmp_path)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'agency.db'}")
+    with engine.begin() as connection:
+        for name, frame in text_tables().items():
+            frame.to_sql(name, connection, index=False)
+        pd.DataFrame({"x": [1]}).to_sql("unrelated", connection, index=False)
+    engine.dispose()
+    raw = read_source(f"sqlite:///{tmp_path / 'agency.db'}")
+    assert (raw.kind, raw.origin["visits"], raw.data_dir) == ("sql", "visits", None)
+    assert "unrelated" not in raw.tables
+    assert_same_dataset(validate(raw, Settings()), expected_dataset())
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("postgres")
+def test_postgresql_gives_the_same_dataset(
+    tmp_path: Path,
+    monkeypatch,
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """It reads typed tables (timestamp, date, numbers) of a PostgreSQL server the same way."""
+    monkeypatch.chdir(tmp_path)
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        for name, frame in typed_tables().items():
+            frame.to_sql(name, connection, index=False, if_exists="replace")
+    engine.dispose()
+    raw = read_source(postgres_url)
+    assert raw.kind == "sql"
+    assert pd.api.types.is_datetime64_any_dtype(raw.tables["visits"]["start"])
+    assert_same_dataset(validate(raw, Settings()), expected_dataset())
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("postgres")
+def test_postgresql_missing_table_lists_tables_found(postgres_url: str) -> None:  # noqa: F811
+    """It names the missing tables and the tables found in a PostgreSQL database."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS visits"))
+        connection.execute(sa.text("CREATE TABLE IF NOT EXISTS clients (client_id text)"))
+    engine.dispose()
+    with pytest.raises(InputError, match=r"required table\(s\) \[.*'visits'\] missing"):
+        read_source(postgres_url)
+
+
+# -- CSV details ----------------------------------------------------------------------------
+
+
+def test_csv_is_read_as_text(tmp_path: Path) -> None:
+    """It reads every CSV column as text: leading zeros kept, empty cells as ''."""
+    (tmp_path / "visits.csv").write_bytes(b"\xef\xbb\xbf visit_id ,minutes,units\r\n0042,015,\r\n")
+    frame = read_source_tables(tmp_path)["visits"]
+    assert list(frame.columns) == ["visit_id", "minutes", "units", "_row"]
+    assert frame.iloc[0].tolist() == ["0042", "015", "", 2]
+
+
+def test_csv_row_numbers_are_spreadsheet_rows(tmp_path: Path) -> None:
+    """It numbers rows as a spreadsheet does, counting blank lines and multi-line cells."""
+    (tmp_path / "visits.csv").write_text(
+        'visit_id,note\nV1,"two\nlines"\n\n,\nV2,x\nV3,y', encoding="utf-8"
+    )
+    frame = read_source_tables(tmp_path)["visits"]
+    assert frame["visit_id"].tolist() == ["V1", "V2", "V3"]
+    assert frame["_row"].tolist() == [2, 5, 6]
+    assert frame["note"][0] == "two\nlines"
+
+
+def test_csv_header_only(tmp_path: Path) -> None:
+    """It reads a CSV holding only its header row as a table of no rows."""
+    (tmp_path / "visits.csv").write_text("visit_id,client_id", encoding="utf-8")
+    frame = read_source_tables(tmp_path)["visits"]
+    assert list(frame.columns) == ["visit_id", "client_id", "_row"]
+    assert frame.empty
+
+
+def test_unnamed_empty_column_is_dropped(tmp_path: Path) -> None:
+    """It drops a column with no name and no values (a trailing comma in every row)."""
+    (tmp_path / "visits.csv").write_text("visit_id,\nV1,\n", encoding="utf-8")
+    assert list(read_source_tables(tmp_path)["visits"].columns) == ["visit_id", "_row"]
+
+
+def test_unnamed_column_with_values(tmp_path: Path) -> None:
+    """It stops on a column that has values but no name in the header row."""
+    (tmp_path / "visits.csv").write_text("visit_id,\nV1,7\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_source_tables(tmp_path)
+    assert str(caught.value) == (
+        "visits.csv: column 2 has values but no name in the header row; name it or delete it"
+    )
+
+
+def test_repeated_column_name(tmp_path: Path) -> None:
+    """It stops on a header row that names a column twice."""
+    (tmp_path / "visits.csv").write_text("visit_id,visit_id \nV1,V2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"visits\.csv: column name 'visit_id' appears more"):
+        read_source_tables(tmp_path)
+
+
+# -- unreadable files -----------------------------------------------------------------------
+
+
+def test_latin1_file(tmp_path: Path) -> None:
+    """It stops on a file that is not UTF-8, naming the file, the byte and what to do."""
+    (tmp_path / "clients.csv").write_bytes("client_id,client_name\nC1,José\n".encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        read_source_tables(tmp_path)
+    assert str(caught.value) == (
+        "clients.csv: not UTF-8 text (byte 0xe9 at offset 28, line 2); "
+        "save it as UTF-8 (in Excel: Save As > CSV UTF-8)"
+    )
+
+
+def test_latin1_byte_far_into_a_file(tmp_path: Path) -> None:
+    """It finds a non-UTF-8 byte beyond the header, in the body of a large file."""
+    body = "client_id,client_name\n" + "C1,Ann\n" * 20_000 + "C2,Zoë\n"
+    (tmp_path / "clients.csv").write_bytes(body.encode("latin-1"))
+    with pytest.raises(InputError, match=r"byte 0xeb at offset 140027, line 20002"):
+        read_source_tables(tmp_path)
+
+
+def test_png_renamed_csv(tmp_path: Path) -> None:
+    """It stops on an image renamed .csv, naming the file."""
+    (tmp_path / "visits.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64))
+    with pytest.raises(InputError) as caught:
+        read_source_tables(tmp_path)
+    assert str(caught.value) == (
+        "visits.csv: not a CSV file (it is a PNG image); export the table as CSV UTF-8"
+    )
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    """It stops on an empty file, naming it."""
+    (tmp_path / "payments.csv").write_bytes(b"")
+    with pytest.raises(InputError) as caught:
+        read_source_tables(tmp_path)
+    assert str(caught.value) == (
+        "payments.csv: the file is empty; export the table again with its header row"
+    )
+
+
+def test_no_header_row(tmp_path: Path) -> None:
+    """It stops on a file whose first row is blank."""
+    (tmp_path / "visits.csv").write_text("\nV1,C1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"visits.csv: no header row \(row 1 is blank\)"):
+        read_source_tables(tmp_path)
+
+
+def test_ragged_rows(tmp_path: Path) -> None:
+    """It stops on a row with more fields than the header row."""
+    (tmp_path / "visits.csv").write_text("visit_id,client_id\nV1,C1\nV2,C2,x\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_source_tables(tmp_path)
+    assert str(caught.value) == (
+        "visits.csv: rows do not all have the 2 columns of the header row (Expected 2 "
+        "columns, got 3: V2,C2,x); check for unquoted commas or missing fields"
+    )
+
+
+def test_utf16_file(tmp_path: Path) -> None:
+    """It stops on UTF-16 text (Excel's "Unicode text"), asking for UTF-8."""
+    (tmp_path / "visits.csv").write_bytes("visit_id\nV1\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"visits\.csv: UTF-16 text, not UTF-8"):
+        read_source_tables(tmp_path)
+
+
+def test_corrupt_parquet(tmp_path: Path) -> None:
+    """It stops on a .parquet file that is not Parquet, naming it."""
+    write_csv(tmp_path, text_tables())
+    (tmp_path / "payments.csv").unlink()
+    (tmp_path / "payments.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match=r"payments.parquet: cannot be read as a Parquet file"):
+        read_source(tmp_path)
+
+
+# -- source structure -----------------------------------------------------------------------
+
+
+def test_table_given_twice(tmp_path: Path) -> None:
+    """It stops when a table is given both as CSV and as Parquet, naming both files."""
+    write_csv(tmp_path, text_tables())
+    text_tables()["visits"].to_parquet(tmp_path / "visits.parquet")
+    with pytest.raises(InputError) as caught:
+        read_source(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path}: table 'visits' is given twice, as visits.csv and visits.parquet; "
+        "keep one of the two files"
+    )
+
+
+def test_missing_required_table_in_folder(tmp_path: Path) -> None:
+    """It names the missing table and lists the files found in the folder."""
+    write_csv(tmp_path, text_tables())
+    (tmp_path / "visits.csv").rename(tmp_path / "Visits.CSV")
+    with pytest.raises(InputError) as caught:
+        read_source(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path}: required table(s) ['visits'] missing; add visits.csv (or .parquet). "
+        "Files found: ['Visits.CSV', 'authorizations.csv', 'clients.csv', 'payers.csv', "
+        "'payments.csv', 'procedures.csv', 'providers.csv']"
+    )
+
+
+def test_missing_sheet_lists_sheets_found(tmp_path: Path) -> None:
+    """It names the missing sheet and lists the sheets found in a workbook."""
+    book = tmp_path / "agency.xlsx"
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        for name in ("clients", "procedures", "Visits"):
+            text_tables()[name if name != "Visits" else "visits"].to_excel(
+                writer, sheet_name=name, index=False
+            )
+    with pytest.raises(InputError) as caught:
+        read_source(book)
+    assert str(caught.value) == (
+        "agency.xlsx: required sheet(s) ['authorizations', 'visits'] missing; add one sheet "
+        "per table named as the table. Sheets found: ['clients', 'procedures', 'Visits']"
+    )
+
+
+def test_missing_sql_table_lists_tables_found(tmp_path: Path) -> None:
+    """It names the missing table and lists the tables found in a SQLite database."""
+    url = f"sqlite:///{tmp_path / 'agency.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for name in ("clients", "procedures", "visits"):
+            text_tables()[name].to_sql(name, connection, index=False)
+    engine.dispose()
+    with pytest.raises(InputError) as caught:
+        read_source(url)
+    assert str(caught.value) == (
+        f"{url}: required table(s) ['authorizations'] missing from the database. "
+        "Tables found: ['clients', 'procedures', 'visits']"
+    )
+
+
+def test_workbook_row_numbers(tmp_path: Path) -> None:
+    """It numbers workbook rows as Excel does, skipping blank rows but counting them."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "visits"
+    for row in (["visit_id", "minutes"], ["V1", 30], [None, None], ["V2", 45.5]):
+        sheet.append(row)
+    for name in ("clients", "procedures", "authorizations"):
+        book.create_sheet(name).append(["id"])
+    book.save(tmp_path / "agency.xlsx")
+    frame = read_source(tmp_path / "agency.xlsx").tables["visits"]
+    assert frame.to_dict("list") == {
+        "visit_id": ["V1", "V2"],
+        "minutes": ["30", "45.5"],
+        "_row": [2, 4],
+    }
+
+
+def test_unusable_paths(tmp_path: Path) -> None:
+    """It explains what to give instead of a missing path, a single CSV file or an .xls."""
+    with pytest.raises(InputError, match="does not exist"):
+        read_source(tmp_path / "nowhere")
+    write_csv(tmp_path, text_tables())
+    with pytest.raises(InputError, match="give the folder that holds the table files"):
+        read_source(tmp_path / "visits.csv")
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(InputError, match=r"old Excel format \(.xls\)"):
+        read_source(tmp_path / "old.xls")
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match=r"broken\.xlsx: cannot be read as an Excel workbook"):
+        read_source(tmp_path / "broken.xlsx")
+
+
+def test_bad_database_url() -> None:
+    """It stops with one message on a URL whose database driver does not exist."""
+    with pytest.raises(InputError, match="is not a usable database URL"):
+        read_source("nosuchdb://user@host/db")
+
+
+def test_demo_source() -> None:
+    """It reads the built-in demo data as raw tables with row numbers."""
+    raw = read_source("demo")
+    assert raw.kind == "demo" and raw.data_dir is None
+    assert {"clients", "procedures", "authorizations", "visits"} <= set(raw.tables)
+    visits = raw.tables["visits"]
+    assert visits["_row"].tolist()[:3] == [2, 3, 4]
+    ds = validate(raw, Settings())
+    counts = ds.row_counts.set_index("table")
+    assert (counts["rows_read"] == counts["rows_used"] + counts["rows_rejected"]).all()
+    assert counts.loc["visits", "rows_used"] > 0
+
+
+def read_source_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The tables read from `folder`, with any required table not written there added."""
+    for name in ("clients", "procedures", "authorizations", "visits"):
+        if not (folder / f"{name}.csv").exists() and not (folder / f"{name}.parquet").exists():
+            text_tables()[name].to_csv(folder / f"{name}.csv", index=False)
+    return read_source(folder).tables
