@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from utilization.errors import InputError
+from utilization.errors import InputError, UsageError
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 1
@@ -204,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"utilization {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except InputError as exc:
         print(f"utilization {args.command}: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -3,3 +3,7 @@
 
 class InputError(Exception):
     """The input cannot be used at all (missing file, table or column, unreadable file)."""
+
+
+class UsageError(InputError):
+    """The request itself is wrong (a view without its client, an unknown view): exit code 2."""

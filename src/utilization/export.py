@@ -14,7 +14,7 @@ import pandas as pd
 
 from utilization import balances, flags, metrics, service_codes
 from utilization.dataset import Dataset
-from utilization.errors import InputError
+from utilization.errors import InputError, UsageError
 from utilization.files import write_atomic
 from utilization.metrics import Basis
 from utilization.period import Filters, Period
@@ -61,16 +61,16 @@ class ViewRequest:
         """Raise InputError where the request cannot be answered."""
         if self.view not in VIEWS:
             msg = f"unknown view {self.view!r}; choose one of {list(VIEWS)}"
-            raise InputError(msg)
+            raise UsageError(msg)
         if self.basis not in metrics.BASES:
             msg = f"unknown basis {self.basis!r}; choose one of {list(metrics.BASES)}"
-            raise InputError(msg)
+            raise UsageError(msg)
         if self.view == "client" and len(self.filters.clients) != 1:
             msg = "the client view needs exactly one client: add --client ID"
-            raise InputError(msg)
+            raise UsageError(msg)
         if self.view == "procedure" and len(self.filters.procedures) != 1:
             msg = "the procedure view needs exactly one procedure code: add --procedure CODE"
-            raise InputError(msg)
+            raise UsageError(msg)
 
 
 def build_view(dataset: Dataset, request: ViewRequest) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def build_view(dataset: Dataset, request: ViewRequest) -> dict[str, Any]:
             raise InputError(msg)
     table = metrics.detail(dataset, period, filters, request.basis)
     balance_table = balances.balances(dataset, request.as_of, filters, period)
-    newest = dataset.newest_payment_date
+    newest = newest_payment_included(dataset, period, filters)
     result: dict[str, Any] = {
         "view": request.view,
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
@@ -110,6 +110,13 @@ def build_view(dataset: Dataset, request: ViewRequest) -> dict[str, Any]:
     if request.view == "service-codes":
         result["service_codes"] = service_codes.service_codes(dataset, period, filters)
     return result
+
+
+def newest_payment_included(dataset: Dataset, period: Period, filters: Filters) -> pd.Timestamp | None:
+    """The newest paid_date among payments for the completed visits the view covers."""
+    covered = metrics.period_visits(dataset, period, filters, billable_default=None)["visit_id"]
+    paid = dataset.payments.loc[dataset.payments["visit_id"].isin(covered), "paid_date"].max()
+    return None if pd.isna(paid) else pd.Timestamp(paid)
 
 
 def rounding_rules(dataset: Dataset) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -28,77 +30,60 @@ AUTHORIZATION_KINDS = {
 }
 
 
+def _detail(kind: str, v: Any, long_hours: float) -> str:
+    """The flag's reason in words, for one visit row."""
+    if kind == "unauthorized_service":
+        return f"no authorization for {v.procedure_code} holds this date"
+    if kind == "over_authorization":
+        return f"{v.units_over_authorization} of {v.units} units beyond the authorized units"
+    if kind == "rate_mismatch":
+        return f"billed ${v.amount_billed / v.units:,.2f}/unit, authorized ${v.rate:,.2f}/unit"
+    if kind == "units_mismatch":
+        return f"recorded {v.units_recorded:g} units; {v.minutes} minutes make {v.units}"
+    return f"{v.minutes} minutes: longer than {long_hours:g} hours; check the times"
+
+
+VISIT_KINDS: dict[str, tuple[str, str]] = {
+    # kind: (column that selects the visits, column whose value is the flag's units)
+    "unauthorized_service": ("units_unauthorized", "units_unauthorized"),
+    "over_authorization": ("units_over_authorization", "units_over_authorization"),
+    "rate_mismatch": ("rate_mismatch", "units"),
+    "units_mismatch": ("units_mismatch", "units"),
+    "long_visit": ("long_visit", "units"),
+}
+
+
 def visit_flags(dataset: Dataset, period: Period, filters: Filters) -> pd.DataFrame:
     """Flagged visits in the period.
 
-    Grain: one row per visit and kind: `unauthorized_service`, `over_authorization` (units
-    = the units at risk), `rate_mismatch`, `units_mismatch` (units = computed units),
-    `long_visit`.
+    Grain: one row per visit and kind: `unauthorized_service` and `over_authorization` (units
+    = the units at risk), `rate_mismatch`, `units_mismatch` and `long_visit` (units = the
+    visit's computed units).
     """
     visits = period_visits(dataset, period, filters, billable_default=None)
+    long_hours = dataset.settings.long_visit_hours
     frames = []
-    minutes = visits["minutes"].astype(str)
-    recorded = visits["units_recorded"].map(lambda v: "" if pd.isna(v) else f"{v:g}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        billed_rate = visits["amount_billed"] / visits["units"]
-    checks: list[tuple[str, pd.Series, pd.Series, pd.Series]] = [
-        (
-            "unauthorized_service",
-            visits["units_unauthorized"] > 0,
-            visits["units_unauthorized"],
-            "no authorization for " + visits["procedure_code"].astype(str) + " on this date",
-        ),
-        (
-            "over_authorization",
-            visits["units_over_authorization"] > 0,
-            visits["units_over_authorization"],
-            visits["units_over_authorization"].astype(str)
-            + " of "
-            + visits["units"].astype(str)
-            + " units beyond the authorized units",
-        ),
-        (
-            "rate_mismatch",
-            visits["rate_mismatch"],
-            visits["units"],
-            "billed "
-            + billed_rate.map(lambda v: f"${v:,.2f}")
-            + "/unit, authorized "
-            + visits["rate"].map(lambda v: f"${v:,.2f}")
-            + "/unit",
-        ),
-        (
-            "units_mismatch",
-            visits["units_mismatch"],
-            visits["units"],
-            "recorded " + recorded + " units; " + minutes + " minutes make "
-            + visits["units"].astype(str),
-        ),
-        (
-            "long_visit",
-            visits["long_visit"],
-            visits["units"],
-            minutes + " minutes: longer than "
-            + f"{dataset.settings.long_visit_hours:g} hours; check the times",
-        ),
-    ]
-    for kind, mask, units, detail in checks:
-        chosen = visits[mask.to_numpy(dtype=bool)]
+    for kind, (selector, units_column) in VISIT_KINDS.items():
+        chosen = visits[visits[selector].astype(bool).to_numpy()]
         frames.append(
             pd.DataFrame(
                 {
-                    "kind": kind,
+                    "kind": pd.Series(kind, index=chosen.index, dtype="str"),
                     "visit_id": chosen["visit_id"],
                     "authorization_id": chosen["authorization_id"],
                     "client_id": chosen["client_id"],
                     "procedure_code": chosen["procedure_code"],
                     "service_date": chosen["service_date"],
-                    "units": units[mask.to_numpy(dtype=bool)].astype(np.int64),
-                    "detail": detail[mask.to_numpy(dtype=bool)],
+                    "units": chosen[units_column].astype(np.int64),
+                    "detail": pd.Series(
+                        [_detail(kind, v, long_hours) for v in chosen.itertuples(index=False)],
+                        index=chosen.index,
+                        dtype="str",
+                    ),
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FLAG_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
 
 
 def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
@@ -108,17 +93,17 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
     under-used; units = units remaining.
     """
     chosen = balance_table[balance_table["status"].isin(list(AUTHORIZATION_KINDS))]
-    end = chosen["end_date"].dt.strftime("%Y-%m-%d")
-    projected = chosen["projected_exhaustion_date"].dt.strftime("%Y-%m-%d").fillna("—")
-    detail = (
-        chosen["units_remaining"].map(lambda v: f"{v:g}")
-        + " of "
-        + chosen["units_approved"].map(lambda v: f"{v:g}")
-        + " units left until "
-        + end
-        + "; at the current pace they run out "
-        + projected
-    )
+    detail = [
+        f"all {row.units_approved:g} units used (ends {row.end_date:%Y-%m-%d})"
+        if row.units_remaining <= 0
+        else f"{row.units_remaining:g} of {row.units_approved:g} units left until {row.end_date:%Y-%m-%d}"
+        + (
+            f"; at the current pace they run out {row.projected_exhaustion_date:%Y-%m-%d}"
+            if not pd.isna(row.projected_exhaustion_date)
+            else ""
+        )
+        for row in chosen.itertuples(index=False)
+    ]
     return pd.DataFrame(
         {
             "kind": chosen["status"].map(AUTHORIZATION_KINDS),
@@ -128,7 +113,7 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
             "procedure_code": chosen["procedure_code"],
             "service_date": pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]"),
             "units": chosen["units_remaining"],
-            "detail": detail,
+            "detail": pd.Series(detail, index=chosen.index, dtype="str"),
         }
     )
 

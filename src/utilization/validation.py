@@ -795,7 +795,12 @@ def _numbers(
 
 def _strptime(text: pd.Series, fmt: str) -> npt.NDArray[np.int64]:
     """Fast fixed-format parse of text to naive microseconds (NAT where it does not fit)."""
-    parsed = pc.strptime(pa.array(text.array), format=fmt, unit="us", error_is_null=True)
+    source = pa.array(text.array)
+    parsed = pc.strptime(source, format=fmt, unit="us", error_is_null=True)
+    # Arrow rolls impossible dates over (2025-02-30 becomes 2025-03-02): keep only values that
+    # print back as they were written; the rest go to the strict fallback parsers.
+    same = pc.equal(pc.strftime(parsed, format=fmt), source)
+    parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
     return _micros(parsed.to_numpy(zero_copy_only=False))
 
 

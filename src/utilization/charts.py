@@ -1,0 +1,360 @@
+"""Altair charts of the export frames, rendered offline to SVG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, cast
+
+import altair as alt
+import pandas as pd
+import vl_convert as vlc
+
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
+THEME_NAME = "utilization"
+NO_DATA = "No data for this period"
+WIDTH = 520
+ROW_STEP = 34  # pixels per row of a bar chart: its height grows with the rows
+LABEL_CHARS = 48  # longer row labels are shortened here: Vega's own truncation is slow
+
+APPROVED_COLOUR = "#9ecae1"
+USED_COLOUR = "#1f4e8c"
+SCHEDULED_COLOUR = "#5b9bd5"
+UNSCHEDULED_COLOUR = "#dde3ea"
+PAID_COLOUR = "#2e7d32"
+STATUS_COLOURS = {
+    "exhausted": "#b71c1c",
+    "at risk": "#d35400",
+    "under-used": "#6a1b9a",
+    "expiring": "#b7791f",
+    "expired": "#616161",
+    "ok": "#2e7d32",
+}
+
+ChartLike = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart
+By = Literal["procedure_code", "client_name"]
+
+
+def theme_config() -> dict[str, Any]:
+    """Return the chart configuration: explicit font, quiet axes, legend on top."""
+    return {
+        "config": {
+            "font": FONT,
+            "background": "white",
+            "padding": 8,
+            "view": {"stroke": None, "continuousWidth": WIDTH, "continuousHeight": 260},
+            "title": {
+                "font": FONT,
+                "fontSize": 14,
+                "anchor": "start",
+                "color": "#1b1f24",
+                "subtitleFont": FONT,
+                "subtitleColor": "#5f6670",
+            },
+            "axis": {
+                "labelFont": FONT,
+                "titleFont": FONT,
+                "labelFontSize": 11,
+                "titleFontSize": 11,
+                "labelColor": "#33383d",
+                "titleColor": "#33383d",
+                "gridColor": "#e6e9ed",
+                "domainColor": "#9aa1a9",
+                "tickColor": "#9aa1a9",
+            },
+            "legend": {
+                "labelFont": FONT,
+                "titleFont": FONT,
+                "labelFontSize": 11,
+                "orient": "top",
+                "direction": "horizontal",
+                "title": None,
+                "labelLimit": 0,
+            },
+            "text": {"font": FONT, "fontSize": 11},
+        }
+    }
+
+
+def use_theme() -> None:
+    """Register the package's Altair theme (explicit font) and enable it."""
+    if THEME_NAME not in alt.theme.names():
+        alt.theme.register(THEME_NAME, enable=False)(_theme)
+    alt.theme.enable(THEME_NAME)
+
+
+def _theme() -> alt.theme.ThemeConfig:
+    return cast("alt.theme.ThemeConfig", theme_config())
+
+
+def to_svg(chart: ChartLike) -> str:
+    """Render a chart to SVG with vl-convert: no JavaScript, no network, same bytes each run."""
+    return _spec_to_svg(chart.to_dict())
+
+
+def show(chart: ChartLike) -> None:
+    """Display a chart in a notebook as SVG only (never the Vega mimetype)."""
+    from IPython.display import display
+
+    spec = chart.to_dict()
+    bundle = {"image/svg+xml": _spec_to_svg(spec), "text/plain": _title_text(spec)}
+    display(bundle, raw=True)  # type: ignore[no-untyped-call]
+
+
+def _spec_to_svg(spec: dict[str, Any]) -> str:
+    """The theme's config fills in whatever the spec does not set (theme enabled or not)."""
+    spec = {**spec, "config": {**theme_config()["config"], **spec.get("config", {})}}
+    svg: str = vlc.vegalite_to_svg(spec, allowed_base_urls=[])
+    return svg
+
+
+def approved_vs_used(
+    frame: pd.DataFrame, by: By = "procedure_code", title: str | None = None
+) -> ChartLike:
+    """Horizontal grouped bars of units approved (light) and used (dark) per row.
+
+    `frame`: one row per procedure code (`by_procedure`) or per client (`by_client`),
+    with `by`, `units_approved`, `units_used` (and `description`, shown after the code
+    when present). The chart grows `ROW_STEP` pixels a row.
+    """
+    label = "procedure code" if by == "procedure_code" else "client"
+    title = title or f"Units approved and units used by {label}"
+    _require(frame, [by, "units_approved", "units_used"])
+    if frame.empty:
+        return no_data(title)
+    rows = frame[[by, "units_approved", "units_used"]].copy()
+    rows[by] = _row_labels(frame, by)
+    rows = rows.fillna({"units_approved": 0.0, "units_used": 0.0})
+    order = rows.sort_values(["units_approved", by], ascending=[False, True])[by].tolist()
+    long = _long(rows, by, {"units_approved": "Units approved", "units_used": "Units used"})
+    y = alt.Y(f"{by}:N", sort=order, title=None, axis=_label_axis())
+    colour = _colour(["Units approved", "Units used"], [APPROVED_COLOUR, USED_COLOUR])
+    base = alt.Chart(long).encode(
+        y=y, yOffset=alt.YOffset("measure:N", sort=["Units approved", "Units used"])
+    )
+    bars = base.mark_bar(height={"band": 0.9}).encode(
+        x=alt.X("units:Q", title="Units", axis=alt.Axis(tickMinStep=1), scale=_zero_based(long)),
+        color=colour,
+        tooltip=[f"{by}:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")],
+    )
+    text = base.mark_text(align="left", dx=3, fontSize=10, color="#33383d").encode(
+        x="units:Q", text=alt.Text("units:Q", format=",.1~f")
+    )
+    chart: alt.LayerChart = (bars + text).properties(title=title, width=WIDTH, height=_height(rows))
+    return chart
+
+
+def monthly_trend(frame: pd.DataFrame, title: str = "Units over 12 months") -> ChartLike:
+    """Two lines, units approved and units used per month.
+
+    `frame`: one row per calendar month (`monthly`): `month` (YYYY-MM),
+    `units_approved`, `units_used`.
+    """
+    _require(frame, ["month", "units_approved", "units_used"])
+    if frame.empty:
+        return no_data(title)
+    rows = frame[["month", "units_approved", "units_used"]].sort_values("month").copy()
+    rows = rows.fillna({"units_approved": 0.0, "units_used": 0.0})
+    rows["label"] = pd.to_datetime(rows["month"], format="%Y-%m").dt.strftime("%b %Y")
+    long = _long(rows, "label", {"units_approved": "Units approved", "units_used": "Units used"})
+    x = alt.X("label:O", sort=rows["label"].tolist(), title=None, axis=alt.Axis(labelAngle=-40))
+    colour = _colour(["Units approved", "Units used"], [APPROVED_COLOUR, USED_COLOUR])
+    y = alt.Y("units:Q", title="Units", scale=_zero_based(long), axis=alt.Axis(tickMinStep=1))
+    base = alt.Chart(long).encode(x=x, y=y, color=colour)
+    lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=45, filled=True))
+    tips = base.mark_point(opacity=0).encode(
+        tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")]
+    )
+    chart: alt.LayerChart = (lines + tips).properties(title=title, width=WIDTH, height=240)
+    return chart
+
+
+def authorization_balances(frame: pd.DataFrame, title: str = "Authorization balances") -> ChartLike:
+    """Stacked bars per authorization: units used, scheduled and unscheduled, with status.
+
+    `frame`: one row per authorization (`authorizations`): `authorization_id`,
+    `procedure_code`, `units_approved`, `units_used`, `units_scheduled`,
+    `units_remaining`, `status`. Units unscheduled = remaining - scheduled (not below 0),
+    so a bar's length is the units approved unless units were used over it.
+    """
+    columns = ["authorization_id", "procedure_code", "units_approved", "units_used"]
+    columns += ["units_scheduled", "units_remaining", "status"]
+    _require(frame, columns)
+    if frame.empty:
+        return no_data(title)
+    rows = frame[columns].copy().fillna({c: 0.0 for c in columns[2:6]})
+    rows["label"] = shorten(rows["authorization_id"].astype(str) + " · " + rows["procedure_code"])
+    rows["units_unscheduled"] = (rows["units_remaining"] - rows["units_scheduled"]).clip(lower=0)
+    rows["status"] = rows["status"].fillna("").astype(str)
+    rows["status_colour"] = rows["status"].map(STATUS_COLOURS).fillna("#33383d")
+    stacked = rows["units_used"] + rows["units_scheduled"] + rows["units_unscheduled"]
+    rows["end"] = stacked.where(stacked > rows["units_approved"], rows["units_approved"])
+    order = rows["label"].tolist()
+    names = {
+        "units_used": "Units used",
+        "units_scheduled": "Units scheduled",
+        "units_unscheduled": "Units unscheduled",
+    }
+    long = _long(rows, "label", names)
+    long["order"] = long["measure"].map({v: i for i, v in enumerate(names.values())})
+    y = alt.Y("label:N", sort=order, title=None, axis=_label_axis())
+    colours = [USED_COLOUR, SCHEDULED_COLOUR, UNSCHEDULED_COLOUR]
+    bars = (
+        alt.Chart(long)
+        .mark_bar(height={"band": 0.7})
+        .encode(
+            y=y,
+            x=alt.X("sum(units):Q", title="Units", stack="zero", scale=_zero_based(rows["end"])),
+            color=_colour(list(names.values()), colours),
+            order=alt.Order("order:Q"),
+            tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")],
+        )
+    )
+    ceiling = (
+        alt.Chart(rows)
+        .mark_tick(color="#1b1f24", thickness=2, size=ROW_STEP * 0.8)
+        .encode(y=y, x="units_approved:Q", tooltip=["label:N", "units_approved:Q"])
+    )
+    status = (
+        alt.Chart(rows)
+        .mark_text(align="left", dx=6, fontWeight="bold")
+        .encode(y=y, x="end:Q", text="status:N", color=alt.Color("status_colour:N", scale=None))
+    )
+    heading = alt.TitleParams(title, subtitle="The black mark is the units approved.")
+    chart: alt.LayerChart = (bars + ceiling + status).properties(
+        title=heading, width=WIDTH, height=_height(rows)
+    )
+    return chart
+
+
+def service_codes(frame: pd.DataFrame, title: str = "Service code usage") -> ChartLike:
+    """Units billed, and total billed vs. insurance paid, per procedure code.
+
+    `frame`: one row per procedure code (`service_codes`): `procedure_code`,
+    `units_billed`, `total_billed`, `insurance_paid` (dollars).
+    """
+    columns = ["procedure_code", "units_billed", "total_billed", "insurance_paid"]
+    _require(frame, columns)
+    if frame.empty:
+        return no_data(title)
+    rows = frame[columns].copy().fillna({c: 0.0 for c in columns[1:]})
+    rows["procedure_code"] = shorten(rows["procedure_code"].astype(str))
+    order = rows.sort_values(["total_billed", "procedure_code"], ascending=[False, True])
+    codes = order["procedure_code"].tolist()
+    height = _height(rows)
+    units = (
+        alt.Chart(rows)
+        .mark_bar(color=USED_COLOUR, height={"band": 0.7})
+        .encode(
+            y=alt.Y("procedure_code:N", sort=codes, title=None, axis=_label_axis()),
+            x=alt.X(
+                "units_billed:Q", title="Units billed", scale=_zero_based(rows["units_billed"])
+            ),
+            tooltip=["procedure_code:N", alt.Tooltip("units_billed:Q", format=",.1f")],
+        )
+        .properties(width=200, height=height)
+    )
+    money = {"total_billed": "Total billed", "insurance_paid": "Insurance paid"}
+    long = _long(rows, "procedure_code", money)
+    dollars = (
+        alt.Chart(long)
+        .mark_bar(height={"band": 0.9})
+        .encode(
+            y=alt.Y("procedure_code:N", sort=codes, title=None, axis=None),
+            yOffset=alt.YOffset("measure:N", sort=list(money.values())),
+            x=alt.X(
+                "units:Q", title="Dollars", axis=alt.Axis(format="$,.0f"), scale=_zero_based(long)
+            ),
+            color=_colour(list(money.values()), [USED_COLOUR, PAID_COLOUR]).legend(
+                orient="right", direction="vertical"
+            ),
+            tooltip=["procedure_code:N", "measure:N", alt.Tooltip("units:Q", format="$,.2f")],
+        )
+        .properties(width=300, height=height)
+    )
+    chart: alt.HConcatChart = alt.hconcat(units, dollars, spacing=16).properties(title=title)
+    return chart
+
+
+def no_data(title: str, message: str = NO_DATA) -> alt.Chart:
+    """A chart that says there is nothing to draw (used for empty frames)."""
+    frame = pd.DataFrame({"message": [message]})
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_text(fontSize=14, color="#5f6670")
+        .encode(text="message:N")
+        .properties(title=title, width=WIDTH, height=60)
+    )
+    return chart
+
+
+def _row_labels(frame: pd.DataFrame, by: str) -> pd.Series:
+    """Row labels: the code, with its description when the frame has one; shortened."""
+    labels = frame[by].astype(str)
+    if by == "procedure_code" and "description" in frame.columns:
+        described = frame["description"].notna() & (frame["description"].astype(str) != "")
+        labels = labels.where(~described, labels + " " + frame["description"].astype(str))
+    return _unique(shorten(labels), frame)
+
+
+def _unique(labels: pd.Series, frame: pd.DataFrame) -> pd.Series:
+    """Two rows never share a bar: repeated labels (two clients of one name) gain their id."""
+    repeated = labels.duplicated(keep=False)
+    if not repeated.any():
+        return labels
+    key = frame["client_id"].astype(str) if "client_id" in frame.columns else None
+    suffix = key if key is not None else pd.Series(range(1, len(frame) + 1), index=frame.index)
+    return labels.where(~repeated, labels + " (" + suffix.astype(str) + ")")
+
+
+def shorten(labels: pd.Series, limit: int = LABEL_CHARS) -> pd.Series:
+    """Labels longer than `limit` characters cut to `limit` - 1 and an ellipsis."""
+    long = labels.str.len() > limit
+    return labels.where(~long, labels.str.slice(0, limit - 1).str.rstrip() + "…")
+
+
+def _height(rows: pd.DataFrame) -> int:
+    """Chart height in pixels: `ROW_STEP` a row, so 1 row and 60 rows both read well."""
+    return max(len(rows), 2) * ROW_STEP + 10
+
+
+def _zero_based(values: pd.DataFrame | pd.Series) -> alt.Scale:
+    """A scale from 0; from 0 to 10 when every value is 0, so the axis is not a single point."""
+    series = values["units"] if isinstance(values, pd.DataFrame) else values
+    if float(series.max()) > 0:
+        return alt.Scale(domainMin=0, nice=True)
+    return alt.Scale(domain=[0, 10])
+
+
+def _long(frame: pd.DataFrame, key: str, measures: dict[str, str]) -> pd.DataFrame:
+    """Melt `measures` to rows of `key`, `measure`, `units`: one row per key and measure."""
+    long = frame.melt(
+        id_vars=[key], value_vars=list(measures), var_name="measure", value_name="units"
+    )
+    long["measure"] = long["measure"].map(measures)
+    long["units"] = long["units"].astype(float)
+    return long
+
+
+def _label_axis() -> alt.Axis:
+    return alt.Axis(labelLimit=0, labelPadding=6)
+
+
+def _colour(domain: list[str], colours: list[str]) -> alt.Color:
+    return alt.Color("measure:N", scale=alt.Scale(domain=domain, range=colours), sort=domain)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = (
+            f"columns {missing} not in frame. Columns in frame: {list(frame.columns)}. "
+            "Pass the export frame described in DATA_MODEL §8."
+        )
+        raise ValueError(msg)
+
+
+def _title_text(spec: dict[str, Any]) -> str:
+    title = spec.get("title", "chart")
+    if isinstance(title, dict):
+        return str(title.get("text", "chart"))
+    return str(title)

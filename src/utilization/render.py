@@ -1,0 +1,123 @@
+"""Executed notebooks to offline HTML, HTML to PDF, and atomic writes of both."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import Any, Literal
+
+import nbformat
+from nbconvert import HTMLExporter
+
+TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE_NAME = "report"
+PageSize = Literal["Letter", "A4"]
+PAGE_MARGINS = "22mm 15mm 20mm 15mm"  # top right bottom left: the header and footer sit in them
+
+
+@functools.cache
+def _exporter() -> HTMLExporter:
+    """One exporter for the process: building it costs far more than an export."""
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(_tag_remover(), enabled=True)  # type: ignore[no-untyped-call]
+    return exporter
+
+
+def _tag_remover() -> Any:
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    return TagRemovePreprocessor(  # type: ignore[no-untyped-call]
+        remove_cell_tags={"remove-cell", "remove_cell"},
+        remove_all_outputs_tags={"remove-output", "remove_output"},
+        enabled=True,
+    )
+
+
+def notebook_to_html(nb: nbformat.NotebookNode, title: str, subtitle: str = "") -> str:
+    """Export an executed notebook to one self-contained HTML page.
+
+    No input code, no prompts, no script and no external load (a Content-Security-Policy
+    forbids any); `title` and `subtitle` fill the page header (escaped here).
+    """
+    resources = {
+        "metadata": {"name": title},
+        "report_title_html": escape(title),
+        "report_subtitle_html": escape(subtitle),
+    }
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    return str(body)
+
+
+def page_css(header: str, size: PageSize = "Letter") -> str:
+    """@page rules: `header` on top of every page, "Page N of M" at the bottom."""
+    font = '9pt "Liberation Sans", Arial, Helvetica, sans-serif'
+    return f"""
+@page {{
+  size: {size};
+  margin: {PAGE_MARGINS};
+  @top-left {{
+    content: "{_css_string(header)}";
+    font: {font};
+    color: #5f6670;
+    vertical-align: bottom;
+    padding-bottom: 3mm;
+    border-bottom: 0.5pt solid #b8c2cc;
+    width: 100%;
+  }}
+  @bottom-center {{
+    content: "Page " counter(page) " of " counter(pages);
+    font: {font};
+    color: #5f6670;
+  }}
+}}
+"""
+
+
+def html_to_pdf(html: str, out: Path, header: str, size: PageSize = "Letter") -> None:
+    """Write `html` as a PDF to `out` (atomically) with WeasyPrint; fetches nothing remote.
+
+    Tables break across pages with their header row repeated; charts are scaled to the
+    page width; `header` (client and period) runs on top of every page.
+    """
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
+
+    local_only = URLFetcher(allowed_protocols={"data"})  # reports embed data: URLs only
+    document = HTML(string=html, url_fetcher=local_only, base_url=str(out.parent))
+    pdf = document.write_pdf(stylesheets=[CSS(string=page_css(header, size))])
+    write_atomic(out, pdf)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and os.replace,
+    so a reader never sees a half-written report. Text is written as UTF-8.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _css_string(text: str) -> str:
+    """Escape `text` for a CSS string: every character but letters, digits and spaces
+    as a hex escape, so quotes, backslashes and newlines cannot end the string.
+    """
+    return "".join(c if c.isalnum() or c == " " else f"\\{ord(c):06x} " for c in text)

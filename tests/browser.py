@@ -1,0 +1,131 @@
+"""Open a report in Debian's chromium with the network blocked, for tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
+
+
+@dataclass
+class Visit:
+    """What happened when a page was opened offline."""
+
+    external_urls: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_width: int = 0  # document scroll width in CSS pixels
+    viewport_width: int = 0
+    images: list[dict[str, float]] = field(default_factory=list)  # page box, natural width
+
+
+IMAGES_JS = """Array.from(document.images).map(i => {
+  const r = i.getBoundingClientRect();
+  return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height,
+          natural_width: i.complete ? i.naturalWidth : 0};
+})"""
+
+
+def require_chromium() -> str:
+    """Path of Debian's chromium; without it (or playwright) skip, or fail when env CI is set."""
+    path = shutil.which(CHROMIUM) or shutil.which("chromium")
+    if not path:
+        _unavailable("Debian chromium not found at /usr/bin/chromium: `apt-get install chromium`")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("playwright not installed: `pip install -e .[dev]`")
+    return str(path)
+
+
+def _unavailable(msg: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(msg + " (CI is set, so browser tests must run)")
+    pytest.skip(msg)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium driven by playwright, open for a batch of pages."""
+    path = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_offline(html_path: Path, png_path: Path, width: int = 1100, browser: Any = None) -> Visit:
+    """Open `html_path` in chromium, blocking and recording every request that is not
+    file:/data:/about:, save a full-page screenshot to `png_path`, and report dialogs,
+    console errors, the page's width and where its images are. `browser`: one from
+    `chromium()` to reuse, else one is started for this page.
+    """
+    if browser is None:
+        with chromium() as started:
+            return open_offline(html_path, png_path, width, started)
+    visit = Visit(viewport_width=width)
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.on("request", lambda req: _request(req.url, visit))
+        page.on("dialog", lambda dialog: _dismiss(dialog, visit))
+        page.on("console", lambda m: _console(m.type, m.text, visit))
+        page.route("**/*", _route)
+        page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
+        visit.page_width = int(page.evaluate("document.documentElement.scrollWidth"))
+        visit.images = list(page.evaluate(IMAGES_JS))
+        page.screenshot(path=str(png_path), full_page=True)
+    finally:
+        page.close()
+    return visit
+
+
+def screenshot_offline(html_path: Path, png_path: Path, browser: Any = None) -> list[str]:
+    """Full-page screenshot of `html_path` opened offline; returns the external URLs
+    the page tried to load (all blocked).
+    """
+    return open_offline(html_path, png_path, browser=browser).external_urls
+
+
+def _route(route: Any) -> None:
+    if route.request.url.startswith(LOCAL_SCHEMES):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def _request(url: str, visit: Visit) -> None:
+    if not url.startswith(LOCAL_SCHEMES):
+        visit.external_urls.append(url)
+
+
+def _dismiss(dialog: object, visit: Visit) -> None:
+    visit.dialogs.append(str(getattr(dialog, "message", "")))
+    dialog.dismiss()  # type: ignore[attr-defined]
+
+
+def _console(kind: str, text: str, visit: Visit) -> None:
+    if kind == "error":
+        visit.console_errors.append(text)
