@@ -62,9 +62,9 @@ SECTIONS = {
 
 VIEWS = {
     "agency": ("agency", "", "", ["kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"]),
-    "client": ("client", "C001", "", ["family", "kpis", "by_procedure", "monthly", "balances_chart", "detail",
+    "client": ("client", "C0001", "", ["family", "kpis", "by_procedure", "monthly", "balances_chart", "detail",
                                       "balances", "flags", "method", "explore"]),
-    "procedure": ("procedure", "", "T1005", ["kpis", "by_client", "monthly", "rate_check", "per_client",
+    "procedure": ("procedure", "", "T1019 U3", ["kpis", "by_client", "monthly", "rate_check", "per_client",
                                              "flags", "method", "explore"]),
     "service_codes": ("service-codes", "", "", ["service_chart", "service_table", "method", "explore"]),
     "authorizations": ("authorizations", "", "", ["kpis", "balances_chart", "balances", "flags", "method",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import re
 import unicodedata
+
+from utilization.errors import InputError
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -21,3 +24,15 @@ def safe_name(text: str) -> str:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
         cleaned = f"{cleaned[:80]}-{digest}"
     return cleaned
+
+
+def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `batch` subcommand's arguments."""
+    parser = sub.add_parser("batch", help="run every report of a parameter set (params/*.yaml)")
+    parser.add_argument("params", help="parameter set, YAML")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run a parameter set; exit non-zero when any report failed."""
+    msg = "batch runs are not built yet"
+    raise InputError(msg)

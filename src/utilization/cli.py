@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clients", type=int, default=60)
     demo.add_argument("--months", type=int, default=15)
     demo.add_argument("--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)")
+    from utilization.batch import add_batch_parser
+
+    add_batch_parser(sub)
+
     main_job = sub.add_parser("demo-run", help="the main job on the demo data: validate, export, reports")
     main_job.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
     main_job.add_argument("--today", help="the day to run as, YYYY-MM-DD (default: today)")
@@ -186,12 +190,19 @@ def _cmd_demo_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from utilization.batch import cmd_batch
+
+    return cmd_batch(args)
+
+
 COMMANDS = {
     "validate": _cmd_validate,
     "export": _cmd_export,
     "report": _cmd_report,
     "demo": _cmd_demo,
     "demo-run": _cmd_demo_run,
+    "batch": _cmd_batch,
 }
 
 
