@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any, Literal
 
 import nbformat
 from nbconvert import HTMLExporter
+
+from utilization.files import write_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report"
@@ -95,25 +95,6 @@ def html_to_pdf(html: str, out: Path, header: str, size: PageSize = "Letter") ->
     document = HTML(string=html, url_fetcher=local_only, base_url=str(out.parent))
     pdf = document.write_pdf(stylesheets=[CSS(string=page_css(header, size))])
     write_atomic(out, pdf)
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and os.replace,
-    so a reader never sees a half-written report. Text is written as UTF-8.
-    """
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _css_string(text: str) -> str:
