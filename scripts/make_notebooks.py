@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
 
-PARAMETERS = '''data: str = "demo"  # data folder, .xlsx workbook, SQL URL, or demo (built-in synthetic agency)
+PARAMETERS = """data: str = "demo"  # data folder, .xlsx workbook, SQL URL, or demo (built-in synthetic agency)
 date_from: str = ""  # first day, YYYY-MM-DD (empty: the current quarter)
 date_to: str = ""  # last day, YYYY-MM-DD (empty: the current quarter)
 client: str = "{client}"  # client_id (the client view needs one); comma-separated to filter
@@ -26,9 +26,9 @@ as_of: str = ""  # date of the authorization balances, YYYY-MM-DD (empty: the la
 basis: str = "prorated"  # units approved basis: prorated or full
 settings: str = ""  # settings file, TOML (empty: utilization.toml in the data folder)
 rejects_href: str = "rejects.csv"  # link to the rejected rows, relative to the report
-batch: bool = False  # True in batch runs: static output, no widgets'''
+batch: bool = False  # True in batch runs: static output, no widgets"""
 
-OPEN = '''from utilization.charts import show
+OPEN = """from utilization.charts import show
 from utilization.tables import display_html
 from utilization.views import Report
 
@@ -37,22 +37,28 @@ report = Report.open(
     date_to=date_to, client=client, procedure=procedure, payer=payer, provider=provider,
     case_type=case_type, billable=billable, as_of=as_of, basis=basis,
 )
-report.publish()'''
+report.publish()"""
 
-CHECKS = '''# NBVAL_CHECK_OUTPUT
-print(report.checks_text())'''
+CHECKS = """# NBVAL_CHECK_OUTPUT
+print(report.checks_text())"""
 
 SECTIONS = {
     "kpis": ("Key figures", "display_html(report.kpis_html())"),
     "family": ("Where the authorized units stand", "display_html(report.family_summary_html())"),
-    "by_procedure": ("Units approved and used by procedure code", "show(report.chart_by_procedure())"),
+    "by_procedure": (
+        "Units approved and used by procedure code",
+        "show(report.chart_by_procedure())",
+    ),
     "by_client": ("Units approved and used by client", "show(report.chart_by_client())"),
     "monthly": ("Units over 12 months", "show(report.chart_monthly())"),
     "balances_chart": ("Authorization balances", "show(report.chart_balances())"),
     "detail": ("Detail", "display_html(report.detail_html())"),
     "per_client": ("Clients receiving this service", "display_html(report.per_client_html())"),
     "rate_check": ("Rate check", "display_html(report.rate_check_html())"),
-    "balances": ("Authorization balances, as of the balance date", "display_html(report.balances_html())"),
+    "balances": (
+        "Authorization balances, as of the balance date",
+        "display_html(report.balances_html())",
+    ),
     "service_chart": ("Billed and paid by service code", "show(report.chart_service_codes())"),
     "service_table": ("Service code usage", "display_html(report.service_codes_html())"),
     "flags": ("Flags", "display_html(report.flags_html())"),
@@ -61,21 +67,56 @@ SECTIONS = {
 }
 
 VIEWS = {
-    "agency": ("agency", "", "", ["kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"]),
-    "client": ("client", "C0001", "", ["family", "kpis", "by_procedure", "monthly", "balances_chart", "detail",
-                                      "balances", "flags", "method", "explore"]),
-    "procedure": ("procedure", "", "T1019 U3", ["kpis", "by_client", "monthly", "rate_check", "per_client",
-                                             "flags", "method", "explore"]),
-    "service_codes": ("service-codes", "", "", ["service_chart", "service_table", "method", "explore"]),
-    "authorizations": ("authorizations", "", "", ["kpis", "balances_chart", "balances", "flags", "method",
-                                                  "explore"]),
+    "agency": (
+        "agency",
+        "",
+        "",
+        ["kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"],
+    ),
+    "client": (
+        "client",
+        "C0001",
+        "",
+        [
+            "family",
+            "kpis",
+            "by_procedure",
+            "monthly",
+            "balances_chart",
+            "detail",
+            "balances",
+            "flags",
+            "method",
+            "explore",
+        ],
+    ),
+    "procedure": (
+        "procedure",
+        "",
+        "T1019 U3",
+        ["kpis", "by_client", "monthly", "rate_check", "per_client", "flags", "method", "explore"],
+    ),
+    "service_codes": (
+        "service-codes",
+        "",
+        "",
+        ["service_chart", "service_table", "method", "explore"],
+    ),
+    "authorizations": (
+        "authorizations",
+        "",
+        "",
+        ["kpis", "balances_chart", "balances", "flags", "method", "explore"],
+    ),
 }
 
 
 def notebook(view: str, client: str, procedure: str, sections: list[str]) -> nbformat.NotebookNode:
     """One template: parameters, open, key-figure checks, then a cell per section."""
     cells = [
-        new_code_cell(PARAMETERS.format(client=client, procedure=procedure), metadata={"tags": ["parameters"]}),
+        new_code_cell(
+            PARAMETERS.format(client=client, procedure=procedure), metadata={"tags": ["parameters"]}
+        ),
         new_code_cell(OPEN.format(view=view)),
         new_code_cell(CHECKS, metadata={"tags": ["remove-cell"]}),
     ]
@@ -85,7 +126,11 @@ def notebook(view: str, client: str, procedure: str, sections: list[str]) -> nbf
             cells.append(new_markdown_cell(f"## {heading}"))
         cells.append(new_code_cell(code))
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 

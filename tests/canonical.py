@@ -25,8 +25,14 @@ def dataset(
     procedures = procedures or [{"procedure_code": "T1005", "rate": 10.0}]
     proc = pd.DataFrame(
         [
-            {"description": p["procedure_code"], "unit_minutes": 15, "rounding": "midpoint",
-             "billable": True, "rate": np.nan} | p
+            {
+                "description": p["procedure_code"],
+                "unit_minutes": 15,
+                "rounding": "midpoint",
+                "billable": True,
+                "rate": np.nan,
+            }
+            | p
             for p in procedures
         ]
     )
@@ -37,8 +43,17 @@ def dataset(
     rate = proc.set_index("procedure_code")["rate"]
     a = pd.DataFrame(
         [{"payer_id": None, "status": None, "rate": None} | r for r in authorizations],
-        columns=["authorization_id", "client_id", "procedure_code", "start_date", "end_date",
-                 "units_approved", "payer_id", "rate", "status"],
+        columns=[
+            "authorization_id",
+            "client_id",
+            "procedure_code",
+            "start_date",
+            "end_date",
+            "units_approved",
+            "payer_id",
+            "rate",
+            "status",
+        ],
     )
     a["start_date"], a["end_date"] = _dates(list(a["start_date"])), _dates(list(a["end_date"]))
     a["units_approved"] = a["units_approved"].astype(float)
@@ -48,8 +63,16 @@ def dataset(
     billable = proc.set_index("procedure_code")["billable"]
     v = pd.DataFrame(
         [
-            {"status": "completed", "payer_id": None, "provider_id": None, "case_type": None,
-             "units_recorded": np.nan, "amount_billed": np.nan, "long_visit": False} | r
+            {
+                "status": "completed",
+                "payer_id": None,
+                "provider_id": None,
+                "case_type": None,
+                "units_recorded": np.nan,
+                "amount_billed": np.nan,
+                "long_visit": False,
+            }
+            | r
             for r in visits
         ]
     )
@@ -67,15 +90,24 @@ def dataset(
     v["amount_billed"] = v["amount_billed"].astype(float)
     v["order"] = np.lexsort((v["visit_id"].to_numpy(), v["service_date"].to_numpy()))
     v["order"] = np.argsort(v["order"].to_numpy())
-    pay = pd.DataFrame(payments or [], columns=["visit_id", "insurance_paid", "patient_paid", "paid_date"])
+    pay = pd.DataFrame(
+        payments or [], columns=["visit_id", "insurance_paid", "patient_paid", "paid_date"]
+    )
     pay["paid_date"] = pd.to_datetime(pay["paid_date"])
     pay["insurance_paid"] = pay["insurance_paid"].astype(float)
     pay["patient_paid"] = pay["patient_paid"].astype(float).fillna(0.0)
     empty = pd.DataFrame({"table": [], "rows_read": [], "rows_used": [], "rows_rejected": []})
     ds = Dataset(
-        clients=clients, procedures=proc, payers=pd.DataFrame(columns=["payer_id", "payer_name"]),
-        providers=pd.DataFrame(columns=["provider_id", "provider_name"]), authorizations=a,
-        visits=v, payments=pay, rejects=empty_rejects(), row_counts=empty,
-        settings=settings or Settings(), source="hand-built",
+        clients=clients,
+        procedures=proc,
+        payers=pd.DataFrame(columns=["payer_id", "payer_name"]),
+        providers=pd.DataFrame(columns=["provider_id", "provider_name"]),
+        authorizations=a,
+        visits=v,
+        payments=pay,
+        rejects=empty_rejects(),
+        row_counts=empty,
+        settings=settings or Settings(),
+        source="hand-built",
     )
     return match(ds)

@@ -29,7 +29,11 @@ def _reference(auths: list[dict], visits: list[dict]) -> dict[str, tuple[int, in
                 if a["client_id"] == v["client_id"]
                 and a["procedure_code"] == v["procedure_code"]
                 and a["start_date"] <= day <= a["end_date"]
-                and (a.get("payer_id") is None or v.get("payer_id") is None or a["payer_id"] == v["payer_id"])
+                and (
+                    a.get("payer_id") is None
+                    or v.get("payer_id") is None
+                    or a["payer_id"] == v["payer_id"]
+                )
             ),
             key=lambda a: (a["end_date"], a["authorization_id"]),
         )
@@ -110,22 +114,56 @@ def test_a_visit_splits_across_the_authorization_ending_first_and_the_next() -> 
     """It uses the 2 units left on A1 (ends first) and 4 from A2; the rate is A1's."""
     ds = dataset(
         [
-            {"authorization_id": "A1", "client_id": "C1", "procedure_code": "T1005",
-             "start_date": "2025-01-01", "end_date": "2025-01-31", "units_approved": 10},
-            {"authorization_id": "A2", "client_id": "C1", "procedure_code": "T1005",
-             "start_date": "2025-01-15", "end_date": "2025-03-31", "units_approved": 20, "rate": 12.0},
+            {
+                "authorization_id": "A1",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "start_date": "2025-01-01",
+                "end_date": "2025-01-31",
+                "units_approved": 10,
+            },
+            {
+                "authorization_id": "A2",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "start_date": "2025-01-15",
+                "end_date": "2025-03-31",
+                "units_approved": 20,
+                "rate": 12.0,
+            },
         ],
         [
-            {"visit_id": "V1", "client_id": "C1", "procedure_code": "T1005", "service_date": "2025-01-10", "units": 8},
-            {"visit_id": "V2", "client_id": "C1", "procedure_code": "T1005", "service_date": "2025-01-20", "units": 6},
-            {"visit_id": "V3", "client_id": "C1", "procedure_code": "T1005", "service_date": "2025-02-20", "units": 18},
+            {
+                "visit_id": "V1",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "service_date": "2025-01-10",
+                "units": 8,
+            },
+            {
+                "visit_id": "V2",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "service_date": "2025-01-20",
+                "units": 6,
+            },
+            {
+                "visit_id": "V3",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "service_date": "2025-02-20",
+                "units": 18,
+            },
         ],
     )
     v = ds.visits.set_index("visit_id")
     assert ds.allocations is not None
     rows = ds.allocations.sort_values(["visit_id", "authorization_id"])
     assert rows[["visit_id", "authorization_id", "units"]].values.tolist() == [
-        ["V1", "A1", 8], ["V2", "A1", 2], ["V2", "A2", 4], ["V3", "A2", 16]
+        ["V1", "A1", 8],
+        ["V2", "A1", 2],
+        ["V2", "A2", 4],
+        ["V3", "A2", 16],
     ]
     assert v.loc["V2", "amount"] == 60.0  # 6 units × A1's $10
     assert v.loc["V3", "units_over_authorization"] == 2  # 18 - 16 left on A2
@@ -135,10 +173,26 @@ def test_a_visit_splits_across_the_authorization_ending_first_and_the_next() -> 
 def test_scheduled_visits_count_against_the_authorization_ending_first() -> None:
     """A scheduled visit uses no units but is counted as scheduled on the first holder."""
     ds = dataset(
-        [{"authorization_id": "A1", "client_id": "C1", "procedure_code": "T1005",
-          "start_date": "2025-01-01", "end_date": "2025-06-30", "units_approved": 40}],
-        [{"visit_id": "S1", "client_id": "C1", "procedure_code": "T1005", "service_date": "2025-05-02",
-          "units": 4, "status": "scheduled"}],
+        [
+            {
+                "authorization_id": "A1",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "start_date": "2025-01-01",
+                "end_date": "2025-06-30",
+                "units_approved": 40,
+            }
+        ],
+        [
+            {
+                "visit_id": "S1",
+                "client_id": "C1",
+                "procedure_code": "T1005",
+                "service_date": "2025-05-02",
+                "units": 4,
+                "status": "scheduled",
+            }
+        ],
     )
     v = ds.visits.set_index("visit_id")
     assert v.loc["S1", "units_authorized"] == 0

@@ -47,10 +47,21 @@ def synthea_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seen: dict[str, str] = {}
     for code, description in codes:
         seen.setdefault(code, description)
-    _write(folder / "procedures.csv", ["procedure_code", "description"], [[c, d] for c, d in seen.items()])
+    _write(
+        folder / "procedures.csv",
+        ["procedure_code", "description"],
+        [[c, d] for c, d in seen.items()],
+    )
     _write(
         folder / "authorizations.csv",
-        ["authorization_id", "client_id", "procedure_code", "start_date", "end_date", "units_approved"],
+        [
+            "authorization_id",
+            "client_id",
+            "procedure_code",
+            "start_date",
+            "end_date",
+            "units_approved",
+        ],
         [],
     )
     _write(

@@ -60,7 +60,11 @@ def balances(
     out = auths[
         ["authorization_id", "client_id", "procedure_code", "payer_id", "start_date", "end_date"]
     ].copy()
-    out.insert(2, "client_name", out["client_id"].map(dataset.clients.set_index("client_id")["client_name"]))
+    out.insert(
+        2,
+        "client_name",
+        out["client_id"].map(dataset.clients.set_index("client_id")["client_name"]),
+    )
     approved = auths["units_approved"].to_numpy(dtype=np.float64)
     out["units_approved"] = approved
     out["units_used"] = out["authorization_id"].map(used).fillna(0).astype(np.int64).to_numpy()
@@ -105,10 +109,11 @@ def balances(
         remaining <= 0,
         runs_out_early | low,
         (out["days_to_end"].to_numpy() <= settings.expiring_days) & (remaining > 0),
-        (pace < settings.under_used_pace) & (elapsed_share >= settings.under_used_min_elapsed_share),
+        (pace < settings.under_used_pace)
+        & (elapsed_share >= settings.under_used_min_elapsed_share),
     ]
     choices = [NOT_STARTED, EXPIRED, EXHAUSTED, AT_RISK, EXPIRING, UNDER_USED]
     out["status"] = np.select(conditions, choices, default=OK)
-    return out.sort_values(["client_name", "procedure_code", "start_date", "authorization_id"]).reset_index(
-        drop=True
-    )
+    return out.sort_values(
+        ["client_name", "procedure_code", "start_date", "authorization_id"]
+    ).reset_index(drop=True)

@@ -21,20 +21,28 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
         default="demo",
         help="data folder, .xlsx workbook, SQL URL, or `demo` (built-in synthetic agency; default)",
     )
-    parser.add_argument("--settings", help="settings file (TOML); default: utilization.toml in the data folder")
+    parser.add_argument(
+        "--settings", help="settings file (TOML); default: utilization.toml in the data folder"
+    )
 
 
 def _add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
     parser.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
     parser.add_argument("--client", action="append", default=[], help="client_id (repeatable)")
-    parser.add_argument("--procedure", action="append", default=[], help="procedure code (repeatable)")
+    parser.add_argument(
+        "--procedure", action="append", default=[], help="procedure code (repeatable)"
+    )
     parser.add_argument("--payer", action="append", default=[], help="payer_id (repeatable)")
     parser.add_argument("--provider", action="append", default=[], help="provider_id (repeatable)")
     parser.add_argument("--case-type", action="append", default=[], help="case type (repeatable)")
-    parser.add_argument("--billable", choices=["yes", "no"], help="only billable or non-billable visits")
+    parser.add_argument(
+        "--billable", choices=["yes", "no"], help="only billable or non-billable visits"
+    )
     parser.add_argument("--as-of", help="date of the authorization balances (default: --to)")
-    parser.add_argument("--basis", default="prorated", choices=["prorated", "full"], help="units approved basis")
+    parser.add_argument(
+        "--basis", default="prorated", choices=["prorated", "full"], help="units approved basis"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,24 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    validate = sub.add_parser("validate", help="check a data source; write the rejected rows as CSV")
+    validate = sub.add_parser(
+        "validate", help="check a data source; write the rejected rows as CSV"
+    )
     _add_data(validate)
     validate.add_argument("--out", default="reports/validation", help="folder for rejects.csv")
 
-    export = sub.add_parser("export", help="figures of a view as JSON, CSV or Excel, without rendering")
+    export = sub.add_parser(
+        "export", help="figures of a view as JSON, CSV or Excel, without rendering"
+    )
     export.add_argument("view", help="agency, client, procedure, service-codes or authorizations")
     _add_data(export)
     _add_request(export)
     export.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
-    export.add_argument("--out", help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)")
+    export.add_argument(
+        "--out",
+        help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",
+    )
 
-    report = sub.add_parser("report", help="render a view to offline HTML, PDF and the executed notebook")
+    report = sub.add_parser(
+        "report", help="render a view to offline HTML, PDF and the executed notebook"
+    )
     report.add_argument("view", help="agency, client, procedure, service-codes or authorizations")
     _add_data(report)
     _add_request(report)
-    report.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf, ipynb (default html,pdf)")
+    report.add_argument(
+        "--format", default="html,pdf", help="comma-separated: html, pdf, ipynb (default html,pdf)"
+    )
     report.add_argument("--out", default="reports", help="output folder (default reports)")
-    report.add_argument("--name", help="file name without extension (default: the view and its subject)")
+    report.add_argument(
+        "--name", help="file name without extension (default: the view and its subject)"
+    )
 
     demo = sub.add_parser("demo", help="write the synthetic demo agency as CSV or Parquet files")
     demo.add_argument("--out", default="demo-data", help="folder to write (default demo-data)")
@@ -70,15 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--clients", type=int, default=60)
     demo.add_argument("--months", type=int, default=15)
-    demo.add_argument("--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)")
+    demo.add_argument(
+        "--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)"
+    )
     from utilization.batch import add_batch_parser
 
     add_batch_parser(sub)
 
-    main_job = sub.add_parser("demo-run", help="the main job on the demo data: validate, export, reports")
-    main_job.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
+    main_job = sub.add_parser(
+        "demo-run", help="the main job on the demo data: validate, export, reports"
+    )
+    main_job.add_argument(
+        "--out", default="reports/demo", help="output folder (default reports/demo)"
+    )
     main_job.add_argument("--today", help="the day to run as, YYYY-MM-DD (default: today)")
-    main_job.add_argument("--clients", type=int, default=3, help="client reports to render (default 3)")
+    main_job.add_argument(
+        "--clients", type=int, default=3, help="client reports to render (default 3)"
+    )
     return parser
 
 
@@ -163,7 +192,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from utilization.batch import safe_name
 
     with Renderer() as renderer:
-        written = renderer.render(args.view, notebook_parameters(args, "rejects.csv"), out, safe_name(name), formats)
+        written = renderer.render(
+            args.view, notebook_parameters(args, "rejects.csv"), out, safe_name(name), formats
+        )
     for path in written.values():
         print(path)
     return EXIT_OK
@@ -175,7 +206,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     today = parse_date(args.today) if args.today else date.today()
     paths = demo.write_demo(
-        Path(args.out), fmt=args.format, seed=args.seed, clients=args.clients, months=args.months, today=today
+        Path(args.out),
+        fmt=args.format,
+        seed=args.seed,
+        clients=args.clients,
+        months=args.months,
+        today=today,
     )
     print(f"wrote {len(paths)} tables to {args.out}")
     return EXIT_OK

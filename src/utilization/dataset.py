@@ -22,7 +22,9 @@ REJECT_COLUMNS: list[str] = ["table", "row", "column", "value", "reason"]
 
 def empty_rejects() -> pd.DataFrame:
     """A rejects frame with no rows; grain: one row per rejected value."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "str") for c in REJECT_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "row" else "str") for c in REJECT_COLUMNS}
+    )
 
 
 @dataclass

@@ -37,12 +37,18 @@ def run(out: Path, today: date, client_reports: int = 3) -> Iterator[str]:
         "rejects_href": "rejects.csv",
         "batch": True,
     }
-    jobs = [("agency", {}, "agency"), ("service-codes", {}, "service-codes"), ("authorizations", {}, "authorizations")]
+    jobs = [
+        ("agency", {}, "agency"),
+        ("service-codes", {}, "service-codes"),
+        ("authorizations", {}, "authorizations"),
+    ]
     active = dataset.clients[dataset.clients["status"].fillna("active") != "discharged"]
     for client_id in active["client_id"].head(client_reports):
         jobs.append(("client", {"client": client_id}, f"client-{client_id}"))
     first_code = dataset.procedures.loc[dataset.procedures["billable"], "procedure_code"].iloc[0]
-    jobs.append(("procedure", {"procedure": first_code}, "procedure-" + first_code.replace(" ", "_")))
+    jobs.append(
+        ("procedure", {"procedure": first_code}, "procedure-" + first_code.replace(" ", "_"))
+    )
     with Renderer() as renderer:
         for view, extra, name in jobs:
             written = renderer.render(view, base | extra, out, name, ("html", "pdf"))

@@ -112,7 +112,9 @@ def build_view(dataset: Dataset, request: ViewRequest) -> dict[str, Any]:
     return result
 
 
-def newest_payment_included(dataset: Dataset, period: Period, filters: Filters) -> pd.Timestamp | None:
+def newest_payment_included(
+    dataset: Dataset, period: Period, filters: Filters
+) -> pd.Timestamp | None:
     """The newest paid_date among payments for the completed visits the view covers."""
     covered = metrics.period_visits(dataset, period, filters, billable_default=None)["visit_id"]
     paid = dataset.payments.loc[dataset.payments["visit_id"].isin(covered), "paid_date"].max()
@@ -201,7 +203,9 @@ def write(view: dict[str, Any], fmt: str, out: Path | None) -> str | None:
     if fmt == "csv":
         out.mkdir(parents=True, exist_ok=True)
         for name, frame in sections.items():
-            write_atomic(out / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode())
+            write_atomic(
+                out / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode()
+            )
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

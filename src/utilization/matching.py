@@ -27,7 +27,9 @@ MATCH_COLUMNS = (
 
 def _days(dates: pd.Series) -> IntArray:
     """Calendar dates as whole days since 1970-01-01."""
-    return np.asarray(dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"), dtype=np.int64)
+    return np.asarray(
+        dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"), dtype=np.int64
+    )
 
 
 class _Candidates:
@@ -39,7 +41,9 @@ class _Candidates:
     def __init__(self, authorizations: pd.DataFrame, visits: pd.DataFrame) -> None:
         keys = pd.concat(
             [
-                authorizations["client_id"].astype(str) + "\x1f" + authorizations["procedure_code"].astype(str),
+                authorizations["client_id"].astype(str)
+                + "\x1f"
+                + authorizations["procedure_code"].astype(str),
                 visits["client_id"].astype(str) + "\x1f" + visits["procedure_code"].astype(str),
             ],
             ignore_index=True,
@@ -102,7 +106,9 @@ def match(dataset: Dataset) -> Dataset:
     auths = dataset.authorizations
     n = len(visits)
     units = visits["units"].to_numpy(dtype=np.int64)
-    eligible = (visits["status"] == "completed").to_numpy() & visits["billable"].to_numpy(dtype=bool)
+    eligible = (visits["status"] == "completed").to_numpy() & visits["billable"].to_numpy(
+        dtype=bool
+    )
     service_day = _days(visits["service_date"])
     cands = _Candidates(auths, visits)
     approved = auths["units_approved"].to_numpy(dtype=np.float64)
@@ -206,12 +212,16 @@ def _with_amounts(
     """Visits with the matching columns: units split, rate source, amount and the two checks."""
     visits = dataset.visits.copy()
     auths = dataset.authorizations
-    procedure_rate = visits["procedure_code"].map(
-        dataset.procedures.set_index("procedure_code")["rate"]
-    ).to_numpy(dtype=np.float64)
+    procedure_rate = (
+        visits["procedure_code"]
+        .map(dataset.procedures.set_index("procedure_code")["rate"])
+        .to_numpy(dtype=np.float64)
+    )
     has_auth = rate_auth >= 0
     safe = np.where(has_auth, rate_auth, 0)
-    auth_rate = auths["rate"].to_numpy(dtype=np.float64)[safe] if len(auths) else np.zeros(len(visits))
+    auth_rate = (
+        auths["rate"].to_numpy(dtype=np.float64)[safe] if len(auths) else np.zeros(len(visits))
+    )
     rate = np.where(has_auth, auth_rate, procedure_rate)
     auth_ids = auths["authorization_id"].to_numpy(dtype=object)[safe] if len(auths) else None
     units = visits["units"].to_numpy(dtype=np.int64)
@@ -241,8 +251,11 @@ def _with_amounts(
     )
     auth_payer = auths["payer_id"].to_numpy(dtype=object)[safe] if len(auths) else None
     visits["payer_effective"] = visits["payer_id"].fillna(
-        pd.Series(np.where(has_auth, auth_payer, None) if auth_payer is not None else None,
-                  index=visits.index, dtype="str")
+        pd.Series(
+            np.where(has_auth, auth_payer, None) if auth_payer is not None else None,
+            index=visits.index,
+            dtype="str",
+        )
     )
     visits["rate"] = rate
     visits["amount"] = amount

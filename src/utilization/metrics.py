@@ -95,18 +95,30 @@ def detail(
     amount_remaining, utilization. Not rounded.
     """
     keys = ["client_id", "procedure_code"]
-    approved = approved_shares(dataset, period, filters, basis).groupby(keys)[
-        ["units_approved", "amount_approved"]
-    ].sum()
-    used = period_visits(dataset, period, filters).groupby(keys).agg(
-        units_used=("units", "sum"), amount_used=("amount", "sum")
+    approved = (
+        approved_shares(dataset, period, filters, basis)
+        .groupby(keys)[["units_approved", "amount_approved"]]
+        .sum()
     )
-    scheduled = period_visits(dataset, period, filters, status="scheduled").groupby(keys).agg(
-        units_scheduled=("units", "sum")
+    used = (
+        period_visits(dataset, period, filters)
+        .groupby(keys)
+        .agg(units_used=("units", "sum"), amount_used=("amount", "sum"))
+    )
+    scheduled = (
+        period_visits(dataset, period, filters, status="scheduled")
+        .groupby(keys)
+        .agg(units_scheduled=("units", "sum"))
     )
     table = approved.join(used, how="outer").join(scheduled, how="outer").fillna(0.0)
     table = table.reset_index()
-    for column in ("units_approved", "units_used", "units_scheduled", "amount_approved", "amount_used"):
+    for column in (
+        "units_approved",
+        "units_used",
+        "units_scheduled",
+        "amount_approved",
+        "amount_used",
+    ):
         if column not in table:
             table[column] = 0.0
     table["units_used"] = table["units_used"].astype(np.int64)
@@ -115,8 +127,10 @@ def detail(
     descriptions = dataset.procedures.set_index("procedure_code")["description"]
     table.insert(1, "client_name", table["client_id"].map(names))
     table.insert(3, "description", table["procedure_code"].map(descriptions))
-    return _with_remaining(table).sort_values(["client_name", "client_id", "procedure_code"]).reset_index(
-        drop=True
+    return (
+        _with_remaining(table)
+        .sort_values(["client_name", "client_id", "procedure_code"])
+        .reset_index(drop=True)
     )
 
 
@@ -136,7 +150,9 @@ def by_procedure(table: pd.DataFrame) -> pd.DataFrame:
     grouped = table.groupby(["procedure_code", "description"], dropna=False)[
         ["units_approved", "units_used", "units_scheduled", "amount_approved", "amount_used"]
     ].sum()
-    return _with_remaining(grouped.reset_index()).sort_values("procedure_code").reset_index(drop=True)
+    return (
+        _with_remaining(grouped.reset_index()).sort_values("procedure_code").reset_index(drop=True)
+    )
 
 
 def by_client(table: pd.DataFrame) -> pd.DataFrame:
@@ -144,8 +160,10 @@ def by_client(table: pd.DataFrame) -> pd.DataFrame:
     grouped = table.groupby(["client_id", "client_name"], dropna=False)[
         ["units_approved", "units_used", "units_scheduled", "amount_approved", "amount_used"]
     ].sum()
-    return _with_remaining(grouped.reset_index()).sort_values(["client_name", "client_id"]).reset_index(
-        drop=True
+    return (
+        _with_remaining(grouped.reset_index())
+        .sort_values(["client_name", "client_id"])
+        .reset_index(drop=True)
     )
 
 
@@ -153,7 +171,13 @@ def kpis(table: pd.DataFrame) -> dict[str, float | None]:
     """Period totals from `detail`: approved, used, scheduled, remaining, utilization."""
     total = {
         name: float(table[name].sum())
-        for name in ("units_approved", "units_used", "units_scheduled", "amount_approved", "amount_used")
+        for name in (
+            "units_approved",
+            "units_used",
+            "units_scheduled",
+            "amount_approved",
+            "amount_used",
+        )
     }
     total["units_remaining"] = total["units_approved"] - total["units_used"]
     total["amount_remaining"] = total["amount_approved"] - total["amount_used"]

@@ -122,7 +122,12 @@ class Renderer:
             raise ReportError(msg) from None
 
     def render(
-        self, view: str, parameters: dict[str, Any], out_dir: Path, name: str, formats: tuple[str, ...]
+        self,
+        view: str,
+        parameters: dict[str, Any],
+        out_dir: Path,
+        name: str,
+        formats: tuple[str, ...],
     ) -> dict[str, Path]:
         """Execute and write `<out_dir>/<name>.<format>` for each format; return the paths."""
         from utilization.render import html_to_pdf, notebook_to_html
@@ -145,4 +150,3 @@ class Renderer:
                 html_to_pdf(html, path, header=meta.get("running_header", ""))
                 written["pdf"] = path
         return written
-

@@ -12,7 +12,9 @@ def summary_text(dataset: Dataset) -> str:
     """Rows read, used and rejected per table, then the most common reasons."""
     lines = [f"source: {dataset.source}", f"{'table':<16}{'read':>10}{'used':>10}{'rejected':>10}"]
     for row in dataset.row_counts.itertuples(index=False):
-        lines.append(f"{row.table:<16}{row.rows_read:>10,}{row.rows_used:>10,}{row.rows_rejected:>10,}")
+        lines.append(
+            f"{row.table:<16}{row.rows_read:>10,}{row.rows_used:>10,}{row.rows_rejected:>10,}"
+        )
     rejects = dataset.rejects
     total = int(dataset.row_counts["rows_rejected"].sum())
     lines.append(f"{total:,} row(s) rejected" if total else "no rows rejected")
@@ -22,7 +24,9 @@ def summary_text(dataset: Dataset) -> str:
             lines.append(f"  {count:>6,} × {table}: {reason}")
     flagged = int(dataset.visits["long_visit"].sum()) if "long_visit" in dataset.visits else 0
     if flagged:
-        lines.append(f"{flagged:,} visit(s) longer than {dataset.settings.long_visit_hours:g} hours flagged")
+        lines.append(
+            f"{flagged:,} visit(s) longer than {dataset.settings.long_visit_hours:g} hours flagged"
+        )
     return "\n".join(lines)
 
 

@@ -144,8 +144,14 @@ class Report:
     rejects_href: str = "rejects.csv"
 
     @classmethod
-    def open(cls, view: str, data: str = "demo", settings: str = "", rejects_href: str = "rejects.csv",
-             **params: str) -> Report:
+    def open(
+        cls,
+        view: str,
+        data: str = "demo",
+        settings: str = "",
+        rejects_href: str = "rejects.csv",
+        **params: str,
+    ) -> Report:
         """Load the data (cached per kernel) and compute every figure of the view."""
         request = request_from_params(view, **params)
         dataset = load_cached(data, settings)
@@ -242,15 +248,28 @@ class Report:
             "its procedure; amounts are rounded to cents once, when shown.</p>",
             tables.table(
                 rules,
-                columns={"procedure_code": "Procedure", "description": "Type", "unit_minutes": "Minutes per unit",
-                         "rounding": "Rounding rule", "rate": "Rate", "billable": "Billable"},
+                columns={
+                    "procedure_code": "Procedure",
+                    "description": "Type",
+                    "unit_minutes": "Minutes per unit",
+                    "rounding": "Rounding rule",
+                    "rate": "Rate",
+                    "billable": "Billable",
+                },
                 money=["rate"],
             ),
             f"<p><b>{rejected:,}</b> input row(s) rejected. "
-            f'The rejected rows, with table, row, column, value and reason: '
+            f"The rejected rows, with table, row, column, value and reason: "
             f'<a href="{escape(self.rejects_href, quote=True)}">{escape(self.rejects_href)}</a>.</p>',
-            tables.table(counts, columns={"table": "Table", "rows_read": "Rows read", "rows_used": "Rows used",
-                                          "rows_rejected": "Rows rejected"}),
+            tables.table(
+                counts,
+                columns={
+                    "table": "Table",
+                    "rows_read": "Rows read",
+                    "rows_used": "Rows used",
+                    "rows_rejected": "Rows rejected",
+                },
+            ),
         ]
         return "".join(parts)
 
@@ -283,7 +302,9 @@ class Report:
             )
             lines.append(f"{name} adds up to the totals: {ok}")
         counts = self.dataset.row_counts
-        balanced = bool((counts["rows_read"] == counts["rows_used"] + counts["rows_rejected"]).all())
+        balanced = bool(
+            (counts["rows_read"] == counts["rows_used"] + counts["rows_rejected"]).all()
+        )
         lines.append(f"rows read = rows used + rows rejected, every table: {balanced}")
         lines.append(f"monthly trend has 12 months: {len(fig['monthly']) == 12}")
         return "\n".join(lines)
@@ -307,7 +328,8 @@ class Report:
     def detail_html(self) -> str:
         """One row per client and procedure."""
         return tables.table(
-            self.figures["detail"], columns=DETAIL_COLUMNS,
+            self.figures["detail"],
+            columns=DETAIL_COLUMNS,
             money=["amount_approved", "amount_used"],
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["utilization"],
@@ -315,9 +337,12 @@ class Report:
 
     def per_client_html(self) -> str:
         """One row per client (procedure view)."""
-        columns = {k: v for k, v in DETAIL_COLUMNS.items() if k not in ("procedure_code", "description")}
+        columns = {
+            k: v for k, v in DETAIL_COLUMNS.items() if k not in ("procedure_code", "description")
+        }
         return tables.table(
-            self.figures["by_client"], columns=columns,
+            self.figures["by_client"],
+            columns=columns,
             money=["amount_approved", "amount_used"],
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["utilization"],
@@ -326,15 +351,24 @@ class Report:
     def rate_check_html(self) -> str:
         """Procedure view: rate used (amount used / units used) beside the contracted rate."""
         frame = self.figures["by_procedure"].copy()
-        frame["rate_used"] = frame["amount_used"] / frame["units_used"].where(frame["units_used"] > 0)
-        rates = self.dataset.authorizations.groupby("procedure_code")["rate"].agg(lambda s: ", ".join(
-            sorted({f"${v:,.2f}" for v in s.dropna()})))
+        frame["rate_used"] = frame["amount_used"] / frame["units_used"].where(
+            frame["units_used"] > 0
+        )
+        rates = self.dataset.authorizations.groupby("procedure_code")["rate"].agg(
+            lambda s: ", ".join(sorted({f"${v:,.2f}" for v in s.dropna()}))
+        )
         frame["contracted"] = frame["procedure_code"].map(rates).fillna("—")
         return tables.table(
             frame,
-            columns={"procedure_code": "Procedure", "units_used": "Units used", "amount_used": "Amount used",
-                     "rate_used": "Rate used (amount ÷ units)", "contracted": "Authorized rate(s)"},
-            money=["amount_used", "rate_used"], units=["units_used"],
+            columns={
+                "procedure_code": "Procedure",
+                "units_used": "Units used",
+                "amount_used": "Amount used",
+                "rate_used": "Rate used (amount ÷ units)",
+                "contracted": "Authorized rate(s)",
+            },
+            money=["amount_used", "rate_used"],
+            units=["units_used"],
         )
 
     def flags_html(self) -> str:
@@ -344,21 +378,30 @@ class Report:
             return "<p>No flags for this period.</p>\n"
         counts = flags.groupby("kind").size()
         summary = "".join(
-            f"<li>{escape(FLAG_LABELS.get(kind, kind))}: <b>{count}</b></li>" for kind, count in counts.items()
+            f"<li>{escape(FLAG_LABELS.get(kind, kind))}: <b>{count}</b></li>"
+            for kind, count in counts.items()
         )
         frame = flags.assign(kind=flags["kind"].map(FLAG_LABELS).fillna(flags["kind"]))
         return f'<ul class="flag-counts">{summary}</ul>\n' + tables.table(
             frame,
-            columns={"kind": "Flag", "visit_id": "Visit", "authorization_id": "Authorization",
-                     "client_id": "Client", "procedure_code": "Procedure", "service_date": "Date",
-                     "units": "Units", "detail": "Detail"},
+            columns={
+                "kind": "Flag",
+                "visit_id": "Visit",
+                "authorization_id": "Authorization",
+                "client_id": "Client",
+                "procedure_code": "Procedure",
+                "service_date": "Date",
+                "units": "Units",
+                "detail": "Detail",
+            },
             units=["units"],
         )
 
     def balances_html(self) -> str:
         """Authorization balances as of the as-of date."""
         return tables.table(
-            self.figures["authorizations"], columns=BALANCE_COLUMNS,
+            self.figures["authorizations"],
+            columns=BALANCE_COLUMNS,
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["pace"],
         )
@@ -367,10 +410,19 @@ class Report:
         """Service code usage: units billed, visits, total billed, insurance paid."""
         return tables.table(
             self.figures["service_codes"],
-            columns={"procedure_code": "Service code", "description": "Description", "billable": "Billable",
-                     "units_billed": "Units billed", "visits": "Visits", "total_billed": "Total billed",
-                     "insurance_paid": "Insurance paid", "paid_share": "Paid share of billed"},
-            money=["total_billed", "insurance_paid"], units=["units_billed", "visits"], percent=["paid_share"],
+            columns={
+                "procedure_code": "Service code",
+                "description": "Description",
+                "billable": "Billable",
+                "units_billed": "Units billed",
+                "visits": "Visits",
+                "total_billed": "Total billed",
+                "insurance_paid": "Insurance paid",
+                "paid_share": "Paid share of billed",
+            },
+            money=["total_billed", "insurance_paid"],
+            units=["units_billed", "visits"],
+            percent=["paid_share"],
         )
 
     # Charts -----------------------------------------------------------------------------

@@ -18,7 +18,11 @@ def report_for(
     """The report the widgets ask for: client view with a client, procedure view with a code."""
     view = "client" if client else "procedure" if procedure else "agency"
     request = request_from_params(
-        view, date_from=start.isoformat(), date_to=end.isoformat(), client=client, procedure=procedure
+        view,
+        date_from=start.isoformat(),
+        date_to=end.isoformat(),
+        client=client,
+        procedure=procedure,
     )
     return Report(dataset, request, build_view(dataset, request), rejects_href)
 
@@ -41,8 +45,15 @@ def explorer(report: Report) -> Any:
     procedures = w.Dropdown(
         description="Procedure",
         options=[("All procedures", "")]
-        + [(f"{c} {d}", c) for c, d in zip(ds.procedures["procedure_code"], ds.procedures["description"], strict=True)],
-        value=report.request.filters.procedures[0] if len(report.request.filters.procedures) == 1 else "",
+        + [
+            (f"{c} {d}", c)
+            for c, d in zip(
+                ds.procedures["procedure_code"], ds.procedures["description"], strict=True
+            )
+        ],
+        value=report.request.filters.procedures[0]
+        if len(report.request.filters.procedures) == 1
+        else "",
     )
     start = w.DatePicker(description="From", value=report.request.period.start)
     end = w.DatePicker(description="To", value=report.request.period.end)
@@ -56,7 +67,11 @@ def explorer(report: Report) -> Any:
                 return
             chosen = report_for(ds, clients.value, procedures.value, start.value, end.value)
             display_html(chosen.kpis_html())
-            show(chosen.chart_by_client() if procedures.value and not clients.value else chosen.chart_by_procedure())
+            show(
+                chosen.chart_by_client()
+                if procedures.value and not clients.value
+                else chosen.chart_by_procedure()
+            )
             show(chosen.chart_monthly())
 
     for control in (clients, procedures, start, end):
