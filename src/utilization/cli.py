@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)"
     )
+    remit = sub.add_parser(
+        "import-835", help="add the payments of X12 835 remittance files to a data folder"
+    )
+    remit.add_argument("files", nargs="+", help="835 files")
+    remit.add_argument("--data", required=True, help="the data folder whose payments.csv to update")
+
     from utilization.batch import add_batch_parser
 
     add_batch_parser(sub)
@@ -226,6 +232,27 @@ def _cmd_demo_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_import_835(args: argparse.Namespace) -> int:
+    from utilization.remittance import import_835
+
+    folder = Path(args.data)
+    if not folder.is_dir():
+        msg = f"--data {folder} is not a data folder (import-835 updates its payments.csv)"
+        raise InputError(msg)
+    result = import_835([Path(f) for f in args.files], folder)
+    print(
+        f"{result.lines_read} line(s) read: {result.lines_matched} matched, "
+        f"{result.lines_unmatched} unmatched, {result.lines_already_imported} already imported; "
+        f"{result.payments_added} payment(s) added to {result.payments_path}"
+    )
+    if result.lines_unmatched:
+        print(f"unmatched lines, with the reason: {result.unmatched_path}")
+    for error in result.errors.itertuples(index=False):
+        print(f"{error.severity}: {error.file}: {error.reason}", file=sys.stderr)
+    failed = (result.errors["severity"] == "error").any() if len(result.errors) else False
+    return EXIT_UNUSABLE if failed else EXIT_OK
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from utilization.batch import cmd_batch
 
@@ -239,6 +266,7 @@ COMMANDS = {
     "demo": _cmd_demo,
     "demo-run": _cmd_demo_run,
     "batch": _cmd_batch,
+    "import-835": _cmd_import_835,
 }
 
 

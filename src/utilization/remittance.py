@@ -106,6 +106,8 @@ PAYMENT_COLUMNS: list[str] = [
     "payer_id",
     "matched_by",
     "remittance_key",
+    "denied",
+    "adjustment_reason_codes",
 ]
 UNMATCHED_COLUMNS: list[str] = [
     "file",
@@ -915,6 +917,8 @@ def match_lines(
                 [h for h, v in zip(how, visit_of, strict=True) if v], dtype="str"
             ),
             "remittance_key": matched_lines["remittance_key"].to_numpy(),
+            "denied": matched_lines["denied"].to_numpy(dtype=bool),
+            "adjustment_reason_codes": matched_lines["adjustment_reason_codes"].to_numpy(),
         },
         columns=PAYMENT_COLUMNS,
     )

@@ -16,11 +16,14 @@ def service_codes(dataset: Dataset, period: Period, filters: Filters) -> pd.Data
     Grain: one row per procedure_code. Billable and non-billable visits alike unless the
     billable filter is set. `insurance_paid` sums the payer's payments for those visits,
     whatever their paid_date (patient payments excluded); `paid_share` = insurance_paid /
-    total_billed. Amounts are not rounded.
+    total_billed; `denied_lines` counts payment lines the payer denied (from 835
+    remittances) and `denial_reasons` lists their adjustment reason codes. Amounts are not
+    rounded.
     """
     visits = period_visits(dataset, period, filters, billable_default=None)
-    paid = dataset.payments.groupby("visit_id")["insurance_paid"].sum()
-    patient = dataset.payments.groupby("visit_id")["patient_paid"].sum()
+    payments = dataset.payments
+    paid = payments.groupby("visit_id")["insurance_paid"].sum()
+    patient = payments.groupby("visit_id")["patient_paid"].sum()
     frame = pd.DataFrame(
         {
             "procedure_code": visits["procedure_code"],
@@ -43,8 +46,36 @@ def service_codes(dataset: Dataset, period: Period, filters: Filters) -> pd.Data
     descriptions = dataset.procedures.set_index("procedure_code")
     table.insert(1, "description", table["procedure_code"].map(descriptions["description"]))
     table.insert(2, "billable", table["procedure_code"].map(descriptions["billable"]))
+    denials = _denials(payments, visits)
+    table["denied_lines"] = (
+        table["procedure_code"].map(denials["denied_lines"]).fillna(0).astype(np.int64)
+    )
+    table["denial_reasons"] = (
+        table["procedure_code"].map(denials["denial_reasons"]).fillna("").astype("str")
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         table["paid_share"] = np.where(
             table["total_billed"] > 0, table["insurance_paid"] / table["total_billed"], np.nan
         )
     return table.sort_values("procedure_code").reset_index(drop=True)
+
+
+def _denials(payments: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
+    """Denied payment lines per procedure code, with their reason codes `;`-joined.
+
+    Grain: one row per procedure_code with at least one denied line among `visits`.
+    """
+    denied = payments[
+        payments["denied"].astype(bool) & payments["visit_id"].isin(visits["visit_id"])
+    ]
+    codes = denied["visit_id"].map(visits.set_index("visit_id")["procedure_code"])
+    rows = {}
+    for code, group in denied.groupby(codes):
+        reasons = {
+            reason
+            for text in group["adjustment_reason_codes"].dropna()
+            for reason in str(text).split(";")
+            if reason
+        }
+        rows[code] = {"denied_lines": len(group), "denial_reasons": ";".join(sorted(reasons))}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["denied_lines", "denial_reasons"])

@@ -62,7 +62,14 @@ COLUMNS: dict[str, list[str]] = {
         "long_visit",
         "order",
     ],
-    "payments": ["visit_id", "insurance_paid", "patient_paid", "paid_date"],
+    "payments": [
+        "visit_id",
+        "insurance_paid",
+        "patient_paid",
+        "paid_date",
+        "denied",
+        "adjustment_reason_codes",
+    ],
 }
 """The canonical columns of each frame, in order (docs/design.md)."""
 
@@ -658,12 +665,15 @@ def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
 
     Unlike other amounts, `insurance_paid` and `patient_paid` may be negative: remittances
     carry reversals and recoupments, which are legitimate. `patient_paid` defaults to 0.
+    `denied` (default false) and `adjustment_reason_codes` (e.g. `CO-45;PR-2`) are written
+    by `utilization import-835` for the service code usage report.
     """
     t.required("visit_id")
     t.references("visit_id", visits)
     insurance = t.number("insurance_paid", required=True, negative=True)
     patient = t.number("patient_paid", negative=True)
     paid = t.date("paid_date", settings, required=False)
+    denied, _ = t.flag("denied")
     return _frame(
         t,
         {
@@ -671,6 +681,8 @@ def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
             "insurance_paid": insurance,
             "patient_paid": np.where(t.given("patient_paid"), patient, 0.0),
             "paid_date": paid.view(DATE),
+            "denied": denied,
+            "adjustment_reason_codes": t.text("adjustment_reason_codes"),
         },
     )
 
