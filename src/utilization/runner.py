@@ -101,7 +101,7 @@ class Renderer:
             from jupyter_client.manager import KernelManager
 
             self.close()
-            self._km = KernelManager(kernel_name="python3")
+            self._km = KernelManager(kernel_name="python3", transport="ipc")
         return self._km
 
     def execute(self, view: str, parameters: dict[str, Any]) -> nbformat.NotebookNode:
