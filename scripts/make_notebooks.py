@@ -1,11 +1,16 @@
 """Writes the template notebooks of notebooks/ (thin: parameters, a load, calls, display).
 
 Run after changing a template's sections: `python scripts/make_notebooks.py`. The notebooks are
-committed without outputs except the key-figure cells marked NBVAL_CHECK_OUTPUT.
+committed without outputs except the key-figure cells marked NBVAL_CHECK_OUTPUT: the script runs
+each template once on the demo data (one kernel, ~5 s) and keeps only those cells' outputs, which
+`pytest --nbval-lax notebooks/` (tests/test_notebooks.py) then compares. `--no-execute` writes
+the templates without running them (the key-figure cells then have no outputs to compare).
+Cell ids are fixed names, so the same sections give the same bytes.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -39,7 +44,8 @@ report = Report.open(
 )
 report.publish()"""
 
-CHECKS = """# NBVAL_CHECK_OUTPUT
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECKS = f"""{CHECK_MARK}
 print(report.checks_text())"""
 
 SECTIONS = {
@@ -115,16 +121,20 @@ def notebook(view: str, client: str, procedure: str, sections: list[str]) -> nbf
     """One template: parameters, open, key-figure checks, then a cell per section."""
     cells = [
         new_code_cell(
-            PARAMETERS.format(client=client, procedure=procedure), metadata={"tags": ["parameters"]}
+            PARAMETERS.format(client=client, procedure=procedure),
+            metadata={"tags": ["parameters"]},
+            id="parameters",
         ),
-        new_code_cell(OPEN.format(view=view)),
-        new_code_cell(CHECKS, metadata={"tags": ["remove-cell"]}),
+        new_code_cell(OPEN.format(view=view), id="open"),
+        # keep_output: nbstripout leaves this cell's committed output for nbval to compare.
+        new_code_cell(CHECKS, metadata={"tags": ["remove-cell"], "keep_output": True}, id="checks"),
     ]
     for name in sections:
         heading, code = SECTIONS[name]
+        ident = name.replace("_", "-")
         if heading:
-            cells.append(new_markdown_cell(f"## {heading}"))
-        cells.append(new_code_cell(code))
+            cells.append(new_markdown_cell(f"## {heading}", id=f"{ident}-heading"))
+        cells.append(new_code_cell(code, id=ident))
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -135,10 +145,43 @@ def notebook(view: str, client: str, procedure: str, sections: list[str]) -> nbf
     return nb
 
 
-def main() -> None:
+def key_figure_outputs(folder: Path = HERE) -> dict[str, list[nbformat.NotebookNode]]:
+    """Run every template once as it is (demo data, batch) in one kernel; the outputs of its
+    NBVAL_CHECK_OUTPUT cell, by template file name.
+    """
+    from utilization.runner import TEMPLATE_FILES, Renderer
+
+    found: dict[str, list[nbformat.NotebookNode]] = {}
+    with Renderer(folder=folder) as renderer:
+        for view, file_name in TEMPLATE_FILES.items():
+            executed = renderer.execute(view, {"batch": True})
+            for cell in executed.cells:
+                if cell.cell_type == "code" and cell.source.startswith(CHECK_MARK):
+                    found[file_name] = [_plain_output(o) for o in cell.outputs]
+    return found
+
+
+def _plain_output(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """An output without its run-specific execution count (a result becomes a display)."""
+    if output.get("output_type") == "execute_result":
+        return nbformat.v4.new_output("display_data", data=output["data"])
+    return output
+
+
+def main(execute: bool = True) -> None:
     for name, (view, client, procedure, sections) in VIEWS.items():
         nbformat.write(notebook(view, client, procedure, sections), HERE / f"{name}.ipynb")
+    if not execute:
+        return
+    outputs = key_figure_outputs()
+    for path in sorted(HERE.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.startswith(CHECK_MARK):
+                cell.outputs = outputs[path.name]
+                cell.execution_count = 1  # nbval skips a cell with outputs but no count
+        nbformat.write(nb, path)
 
 
 if __name__ == "__main__":
-    main()
+    main(execute="--no-execute" not in sys.argv[1:])

@@ -262,7 +262,10 @@ def service_codes(frame: pd.DataFrame, title: str = "Service code usage") -> Cha
             y=alt.Y("procedure_code:N", sort=codes, title=None, axis=None),
             yOffset=alt.YOffset("measure:N", sort=list(money.values())),
             x=alt.X(
-                "units:Q", title="Dollars", axis=alt.Axis(format="$,.0f"), scale=_zero_based(long)
+                "units:Q",
+                title="Dollars",
+                axis=alt.Axis(format="$,.0f", tickCount=5),  # 300 px: wider labels collide
+                scale=_zero_based(long),
             ),
             color=_colour(list(money.values()), [USED_COLOUR, PAID_COLOUR]).legend(
                 orient="right", direction="vertical"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,10 @@ TEMPLATE_FILES = {
     "service-codes": "service_codes.ipynb",
     "authorizations": "authorizations.ipynb",
 }
-RESET = "%reset -f"
+# Clear the previous report's variables, then freeze what survives (modules, the dataset cache)
+# out of the cyclic garbage collector: each later collection then scans only the new report's
+# objects, which halves the time of a report in a reused kernel.
+RESET = "%reset -f\n__import__('gc').freeze()"
 
 
 class ReportError(InputError):
@@ -83,6 +88,8 @@ class Renderer:
         """Shut the kernel down, if one was started."""
         if self._km is not None and self._km.has_kernel:
             self._km.shutdown_kernel(now=True)
+        if self._km is not None and self._km.transport == "ipc":
+            shutil.rmtree(os.path.dirname(self._km.ip), ignore_errors=True)
         self._km = None
 
     def template(self, view: str) -> nbformat.NotebookNode:
@@ -101,7 +108,12 @@ class Renderer:
             from jupyter_client.manager import KernelManager
 
             self.close()
-            self._km = KernelManager(kernel_name="python3", transport="ipc")
+            # IPC sockets in a folder of this renderer's own: kernels started at the same time
+            # by parallel batch workers cannot pick the same socket files (as they can TCP ports).
+            sockets = tempfile.mkdtemp(prefix="utilization-kernel-")
+            self._km = KernelManager(
+                kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel")
+            )
         return self._km
 
     def execute(self, view: str, parameters: dict[str, Any]) -> nbformat.NotebookNode:
@@ -114,9 +126,10 @@ class Renderer:
         if km is not None:
             nb.cells.insert(0, nbformat.v4.new_code_cell(RESET, metadata={"tags": ["remove-cell"]}))
         try:
-            return papermill.execute_notebook(
+            executed: nbformat.NotebookNode = papermill.execute_notebook(
                 nb, None, parameters=parameters, kernel_name="python3", progress_bar=False, km=km
             )
+            return executed
         except PapermillExecutionError as exc:
             msg = f"{view} report failed: {exc.ename}: {exc.evalue}"
             raise ReportError(msg) from None
@@ -140,7 +153,8 @@ class Renderer:
             write_atomic(path, nbformat.writes(nb).encode("utf-8"))
             written["ipynb"] = path
         if "html" in formats or "pdf" in formats:
-            html = notebook_to_html(nb, meta.get("title", view), meta.get("running_header", ""))
+            subtitle = meta.get("subtitle", meta.get("running_header", ""))
+            html = notebook_to_html(nb, meta.get("title", view), subtitle)
             if "html" in formats:
                 path = out_dir / f"{name}.html"
                 write_atomic(path, html.encode("utf-8"))

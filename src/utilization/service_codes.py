@@ -29,8 +29,8 @@ def service_codes(dataset: Dataset, period: Period, filters: Filters) -> pd.Data
             "procedure_code": visits["procedure_code"],
             "units_billed": visits["units"],
             "total_billed": visits["amount"],
-            "insurance_paid": visits["visit_id"].map(paid).fillna(0.0),
-            "patient_paid": visits["visit_id"].map(patient).fillna(0.0),
+            "insurance_paid": visits["visit_id"].map(paid).fillna(0.0).astype("float64"),
+            "patient_paid": visits["visit_id"].map(patient).fillna(0.0).astype("float64"),
             "paid_visit": visits["visit_id"].isin(paid.index),
         }
     )

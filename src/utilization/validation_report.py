@@ -19,9 +19,12 @@ def summary_text(dataset: Dataset) -> str:
     total = int(dataset.row_counts["rows_rejected"].sum())
     lines.append(f"{total:,} row(s) rejected" if total else "no rows rejected")
     if len(rejects):
-        reasons = rejects.groupby(["table", "reason"]).size().sort_values(ascending=False).head(10)
-        for (table, reason), count in reasons.items():
-            lines.append(f"  {count:>6,} × {table}: {reason}")
+        reasons = (
+            rejects.groupby(["table", "column", "reason"]).size().reset_index(name="count")
+        )
+        top = reasons.sort_values("count", ascending=False, kind="stable").head(10)
+        for row in top.itertuples(index=False):
+            lines.append(f"  {row.count:>6,} × {row.table}.{row.column}: {row.reason}")
     flagged = int(dataset.visits["long_visit"].sum()) if "long_visit" in dataset.visits else 0
     if flagged:
         lines.append(

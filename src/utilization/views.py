@@ -62,6 +62,16 @@ FLAG_LABELS = {
     "authorization_expiring": "Authorization expiring",
     "authorization_under_used": "Authorization under-used",
 }
+FILTER_LABELS = {
+    "client_id": "client",
+    "procedure_code": "procedure code",
+    "payer_id": "payer",
+    "provider_id": "provider",
+    "case_type": "case type",
+}
+FLAG_ROWS_PER_KIND = 10  # the report lists this many flags of each kind; the export has them all
+CHART_AUTHORIZATIONS = 25  # the balances chart draws this many; the table lists them all
+STATUS_ORDER = ("exhausted", "at risk", "expiring", "under-used", "ok", "expired")
 
 
 def current_quarter(today: date | None = None) -> Period:
@@ -124,6 +134,10 @@ def _cached_load(source: str, settings: str, stamp: tuple[float, ...]) -> Datase
 
 def load_cached(source: str, settings: str = "") -> Dataset:
     """The dataset of `source`, loaded again only when one of its files changed."""
+    if source.endswith(".dataset.pickle"):  # a batch worker's slice (utilization.slices)
+        from utilization.slices import read_slice
+
+        return read_slice(source)
     path = Path(source)
     stamp: tuple[float, ...] = ()
     if path.exists():
@@ -189,8 +203,7 @@ class Report:
     def header_html(self) -> str:
         """Subject, period, filters in force, as-of date and newest payment included."""
         fig = self.figures
-        filters = fig["filters"] or {}
-        shown = ", ".join(f"{k} = {v}" for k, v in filters.items()) or "none"
+        shown = filters_text(fig["filters"] or {})
         newest = fig["newest_payment_date"]
         facts = [
             ("About", self.subject),
@@ -280,6 +293,7 @@ class Report:
             "title": self.title,
             "subject": self.subject,
             "period": self.period_text,
+            "subtitle": f"{self.subject} · {self.period_text}",
             "running_header": self.running_header,
         }
 
@@ -372,36 +386,57 @@ class Report:
         )
 
     def flags_html(self) -> str:
-        """Flags of the period, grouped by kind, with a count per kind."""
+        """Flags of the period: an exact count per kind, then at most `FLAG_ROWS_PER_KIND`
+        rows of each kind (in date order), saying how many more the JSON/CSV export holds.
+        """
         flags = self.figures["flags"]
         if flags.empty:
             return "<p>No flags for this period.</p>\n"
         counts = flags.groupby("kind").size()
         summary = "".join(
-            f"<li>{escape(FLAG_LABELS.get(kind, kind))}: <b>{count}</b></li>"
+            f"<li>{escape(FLAG_LABELS.get(kind, kind))}: <b>{count:,}</b></li>"
             for kind, count in counts.items()
         )
-        frame = flags.assign(kind=flags["kind"].map(FLAG_LABELS).fillna(flags["kind"]))
-        return f'<ul class="flag-counts">{summary}</ul>\n' + tables.table(
-            frame,
-            columns={
-                "kind": "Flag",
-                "visit_id": "Visit",
-                "authorization_id": "Authorization",
-                "client_id": "Client",
-                "procedure_code": "Procedure",
-                "service_date": "Date",
-                "units": "Units",
-                "detail": "Detail",
-            },
-            units=["units"],
+        shown = flags.groupby("kind", sort=True, group_keys=False).head(FLAG_ROWS_PER_KIND)
+        more = len(flags) - len(shown)
+        note = ""
+        if more:
+            note = (
+                f'<p class="flag-note">Listed: the first {FLAG_ROWS_PER_KIND} flags of each kind, '
+                f"{len(shown):,} of {len(flags):,}. The other {more:,} are in the export "
+                f"(<code>utilization export {escape(self.request.view)} --format csv</code>, "
+                "file flags.csv; or the JSON export).</p>"
+            )
+        frame = shown.assign(kind=shown["kind"].map(FLAG_LABELS).fillna(shown["kind"]))
+        return (
+            f'<ul class="flag-counts">{summary}</ul>\n'
+            + note
+            + tables.table(
+                frame,
+                columns={
+                    "kind": "Flag",
+                    "visit_id": "Visit",
+                    "authorization_id": "Authorization",
+                    "client_id": "Client",
+                    "procedure_code": "Procedure",
+                    "service_date": "Date",
+                    "units": "Units",
+                    "detail": "Detail",
+                },
+                units=["units"],
+            )
         )
 
     def balances_html(self) -> str:
-        """Authorization balances as of the as-of date."""
+        """Authorization balances as of the as-of date (the client view leaves out the
+        client column: every row is that client's).
+        """
+        columns = dict(BALANCE_COLUMNS)
+        if self.request.view == "client":
+            del columns["client_name"]
         return tables.table(
             self.figures["authorizations"],
-            columns=BALANCE_COLUMNS,
+            columns=columns,
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["pace"],
         )
@@ -439,12 +474,42 @@ class Report:
         return charts.monthly_trend(self.figures["monthly"])
 
     def chart_balances(self) -> charts.ChartLike:
-        """Used, scheduled and remaining units per authorization."""
-        return charts.authorization_balances(self.figures["authorizations"])
+        """Used, scheduled and remaining units per authorization; with more than
+        `CHART_AUTHORIZATIONS`, those nearest to running out (exhausted, at risk, expiring,
+        under-used, then the rest), so the chart stays readable on a page.
+        """
+        frame = self.figures["authorizations"]
+        if len(frame) <= CHART_AUTHORIZATIONS:
+            return charts.authorization_balances(frame)
+        rank = frame["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
+        chosen = (
+            frame.assign(_rank=rank.fillna(len(STATUS_ORDER)))
+            .sort_values(["_rank", "used_share", "authorization_id"], ascending=[True, False, True])
+            .head(CHART_AUTHORIZATIONS)
+            .drop(columns="_rank")
+        )
+        title = (
+            f"Authorization balances: the {CHART_AUTHORIZATIONS} nearest to running out, "
+            f"of {len(frame):,} (all in the table)"
+        )
+        return charts.authorization_balances(chosen, title=title)
 
     def chart_service_codes(self) -> charts.ChartLike:
         """Billed vs paid per service code."""
         return charts.service_codes(self.figures["service_codes"])
+
+
+def filters_text(filters: dict[str, Any]) -> str:
+    """The filters in force in words: `client C0001; payer DDA, MCO; billable visits only`."""
+    parts = []
+    for key, value in filters.items():
+        if key == "billable":
+            parts.append("billable visits only" if value else "non-billable visits only")
+        elif isinstance(value, list | tuple):
+            parts.append(f"{FILTER_LABELS.get(key, key)} {', '.join(map(str, value))}")
+        else:
+            parts.append(f"{FILTER_LABELS.get(key, key)} {value}")
+    return "; ".join(parts) or "none"
 
 
 def _day(value: Any) -> str:

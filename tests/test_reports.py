@@ -1,0 +1,380 @@
+"""The five reports rendered by `utilization report`, read as an auditor and a family would."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from utilization import tables
+from utilization.cli import main
+from utilization.demo import write_demo
+from utilization.views import FLAG_ROWS_PER_KIND
+
+# One worker renders the reports once and runs every check on them.
+pytestmark = pytest.mark.xdist_group("reports")
+
+TODAY = date(2026, 3, 20)
+EVIL = "<script>alert(1)</script>"
+PERIOD = ["--from", "2026-01-01", "--to", "2026-03-31"]
+VIEWS = {  # file name: (view, its filters)
+    "agency": ("agency", []),
+    "client": ("client", ["--client", "C0001"]),
+    "procedure": ("procedure", ["--procedure", "T1019 U3"]),
+    "service-codes": ("service-codes", []),
+    "authorizations": ("authorizations", []),
+}
+HEADERS = {  # the running header of every PDF page: title · subject · period
+    "agency": "Units utilization: agency · All clients and services · 1 Jan 2026 – 31 Mar 2026",
+    "client": f"Units utilization: client · {EVIL} (C0001) · 1 Jan 2026 – 31 Mar 2026",
+    "procedure": (
+        "Units utilization: procedure · T1019 U3 CBS Acuity Visit · 1 Jan 2026 – 31 Mar 2026"
+    ),
+    "service-codes": "Service code usage · All clients and services · 1 Jan 2026 – 31 Mar 2026",
+    "authorizations": (
+        "Authorization balances · All clients and services · 1 Jan 2026 – 31 Mar 2026"
+    ),
+}
+CHARTS = {"agency": 2, "client": 3, "procedure": 2, "service-codes": 1, "authorizations": 1}
+KPI_FORMATS = {
+    "units_approved": tables.format_units,
+    "units_used": tables.format_units,
+    "units_remaining": tables.format_units,
+    "amount_approved": tables.format_money,
+    "amount_used": tables.format_money,
+    "amount_remaining": tables.format_money,
+    "utilization": tables.format_percent,
+}
+
+
+def write_data(folder: Path) -> None:
+    """The 12-client demo agency as of 20 Mar 2026, client C0001 renamed `<script>…`."""
+    write_demo(folder, clients=12, today=TODAY)
+    path = folder / "clients.csv"
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    rows[0]["client_name"] = EVIL
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def render_all(data: Path, folder: Path) -> None:
+    """Each view rendered by `utilization report` (html, pdf, ipynb) and exported by
+    `utilization export --format json` with the same parameters: `<name>.<format>`.
+    """
+    for name, (view, filters) in VIEWS.items():
+        request = [view, "--data", str(data), *PERIOD, *filters]
+        report = ["report", *request, "--format", "html,pdf,ipynb", "--out", str(folder)]
+        assert main([*report, "--name", name]) == 0
+        export = ["export", *request, "--format", "json", "--out", str(folder / f"{name}.json")]
+        assert main(export) == 0
+
+
+@pytest.fixture(scope="session")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rendered reports, made once per test session: under pytest-xdist the first worker
+    renders while the other waits on a lock, then both read the same files.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    folder = root / "utilization-reports"
+    with (root / "utilization-reports.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            write_data(folder / "data")
+            render_all(folder / "data", folder)
+            (folder / "done").touch()
+    return folder
+
+
+def exported(out: Path, name: str) -> dict[str, Any]:
+    return dict(json.loads((out / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def html(out: Path, name: str) -> str:
+    return (out / f"{name}.html").read_text(encoding="utf-8")
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """Text of each page, laid out (pdftotext splits pages with form feeds)."""
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext not found: `apt-get install poppler-utils`")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return [page for page in text.split("\f") if page.strip()]
+
+
+def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
+    """Share of pixels that are not near-white, in `box` (left, top, right, bottom)."""
+    image_module = pytest.importorskip("PIL.Image")
+    with image_module.open(png) as image:
+        gray = image.convert("L") if box is None else image.convert("L").crop(box)
+        histogram = gray.histogram()
+    return 1 - sum(histogram[240:]) / max(sum(histogram), 1)
+
+
+# Files and HTML -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_the_report_writes_html_pdf_and_the_executed_notebook(out: Path, name: str) -> None:
+    """The notebook is the executed template (every code cell run, no error, the parameters
+    injected, batch = True); the HTML shows no code, no prompt, no hidden checks cell.
+    """
+    nb = nbformat.read(out / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    injected = next(c for c in code if "injected-parameters" in c.metadata.get("tags", []))
+    assert "batch = True" in injected.source and 'date_from = "2026-01-01"' in injected.source
+    page = html(out, name)
+    assert "<script" not in page.lower()
+    assert "Report.open" not in page and "display_html(" not in page
+    assert "adds up to the totals" not in page  # the checks cell is tagged remove-cell
+    assert 'class="jp-InputPrompt' not in page
+    assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_names_from_the_data_are_escaped_everywhere(out: Path) -> None:
+    """The client named `<script>alert(1)</script>` is text in the header, the family summary,
+    the tables and the page subtitle of the client and agency reports.
+    """
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    client = html(out, "client")
+    assert f"<dd>{escaped} (C0001)</dd>" in client
+    assert f'<p class="report-subtitle">{escaped} (C0001) · 1 Jan 2026 – 31 Mar 2026</p>' in client
+    assert client.count(escaped) >= 4
+    assert escaped in html(out, "agency")
+    for name in VIEWS:
+        assert EVIL not in html(out, name)
+
+
+def test_the_header_states_filters_period_as_of_and_newest_payment(out: Path) -> None:
+    """The facts read as words, not Python lists: `client C0001`, `procedure code T1019 U3`."""
+    client = html(out, "client")
+    assert "<dt>Filters</dt><dd>client C0001</dd>" in client
+    assert "<dt>Period</dt><dd>1 Jan 2026 – 31 Mar 2026</dd>" in client
+    assert "<dt>Balances as of</dt><dd>31 Mar 2026</dd>" in client
+    newest = exported(out, "client")["newest_payment_date"]
+    assert (
+        newest
+        and f"<dt>Newest payment included</dt><dd>{date.fromisoformat(newest):%-d %b %Y}</dd>"
+        in client
+    )
+    assert "<dd>procedure code T1019 U3</dd>" in html(out, "procedure")
+    assert "<dt>Filters</dt><dd>none</dd>" in html(out, "agency")
+    assert "['" not in client
+
+
+def test_the_charts_are_svg_images_with_drawn_marks(out: Path) -> None:
+    """Every chart is an inline SVG (data: URL) holding bar or line marks; none is empty."""
+    for name, count in CHARTS.items():
+        sources = re.findall(
+            r'<img alt="[^"]*" src="data:image/svg\+xml;base64,([^"]+)"', html(out, name)
+        )
+        assert len(sources) == count, name
+        for source in sources:
+            svg = base64.b64decode(source).decode("utf-8")
+            marks = re.findall(r'class="mark-(?:rect|line|symbol)[^"]*"[^>]*>(.*?)</g>', svg, re.S)
+            assert marks and any("<path" in mark for mark in marks), name
+
+
+def test_long_flag_lists_are_capped_per_kind_with_exact_counts(out: Path) -> None:
+    """The agency report counts every flag by kind, lists at most 10 of each kind and says how
+    many more the export holds; the JSON export has them all.
+    """
+    flags = exported(out, "agency")["flags"]
+    counts = Counter(flag["kind"] for flag in flags)
+    shown = sum(min(n, FLAG_ROWS_PER_KIND) for n in counts.values())
+    assert shown < len(flags)
+    page = html(out, "agency")
+    for count in counts.values():
+        assert f": <b>{count}</b></li>" in page
+    assert (
+        f"Listed: the first {FLAG_ROWS_PER_KIND} flags of each kind, {shown} of {len(flags)}. "
+        f"The other {len(flags) - shown} are in the export"
+    ) in page
+    table = page.split('<ul class="flag-counts">')[1].split("</table>")[0]
+    assert table.count("<tr>") == shown + 1  # and the header row
+
+
+def test_a_long_balances_chart_keeps_the_authorizations_nearest_to_running_out(out: Path) -> None:
+    """With more than 25 authorizations the chart draws 25, says so, and the table lists all."""
+    total = len(exported(out, "authorizations")["authorizations"])
+    assert total > 25
+    page = html(out, "authorizations")
+    title = f"Authorization balances: the 25 nearest to running out, of {total} (all in the table)"
+    assert f'<img alt="{title}"' in page
+    table = page.split("Authorization balances, as of the balance date")[1].split("</table>")[0]
+    assert table.count("<tr>") == total + 1
+
+
+# Browser ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One chromium for the module's browser checks (skips without it, fails in CI)."""
+    from browser import chromium
+
+    with chromium() as started:
+        yield started
+
+
+def page_text(browser: Any, path: Path) -> str:
+    """The visible text of a page opened offline (everything but file: and data: refused)."""
+    from browser import _route
+
+    page = browser.new_page()
+    try:
+        page.route("**/*", _route)
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        return str(page.inner_text("body"))
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_the_html_opens_offline_with_its_charts_drawn(
+    out: Path, name: str, browser: Any, tmp_path: Path
+) -> None:
+    """Chromium, offline: nothing is requested outside the file, no dialog opens, no console
+    error; each chart image is decoded and has ink on the screenshot; the page fits a phone.
+    """
+    from browser import open_offline
+
+    png = tmp_path / f"{name}.png"
+    visit = open_offline(out / f"{name}.html", png, browser=browser)
+    assert visit.external_urls == []
+    assert visit.dialogs == []
+    assert visit.console_errors == []
+    drawn = [image for image in visit.images if image["height"] > 50]
+    assert len(drawn) == CHARTS[name]
+    for image in drawn:
+        assert image["natural_width"] > 0
+        box = (
+            int(image["x"]),
+            int(image["y"]),
+            int(image["x"] + image["width"]),
+            int(image["y"] + image["height"]),
+        )
+        assert ink(png, box) > 0.03, (name, box)
+    phone = open_offline(out / f"{name}.html", tmp_path / f"{name}-phone.png", 390, browser)
+    assert phone.page_width <= 390
+
+
+@pytest.mark.browser
+def test_the_script_client_name_shows_as_text_in_the_browser(out: Path, browser: Any) -> None:
+    """The client's name reads `<script>alert(1)</script> (C0001)` on the page; no alert ran."""
+    from browser import open_offline
+
+    text = page_text(browser, out / "client.html")
+    assert f"{EVIL} (C0001)" in text
+    assert open_offline(out / "client.html", out / "client.png", browser=browser).dialogs == []
+
+
+# PDF ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_every_pdf_page_has_the_running_header_and_page_n_of_m(out: Path, name: str) -> None:
+    """Each page starts with title · subject · period and ends with "Page N of M"."""
+    pages = pdf_pages(out / f"{name}.pdf")
+    for number, page in enumerate(pages, start=1):
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
+        assert lines[0] == HEADERS[name], (name, number)
+        assert lines[-1] == f"Page {number} of {len(pages)}", (name, number)
+
+
+@pytest.mark.parametrize("name", ["agency", "client", "procedure", "authorizations"])
+def test_the_pdf_holds_the_kpis_of_the_json_export(out: Path, name: str) -> None:
+    """The KPI cards of the PDF are the export's KPIs as shown: units to 1 place when
+    fractional, dollars to cents, utilization to 0.1 %.
+    """
+    kpis = exported(out, name)["kpis"]
+    first = pdf_pages(out / f"{name}.pdf")[0]
+    cards = re.sub(r"\s+", " ", first.split("Key figures")[1])
+    for key, shown in KPI_FORMATS.items():
+        assert shown(kpis[key]) in cards, (name, key, shown(kpis[key]))
+
+
+def test_the_client_pdf_gives_the_family_its_figures(out: Path) -> None:
+    """Client C0001 in 2026-Q1 (12-client demo of 20 Mar 2026) used more than approved: the
+    export's KPIs and the PDF's cards agree, negative remainders included.
+    """
+    kpis = exported(out, "client")["kpis"]
+    assert {k: kpis[k] for k in KPI_FORMATS} == {
+        "units_approved": 149.7668,
+        "units_used": 167,
+        "units_remaining": -17.2332,
+        "amount_approved": 1563.7,
+        "amount_used": 1683.0,
+        "amount_remaining": -119.3,
+        "utilization": 1.1151,
+    }
+    pages = pdf_pages(out / "client.pdf")
+    cards = re.sub(r"\s+", " ", pages[0].split("Key figures")[1])
+    for shown in ("149.8", "167", "-17.2", "$1,563.70", "$1,683.00", "-$119.30", "111.5 %"):
+        assert shown in cards
+    text = re.sub(r"\s+", " ", "\n".join(pages))
+    assert "Where the authorized units stand" in text
+    assert "168 of 194 units of CBS Acuity Visit left until 31 Aug 2026" in text
+
+
+def test_the_service_code_pdf_holds_the_exported_usage(out: Path) -> None:
+    """Each exported service code row (units billed, visits, total billed, insurance paid)
+    appears in the PDF's usage table as shown.
+    """
+    text = re.sub(r"\s+", " ", "\n".join(pdf_pages(out / "service-codes.pdf")))
+    rows = exported(out, "service-codes")["service_codes"]
+    assert rows
+    for row in rows:
+        assert row["procedure_code"] in text
+        assert tables.format_money(row["total_billed"]) in text
+        assert tables.format_money(row["insurance_paid"]) in text
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_pdf_pages_render_to_images_with_nothing_in_the_side_margins(
+    out: Path, name: str, tmp_path: Path
+) -> None:
+    """pdftoppm gives one image per page, each with content, and no ink in the outer 10 mm
+    left and right of the page body (nothing runs off the edge).
+    """
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm not found: `apt-get install poppler-utils`")
+    dpi = 40
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", str(dpi), str(out / f"{name}.pdf"), str(tmp_path / "p")],
+        check=True,
+    )
+    images = sorted(tmp_path.glob("p-*.png"))
+    assert len(images) == len(pdf_pages(out / f"{name}.pdf"))
+    margin = round(10 / 25.4 * dpi)
+    image_module = pytest.importorskip("PIL.Image")
+    for png in images:
+        with image_module.open(png) as image:
+            width, height = image.size
+        assert ink(png) > 0.005
+        assert ink(png, (0, 0, margin, height)) == 0, png.name
+        assert ink(png, (width - margin, 0, width, height)) == 0, png.name
