@@ -26,7 +26,14 @@ CONTRACT_COLUMNS = {
         "visit_id", "client_id", "procedure_code", "start", "end", "service_date", "minutes",
         "provider_id", "payer_id", "case_type", "status", "units", "amount_billed",
     ],
-    "payments": ["visit_id", "insurance_paid", "patient_paid", "paid_date"],
+    "payments": [
+        "visit_id",
+        "insurance_paid",
+        "patient_paid",
+        "paid_date",
+        "denied",
+        "adjustment_reason_codes",
+    ],
 }  # fmt: skip
 SEED_SERVICES = [
     "CBS Acuity Visit",
@@ -341,3 +348,13 @@ def test_visit_count_scales_with_clients_and_months() -> None:
     per_client_month = len(visits) / (2000 * 12)
     assert 200_000 <= len(visits) <= 400_000
     assert abs(per_client_month - demo.VISITS_PER_CLIENT_MONTH) < 1.0
+
+
+def test_denied_payments_carry_their_reason_codes(tables: dict[str, pd.DataFrame]) -> None:
+    """Denied payer lines pay nothing and name a reason: CO-197, CO-29 or CO-16."""
+    payments = tables["payments"]
+    denied = payments[payments["denied"]]
+    assert len(denied) > 0
+    assert (denied["insurance_paid"] == 0).all()
+    assert set(denied["adjustment_reason_codes"]) <= {"CO-197", "CO-29", "CO-16"}
+    assert (payments.loc[~payments["denied"], "adjustment_reason_codes"] == "").all()

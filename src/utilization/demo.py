@@ -931,11 +931,21 @@ def _payments(
     patient = np.where(denied, 0, patient)
     insurance = np.where(denied | private, 0, amount - patient)
     order = np.argsort(paid_day, kind="stable")  # by paid date, then visit
+    # Denials as a remittance would give them: no authorization on file (CO-197) for services
+    # without one, otherwise a timely-filing (CO-29) or documentation (CO-16) denial.
+    reason = np.where(
+        ~plans.authorized[plan],
+        "CO-197",
+        np.where(rng.random(paid.size) < 0.5, "CO-29", "CO-16"),
+    )
+    payer_denied = denied & ~private
     return pd.DataFrame(
         {
             "visit_id": VISIT_ID_START + paid[order],
             "insurance_paid": insurance[order] / 100,
             "patient_paid": patient[order] / 100,
             "paid_date": _date_text(paid_day[order]),
+            "denied": payer_denied[order],
+            "adjustment_reason_codes": np.where(payer_denied, reason, "")[order],
         }
     )

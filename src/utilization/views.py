@@ -214,6 +214,8 @@ class Report:
             ("Newest payment included", _day(parse_date(newest)) if newest else "none yet"),
             ("Data", fig["source"]),
         ]
+        if self.request.view == "service-codes":  # no authorizations in this view
+            facts = [f for f in facts if f[0] not in ("Balances as of", "Units approved basis")]
         rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
         return f'<dl class="report-facts">{rows}</dl>\n'
 
@@ -454,10 +456,16 @@ class Report:
                 "total_billed": "Total billed",
                 "insurance_paid": "Insurance paid",
                 "paid_share": "Paid share of billed",
+                "denied_lines": "Denied lines",
+                "denial_reasons": "Denial reasons",
             },
             money=["total_billed", "insurance_paid"],
-            units=["units_billed", "visits"],
+            units=["units_billed", "visits", "denied_lines"],
             percent=["paid_share"],
+        ) + (
+            "<p>Insurance paid counts the payer's payments for these visits whatever the day they "
+            "were paid, so it grows as payments arrive; patient payments are not included. "
+            "Denial reasons are the adjustment reason codes of the denied 835 lines.</p>\n"
         )
 
     # Charts -----------------------------------------------------------------------------
