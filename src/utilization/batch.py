@@ -1,38 +1,375 @@
-"""Batch runs: many reports from one parameter set."""
+"""Batch runs: every report of a parameter set, resumable, on local processes or a Dask cluster."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
-import unicodedata
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TextIO
 
+from utilization.dataset import Dataset
 from utilization.errors import InputError
+from utilization.filenames import safe_name, unique_names
+from utilization.files import sha256_file, write_atomic
+from utilization.index import FIGURES_CELL, index_html
+from utilization.manifest import (
+    ReportRecord,
+    input_fingerprints,
+    job_key,
+    package_fingerprint,
+    read_manifest,
+    up_to_date,
+    write_manifest,
+)
+from utilization.parameter_sets import Job, ParameterSet, read_parameter_set, unknown_subject
+from utilization.runner import RESET, TEMPLATE_FILES, templates_dir
+from utilization.workers import Task
 
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+__all__ = ["BatchResult", "add_batch_parser", "cmd_batch", "run_batch", "safe_name", "unique_names"]
+LOG = "batch.log"
+INDEX = "index.html"
+SAVE_EVERY_SECONDS = 2.0  # the manifest is rewritten this often while reports finish
+CHUNK_MAX = 50  # reports per Dask task at most
 
 
-def safe_name(text: str) -> str:
-    """A file name from an id: no path separators, no traversal, no clash between ids.
+@dataclass
+class BatchResult:
+    """What a run did: every report's record and where the index is."""
 
-    Characters outside `A-Z a-z 0-9 . _ -` become `_`, and when anything had to change a short
-    hash of the original id is appended, so `a/b` and `a?b` do not end up as the same file.
-    """
-    normal = unicodedata.normalize("NFC", text)
-    cleaned = SAFE.sub("_", normal).strip("._") or "report"
-    if cleaned != text:
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
-        cleaned = f"{cleaned[:80]}-{digest}"
-    return cleaned
+    folder: Path
+    records: list[ReportRecord] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ReportRecord]:
+        """Reports that could not be made."""
+        return [r for r in self.records if r.status == "failed"]
+
+    @property
+    def rendered(self) -> int:
+        """Reports rendered (or tried) by this run; the others were up to date."""
+        return sum(r.rendered for r in self.records)
+
+    def summary(self) -> str:
+        """One line for the terminal and the log."""
+        skipped = len(self.records) - self.rendered
+        return (
+            f"{len(self.records) - len(self.failed)} of {len(self.records)} reports ok "
+            f"({self.rendered} rendered, {skipped} up to date), {len(self.failed)} failed; "
+            f"index: {self.folder / INDEX}"
+        )
+
+
+# -- command line --------------------------------------------------------------------------
 
 
 def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The `batch` subcommand's arguments."""
-    parser = sub.add_parser("batch", help="run every report of a parameter set (params/*.yaml)")
-    parser.add_argument("params", help="parameter set, YAML")
+    parser = sub.add_parser(
+        "batch",
+        help="run every report of a parameter set (params/*.yaml); only what is out of date",
+    )
+    parser.add_argument("params", help="parameter set, YAML (see params/README.md)")
+    parser.add_argument("--out", help="output folder (default: the set's `out:`, else reports)")
+    parser.add_argument("--period", help="period instead of the set's, e.g. 2026-Q1")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (cores)"
+    )
+    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--force", action="store_true", help="render every report again")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """Run a parameter set; exit non-zero when any report failed."""
-    msg = "batch runs are not built yet"
-    raise InputError(msg)
+    """Run a parameter set; exit 1 when any report failed (after making all the others)."""
+    spec = read_parameter_set(Path(args.params), Path(args.out) if args.out else None, args.period)
+    result = run_batch(
+        spec,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    for record in result.failed:
+        print(f"failed: {record.view} {record.subject or record.name}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+# -- a run ---------------------------------------------------------------------------------
+
+
+def run_batch(
+    spec: ParameterSet,
+    workers: int = 1,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> BatchResult:
+    """Render every report of the set that is missing or out of date; write index and manifest."""
+    from utilization.pipeline import load
+    from utilization.validation_report import write_rejects
+
+    folder = spec.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder), _Log(folder / LOG) as log:
+        removed = remove_temporary_files(folder)
+        dataset = load(spec.data, spec.settings or None)
+        log.names = _client_names(dataset)
+        rejects = write_rejects(dataset, folder)
+        header = _header(spec, dataset)
+        records, todo, keys = _plan(spec, dataset, header, force)
+        log.write(
+            f"start set {spec.name} period {spec.period.label} view {spec.view}: "
+            f"{len(records) + len(todo)} report(s), {len(todo)} to render"
+            + (f"; removed {removed} temporary file(s) of an interrupted run" if removed else "")
+        )
+        for record in (r for r in records if r.rendered):
+            log.report(record)
+        saved = time.monotonic()
+        for record in _execute(
+            spec, dataset, todo, keys, workers, scheduler, progress, len(records)
+        ):
+            record.error = log.scrub(record.error)
+            records.append(record)
+            log.report(record)
+            if time.monotonic() - saved > SAVE_EVERY_SECONDS:
+                write_manifest(folder, header, records)
+                saved = time.monotonic()
+        header |= {"status": "complete", "finished": _now()}
+        write_atomic(folder / INDEX, index_html(header, records))
+        header["files"] = {p.name: sha256_file(p) for p in (folder / INDEX, rejects)}
+        write_manifest(folder, header, records)
+        result = BatchResult(folder, records)
+        log.write("done: " + result.summary())
+    return result
+
+
+def _plan(
+    spec: ParameterSet, dataset: Dataset, header: dict[str, Any], force: bool
+) -> tuple[list[ReportRecord], list[Job], dict[str, str]]:
+    """Records settled before rendering (up to date, or an id not in the data: failed), the
+    jobs to render, and every job's key.
+    """
+    from utilization.parameter_sets import jobs
+
+    all_jobs = jobs(spec, dataset)
+    keys = {j.name: _key(j, header) for j in all_jobs}
+    previous = {} if force else read_manifest(spec.folder)
+    records: list[ReportRecord] = []
+    todo: list[Job] = []
+    for job in all_jobs:
+        earlier = previous.get(job.name)
+        if up_to_date(earlier, keys[job.name], spec.formats, spec.folder):
+            records.append(earlier)  # type: ignore[arg-type]
+        elif reason := unknown_subject(job, dataset):
+            records.append(
+                ReportRecord(
+                    job.name, job.view, job.subject, keys[job.name], "failed", error=reason
+                )
+            )
+        else:
+            todo.append(job)
+    return records, todo, keys
+
+
+def _key(job: Job, header: dict[str, Any]) -> str:
+    return job_key(
+        job.parameters, header["inputs"], header["templates"][job.view], header["package"]
+    )
+
+
+def _header(spec: ParameterSet, dataset: Dataset) -> dict[str, Any]:
+    """The manifest's facts about the run: parameters and the fingerprints of what went in."""
+    return {
+        "set": spec.name,
+        "parameters": spec.describe(),
+        "package": package_fingerprint(),
+        "inputs": input_fingerprints(spec.data, spec.settings, dataset),
+        "templates": {view: template_fingerprint(view) for view in TEMPLATE_FILES},
+        "status": "running",
+        "started": _now(),
+        "finished": "",
+    }
+
+
+def template_fingerprint(view: str) -> str:
+    """SHA-256 of the view's template notebook and the cells a batch run adds to it."""
+    from utilization.manifest import sha256_text
+
+    path = templates_dir() / TEMPLATE_FILES[view]
+    return sha256_text(sha256_file(path) + RESET + FIGURES_CELL)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _client_names(dataset: Dataset) -> list[str]:
+    names = dataset.clients["client_name"].dropna().astype(str).str.strip()
+    return sorted({n for n in names if len(n) >= 2}, key=len, reverse=True)
+
+
+# -- executing -----------------------------------------------------------------------------
+
+
+def _execute(
+    spec: ParameterSet,
+    dataset: Dataset,
+    todo: list[Job],
+    keys: dict[str, str],
+    workers: int,
+    scheduler: str | None,
+    progress: bool,
+    done: int,
+) -> Iterator[ReportRecord]:
+    """Records of the jobs as they finish, under a progress bar (counts, rate, ETA)."""
+    from tqdm import tqdm
+
+    total = done + len(todo)
+    with tqdm(
+        total=total, initial=done, unit="report", disable=not progress or not todo, file=sys.stderr
+    ) as bar:
+        failed = 0
+        for records in _batches(spec, dataset, todo, keys, workers, scheduler):
+            for record in records:
+                failed += record.status == "failed"
+                bar.set_postfix(failed=failed, refresh=False)
+                bar.update(1)
+                yield record
+
+
+def _batches(
+    spec: ParameterSet,
+    dataset: Dataset,
+    todo: list[Job],
+    keys: dict[str, str],
+    workers: int,
+    scheduler: str | None,
+) -> Iterator[list[ReportRecord]]:
+    if not todo:
+        return
+    if scheduler:
+        from utilization.cluster import connect, run_on_cluster, worker_count
+
+        with connect(scheduler) as client:
+            tasks = sliced_tasks(spec, dataset, todo, keys, worker_count(client))
+            yield from run_on_cluster(client, tasks)
+        return
+    tasks = [Task([job], keys, spec.folder, spec.formats) for job in todo]
+    if workers <= 1:
+        from utilization.workers import close_renderer, run_task
+
+        try:
+            for task in tasks:
+                yield run_task(task)
+        finally:
+            close_renderer()
+        return
+    yield from _pool(tasks, min(workers, len(tasks)))
+
+
+def _pool(tasks: list[Task], workers: int) -> Iterator[list[ReportRecord]]:
+    """Tasks on `workers` processes; a process that dies fails its report, not the batch."""
+    from utilization.workers import run_task
+
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_task, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # BrokenProcessPool: a worker was killed
+                task = futures[future]
+                error = f"worker process failed: {type(exc).__name__}: {exc}"
+                yield [
+                    ReportRecord(
+                        j.name, j.view, j.subject, task.keys[j.name], "failed", error=error
+                    )
+                    for j in task.jobs
+                ]
+
+
+def sliced_tasks(
+    spec: ParameterSet, dataset: Dataset, todo: list[Job], keys: dict[str, str], workers: int
+) -> list[Task]:
+    """Chunks of jobs for a cluster, each with the slice of the dataset its reports read."""
+    from utilization.slices import slice_dataset, to_bytes
+
+    size = max(1, min(CHUNK_MAX, len(todo) // (workers * 4) or 1))
+    tasks = []
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
+        part = slice_dataset(dataset, spec.view, [j.subject for j in chunk])
+        tasks.append(Task(chunk, keys, spec.folder, spec.formats, to_bytes(part)))
+    return tasks
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def remove_temporary_files(folder: Path) -> int:
+    """Delete the temporary files (`.<name>.<random>.tmp`) an interrupted run left behind."""
+    count = 0
+    for path in folder.rglob(".*.tmp"):
+        path.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One run per set and period at a time (the lock goes when the process ends)."""
+    with (folder / ".batch.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            msg = f"another batch run is writing into {folder}; wait for it to finish"
+            raise InputError(msg) from None
+        yield
+
+
+class _Log:
+    """`batch.log`: one timestamped line per event; client ids only, names scrubbed out."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.names: list[str] = []
+        self._handle: TextIO | None = None
+
+    def __enter__(self) -> _Log:
+        self._handle = self.path.open("a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def scrub(self, text: str) -> str:
+        """`text` with every client name replaced by `[client name]`."""
+        for name in self.names:
+            if name in text:
+                text = text.replace(name, "[client name]")
+        return text
+
+    def write(self, line: str) -> None:
+        """Append one line with the time."""
+        assert self._handle is not None
+        self._handle.write(f"{_now()} {self.scrub(line)}\n")
+        self._handle.flush()
+
+    def report(self, record: ReportRecord) -> None:
+        """The outcome of one report: ok with seconds and files, or failed with the error."""
+        who = f"{record.view} {record.subject or record.name}"
+        if record.status == "ok":
+            files = ", ".join(o["path"] for o in record.outputs.values())
+            self.write(f"ok {who} {record.seconds:.2f}s {files}")
+        else:
+            self.write(f"FAILED {who}: {record.error}")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 from utilization import demo, export
+from utilization.batch import run_batch
+from utilization.dataset import Dataset
+from utilization.parameter_sets import active_ids, parameter_set
 from utilization.period import Filters
 from utilization.pipeline import load
 from utilization.runner import Renderer
@@ -15,7 +19,9 @@ from utilization.views import current_quarter
 
 
 def run(out: Path, today: date, client_reports: int = 3) -> Iterator[str]:
-    """Write the demo data, its rejects, JSON of every view and this quarter's reports into `out`."""
+    """Write the demo data, its rejects, JSON of every view and this quarter's reports into
+    `out`; the client reports as a batch in `out/clients/<quarter>/` (index and manifest).
+    """
     data = out / "data"
     demo.write_demo(data, fmt="csv", today=today)
     yield f"demo data: {data}"
@@ -37,14 +43,11 @@ def run(out: Path, today: date, client_reports: int = 3) -> Iterator[str]:
         "rejects_href": "rejects.csv",
         "batch": True,
     }
-    jobs = [
+    jobs: list[tuple[str, dict[str, str], str]] = [
         ("agency", {}, "agency"),
         ("service-codes", {}, "service-codes"),
         ("authorizations", {}, "authorizations"),
     ]
-    active = dataset.clients[dataset.clients["status"].fillna("active") != "discharged"]
-    for client_id in active["client_id"].head(client_reports):
-        jobs.append(("client", {"client": client_id}, f"client-{client_id}"))
     first_code = dataset.procedures.loc[dataset.procedures["billable"], "procedure_code"].iloc[0]
     jobs.append(
         ("procedure", {"procedure": first_code}, "procedure-" + first_code.replace(" ", "_"))
@@ -53,3 +56,28 @@ def run(out: Path, today: date, client_reports: int = 3) -> Iterator[str]:
         for view, extra, name in jobs:
             written = renderer.render(view, base | extra, out, name, ("html", "pdf"))
             yield "report: " + ", ".join(str(p) for p in written.values())
+    yield from _client_reports(out, data, today, dataset, client_reports)
+
+
+def _client_reports(
+    out: Path, data: Path, today: date, dataset: Dataset, count: int
+) -> Iterator[str]:
+    """This quarter's client reports as a batch: `out/clients/<quarter>/` with its index."""
+    period = current_quarter(today)
+    active = active_ids(dataset, period, "client_id")[:count]
+    if not active:
+        return
+    spec = parameter_set(
+        {
+            "name": "clients",
+            "view": "client",
+            "period": period.label,
+            "data": str(data.resolve()),
+            "clients": active,
+            "as_of": min(today, period.end).isoformat(),
+            "formats": ["html", "pdf"],
+            "out": str(out),
+        }
+    )
+    result = run_batch(spec, workers=min(os.cpu_count() or 1, len(active)))
+    yield "client reports: " + result.summary()

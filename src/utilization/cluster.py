@@ -1,0 +1,63 @@
+"""Running batch tasks on a Dask cluster (`utilization batch --scheduler ADDRESS`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from distributed import Client, WorkerPlugin, as_completed
+
+from utilization.errors import InputError
+from utilization.manifest import ReportRecord
+from utilization.workers import Task, close_renderer, run_task
+
+CONNECT_TIMEOUT = "20s"
+
+
+class RendererPlugin(WorkerPlugin):
+    """Shuts a worker's kernel down when the worker closes."""
+
+    name = "utilization-renderer"
+
+    def teardown(self, worker: object) -> None:
+        """Shut the worker's kernel down."""
+        close_renderer()
+
+
+def connect(address: str) -> Client:
+    """A client of the scheduler at `address`, or InputError saying how to fix it."""
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        msg = (
+            f"cannot reach the Dask scheduler at {address!r} ({exc}); start one with "
+            "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"
+        )
+        raise InputError(msg) from None
+
+
+def worker_count(client: Client) -> int:
+    """How many workers the cluster has now (at least 1)."""
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def run_on_cluster(client: Client, tasks: list[Task]) -> Iterator[list[ReportRecord]]:
+    """Submit every task; yield each task's records as it finishes.
+
+    Each Dask worker keeps one kernel (workers.renderer) for all the tasks it runs; run
+    workers with one thread each (`--nthreads 1`), a kernel renders one report at a time.
+    """
+    client.register_plugin(RendererPlugin())
+    futures = [client.submit(run_task, task, pure=False) for task in tasks]
+    owner = {future.key: task for future, task in zip(futures, tasks, strict=True)}
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        task = owner[future.key]
+        try:
+            yield future.result()
+        except Exception as exc:  # a worker died or the task could not run at all
+            yield [_failed(task, job.name, f"{type(exc).__name__}: {exc}") for job in task.jobs]
+        future.release()
+
+
+def _failed(task: Task, name: str, error: str) -> ReportRecord:
+    job = next(j for j in task.jobs if j.name == name)
+    return ReportRecord(job.name, job.view, job.subject, task.keys[name], "failed", error=error)

@@ -1,0 +1,76 @@
+"""Dataset slices: only the rows a group of reports needs, for workers on other machines."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from utilization.dataset import Dataset
+from utilization.files import write_atomic
+
+SUFFIX = ".dataset.pickle"  # views.load_cached reads a `data` path ending so as a slice
+
+
+def slice_dataset(dataset: Dataset, view: str, subjects: list[str]) -> Dataset:
+    """The rows the reports of `view` about `subjects` read; other views get the whole dataset.
+
+    Client reports keep their clients' authorizations, visits, payments and allocations;
+    procedure reports those of their procedure codes. Reference tables, rejects and row counts
+    stay whole, so every figure, count and text of a report is the same as from the full data.
+    """
+    column = {"client": "client_id", "procedure": "procedure_code"}.get(view)
+    if column is None:
+        return dataset
+    wanted = set(subjects)
+    visits = dataset.visits[dataset.visits[column].isin(wanted)]
+    visit_ids = set(visits["visit_id"])
+    allocations = dataset.allocations
+    if allocations is not None:
+        allocations = allocations[allocations["visit_id"].isin(visit_ids)]
+    clients = dataset.clients
+    if view == "client":
+        clients = clients[clients["client_id"].isin(wanted)]
+    return replace(
+        dataset,
+        clients=clients,
+        authorizations=dataset.authorizations[dataset.authorizations[column].isin(wanted)],
+        visits=visits,
+        payments=dataset.payments[dataset.payments["visit_id"].isin(visit_ids)],
+        allocations=allocations,
+    )
+
+
+def to_bytes(dataset: Dataset) -> bytes:
+    """A dataset as bytes to ship to a worker."""
+    return pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def materialize(data: bytes, folder: Path | None = None) -> str:
+    """Write slice bytes once to the worker's temporary folder; return the path to pass as
+    the notebooks' `data` parameter.
+    """
+    folder = folder or Path(tempfile.gettempdir()) / f"utilization-slices-{os.getuid()}"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIX}"
+    if not path.is_file():
+        write_atomic(path, data)
+    return str(path)
+
+
+def read_slice(path: str) -> Dataset:
+    """The dataset of a slice file, read once per file and modification time."""
+    return _read(path, Path(path).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _read(path: str, stamp: int) -> Dataset:
+    with open(path, "rb") as handle:
+        dataset = pickle.load(handle)  # written by this package's own batch run (materialize)
+    if not isinstance(dataset, Dataset):
+        msg = f"{path} is not a dataset slice"
+        raise TypeError(msg)
+    return dataset
