@@ -195,7 +195,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     write_rejects(dataset, out)
     subject = (request.filters.clients or request.filters.procedures or ("",))[0]
     name = args.name or "-".join(p for p in (args.view, subject) if p)
-    from utilization.batch import safe_name
+    from utilization.filenames import safe_name
 
     with Renderer() as renderer:
         written = renderer.render(
