@@ -46,14 +46,19 @@ def balances(
     allocations = dataset.allocations
     if allocations is None:
         allocations = pd.DataFrame(columns=["authorization_id", "units", "service_date"])
-    done = allocations[allocations["service_date"] <= as_of_ts]
+    done = allocations.loc[
+        (allocations["service_date"] <= as_of_ts).to_numpy(), ["authorization_id", "units"]
+    ]
     used = done.groupby("authorization_id")["units"].sum()
     visits = dataset.visits
-    later = visits[
-        (visits["status"] == "scheduled")
-        & visits["billable"]
-        & (visits["service_date"] > as_of_ts)
-        & visits["authorization_id"].notna()
+    later = visits.loc[
+        (
+            (visits["status"] == "scheduled")
+            & visits["billable"]
+            & (visits["service_date"] > as_of_ts)
+            & visits["authorization_id"].notna()
+        ).to_numpy(),
+        ["authorization_id", "units"],
     ]
     scheduled = later.groupby("authorization_id")["units"].sum()
 

@@ -10,7 +10,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization import balances, flags, metrics, service_codes
 from utilization.dataset import Dataset
@@ -116,8 +119,15 @@ def newest_payment_included(
     dataset: Dataset, period: Period, filters: Filters
 ) -> pd.Timestamp | None:
     """The newest paid_date among payments for the completed visits the view covers."""
-    covered = metrics.period_visits(dataset, period, filters, billable_default=None)["visit_id"]
-    paid = dataset.payments.loc[dataset.payments["visit_id"].isin(covered), "paid_date"].max()
+    covered = metrics.period_visits(
+        dataset, period, filters, billable_default=None, columns=["visit_id"]
+    )["visit_id"]
+    payments = dataset.payments
+    ids = pa.array(payments["visit_id"].astype("str").array)
+    pool = pa.array(covered.astype("str").array).cast(ids.type)
+    found = pc.fill_null(pc.is_in(ids, value_set=pool, skip_nulls=True), False)
+    chosen = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    paid = payments.loc[chosen, "paid_date"].max()
     return None if pd.isna(paid) else pd.Timestamp(paid)
 
 

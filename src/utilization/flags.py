@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -30,17 +28,34 @@ AUTHORIZATION_KINDS = {
 }
 
 
-def _detail(kind: str, v: Any, long_hours: float) -> str:
-    """The flag's reason in words, for one visit row."""
+def _details(kind: str, chosen: pd.DataFrame, long_hours: float) -> list[str]:
+    """The flag's reason in words, for each visit row of `chosen`."""
     if kind == "unauthorized_service":
-        return f"no authorization for {v.procedure_code} holds this date"
+        return [
+            f"no authorization for {code} holds this date"
+            for code in chosen["procedure_code"].tolist()
+        ]
+    units = chosen["units"].tolist()
     if kind == "over_authorization":
-        return f"{v.units_over_authorization} of {v.units} units beyond the authorized units"
+        over = chosen["units_over_authorization"].tolist()
+        return [
+            f"{o} of {u} units beyond the authorized units"
+            for o, u in zip(over, units, strict=True)
+        ]
     if kind == "rate_mismatch":
-        return f"billed ${v.amount_billed / v.units:,.2f}/unit, authorized ${v.rate:,.2f}/unit"
+        billed, rate = chosen["amount_billed"].tolist(), chosen["rate"].tolist()
+        return [
+            f"billed ${b / u:,.2f}/unit, authorized ${r:,.2f}/unit"
+            for b, u, r in zip(billed, units, rate, strict=True)
+        ]
+    minutes = chosen["minutes"].tolist()
     if kind == "units_mismatch":
-        return f"recorded {v.units_recorded:g} units; {v.minutes} minutes make {v.units}"
-    return f"{v.minutes} minutes: longer than {long_hours:g} hours; check the times"
+        recorded = chosen["units_recorded"].tolist()
+        return [
+            f"recorded {r:g} units; {m} minutes make {u}"
+            for r, m, u in zip(recorded, minutes, units, strict=True)
+        ]
+    return [f"{m} minutes: longer than {long_hours:g} hours; check the times" for m in minutes]
 
 
 VISIT_KINDS: dict[str, tuple[str, str]] = {
@@ -51,6 +66,19 @@ VISIT_KINDS: dict[str, tuple[str, str]] = {
     "units_mismatch": ("units_mismatch", "units"),
     "long_visit": ("long_visit", "units"),
 }
+_FLAG_VISIT_COLUMNS = [
+    "visit_id",
+    "authorization_id",
+    "client_id",
+    "procedure_code",
+    "service_date",
+    "units",
+    "minutes",
+    "units_recorded",
+    "amount_billed",
+    "rate",
+    *sorted({c for pair in VISIT_KINDS.values() for c in pair} - {"units"}),
+]
 
 
 def visit_flags(dataset: Dataset, period: Period, filters: Filters) -> pd.DataFrame:
@@ -60,7 +88,9 @@ def visit_flags(dataset: Dataset, period: Period, filters: Filters) -> pd.DataFr
     = the units at risk), `rate_mismatch`, `units_mismatch` and `long_visit` (units = the
     visit's computed units).
     """
-    visits = period_visits(dataset, period, filters, billable_default=None)
+    visits = period_visits(
+        dataset, period, filters, billable_default=None, columns=_FLAG_VISIT_COLUMNS
+    )
     long_hours = dataset.settings.long_visit_hours
     frames = []
     for kind, (selector, units_column) in VISIT_KINDS.items():
@@ -76,9 +106,7 @@ def visit_flags(dataset: Dataset, period: Period, filters: Filters) -> pd.DataFr
                     "service_date": chosen["service_date"],
                     "units": chosen[units_column].astype(np.int64),
                     "detail": pd.Series(
-                        [_detail(kind, v, long_hours) for v in chosen.itertuples(index=False)],
-                        index=chosen.index,
-                        dtype="str",
+                        _details(kind, chosen, long_hours), index=chosen.index, dtype="str"
                     ),
                 }
             )
@@ -93,16 +121,22 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
     under-used; units = units remaining.
     """
     chosen = balance_table[balance_table["status"].isin(list(AUTHORIZATION_KINDS))]
+    ends = _iso_dates(chosen["end_date"])
+    projected = [
+        "" if d is None else f"; at the current pace they run out {d}"
+        for d in _iso_dates(chosen["projected_exhaustion_date"])
+    ]
     detail = [
-        f"all {row.units_approved:g} units used (ends {row.end_date:%Y-%m-%d})"
-        if row.units_remaining <= 0
-        else f"{row.units_remaining:g} of {row.units_approved:g} units left until {row.end_date:%Y-%m-%d}"
-        + (
-            f"; at the current pace they run out {row.projected_exhaustion_date:%Y-%m-%d}"
-            if not pd.isna(row.projected_exhaustion_date)
-            else ""
+        f"all {approved:g} units used (ends {end})"
+        if remaining <= 0
+        else f"{remaining:g} of {approved:g} units left until {end}{pace}"
+        for approved, remaining, end, pace in zip(
+            chosen["units_approved"].tolist(),
+            chosen["units_remaining"].tolist(),
+            ends,
+            projected,
+            strict=True,
         )
-        for row in chosen.itertuples(index=False)
     ]
     return pd.DataFrame(
         {
@@ -116,6 +150,18 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
             "detail": pd.Series(detail, index=chosen.index, dtype="str"),
         }
     )
+
+
+def _iso_dates(dates: pd.Series) -> list[str | None]:
+    """Dates as `YYYY-MM-DD` (None for NaT), formatted at once rather than one by one."""
+    days = np.asarray(dates.to_numpy()).astype("datetime64[D]")
+    text: list[str | None] = np.datetime_as_string(days, unit="D").tolist()
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    odd = np.flatnonzero(np.isnat(days) | (years < 1000) | (years > 9999))
+    for i in odd.tolist():  # as strftime writes them (no zero padding of the year)
+        value = dates.iloc[i]
+        text[i] = None if pd.isna(value) else f"{value:%Y-%m-%d}"
+    return text
 
 
 def flags(

@@ -7,11 +7,15 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
 
 IntArray = npt.NDArray[np.int64]
-CHUNK = 1_000_000  # visits per block when building the candidate matrix
+CHUNK = 1_000_000  # visits per block when counting the authorizations holding each date
+MASK_BLOCK = 1 << 16  # visits per block when building the candidate matrix
+_DAY_MIN, _DAY_MAX = -(2**31) + 1, 2**31 - 1  # int32 days; a missing date (NaT) holds none
 
 MATCH_COLUMNS = (
     "units_authorized",
@@ -32,6 +36,20 @@ def _days(dates: pd.Series) -> IntArray:
     )
 
 
+def _codes(first: pd.Series, second: pd.Series) -> tuple[IntArray, int]:
+    """Integer codes of the values of `first` then `second` (NaN: -1), and how many there are."""
+    codes, distinct = pd.factorize(pd.concat([first, second], ignore_index=True))
+    return codes.astype(np.int64), len(distinct)
+
+
+def _position_in(values: pd.Series, catalog: pd.Series) -> IntArray:
+    """The position in `catalog` (unique values) of each value; -1 where absent or missing."""
+    array = pa.array(values.astype("str").array)
+    pool = pa.array(catalog.astype("str").array).cast(array.type)
+    found = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 class _Candidates:
     """Authorizations per (client, procedure), ordered as they are used: end date, then id.
 
@@ -39,16 +57,11 @@ class _Candidates:
     """
 
     def __init__(self, authorizations: pd.DataFrame, visits: pd.DataFrame) -> None:
-        keys = pd.concat(
-            [
-                authorizations["client_id"].astype(str)
-                + "\x1f"
-                + authorizations["procedure_code"].astype(str),
-                visits["client_id"].astype(str) + "\x1f" + visits["procedure_code"].astype(str),
-            ],
-            ignore_index=True,
-        )
-        codes, _ = pd.factorize(keys)
+        # One code per (client, procedure) pair, numbered in order of first appearance
+        # (authorizations, then visits), from integer codes of each column: no pair strings.
+        client, n_clients = _codes(authorizations["client_id"], visits["client_id"])
+        procedure, _ = _codes(authorizations["procedure_code"], visits["procedure_code"])
+        codes, _ = pd.factorize(client * max(n_clients, 1) + procedure)
         n_auth = len(authorizations)
         payer_codes, _ = pd.factorize(
             pd.concat([authorizations["payer_id"], visits["payer_id"]], ignore_index=True)
@@ -78,22 +91,31 @@ class _Candidates:
         start = np.append(_days(authorizations["start_date"]), 0)
         end = np.append(_days(authorizations["end_date"]), -1)
         payer = np.append(self.auth_payer, -1)
-        self.start = start[self.index]
-        self.end = end[self.index]
-        self.payer = payer[self.index]
+        # Start day, end day and payer of each candidate side by side (one gather per visit
+        # block), as int32: half the memory (days fit until the year 5.8 million).
+        self.spans = np.stack(
+            [start[self.index], end[self.index], payer[self.index]], axis=-1
+        ).astype(np.int32)
 
     def mask(self, rows: IntArray, service_day: IntArray) -> npt.NDArray[np.bool_]:
-        """Which candidate columns hold each visit's date and accept its payer."""
-        g = self.visit_group[rows]
-        d = service_day[rows][:, None]
-        vp = self.visit_payer[rows][:, None]
-        ap = self.payer[g]
-        return (
-            (self.index[g] >= 0)
-            & (self.start[g] <= d)
-            & (d <= self.end[g])
-            & ((ap == -1) | (vp == -1) | (ap == vp))
-        )
+        """Which candidate columns hold each visit's date and accept its payer.
+
+        Computed a block of visits at a time, so that the temporary candidate matrices stay
+        a few MB (and are reused) however many visits there are.
+        """
+        out = np.empty((len(rows), self.index.shape[1]), dtype=bool)
+        for lo in range(0, len(rows), MASK_BLOCK):
+            block = rows[lo : lo + MASK_BLOCK]
+            spans = self.spans[self.visit_group[block]]
+            d = np.clip(service_day[block], _DAY_MIN, _DAY_MAX).astype(np.int32)[:, None]
+            vp = self.visit_payer[block].astype(np.int32)[:, None]
+            ap = spans[:, :, 2]
+            out[lo : lo + len(block)] = (  # padding holds no day (sentinel span)
+                (spans[:, :, 0] <= d)
+                & (d <= spans[:, :, 1])
+                & ((ap == -1) | (vp == -1) | (ap == vp))
+            )
+        return out
 
 
 def match(dataset: Dataset) -> Dataset:
@@ -147,12 +169,7 @@ def match(dataset: Dataset) -> Dataset:
         auth = first_holder[srows]
         order = np.lexsort((visits["order"].to_numpy()[srows], auth))
         srows, auth = srows[order], auth[order]
-        u = units[srows]
-        cum = np.cumsum(u)
-        starts = np.flatnonzero(np.r_[True, auth[1:] != auth[:-1]])
-        base = np.repeat(cum[starts] - u[starts], np.diff(np.r_[starts, len(srows)]))
-        before = cum - base - u
-        fit = np.clip(np.floor(approved[auth]) - before, 0, u).astype(np.int64)
+        fit = _fifo(auth, units[srows], np.floor(approved).astype(np.int64))
         authorized[srows] = fit
         rate_auth[srows] = auth
         used = fit > 0
@@ -160,37 +177,49 @@ def match(dataset: Dataset) -> Dataset:
         alloc_auth.append(auth[used])
         alloc_units.append(fit[used])
 
-    # Groups with overlapping authorizations: visit by visit, ends-first with units left.
+    # Groups with overlapping authorizations: each visit draws on the authorizations holding
+    # its date, ends-first, while they have units left. Every visit of a group tries them in
+    # the same order (end date, then id: the candidate columns), so what a visit asks of the
+    # k-th authorization depends only on what it got from the ones before: column by column,
+    # each authorization serves what is asked of it in visit order until its units run out.
     mrows = np.flatnonzero(in_multi)
     if len(mrows):
         order = np.lexsort((visits["order"].to_numpy()[mrows], cands.visit_group[mrows]))
         mrows = mrows[order]
-        remaining = np.floor(approved).astype(np.int64)
         masks = cands.mask(mrows, service_day)
         groups = cands.visit_group[mrows]
-        loop_visit: list[int] = []
-        loop_auth: list[int] = []
-        loop_units: list[int] = []
-        for i, row in enumerate(mrows.tolist()):
-            need = int(units[row])
-            first_used = -1
-            for a in cands.index[groups[i]][masks[i]].tolist():
-                if need == 0:
-                    break
-                take = min(need, int(remaining[a]))
-                if take > 0:
-                    remaining[a] -= take
-                    need -= take
-                    loop_visit.append(row)
-                    loop_auth.append(a)
-                    loop_units.append(take)
-                    if first_used < 0:
-                        first_used = a
-            authorized[row] = units[row] - need
-            rate_auth[row] = first_used if first_used >= 0 else first_holder[row]
-        alloc_visit.append(np.array(loop_visit, dtype=np.int64))
-        alloc_auth.append(np.array(loop_auth, dtype=np.int64))
-        alloc_units.append(np.array(loop_units, dtype=np.int64))
+        capacity = np.floor(approved).astype(np.int64)
+        need = units[mrows].copy()
+        first_used = np.full(len(mrows), -1, dtype=np.int64)
+        took_visit: list[IntArray] = []
+        took_rank: list[IntArray] = []
+        took_auth: list[IntArray] = []
+        took_units: list[IntArray] = []
+        for k in range(masks.shape[1]):
+            asking = np.flatnonzero(masks[:, k] & (need > 0))
+            if not len(asking):
+                continue
+            auth = cands.index[groups[asking], k]
+            by_auth = np.argsort(auth, kind="stable")  # each authorization's askers, in order
+            asking, auth = asking[by_auth], auth[by_auth]
+            take = _fifo(auth, need[asking], capacity)
+            need[asking] -= take
+            got = take > 0
+            fresh = got & (first_used[asking] < 0)
+            first_used[asking[fresh]] = auth[fresh]
+            took_visit.append(asking[got])
+            took_rank.append(np.full(int(got.sum()), k, dtype=np.int64))
+            took_auth.append(auth[got])
+            took_units.append(take[got])
+        authorized[mrows] = units[mrows] - need
+        rate_auth[mrows] = np.where(first_used >= 0, first_used, first_holder[mrows])
+        if took_visit:
+            visit_at = np.concatenate(took_visit)
+            rank = np.concatenate(took_rank)
+            by_visit = np.lexsort((rank, visit_at))  # visit order, then ends-first
+            alloc_visit.append(mrows[visit_at[by_visit]])
+            alloc_auth.append(np.concatenate(took_auth)[by_visit])
+            alloc_units.append(np.concatenate(took_units)[by_visit])
 
     held = eligible & (holders > 0)
     over = np.where(held, units - authorized, 0)
@@ -202,6 +231,19 @@ def match(dataset: Dataset) -> Dataset:
     )
 
 
+def _fifo(auth: IntArray, asked: IntArray, capacity: IntArray) -> IntArray:
+    """Units each request gets when every authorization serves its requests first come, first
+    served until its capacity runs out; `auth` is sorted (requests of one authorization
+    together, in visit order)."""
+    if not len(auth):
+        return np.zeros(0, dtype=np.int64)
+    total = np.cumsum(asked)
+    starts = np.flatnonzero(np.r_[True, auth[1:] != auth[:-1]])
+    base = np.repeat(total[starts] - asked[starts], np.diff(np.r_[starts, len(auth)]))
+    before = total - base - asked  # asked of the same authorization by earlier requests
+    return np.clip(capacity[auth] - before, 0, asked).astype(np.int64)
+
+
 def _with_amounts(
     dataset: Dataset,
     authorized: IntArray,
@@ -210,20 +252,17 @@ def _with_amounts(
     rate_auth: IntArray,
 ) -> pd.DataFrame:
     """Visits with the matching columns: units split, rate source, amount and the two checks."""
-    visits = dataset.visits.copy()
+    visits = dataset.visits.copy(deep=False)  # new columns only: the others are shared
     auths = dataset.authorizations
-    procedure_rate = (
-        visits["procedure_code"]
-        .map(dataset.procedures.set_index("procedure_code")["rate"])
-        .to_numpy(dtype=np.float64)
-    )
+    procedures = dataset.procedures
+    position = _position_in(visits["procedure_code"], procedures["procedure_code"])
+    procedure_rate = np.append(procedures["rate"].to_numpy(dtype=np.float64), np.nan)[position]
     has_auth = rate_auth >= 0
     safe = np.where(has_auth, rate_auth, 0)
     auth_rate = (
         auths["rate"].to_numpy(dtype=np.float64)[safe] if len(auths) else np.zeros(len(visits))
     )
     rate = np.where(has_auth, auth_rate, procedure_rate)
-    auth_ids = auths["authorization_id"].to_numpy(dtype=object)[safe] if len(auths) else None
     units = visits["units"].to_numpy(dtype=np.int64)
     billed = visits["amount_billed"].to_numpy(dtype=np.float64)
     amount = np.where(np.isnan(billed), units * rate, billed)
@@ -245,23 +284,28 @@ def _with_amounts(
     visits["units_authorized"] = authorized
     visits["units_over_authorization"] = over
     visits["units_unauthorized"] = unauthorized
-    visits["authorization_id"] = pd.array(
-        np.where(has_auth, auth_ids, None) if auth_ids is not None else [None] * len(visits),
-        dtype="str",
-    )
-    auth_payer = auths["payer_id"].to_numpy(dtype=object)[safe] if len(auths) else None
-    visits["payer_effective"] = visits["payer_id"].fillna(
-        pd.Series(
-            np.where(has_auth, auth_payer, None) if auth_payer is not None else None,
-            index=visits.index,
-            dtype="str",
-        )
+    used = np.where(has_auth, rate_auth, -1)  # -1: none (missing text)
+    visits["authorization_id"] = _take_text(auths["authorization_id"], used, visits.index)
+    payer = visits["payer_id"]
+    gaps = payer.isna().to_numpy()
+    visits["payer_effective"] = (
+        payer.fillna(_take_text(auths["payer_id"], np.where(gaps, used, -1), visits.index))
+        if gaps.any()
+        else payer.copy(deep=False)  # every visit names its payer: nothing to fill
     )
     visits["rate"] = rate
     visits["amount"] = amount
     visits["rate_mismatch"] = rate_mismatch
     visits["units_mismatch"] = units_mismatch
     return visits
+
+
+def _take_text(column: pd.Series, positions: IntArray, index: pd.Index) -> pd.Series:
+    """The text of `column` at each position (-1: missing) as a `str` Series on `index`."""
+    if not len(column):
+        return pd.Series(np.nan, index=index, dtype="str")
+    taken = column.astype("str").array.take(positions, allow_fill=True)
+    return pd.Series(taken, index=index, dtype="str")
 
 
 def _allocations(
@@ -275,11 +319,21 @@ def _allocations(
     rows = np.concatenate(alloc_visit) if alloc_visit else np.array([], dtype=np.int64)
     auth = np.concatenate(alloc_auth) if alloc_auth else np.array([], dtype=np.int64)
     used = np.concatenate(alloc_units) if alloc_units else np.array([], dtype=np.int64)
+    if not len(rows):  # as read from empty object arrays
+        return pd.DataFrame(
+            {
+                "visit_id": visits["visit_id"].to_numpy()[rows],
+                "authorization_id": auths["authorization_id"].to_numpy()[auth],
+                "units": used.astype(np.int64),
+                "service_date": visits["service_date"].to_numpy()[rows],
+            }
+        )
     return pd.DataFrame(
         {
-            "visit_id": visits["visit_id"].to_numpy()[rows],
-            "authorization_id": auths["authorization_id"].to_numpy()[auth],
+            "visit_id": visits["visit_id"].array.take(rows),
+            "authorization_id": auths["authorization_id"].array.take(auth),
             "units": used.astype(np.int64),
             "service_date": visits["service_date"].to_numpy()[rows],
-        }
+        },
+        copy=False,  # the arrays are new: no copy, no stacking
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from utilization.dataset import Dataset
@@ -30,25 +31,43 @@ def period_visits(
     filters: Filters,
     status: str = "completed",
     billable_default: bool | None = True,
+    columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """Visits of one status whose service date is in the period and that pass the filters.
 
     Grain: one row per visit. `filters.billable` chooses billable or non-billable visits;
-    when it is not set, `billable_default` does (None: both).
+    when it is not set, `billable_default` does (None: both). `columns`: only these columns
+    (default all), so that no other column of millions of visits is copied.
     """
     visits = dataset.visits
-    day = _day_numbers(visits["service_date"])
+    mask = period_visit_mask(dataset, period, filters, status, billable_default)
+    if columns is not None:
+        visits = visits[columns]
+    return visits[mask]
+
+
+def period_visit_mask(
+    dataset: Dataset,
+    period: Period,
+    filters: Filters,
+    status: str = "completed",
+    billable_default: bool | None = True,
+) -> npt.NDArray[np.bool_]:
+    """Where `period_visits` holds, as a boolean array over `dataset.visits`."""
+    visits = dataset.visits
+    day = visits["service_date"].to_numpy()  # datetime64, compared as it is: no copy
     mask = (
         (visits["status"] == status).to_numpy()
-        & (day >= _day(period.start))
-        & (day <= _day(period.end))
+        & (day >= np.datetime64(period.start))
+        & (day <= np.datetime64(period.end))
     )
     wanted = filters.billable if filters.billable is not None else billable_default
     if wanted is not None:
         billable = visits["billable"].to_numpy(dtype=bool)
         mask &= billable if wanted else ~billable
     mask &= filters.visit_mask(visits, visits["payer_effective"])
-    return visits[mask]
+    result: npt.NDArray[np.bool_] = np.asarray(mask, dtype=bool)
+    return result
 
 
 def approved_shares(
@@ -61,27 +80,41 @@ def approved_shares(
     `prorated`), or its whole figures (basis `full`); not rounded.
     """
     auths = dataset.authorizations[dataset.authorizations.pipe(filters.authorization_mask)]
+    overlap, units, amount = _shares(auths, period, basis)
+    keep = np.flatnonzero(overlap > 0)
+    out = pd.DataFrame(
+        {
+            "authorization_id": _text_at(auths["authorization_id"], keep),
+            "client_id": _text_at(auths["client_id"], keep),
+            "procedure_code": _text_at(auths["procedure_code"], keep),
+            "overlap_days": overlap[keep],
+            "units_approved": units[keep],
+            "amount_approved": amount[keep],
+        }
+    )
+    return out
+
+
+def _text_at(column: pd.Series, rows: npt.NDArray[np.intp]) -> Any:
+    """The values of a text column at `rows` (an empty column stays as its empty array)."""
+    return column.array.take(rows) if len(column) else column.to_numpy()
+
+
+def _shares(
+    auths: pd.DataFrame, period: Period, basis: Basis = "prorated"
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per authorization: days overlapping the period, units and amount approved in it."""
     start = _day_numbers(auths["start_date"])
     end = _day_numbers(auths["end_date"])
     lo = np.maximum(start, _day(period.start))
     hi = np.minimum(end, _day(period.end))
     overlap = np.maximum((hi - lo).astype(np.int64) + 1, 0)
-    keep = overlap > 0
     share = overlap / auths["days"].to_numpy(dtype=np.float64)
     if basis == "full":
-        share = np.where(keep, 1.0, 0.0)
+        share = np.where(overlap > 0, 1.0, 0.0)
     units = auths["units_approved"].to_numpy(dtype=np.float64) * share
-    out = pd.DataFrame(
-        {
-            "authorization_id": auths["authorization_id"].to_numpy(),
-            "client_id": auths["client_id"].to_numpy(),
-            "procedure_code": auths["procedure_code"].to_numpy(),
-            "overlap_days": overlap,
-            "units_approved": units,
-            "amount_approved": units * np.nan_to_num(auths["rate"].to_numpy(dtype=np.float64)),
-        }
-    )
-    return out[keep].reset_index(drop=True)
+    amount = units * np.nan_to_num(auths["rate"].to_numpy(dtype=np.float64))
+    return overlap, units, amount
 
 
 def detail(
@@ -101,12 +134,12 @@ def detail(
         .sum()
     )
     used = (
-        period_visits(dataset, period, filters)
+        period_visits(dataset, period, filters, columns=[*keys, "units", "amount"])
         .groupby(keys)
         .agg(units_used=("units", "sum"), amount_used=("amount", "sum"))
     )
     scheduled = (
-        period_visits(dataset, period, filters, status="scheduled")
+        period_visits(dataset, period, filters, status="scheduled", columns=[*keys, "units"])
         .groupby(keys)
         .agg(units_scheduled=("units", "sum"))
     )
@@ -194,23 +227,28 @@ def monthly(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame:
     """
     months = trend_months(end)
     window = Period(months[0], (pd.Timestamp(months[-1]) + pd.offsets.MonthEnd(0)).date())
-    used = period_visits(dataset, window, filters)
-    used_by_month = used.groupby(used["service_date"].dt.strftime("%Y-%m")).agg(
+    used = period_visits(dataset, window, filters, columns=["service_date", "units", "amount"])
+    month_number = used["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
+    used_by_month = used.groupby(month_number).agg(
         units_used=("units", "sum"), amount_used=("amount", "sum")
     )
+    units_used = used_by_month["units_used"].to_dict()
+    amount_used = used_by_month["amount_used"].to_dict()
+    auths = dataset.authorizations[dataset.authorizations.pipe(filters.authorization_mask)]
     rows = []
     for first in months:
         key = f"{first:%Y-%m}"
+        number = int(np.datetime64(first, "M").astype(np.int64))
         last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
-        approved = approved_shares(dataset, Period(first, last), filters)
-        in_month = used_by_month.loc[key] if key in used_by_month.index else None
+        overlap, units, amount = _shares(auths, Period(first, last))
+        keep = overlap > 0
         rows.append(
             {
                 "month": key,
-                "units_approved": float(approved["units_approved"].sum()),
-                "units_used": int(in_month["units_used"]) if in_month is not None else 0,
-                "amount_approved": float(approved["amount_approved"].sum()),
-                "amount_used": float(in_month["amount_used"]) if in_month is not None else 0.0,
+                "units_approved": float(pd.Series(units[keep]).sum()),
+                "units_used": int(units_used.get(number, 0)),
+                "amount_approved": float(pd.Series(amount[keep]).sum()),
+                "amount_used": float(amount_used.get(number, 0.0)),
             }
         )
     return pd.DataFrame(rows)

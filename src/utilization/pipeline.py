@@ -26,8 +26,10 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
     if not isinstance(settings, Settings):
         settings = load_settings(settings, raw.data_dir)
     dataset = validation.validate(raw, settings)
-    if raw.data_dir is not None and (raw.data_dir / REMITTANCES).is_dir():
-        dataset = with_remittances(dataset, raw.data_dir / REMITTANCES)
+    data_dir = raw.data_dir
+    del raw  # the tables as read are not needed any more: free them before matching
+    if data_dir is not None and (data_dir / REMITTANCES).is_dir():
+        dataset = with_remittances(dataset, data_dir / REMITTANCES)
     return matching.match(dataset)
 
 

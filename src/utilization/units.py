@@ -32,7 +32,9 @@ def units_array(
     m = np.asarray(minutes, dtype=np.int64)
     u = np.asarray(unit_minutes, dtype=np.int64)
     r = np.asarray(rule, dtype=object)
-    m, u, r = np.broadcast_arrays(m, u, r)
+    # Rule names are compared before broadcasting: one comparison per rule given, not per visit;
+    # and only the rules given are computed.
+    shape = np.broadcast_shapes(m.shape, u.shape, r.shape)
     unknown = ~np.isin(r, RULES)
     if unknown.any():
         msg = f"unknown rounding rule(s) {sorted(set(r[unknown].tolist()))}; known: {list(RULES)}"
@@ -40,12 +42,18 @@ def units_array(
     if (m < 0).any():
         msg = "minutes must not be negative"
         raise ValueError(msg)
+    is_complete, is_never_zero = r == COMPLETE, r == NEVER_ZERO
     per_visit = (r == PER_VISIT) | (u == 0)
     safe_u = np.where(u == 0, 1, u)
     half = (safe_u + 1) // 2  # ceil(U / 2)
-    midpoint = (m + half - 1) // safe_u
-    complete = m // safe_u
-    never_zero = np.where(m >= 1, np.maximum(midpoint, 1), 0)
-    out = np.where(r == COMPLETE, complete, np.where(r == NEVER_ZERO, never_zero, midpoint))
-    out = np.where(per_visit, 1, out)
-    return out.astype(np.int64)
+    out = (m + half - 1) // safe_u  # midpoint
+    if is_never_zero.any():
+        out = np.where(is_never_zero, np.where(m >= 1, np.maximum(out, 1), 0), out)
+    if is_complete.any():
+        out = np.where(is_complete, m // safe_u, out)
+    if per_visit.any():
+        out = np.where(per_visit, 1, out)
+    if out.shape != shape:
+        out = np.broadcast_to(out, shape).copy()
+    result: npt.NDArray[np.int64] = out.astype(np.int64, copy=False)
+    return result

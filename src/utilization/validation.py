@@ -109,6 +109,7 @@ _NAIVE_FORMATS: tuple[str, ...] = (
 _DATE_FORMATS: tuple[str, ...] = ("%m/%d/%Y", "ISO8601")
 _US_PER_MINUTE = 60_000_000
 _US_PER_DAY = 86_400 * 1_000_000
+IntArray = npt.NDArray[np.int64]
 
 
 def validate(raw: RawSource, settings: Settings) -> Dataset:
@@ -298,17 +299,51 @@ class _Table:
         self.reject(values.isna().to_numpy(), column, MISSING)
         return values
 
+    def whole_numbers(self, column: str) -> npt.NDArray[np.integer[Any]] | None:
+        """The raw column when it holds typed whole numbers (Parquet, SQL), else None.
+
+        Such a column has no missing value and one text per number, so ids can be compared
+        as numbers: the same answers as their text, without hashing millions of strings.
+        """
+        raw = self.frame[column] if self.has(column) else None
+        if raw is not None and isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu":
+            values: npt.NDArray[np.integer[Any]] = raw.to_numpy()
+            return values
+        return None
+
     def unique(self, column: str) -> None:
         """Reject every repeat of a value of `column` as a duplicate of its first row."""
-        values = self.text(column)
-        present = values.dropna()
-        if not len(present) or len(pc.unique(pa.array(present.array))) == len(present):
+        numbers = self.whole_numbers(column)
+        if numbers is not None:
+            self._unique_numbers(column, numbers)
             return
-        repeat = (values.duplicated(keep="first") & values.notna()).to_numpy()
-        first = pd.Series(self.rows[~repeat & values.notna().to_numpy()])
-        first.index = pd.Index(values[~repeat & values.notna().to_numpy()])
-        rows = first.reindex(pd.Index(values[repeat])).to_numpy()
+        codes, distinct = pd.factorize(self.text(column))  # missing: -1
+        present = codes >= 0
+        if len(distinct) == int(present.sum()):
+            return
+        repeat = present & pd.Series(codes).duplicated(keep="first").to_numpy()
+        first = present & ~repeat
+        first_row = np.empty(len(distinct), dtype=np.int64)
+        first_row[codes[first]] = self.rows[first]
+        rows = first_row[codes[repeat]]
         self.reject(repeat, column, [f"duplicate of row {r}" for r in rows])
+
+    def _unique_numbers(self, column: str, values: npt.NDArray[np.integer[Any]]) -> None:
+        """`unique` for a column of whole numbers, by a stable sort (fast on sorted ids)."""
+        order = np.argsort(values, kind="stable")
+        ranked = values[order]
+        same = ranked[1:] == ranked[:-1]
+        if not same.any():
+            return
+        starts = np.flatnonzero(np.r_[True, ~same])  # first of each run of one value
+        run = np.cumsum(np.r_[True, ~same]) - 1
+        later = np.flatnonzero(np.r_[False, same])
+        position, first = order[later], order[starts[run[later]]]
+        by_position = np.argsort(position)
+        position, first = position[by_position], first[by_position]
+        repeat = np.zeros(self.n, dtype=bool)
+        repeat[position] = True
+        self.reject(repeat, column, [f"duplicate of row {r}" for r in self.rows[first]])
 
     def number(
         self, column: str, *, required: bool = False, negative: bool = False, whole: str = ""
@@ -386,10 +421,17 @@ class _Table:
         """Reject rows whose `column` value is not an accepted row of `catalog`."""
         if not catalog.present or not self.given(column).any():
             return
-        values = self.text(column)
-        unknown = (values.notna() & ~_isin(values, catalog.accepted)).to_numpy()
+        mine = self.whole_numbers(column)
+        ids = catalog.table.whole_numbers(COLUMNS[catalog.table.name][0])
+        if mine is not None and ids is not None:  # ids typed as numbers on both sides
+            known = pd.Series(mine).isin(ids[~catalog.table.bad]).to_numpy()
+            unknown = ~known
+        else:
+            values = self.text(column)
+            unknown = (values.notna() & ~_isin(values, catalog.accepted)).to_numpy()
         if not unknown.any():
             return
+        values = self.text(column)
         rows = catalog.rejected_rows(values[unknown])
         name = catalog.table.name
         reasons = [
@@ -618,13 +660,14 @@ def _visits(
 
     keep = ~t.bad
     codes = t.text("procedure_code")[keep]
-    procedure = _lookup(
-        procedures, "procedure_code", codes, ["unit_minutes", "rounding", "billable"]
-    )
+    procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
     minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
     day = np.where(timed, local_day, day)[keep]
     start, end = start[keep], end[keep]
-    key = np.where(start != NAT, start, _local_midnights(day, settings.timezone))
+    key = start.copy()
+    untimed = start == NAT
+    if untimed.any():
+        key[untimed] = _local_midnights(day[untimed], settings.timezone)
     ids = t.text("visit_id")[keep]
     ranked = pc.sort_indices(
         pa.table({"key": key, "visit_id": pa.array(ids.array)}),
@@ -649,11 +692,7 @@ def _visits(
         "status": status[keep].fillna("completed"),
         "units_recorded": recorded[keep],
         "amount_billed": amount[keep],
-        "units": units_array(
-            minutes,
-            procedure["unit_minutes"].astype(np.int64),
-            procedure["rounding"].astype(object),
-        ),
+        "units": _units(minutes, np.asarray(procedure["position"], dtype=np.int64), procedures),
         "long_visit": minutes > settings.long_visit_hours * 60,
         "order": order,
     }
@@ -699,13 +738,15 @@ def _frame(t: _Table, columns: dict[str, Any]) -> pd.DataFrame:
 
 def _canonical(name: str, columns: dict[str, Any], n: int) -> pd.DataFrame:
     """A frame of the canonical columns of table `name`, text columns as `str`, index 0..n-1."""
+    # No copies: the arrays are this frame's own (pandas would copy each and then stack
+    # the columns of one dtype into a block, twice the memory of millions of visits).
     series = {
         column: values.reset_index(drop=True)
         if isinstance(values, pd.Series)
-        else pd.Series(values)
+        else pd.Series(values, copy=False)
         for column, values in columns.items()
     }
-    frame = pd.DataFrame(series, index=pd.RangeIndex(n))
+    frame = pd.DataFrame(series, index=pd.RangeIndex(n), copy=False)
     text = [c for c in frame.columns if frame[c].dtype == object or frame[c].dtype == TEXT]
     if text:
         frame = frame.astype(dict.fromkeys(text, TEXT))
@@ -715,12 +756,40 @@ def _canonical(name: str, columns: dict[str, Any], n: int) -> pd.DataFrame:
 def _lookup(
     catalog: pd.DataFrame, key: str, values: pd.Series, columns: list[str]
 ) -> dict[str, npt.NDArray[np.generic]]:
-    """The `columns` of the catalog row whose `key` equals each value (all values must match)."""
+    """The `columns` of the catalog row whose `key` equals each value (all values must match).
+
+    Column `position` is the catalog row's position.
+    """
     position = _index_in(values, catalog[key])
     if (position < 0).any():
         msg = f"internal error: {key} values not in the catalog"
         raise AssertionError(msg)
-    return {c: catalog[c].to_numpy()[position] for c in columns}
+    return {c: position if c == "position" else catalog[c].to_numpy()[position] for c in columns}
+
+
+def _units(
+    minutes: npt.NDArray[np.int64], position: npt.NDArray[np.int64], procedures: pd.DataFrame
+) -> npt.NDArray[np.int64]:
+    """Units of each visit by the rule and unit length of its procedure (row `position`).
+
+    Rounded once per distinct (unit length, rule) of the catalog, not rule name by visit.
+    """
+    unit_minutes = procedures["unit_minutes"].to_numpy(dtype=np.int64)
+    rules = procedures["rounding"].astype(object).to_numpy()
+    kinds, kind_of_procedure = np.unique(
+        np.array([f"{m}\x1f{r}" for m, r in zip(unit_minutes, rules, strict=True)], dtype=object),
+        return_inverse=True,
+    )
+    if len(kinds) == 1:
+        return units_array(minutes, unit_minutes[0], rules[0])
+    kind = kind_of_procedure.reshape(-1).astype(np.int32)[position]
+    units = np.zeros(len(minutes), dtype=np.int64)
+    for k in range(len(kinds)):
+        chosen = kind == k
+        if chosen.any():
+            first = int(np.flatnonzero(kind_of_procedure.reshape(-1) == k)[0])
+            units[chosen] = units_array(minutes[chosen], unit_minutes[first], rules[first])
+    return units
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -779,9 +848,48 @@ def _as_text(values: pd.Series) -> pd.Series:
             index=values.index,
             dtype=TEXT,
         )
+    if not _needs_tidying(text):  # the usual case: no copy of millions of values
+        return text
     text = text.str.strip()
     result: pd.Series = text.where(text != "")
     return result
+
+
+def _needs_tidying(text: pd.Series) -> bool:
+    """Whether some value of a text column is empty or may begin or end with white space.
+
+    Looks at the first and last byte of each value only: a byte up to 0x20 (space, control)
+    or from 0x80 (non-ASCII, maybe Unicode white space) means yes, to be safe.
+    """
+    array = pa.array(text.array)
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        chunk = chunk.cast(pa.large_string())
+        for lo in range(0, len(chunk), _PARSE_CHUNK):
+            part = chunk.slice(lo, _PARSE_CHUNK)
+            offsets_buffer, data_buffer = part.buffers()[1:3]
+            if offsets_buffer is None:
+                continue
+            n = len(part)
+            offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+                part.offset : part.offset + n + 1
+            ]
+            lengths = np.diff(offsets)
+            present = lengths > 0
+            if part.null_count:
+                valid = np.asarray(part.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+                if (valid & ~present).any():
+                    return True
+            elif not present.all():
+                return True
+            if data_buffer is None or not present.any():
+                continue
+            data = np.frombuffer(data_buffer, dtype=np.uint8)
+            first = data[offsets[:-1][present]]
+            last = data[offsets[1:][present] - 1]
+            if ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any():
+                return True
+    return False
 
 
 def _numbers(
@@ -806,14 +914,82 @@ def _numbers(
 
 
 def _strptime(text: pd.Series, fmt: str) -> npt.NDArray[np.int64]:
-    """Fast fixed-format parse of text to naive microseconds (NAT where it does not fit)."""
-    source = pa.array(text.array)
-    parsed = pc.strptime(source, format=fmt, unit="us", error_is_null=True)
-    # Arrow rolls impossible dates over (2025-02-30 becomes 2025-03-02): keep only values that
-    # print back as they were written; the rest go to the strict fallback parsers.
-    same = pc.equal(pc.strftime(parsed, format=fmt), source)
-    parsed = pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
-    return _micros(parsed.to_numpy(zero_copy_only=False))
+    """Fast fixed-format parse of text to naive microseconds (NAT where it does not fit).
+
+    `fmt` is `%Y-%m-%d` or `%Y-%m-%d %H:%M:%S`, read strictly: zero-padded fields, a real
+    calendar date (no 2025-02-30), hours 00-23, minutes and seconds 00-59. What does not fit
+    goes to the strict fallback parsers. Vectorized over the text's bytes, a block of values
+    at a time: no parsing per value, no copy of the whole column.
+    """
+    if fmt not in _TEMPLATES:
+        msg = f"internal error: no fast parser for {fmt!r}"
+        raise AssertionError(msg)
+    array = pa.array(text.array)
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    out = np.full(len(text), NAT, dtype=np.int64)
+    done = 0
+    for chunk in chunks:
+        chunk = chunk.cast(pa.large_string())
+        for lo in range(0, len(chunk), _PARSE_CHUNK):
+            part = chunk.slice(lo, _PARSE_CHUNK)
+            out[done + lo : done + lo + len(part)] = _parse_fixed(part, fmt)
+        done += len(chunk)
+    return out
+
+
+def _parse_fixed(array: pa.LargeStringArray, fmt: str) -> npt.NDArray[np.int64]:
+    """`_strptime` of one block of text values (Arrow large strings)."""
+    low, high = _TEMPLATES[fmt]
+    width = len(low)
+    n = len(array)
+    out = np.full(n, NAT, dtype=np.int64)
+    offsets_buffer, data_buffer = array.buffers()[1:3]
+    if n == 0 or offsets_buffer is None or data_buffer is None:
+        return out
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    fits = np.diff(offsets) == width
+    if array.null_count:
+        fits &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    rows = np.flatnonzero(fits)
+    if not len(rows) or len(data) < width:
+        return out
+    chars = np.lib.stride_tricks.sliding_window_view(data, width)[offsets[rows]]
+    ok = ((chars >= low) & (chars <= high)).all(axis=1)  # digits where digits, separators
+
+    def number(first: int, last: int) -> npt.NDArray[np.int32]:
+        value = chars[:, first].astype(np.int32) - 48
+        for k in range(first + 1, last):
+            value = value * 10 + (chars[:, k].astype(np.int32) - 48)
+        return value
+
+    year, month, day = number(0, 4), number(5, 7), number(8, 10)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1)
+    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype(np.int64)
+    first_day = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    next_first = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    ok &= day <= next_first - first_day
+    micros = (first_day + day - 1) * _US_PER_DAY
+    if width > 10:
+        hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
+        ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+        micros += (hour * 3600 + minute * 60 + second).astype(np.int64) * 1_000_000
+    out[rows[ok]] = micros[ok]
+    return out
+
+
+def _template(pattern: str) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Lowest and highest byte allowed at each place of a fixed form (`9` a digit)."""
+    low = np.array([ord("0") if c == "9" else ord(c) for c in pattern], dtype=np.uint8)
+    high = np.array([ord("9") if c == "9" else ord(c) for c in pattern], dtype=np.uint8)
+    return low, high
+
+
+_TEMPLATES = {
+    "%Y-%m-%d": _template("9999-99-99"),
+    "%Y-%m-%d %H:%M:%S": _template("9999-99-99 99:99:99"),
+}
+_PARSE_CHUNK = 1 << 17  # values parsed at a time: temporaries of a few MB, reused
 
 
 def _parse_fallback(
@@ -906,10 +1082,7 @@ def _instants(
     local = given & (naive != NAT)
     if local.any():
         where = np.flatnonzero(local)
-        localized = pd.DatetimeIndex(naive[where].view("datetime64[us]")).tz_localize(
-            timezone, ambiguous=np.ones(len(where), dtype=bool), nonexistent="NaT"
-        )
-        utc[where] = localized.tz_convert("UTC").as_unit("us").asi8
+        utc[where] = _localize(naive[where], timezone, nonexistent="NaT")
     parsed = local | (given & (utc != NAT))
     return utc, given, parsed, naive
 
@@ -934,8 +1107,22 @@ def _local_midnights(days: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[
     out = np.full(len(days), NAT, dtype=np.int64)
     known = days != NAT
     if known.any():
-        local = pd.DatetimeIndex(days[known].view("datetime64[us]")).tz_localize(
-            timezone, ambiguous=np.ones(int(known.sum()), dtype=bool), nonexistent="shift_forward"
-        )
-        out[known] = local.tz_convert("UTC").as_unit("us").asi8
+        out[known] = _localize(days[known], timezone, nonexistent="shift_forward")
     return out
+
+
+def _localize(
+    naive: npt.NDArray[np.int64], timezone: str, nonexistent: Literal["NaT", "shift_forward"]
+) -> npt.NDArray[np.int64]:
+    """Local wall-clock times (microseconds, none NAT) as UTC microseconds.
+
+    A time in the hour repeated when clocks fall back is its first occurrence (daylight
+    time); one in the skipped hour follows `nonexistent`. Each distinct time is localized
+    once: visits start on whole minutes, so millions of them hold few distinct values.
+    """
+    codes, distinct = pd.factorize(naive)
+    localized = pd.DatetimeIndex(np.asarray(distinct).view("datetime64[us]")).tz_localize(
+        timezone, ambiguous=np.ones(len(distinct), dtype=bool), nonexistent=nonexistent
+    )
+    utc: npt.NDArray[np.int64] = localized.tz_convert("UTC").as_unit("us").asi8
+    return utc[codes]

@@ -1,0 +1,506 @@
+"""Speed and memory benchmark: N demo visits loaded, validated, matched and reported.
+
+    .venv/bin/python benchmarks/run.py                 # 1M and 10M visits, 3 runs each
+    .venv/bin/python benchmarks/run.py --sizes 1000000 --repeat 5
+    .venv/bin/python benchmarks/run.py --quick         # small smoke run (seconds)
+
+What it does (benchmarks/README.md has the details and the figures measured):
+
+1. Generates the demo agency (`utilization.demo.generate`) once per size into a cache folder
+   (`benchmarks/out/data/`, git-ignored) as Parquet, plus CSV for the CSV load figure; a
+   cached folder is reused while its parameters and `demo.py` are unchanged.
+2. For each size and run, a fresh Python process times each stage with `time.perf_counter`:
+   read (`sources.read_source`), validate including unit rounding (`validation.validate`),
+   match (`matching.match`) and the agency view for one quarter (`export.build_view`), and
+   reports its peak resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`).
+3. In the same run, a straightforward analyst's pandas script (row-by-row `apply` for
+   units, an `iterrows` loop for matching, `groupby` for the figures) runs on a small size;
+   its time is extrapolated linearly to each size and the ratio printed.
+
+Timings are the best of the runs, with the spread (median and worst) alongside: other jobs on
+the machine slow single runs down, never speed them up. Nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_OUT = HERE / "out"
+DEFAULT_SIZES = (1_000_000, 10_000_000)
+BASELINE_SIZE = 100_000
+CSV_SIZE = 1_000_000  # the size whose CSV load time is also reported
+QUICK_SIZES = (20_000,)
+QUICK_BASELINE_SIZE = 5_000
+SEED = 2026
+MONTHS = 12
+TODAY = date(2026, 2, 16)  # visits: Apr 2025 - Mar 2026, completed up to today
+PERIOD = (date(2026, 1, 1), date(2026, 3, 31))  # the quarter the agency view covers
+VISITS_PER_CLIENT = 143.7  # visits per demo client over MONTHS months (measured at 1M)
+TARGETS = {1_000_000: 3.0, 10_000_000: 30.0}  # seconds end to end (issue 2)
+MEMORY_TARGET_GB = {10_000_000: 8.0}  # peak resident memory (issue 2)
+STAGES = ("read", "validate", "match", "agency_view")
+STAGE_NAMES = {
+    "read": "read (Parquet)",
+    "validate": "validate + units",
+    "match": "match",
+    "agency_view": "agency view (quarter)",
+    "csv_read": "read (CSV)",
+    "csv_validate": "validate + units (CSV)",
+}
+BASELINE_STAGES = ("read", "units", "match", "figures")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of this process (Linux reports kilobytes, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def _clients_for(size: int) -> int:
+    """Demo clients that make about `size` visits over MONTHS months."""
+    return max(1, round(size / VISITS_PER_CLIENT))
+
+
+def _fingerprint(size: int) -> dict[str, Any]:
+    """What the cached data of one size depends on."""
+    source = (ROOT / "src" / "utilization" / "demo.py").read_bytes()
+    return {
+        "seed": SEED,
+        "clients": _clients_for(size),
+        "months": MONTHS,
+        "today": TODAY.isoformat(),
+        "demo_sha1": hashlib.sha1(source).hexdigest(),
+    }
+
+
+def _gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.2f} GB"
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    """Run this script in a fresh process with `args`; its last stdout line is JSON."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        msg = f"benchmark step {args} failed (exit {done.returncode}):\n{done.stderr[-4000:]}"
+        raise SystemExit(msg)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- children: run in a fresh process each ------------------------------------------------------
+
+
+def child_generate(folder: Path, size: int, formats: list[str]) -> dict[str, Any]:
+    """Write the demo tables of `size` visits as `<folder>/<fmt>/<table>.<fmt>`."""
+    from utilization import demo
+
+    started = time.perf_counter()
+    tables = demo.generate(seed=SEED, clients=_clients_for(size), months=MONTHS, today=TODAY)
+    generated = time.perf_counter() - started
+    for fmt in formats:
+        out = folder / fmt
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in tables.items():  # as demo.write_demo writes them
+            path = out / f"{name}.{fmt}"
+            if fmt == "csv":
+                frame.to_csv(
+                    path, index=False, lineterminator="\n", float_format="%.2f", encoding="utf-8"
+                )
+            else:
+                frame.to_parquet(path, index=False)
+    info = {
+        **_fingerprint(size),
+        "visits": len(tables["visits"]),
+        "authorizations": len(tables["authorizations"]),
+        "formats": formats,
+        "generate_seconds": generated,
+        "write_seconds": time.perf_counter() - started - generated,
+    }
+    (folder / "info.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def child_engine(folder: Path, csv: bool) -> dict[str, Any]:
+    """Time the engine's stages on one data folder (as utilization.load, then the view)."""
+    started = time.perf_counter()
+    from utilization import export, matching, sources, validation
+    from utilization.period import Filters, Period
+    from utilization.settings import load_settings
+
+    times: dict[str, float] = {"import": time.perf_counter() - started}
+    rss: dict[str, int] = {}
+
+    def stage(name: str, work: Callable[..., Any], *args: Any) -> Any:
+        begin = time.perf_counter()
+        value = work(*args)
+        times[name] = time.perf_counter() - begin
+        rss[name] = _peak_rss_bytes()
+        return value
+
+    prefix = "csv_" if csv else ""
+    raw = stage(f"{prefix}read", sources.read_source, folder)
+    settings = load_settings(None, raw.data_dir)
+    dataset = stage(f"{prefix}validate", validation.validate, raw, settings)
+    del raw  # as utilization.load: the raw tables are not needed after validation
+    result: dict[str, Any] = {"times": times, "peak_rss": rss}
+    result["visits_read"] = int(dataset.row_counts.set_index("table").loc["visits", "rows_read"])
+    result["rejects"] = len(dataset.rejects)
+    if csv:
+        return result
+    dataset = stage("match", matching.match, dataset)
+    request = export.ViewRequest("agency", Period(*PERIOD), Filters(), TODAY)
+    view = stage("agency_view", export.build_view, dataset, request)
+    result["kpis"] = {k: round(v, 4) for k, v in view["kpis"].items() if v is not None}
+    result["flags"] = len(view["flags"])
+    result["allocations"] = len(dataset.allocations) if dataset.allocations is not None else 0
+    return result
+
+
+def child_baseline(folder: Path) -> dict[str, Any]:
+    """A straightforward analyst's pandas script: row-by-row units and matching, groupby figures.
+
+    Not the contract (no validation, no time zones, midpoint rule for every code): the kind
+    of script the engine replaces, timed stage by stage.
+    """
+    started = time.perf_counter()
+    from collections import defaultdict
+
+    import pandas as pd
+
+    times: dict[str, float] = {"import": time.perf_counter() - started}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        times[name] = now - clock
+        clock = now
+
+    visits = pd.read_parquet(folder / "visits.parquet")
+    auths = pd.read_parquet(folder / "authorizations.parquet")
+    procedures = pd.read_parquet(folder / "procedures.parquet")
+    lap("read")
+
+    unit_minutes = dict(
+        zip(procedures["procedure_code"], procedures["unit_minutes"].fillna(15), strict=True)
+    )
+    rates = dict(zip(procedures["procedure_code"], procedures["rate"], strict=True))
+    billable = dict(zip(procedures["procedure_code"], procedures["billable"], strict=True))
+
+    def units_of(row: Any) -> tuple[Any, Any, Any]:
+        """(service date, minutes, units) of one visit by the midpoint rule."""
+        code = row["procedure_code"]
+        if code not in unit_minutes:
+            return None, None, None
+        if isinstance(row["start"], str) and isinstance(row["end"], str):
+            start = datetime.fromisoformat(row["start"]).replace(tzinfo=None)
+            end = datetime.fromisoformat(row["end"]).replace(tzinfo=None)
+            minutes = int((end - start).total_seconds() // 60)
+            day = start.date()
+        else:
+            try:
+                minutes = int(row["minutes"])
+                day = date.fromisoformat(row["service_date"])
+            except (TypeError, ValueError):
+                return None, None, None
+        length = int(unit_minutes[code])
+        if length == 0:
+            return day, minutes, 1
+        return day, minutes, (minutes + (length + 1) // 2 - 1) // length
+
+    computed = visits.apply(units_of, axis=1)
+    visits["service_date"] = [c[0] for c in computed]
+    visits["minutes"] = [c[1] for c in computed]
+    visits["units_computed"] = [c[2] for c in computed]
+    lap("units")
+
+    auths["start_date"] = pd.to_datetime(auths["start_date"], errors="coerce").dt.date
+    auths["end_date"] = pd.to_datetime(auths["end_date"], errors="coerce").dt.date
+    by_key: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    remaining: dict[str, float] = {}
+    for auth in auths.sort_values(["end_date", "authorization_id"]).itertuples(index=False):
+        by_key[(auth.client_id, auth.procedure_code)].append(auth)
+        remaining[auth.authorization_id] = auth.units_approved
+    done = visits[
+        (visits["status"].fillna("completed") == "completed")
+        & visits["units_computed"].notna()
+        & visits["procedure_code"].map(billable).fillna(False).astype(bool)
+    ].sort_values(["start", "visit_id"])
+    authorized: dict[int, float] = {}
+    over: dict[int, float] = {}
+    unauthorized: dict[int, float] = {}
+    rate_of: dict[int, float] = {}
+    for index, visit in done.iterrows():
+        need = visit["units_computed"]
+        holding = [
+            a
+            for a in by_key.get((visit["client_id"], visit["procedure_code"]), [])
+            if a.start_date <= visit["service_date"] <= a.end_date
+        ]
+        rate_of[index] = holding[0].rate if holding else rates[visit["procedure_code"]]
+        if not holding:
+            authorized[index], over[index], unauthorized[index] = 0, 0, need
+            continue
+        used = 0
+        for auth in holding:
+            take = min(need - used, remaining[auth.authorization_id])
+            remaining[auth.authorization_id] -= take
+            used += take
+        authorized[index], over[index], unauthorized[index] = used, need - used, 0
+    done = done.assign(
+        units_authorized=pd.Series(authorized),
+        units_over=pd.Series(over),
+        units_unauthorized=pd.Series(unauthorized),
+        rate=pd.Series(rate_of),
+    )
+    lap("match")
+
+    start, end = PERIOD
+    done["amount"] = done["amount_billed"].fillna(done["units_computed"] * done["rate"])
+    quarter = done[(done["service_date"] >= start) & (done["service_date"] <= end)]
+    used_figures = quarter.groupby(["client_id", "procedure_code"]).agg(
+        units_used=("units_computed", "sum"), amount_used=("amount", "sum")
+    )
+    first = pd.Timestamp(start)
+    last = pd.Timestamp(end)
+    a_start = pd.to_datetime(auths["start_date"])
+    a_end = pd.to_datetime(auths["end_date"])
+    overlap = (a_end.clip(upper=last) - a_start.clip(lower=first)).dt.days + 1
+    days = (a_end - a_start).dt.days + 1
+    auths["units_in_period"] = auths["units_approved"] * overlap.clip(lower=0) / days
+    approved = auths.groupby(["client_id", "procedure_code"])["units_in_period"].sum()
+    table = used_figures.join(approved, how="outer").fillna(0)
+    monthly = done.groupby(pd.to_datetime(done["service_date"]).dt.strftime("%Y-%m"))[
+        "units_computed"
+    ].sum()
+    lap("figures")
+    return {
+        "times": times,
+        "peak_rss": {"figures": _peak_rss_bytes()},
+        "visits_read": len(visits),
+        "rows": len(table) + len(monthly),
+    }
+
+
+# -- parent -----------------------------------------------------------------------------------
+
+
+def ensure_data(out: Path, size: int, formats: list[str]) -> dict[str, Any]:
+    """The cached demo data of `size` visits, generated (in a child) when missing or stale."""
+    folder = out / "data" / f"visits-{size}"
+    info_path = folder / "info.json"
+    if info_path.is_file():
+        info: dict[str, Any] = json.loads(info_path.read_text())
+        fresh = all(info.get(k) == v for k, v in _fingerprint(size).items())
+        if fresh and set(formats) <= set(info.get("formats", [])):
+            return info
+    print(f"generating {size:,} visits into {folder} ({', '.join(formats)}) ...", flush=True)
+    return _child(["--child", "generate", str(folder), "--size", str(size), "--formats", *formats])
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"best": min(values), "median": statistics.median(values), "worst": max(values)}
+
+
+def measure(
+    out: Path, sizes: list[int], baseline_size: int, repeat: int, csv_size: int
+) -> dict[str, Any]:
+    """Run every measurement; the figures by size, plus the baseline."""
+    results: dict[str, Any] = {"sizes": {}, "baseline": None}
+    base_info = ensure_data(out, baseline_size, ["parquet"])
+    infos = {
+        size: ensure_data(out, size, ["parquet", "csv"] if size == csv_size else ["parquet"])
+        for size in sizes
+    }
+
+    runs = []
+    for i in range(repeat):
+        print(f"baseline on {base_info['visits']:,} visits, run {i + 1}/{repeat} ...", flush=True)
+        folder = out / "data" / f"visits-{baseline_size}" / "parquet"
+        runs.append(_child(["--child", "baseline", str(folder)]))
+    results["baseline"] = _collect(runs, BASELINE_STAGES, base_info["visits"])
+
+    for size in sizes:
+        folder = out / "data" / f"visits-{size}"
+        runs = []
+        for i in range(repeat):
+            print(
+                f"engine on {infos[size]['visits']:,} visits, run {i + 1}/{repeat} ...", flush=True
+            )
+            runs.append(_child(["--child", "engine", str(folder / "parquet")]))
+        entry = _collect(runs, STAGES, infos[size]["visits"])
+        entry["generate_seconds"] = infos[size]["generate_seconds"]
+        if size == csv_size:
+            csv_runs = []
+            for i in range(repeat):
+                print(
+                    f"CSV load of {infos[size]['visits']:,} visits, run {i + 1}/{repeat} ...",
+                    flush=True,
+                )
+                csv_runs.append(_child(["--child", "engine", str(folder / "csv"), "--csv"]))
+            entry["csv"] = _collect(csv_runs, ("csv_read", "csv_validate"), infos[size]["visits"])
+        results["sizes"][str(size)] = entry
+    return results
+
+
+def _collect(runs: list[dict[str, Any]], stages: tuple[str, ...], visits: int) -> dict[str, Any]:
+    """Best / median / worst of each stage, of the total and of the peak memory over runs."""
+    totals = [sum(r["times"][s] for s in stages) for r in runs]
+    peaks = [max(r["peak_rss"].values()) for r in runs]
+    first = runs[0]
+    return {
+        "visits": visits,
+        "runs": len(runs),
+        "stages": {s: _summary([r["times"][s] for r in runs]) for s in stages},
+        "total": _summary(totals),
+        "peak_rss": _summary([float(p) for p in peaks]),
+        "import": _summary([r["times"]["import"] for r in runs]),
+        "checks": {k: v for k, v in first.items() if k not in ("times", "peak_rss")},
+        "raw": runs,
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    """The figures as a plain-text table."""
+    base = results["baseline"]
+    base_visits = base["visits"]
+    lines = [
+        f"utilization benchmark, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {_versions()}",
+        f"data: demo.generate(seed={SEED}, months={MONTHS}, today={TODAY}) as Parquet; "
+        f"agency view {PERIOD[0]}..{PERIOD[1]} as of {TODAY}",
+        f"times in seconds: best of {base['runs']} fresh processes (median / worst); "
+        "peak RSS = ru_maxrss of the process",
+        "",
+    ]
+    header = f"{'stage':<28}{'best':>9}{'median':>9}{'worst':>9}"
+    for size, entry in results["sizes"].items():
+        n = entry["visits"]
+        scale = n / base_visits
+        lines += [f"== {n:,} visits (asked {int(size):,}) ==", header]
+        for stage, summary in entry["stages"].items():
+            lines.append(_row(STAGE_NAMES[stage], summary))
+        lines.append(_row("total (end to end)", entry["total"]))
+        peak = entry["peak_rss"]
+        lines.append(
+            f"{'peak RSS':<28}{_gb(peak['best']):>9}{_gb(peak['median']):>9}{_gb(peak['worst']):>9}"
+        )
+        if "csv" in entry:
+            for stage, summary in entry["csv"]["stages"].items():
+                lines.append(_row(STAGE_NAMES[stage], summary))
+            lines.append(_row("total CSV read + validate", entry["csv"]["total"]))
+        extrapolated = base["total"]["best"] * scale
+        ratio = extrapolated / entry["total"]["best"]
+        lines.append(
+            f"{'baseline, extrapolated':<28}{extrapolated:>9.1f}   "
+            f"({base['total']['best']:.2f} s on {base_visits:,} visits x {scale:,.1f})"
+        )
+        lines.append(f"{'speed-up vs baseline':<28}{ratio:>8.0f}x")
+        target = TARGETS.get(int(size))
+        if target is not None:
+            met = "met" if entry["total"]["best"] <= target else "MISSED"
+            lines.append(f"{'target time':<28}{'<= ' + str(target):>9}   {met} (best run)")
+        memory = MEMORY_TARGET_GB.get(int(size))
+        if memory is not None:
+            met = "met" if peak["worst"] <= memory * 1e9 else "MISSED"
+            lines.append(
+                f"{'target peak RSS':<28}{'<= ' + str(memory) + ' GB':>9}   {met} (worst run)"
+            )
+        lines.append(
+            f"{'(import, not counted)':<28}{entry['import']['best']:>9.2f}"
+            f"   generate: {entry['generate_seconds']:.1f} s (once, cached)"
+        )
+        lines.append("")
+    lines += [f"== baseline: analyst's pandas script on {base_visits:,} visits ==", header]
+    for stage, summary in base["stages"].items():
+        lines.append(_row(stage, summary))
+    lines.append(_row("total", base["total"]))
+    lines.append(f"{'peak RSS':<28}{_gb(base['peak_rss']['best']):>9}")
+    return "\n".join(lines)
+
+
+def _row(name: str, summary: dict[str, float]) -> str:
+    return f"{name:<28}{summary['best']:>9.2f}{summary['median']:>9.2f}{summary['worst']:>9.2f}"
+
+
+def _versions() -> str:
+    import numpy
+    import pandas
+    import pyarrow
+
+    return f"pandas {pandas.__version__}, numpy {numpy.__version__}, pyarrow {pyarrow.__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", help="visit counts, comma-separated (default 1000000,10000000)")
+    parser.add_argument("--repeat", type=int, help="fresh-process runs per size (default 3)")
+    parser.add_argument("--baseline-size", type=int, help=f"default {BASELINE_SIZE:,}")
+    parser.add_argument("--quick", action="store_true", help="a small smoke run: 20k visits, 1 run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="cache and results folder")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--formats", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--csv", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        kind, folder = args.child[0], Path(args.child[1])
+        if kind == "generate":
+            result = child_generate(folder, args.size, args.formats)
+        elif kind == "engine":
+            result = child_engine(folder, args.csv)
+        else:
+            result = child_baseline(folder)
+        print(json.dumps(result))
+        return 0
+
+    if args.quick:
+        sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(QUICK_SIZES)
+        repeat = args.repeat or 1
+        baseline_size = args.baseline_size or QUICK_BASELINE_SIZE
+        csv_size = sizes[0]
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(DEFAULT_SIZES)
+        repeat = args.repeat or 3
+        baseline_size = args.baseline_size or BASELINE_SIZE
+        csv_size = CSV_SIZE
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    results = measure(out, sizes, baseline_size, repeat, csv_size)
+    text = report(results)
+    print()
+    print(text)
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    (out / f"results-{stamp}.json").write_text(json.dumps(results, indent=2))
+    (out / f"results-{stamp}.txt").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
