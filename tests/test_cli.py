@@ -33,7 +33,7 @@ def test_demo_writes_the_same_bytes_twice(demo_folder: Path, tmp_path: Path) -> 
 def test_validate_prints_counts_and_writes_the_rejects(
     demo_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """It prints rows read/used/rejected per table and writes rejects.csv with every rejected row."""
+    """It prints rows read/used/rejected per table and writes every rejected row to rejects.csv."""
     out = tmp_path / "validation"
     assert main(["validate", "--data", str(demo_folder), "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -77,8 +77,21 @@ def test_export_csv_and_xlsx_hold_the_same_figures_as_json(
 def test_python_dash_m_runs_the_same_command_line(demo_folder: Path) -> None:
     """`python -m utilization` is the same program as `utilization`."""
     done = subprocess.run(
-        [sys.executable, "-m", "utilization", "export", "client", "--data", str(demo_folder),
-         "--from", "2026-07-01", "--to", "2026-09-30", "--format", "json"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "utilization",
+            "export",
+            "client",
+            "--data",
+            str(demo_folder),
+            "--from",
+            "2026-07-01",
+            "--to",
+            "2026-09-30",
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -189,10 +189,7 @@ RUNS = [
 
 @pytest.mark.parametrize(
     ("view", "params", "texts"),
-    [
-        pytest.param(*r[1:], id=r[0])
-        for r in RUNS
-    ],
+    [pytest.param(*r[1:], id=r[0]) for r in RUNS],
 )
 def test_each_template_runs_under_papermill_with_static_output(
     renderer: Renderer, data: Path, view: str, params: dict[str, str], texts: list[str]

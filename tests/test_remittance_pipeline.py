@@ -11,8 +11,14 @@ from test_remittance import _april, _march
 from utilization.cli import main
 
 # Visits of the remittance tests, as an agency would export them (60 minutes = 4 units etc.).
-CLIENTS = 'client_id,client_name,medicaid_id\nC1,"Lovelace, Ada",WA111\nC2,Grace Hopper,WA222\nC3,Alan Turing,WA333\n'
-PROCEDURES = "procedure_code,description,rate\nT1019,Personal care,15\nT1005 U4,Respite,12\nS5125,Attendant care,13\n"
+CLIENTS = (
+    "client_id,client_name,medicaid_id\n"
+    'C1,"Lovelace, Ada",WA111\nC2,Grace Hopper,WA222\nC3,Alan Turing,WA333\n'
+)
+PROCEDURES = (
+    "procedure_code,description,rate\n"
+    "T1019,Personal care,15\nT1005 U4,Respite,12\nS5125,Attendant care,13\n"
+)
 AUTHORIZATIONS = "authorization_id,client_id,procedure_code,start_date,end_date,units_approved\n"
 VISITS = (
     "visit_id,client_id,procedure_code,service_date,minutes,status\n"
@@ -70,7 +76,7 @@ def _expect_payments(data: dict) -> None:
 def test_remittances_folder_is_read_with_the_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """835 files in the data folder's remittances/ count as payments; unmatched lines are rejects."""
+    """835 files in the data folder's remittances/ are payments; unmatched lines are rejects."""
     folder = _folder(tmp_path)
     (folder / "remittances").mkdir()
     (folder / "remittances" / "march.835").write_text(_march())
@@ -89,7 +95,7 @@ def test_remittances_folder_is_read_with_the_data(
 def test_import_835_twice_counts_each_payment_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`utilization import-835` writes payments.csv; a second import of the same files adds nothing."""
+    """`import-835` writes payments.csv; a second import of the same files adds nothing."""
     folder = _folder(tmp_path)
     files = [tmp_path / "march.835", tmp_path / "april.835"]
     files[0].write_text(_march())

@@ -97,7 +97,7 @@ def show(chart: ChartLike) -> None:
 
     spec = chart.to_dict()
     bundle = {"image/svg+xml": _spec_to_svg(spec), "text/plain": _title_text(spec)}
-    display(bundle, raw=True)  # type: ignore[no-untyped-call]
+    display(bundle, raw=True)
 
 
 def _spec_to_svg(spec: dict[str, Any]) -> str:

@@ -34,7 +34,7 @@ class ReportError(InputError):
 
 
 def templates_dir() -> Path:
-    """Where the template notebooks are: $UTILIZATION_TEMPLATES, else the repository's notebooks/."""
+    """The template notebooks' folder: $UTILIZATION_TEMPLATES, else the repository's notebooks/."""
     configured = os.environ.get("UTILIZATION_TEMPLATES")
     folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "notebooks"
     if not (folder / TEMPLATE_FILES["agency"]).is_file():

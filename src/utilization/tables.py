@@ -114,7 +114,7 @@ def display_html(*fragments: str) -> None:
     """Display HTML fragments (from this module) as one text/html output in a notebook."""
     from IPython.display import display
 
-    display({"text/html": "".join(fragments)}, raw=True)  # type: ignore[no-untyped-call]
+    display({"text/html": "".join(fragments)}, raw=True)
 
 
 def _card(key: str, label: str, value: str) -> str:

@@ -19,9 +19,7 @@ def summary_text(dataset: Dataset) -> str:
     total = int(dataset.row_counts["rows_rejected"].sum())
     lines.append(f"{total:,} row(s) rejected" if total else "no rows rejected")
     if len(rejects):
-        reasons = (
-            rejects.groupby(["table", "column", "reason"]).size().reset_index(name="count")
-        )
+        reasons = rejects.groupby(["table", "column", "reason"]).size().reset_index(name="count")
         top = reasons.sort_values("count", ascending=False, kind="stable").head(10)
         for row in top.itertuples(index=False):
             lines.append(f"  {row.count:>6,} × {row.table}.{row.column}: {row.reason}")

@@ -238,9 +238,13 @@ class Report:
                 text += f" (about {_hours(left * minutes / 60)})"
             text += "."
             if row.status == "exhausted":
-                text = f"All {_count(row.units_approved)} units of {description} are used (until {_day(row.end_date)})."
+                text = (
+                    f"All {_count(row.units_approved)} units of {description} are used "
+                    f"(until {_day(row.end_date)})."
+                )
             elif row.status == "at risk" and not pd.isna(row.projected_exhaustion_date):
-                text += f" At the current pace they run out around {_day(row.projected_exhaustion_date)}."
+                runs_out = _day(row.projected_exhaustion_date)
+                text += f" At the current pace they run out around {runs_out}."
             elif row.status == "expired":
                 text = f"The authorization for {description} ended on {_day(row.end_date)}."
             items.append(f"<li>{escape(text)}</li>")
@@ -275,7 +279,8 @@ class Report:
             ),
             f"<p><b>{rejected:,}</b> input row(s) rejected. "
             f"The rejected rows, with table, row, column, value and reason: "
-            f'<a href="{escape(self.rejects_href, quote=True)}">{escape(self.rejects_href)}</a>.</p>',
+            f'<a href="{escape(self.rejects_href, quote=True)}">'
+            f"{escape(self.rejects_href)}</a>.</p>",
             tables.table(
                 counts,
                 columns={

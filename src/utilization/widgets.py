@@ -38,8 +38,10 @@ def explorer(report: Report) -> Any:
     ds = report.dataset
     clients = w.Dropdown(
         description="Client",
-        options=[("All clients", "")]
-        + sorted(zip(ds.clients["client_name"], ds.clients["client_id"], strict=True)),
+        options=[
+            ("All clients", ""),
+            *sorted(zip(ds.clients["client_name"], ds.clients["client_id"], strict=True)),
+        ],
         value=report.request.filters.clients[0] if len(report.request.filters.clients) == 1 else "",
     )
     procedures = w.Dropdown(
