@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     main_job.add_argument("--today", help="the day to run as, YYYY-MM-DD (default: today)")
     main_job.add_argument(
-        "--clients", type=int, default=3, help="client reports to render (default 3)"
+        "--clients", type=int, help="render only the first N active clients' reports (default: all)"
     )
     return parser
 

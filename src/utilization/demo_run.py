@@ -18,7 +18,7 @@ from utilization.validation_report import summary_text, write_rejects
 from utilization.views import current_quarter
 
 
-def run(out: Path, today: date, client_reports: int = 3) -> Iterator[str]:
+def run(out: Path, today: date, client_reports: int | None = None) -> Iterator[str]:
     """Write the demo data, its rejects, JSON of every view and this quarter's reports into
     `out`; the client reports as a batch in `out/clients/<quarter>/` (index and manifest).
     """
@@ -60,11 +60,11 @@ def run(out: Path, today: date, client_reports: int = 3) -> Iterator[str]:
 
 
 def _client_reports(
-    out: Path, data: Path, today: date, dataset: Dataset, count: int
+    out: Path, data: Path, today: date, dataset: Dataset, count: int | None
 ) -> Iterator[str]:
     """This quarter's client reports as a batch: `out/clients/<quarter>/` with its index."""
     period = current_quarter(today)
-    active = active_ids(dataset, period, "client_id")[:count]
+    active = active_ids(dataset, period, "client_id")[:count]  # count None: every active client
     if not active:
         return
     spec = parameter_set(
