@@ -63,7 +63,7 @@ def explorer(report: Report) -> Any:
 
     def redraw(_: object = None) -> None:
         with out:
-            out.clear_output(wait=True)
+            out.clear_output()
             if start.value is None or end.value is None or end.value < start.value:
                 print("Choose a period whose end is on or after its start.")
                 return
