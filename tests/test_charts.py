@@ -190,3 +190,18 @@ def test_a_missing_column_is_named_with_the_columns_present() -> None:
     """The error names the missing column and lists what the frame has."""
     with pytest.raises(ValueError, match=r"\['units_used'\] not in frame.*'units_approved'"):
         charts.approved_vs_used(by_procedure().drop(columns="units_used"))
+
+
+def test_svg_does_not_depend_on_the_enabled_theme() -> None:
+    """A chart renders to the same SVG whether Altair's default theme or ours is enabled."""
+    import altair as alt
+
+    frame = pd.DataFrame(
+        {"procedure_code": ["A", "B"], "units_approved": [3.0, 4.0], "units_used": [1, 2]}
+    )
+    alt.theme.enable("default")
+    under_default = charts.to_svg(charts.approved_vs_used(frame))
+    charts.use_theme()
+    under_ours = charts.to_svg(charts.approved_vs_used(frame))
+    assert under_default == under_ours
+    assert 'stroke="#ddd"' not in under_ours  # the theme's borderless view, not Vega's default

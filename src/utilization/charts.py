@@ -86,16 +86,29 @@ def _theme() -> alt.theme.ThemeConfig:
     return cast("alt.theme.ThemeConfig", theme_config())
 
 
+def _spec(chart: ChartLike) -> dict[str, Any]:
+    """The chart's Vega-Lite spec made under the package theme, whatever theme is enabled.
+
+    Another theme (Altair's default adds its own `view` config) would otherwise decide
+    details such as the view's border, and the same chart would render differently
+    depending on what ran before in the process.
+    """
+    if THEME_NAME not in alt.theme.names():
+        alt.theme.register(THEME_NAME, enable=False)(_theme)
+    with alt.theme.enable(THEME_NAME):
+        return chart.to_dict()
+
+
 def to_svg(chart: ChartLike) -> str:
     """Render a chart to SVG with vl-convert: no JavaScript, no network, same bytes each run."""
-    return _spec_to_svg(chart.to_dict())
+    return _spec_to_svg(_spec(chart))
 
 
 def show(chart: ChartLike) -> None:
     """Display a chart in a notebook as SVG only (never the Vega mimetype)."""
     from IPython.display import display
 
-    spec = chart.to_dict()
+    spec = _spec(chart)
     bundle = {"image/svg+xml": _spec_to_svg(spec), "text/plain": _title_text(spec)}
     display(bundle, raw=True)
 

@@ -43,11 +43,3 @@ class Dataset:
     settings: Settings = field(default_factory=Settings)
     source: str = ""
     allocations: pd.DataFrame | None = None
-
-    @property
-    def newest_payment_date(self) -> pd.Timestamp | None:
-        """The latest `paid_date` among the payments, or None when there is none."""
-        if self.payments.empty or "paid_date" not in self.payments:
-            return None
-        value = self.payments["paid_date"].max()
-        return None if pd.isna(value) else pd.Timestamp(value)
