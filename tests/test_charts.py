@@ -194,7 +194,6 @@ def test_a_missing_column_is_named_with_the_columns_present() -> None:
 
 def test_svg_does_not_depend_on_the_enabled_theme() -> None:
     """A chart renders to the same SVG whether Altair's default theme or ours is enabled."""
-    import altair as alt
 
     frame = pd.DataFrame(
         {"procedure_code": ["A", "B"], "units_approved": [3.0, 4.0], "units_used": [1, 2]}
