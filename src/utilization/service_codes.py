@@ -51,7 +51,7 @@ def service_codes(dataset: Dataset, period: Period, filters: Filters) -> pd.Data
         table["procedure_code"].map(denials["denied_lines"]).fillna(0).astype(np.int64)
     )
     table["denial_reasons"] = (
-        table["procedure_code"].map(denials["denial_reasons"]).fillna("").astype("str")
+        table["procedure_code"].map(denials["denial_reasons"]).astype("str").fillna("")
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         table["paid_share"] = np.where(
