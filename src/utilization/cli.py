@@ -7,8 +7,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from utilization.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from utilization.export import ViewRequest
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 1
@@ -117,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _request(args: argparse.Namespace, view: str):  # type: ignore[no-untyped-def]
+def _request(args: argparse.Namespace, view: str) -> ViewRequest:
     from utilization.export import ViewRequest
     from utilization.period import Filters, Period, parse_date
 
