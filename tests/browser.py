@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -129,3 +130,13 @@ def _dismiss(dialog: object, visit: Visit) -> None:
 def _console(kind: str, text: str, visit: Visit) -> None:
     if kind == "error":
         visit.console_errors.append(text)
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """Text of each PDF page, laid out (pdftotext splits pages with form feeds)."""
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext not found: `apt-get install poppler-utils`")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return [page for page in text.split("\f") if page.strip()]

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from browser import pdf_pages
 from utilization import render, tables
 
 HEADER = "Andre Fuego Mandana Maya · 2025-10-01 to 2026-03-21"
@@ -91,16 +92,6 @@ def pdf(report: Path) -> Path:
     path = report.with_suffix(".pdf")
     render.html_to_pdf(report.read_text(encoding="utf-8"), path, header=HEADER)
     return path
-
-
-def pdf_pages(path: Path) -> list[str]:
-    """Text of each page (pdftotext splits pages with form feeds)."""
-    if not shutil.which("pdftotext"):
-        pytest.skip("pdftotext not found: `apt-get install poppler-utils`")
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [page for page in text.split("\f") if page.strip()]
 
 
 # Formatting and tables --------------------------------------------------------------

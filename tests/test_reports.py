@@ -19,6 +19,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from browser import pdf_pages
 from utilization import tables
 from utilization.cli import main
 from utilization.demo import write_demo
@@ -110,16 +111,6 @@ def exported(out: Path, name: str) -> dict[str, Any]:
 
 def html(out: Path, name: str) -> str:
     return (out / f"{name}.html").read_text(encoding="utf-8")
-
-
-def pdf_pages(path: Path) -> list[str]:
-    """Text of each page, laid out (pdftotext splits pages with form feeds)."""
-    if not shutil.which("pdftotext"):
-        pytest.skip("pdftotext not found: `apt-get install poppler-utils`")
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [page for page in text.split("\f") if page.strip()]
 
 
 def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
