@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench same-figures
 
 setup:
 	@VENV=$(VENV) bash scripts/bootstrap
@@ -23,3 +23,9 @@ lint: setup
 ## Speed and memory benchmarks (ratios against a baseline measured in the same run).
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+## Every view's JSON export byte-identical between BASE and the working tree (two data sets).
+## NEW_SRC=DIR compares another src/ folder instead of the working tree's.
+same-figures: setup
+	$(if $(BASE),,$(error give BASE=<commit>))
+	$(BIN)/python scripts/same_figures.py --base $(BASE) $(if $(NEW_SRC),--new-src $(NEW_SRC))

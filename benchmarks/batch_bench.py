@@ -32,9 +32,9 @@ import psutil
 
 from utilization import demo
 from utilization.batch import run_batch
-from utilization.parameter_sets import parameter_set
-from utilization.runner import templates_dir
-from utilization.views import current_quarter
+from utilization.batch.plan import parameter_set
+from utilization.period import current_quarter
+from utilization.report.runner import templates_dir
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from utilization.demo import write_demo
-from utilization.runner import Renderer
+from utilization.report.runner import Renderer
 
 TODAY = date(2026, 11, 22)
 

@@ -8,7 +8,7 @@ What it does (benchmarks/README.md has the details and the figures measured):
 
 1. Generates the demo agency (`utilization.demo.generate`) once per size into a cache folder
    (`benchmarks/out/data/`, git-ignored) as Parquet, plus CSV for the CSV load figure; a
-   cached folder is reused while its parameters and `demo.py` are unchanged.
+   cached folder is reused while its parameters and `demo/agency.py` are unchanged.
 2. For each size and run, a fresh Python process times each stage with `time.perf_counter`:
    read (`sources.read_source`), validate including unit rounding (`validation.validate`),
    match (`matching.match`) and the agency view for one quarter (`export.build_view`), and
@@ -81,7 +81,7 @@ def _clients_for(size: int) -> int:
 
 def _fingerprint(size: int) -> dict[str, Any]:
     """What the cached data of one size depends on."""
-    source = (ROOT / "src" / "utilization" / "demo.py").read_bytes()
+    source = (ROOT / "src" / "utilization" / "demo" / "agency.py").read_bytes()
     return {
         "seed": SEED,
         "clients": _clients_for(size),
@@ -148,9 +148,11 @@ def child_generate(folder: Path, size: int, formats: list[str]) -> dict[str, Any
 def child_engine(folder: Path, csv: bool) -> dict[str, Any]:
     """Time the engine's stages on one data folder (as utilization.load, then the view)."""
     started = time.perf_counter()
-    from utilization import export, matching, sources, validation
+    from utilization import matching, sources, validation
+    from utilization.parameters import Request
     from utilization.period import Filters, Period
     from utilization.settings import load_settings
+    from utilization.views import build_view
 
     times: dict[str, float] = {"import": time.perf_counter() - started}
     rss: dict[str, int] = {}
@@ -173,10 +175,10 @@ def child_engine(folder: Path, csv: bool) -> dict[str, Any]:
     if csv:
         return result
     dataset = stage("match", matching.match, dataset)
-    request = export.ViewRequest("agency", Period(*PERIOD), Filters(), TODAY)
-    view = stage("agency_view", export.build_view, dataset, request)
-    result["kpis"] = {k: round(v, 4) for k, v in view["kpis"].items() if v is not None}
-    result["flags"] = len(view["flags"])
+    request = Request("agency", Period(*PERIOD), Filters(), TODAY)
+    view = stage("agency_view", build_view, dataset, request)
+    result["kpis"] = {k: round(v, 4) for k, v in view.kpis.items() if v is not None}
+    result["flags"] = len(view.flags)
     result["allocations"] = len(dataset.allocations) if dataset.allocations is not None else 0
     return result
 

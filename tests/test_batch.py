@@ -20,21 +20,17 @@ import yaml
 
 from utilization import demo, export
 from utilization.batch import BatchResult, remove_temporary_files, run_batch
+from utilization.batch.manifest import job_key
+from utilization.batch.plan import Job, ParameterSet, parameter_set, read_parameter_set
+from utilization.batch.slices import slice_dataset
+from utilization.batch.workers import BatchRenderer, Task, run_task
 from utilization.cli import main
 from utilization.filenames import safe_name, unique_names
 from utilization.files import sha256_file
-from utilization.manifest import job_key
-from utilization.parameter_sets import (
-    Job,
-    ParameterSet,
-    parameter_set,
-    parse_period,
-    read_parameter_set,
-)
-from utilization.period import Filters, Period
+from utilization.parameters import Request
+from utilization.period import Filters, Period, parse_period
 from utilization.pipeline import load
-from utilization.slices import slice_dataset
-from utilization.workers import BatchRenderer, Task, run_task
+from utilization.views import build_view
 
 TODAY = date(2026, 11, 23)
 PARAMS = Path(__file__).resolve().parents[1] / "params"
@@ -81,8 +77,9 @@ def test_every_example_parameter_set_reads_and_uses_the_demo_data() -> None:
         "quarterly-clients": ("client", "2026-Q3", ("html", "pdf"), "demo"),
         "selected-clients": ("client", "2026-Q3", ("html",), "demo"),
     }
-    assert sets["selected-clients"].clients == ("C0001", "C0002", "C0003")
-    assert sets["selected-clients"].filters == {"payer": "DDA"}
+    assert sets["selected-clients"].subjects == ("C0001", "C0002", "C0003")
+    assert sets["selected-clients"].request.filters == Filters(payers=("DDA",))
+    assert sets["quarterly-clients"].subjects == "active"
     assert sets["quarterly-clients"].folder == Path("reports/quarterly-clients/2026-Q3")
 
 
@@ -191,17 +188,17 @@ def test_the_manifest_fingerprints_inputs_templates_package_and_outputs(
 
 def test_the_index_shows_the_figures_of_the_engine(first: BatchResult, data: Path) -> None:
     """Units approved and used, utilization and flags of C0001 in the index are the export's."""
-    request = export.ViewRequest(
+    request = Request(
         "client", Period.parse("2026-Q4"), Filters(clients=("C0001",)), date(2026, 12, 31)
     )
-    view = export.build_view(load(data), request)
-    kpis = view["kpis"]
+    view = build_view(load(data), request)
+    kpis = view.kpis
     record = next(r for r in first.records if r.subject == "C0001")
     assert record.figures == {
         "units_approved": round(kpis["units_approved"], 4),
         "units_used": round(kpis["units_used"], 4),
         "utilization": round(kpis["utilization"], 4),
-        "flags": len(view["flags"]),
+        "flags": len(view.flags),
     }
     index = (first.folder / "index.html").read_text()
     row = f"<td class='num'>{kpis['utilization'] * 100:,.1f} %</td>"
@@ -340,11 +337,11 @@ def test_a_client_slice_gives_the_same_figures_as_the_whole_dataset(data: Path) 
     part = slice_dataset(dataset, "client", ["C0003", "C0004"])
     assert set(part.visits["client_id"]) == {"C0003", "C0004"}
     assert len(part.visits) < len(dataset.visits)
-    request = export.ViewRequest(
+    request = Request(
         "client", Period.parse("2026-Q4"), Filters(clients=("C0003",)), date(2026, 12, 31)
     )
-    full = export.to_jsonable(export.build_view(dataset, request))
-    assert export.to_jsonable(export.build_view(part, request)) == full
+    full = export.to_jsonable(build_view(dataset, request))
+    assert export.to_jsonable(build_view(part, request)) == full
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from utilization import charts
+from utilization.report import charts
 
 
 def by_procedure() -> pd.DataFrame:

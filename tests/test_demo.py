@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utilization import demo
+from utilization.demo import agency as demo
 
 TODAY = date(2026, 11, 22)
 TZ = "America/Los_Angeles"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utilization.demo_run import run
+from utilization.demo.job import run
 
 TODAY = date(2026, 11, 22)
 

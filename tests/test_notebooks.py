@@ -15,12 +15,17 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from utilization import charts
+from utilization import views
 from utilization.demo import write_demo
-from utilization.export import build_view
-from utilization.runner import TEMPLATE_FILES, Renderer, templates_dir
-from utilization.views import Report, load_cached, request_from_params
-from utilization.widgets import report_for
+from utilization.parameters import Request
+from utilization.pipeline import load_cached
+from utilization.report import charts, open_report
+from utilization.report.notebooks import notebook
+from utilization.report.runner import Renderer, templates_dir
+from utilization.report.widgets import report_for
+from utilization.views import build_view
+
+TEMPLATE_FILES = {name: view.template for name, view in views.VIEWS.items()}
 
 # One worker renders everything of this module: the kernel and the data are made once.
 pytestmark = pytest.mark.xdist_group("notebooks")
@@ -40,7 +45,7 @@ CHECKS = (
 )
 PARAMETERS = [
     "data", "date_from", "date_to", "client", "procedure", "payer", "provider", "case_type",
-    "billable", "as_of", "basis", "settings", "rejects_href", "batch",
+    "billable", "as_of", "basis", "settings", "rejects_href", "data_slice", "batch",
 ]  # fmt: skip
 NO_AUTH_CLIENT = "C0900"
 NO_AUTH_ROWS = {
@@ -107,7 +112,7 @@ def kpi_values(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def test_help_notebook_lists_every_parameter_with_type_default_and_help() -> None:
-    """`papermill --help-notebook` prints all 14 parameters of each template with their help;
+    """`papermill --help-notebook` prints all 15 parameters of each template with their help;
     the client template defaults to C0001 and the procedure template to T1019 U3.
     """
     from click.testing import CliRunner
@@ -130,20 +135,17 @@ def test_help_notebook_lists_every_parameter_with_type_default_and_help() -> Non
 
 def test_templates_are_committed_with_outputs_only_in_the_key_figure_cell() -> None:
     """Each template has one output-bearing cell, the NBVAL_CHECK_OUTPUT checks cell, whose
-    committed output is the five invariants, all True; the sources match make_notebooks.py.
+    committed output is the five invariants, all True; the sources match what the generator
+    (`python -m utilization.report.notebooks`) writes from the view registry.
     """
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import make_notebooks
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    for name, (view, client, procedure, sections) in make_notebooks.VIEWS.items():
-        committed = nbformat.read(templates_dir() / f"{name}.ipynb", as_version=4)
+    for view in views.VIEWS.values():
+        name = view.name
+        committed = nbformat.read(templates_dir() / view.template, as_version=4)
         nbformat.validate(committed)
         with_outputs = [c.id for c in committed.cells if c.get("outputs")]
         assert with_outputs == ["checks"], name
         assert checks_output(committed) == CHECKS
-        fresh = make_notebooks.notebook(view, client, procedure, sections)
+        fresh = notebook(view)
         assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], name
         assert [c.id for c in committed.cells] == [c.id for c in fresh.cells], name
 
@@ -254,15 +256,15 @@ def test_report_for_picks_the_view_the_widgets_ask_for(data: Path) -> None:
         assert report.request.filters.clients == ((client,) if client else ())
         assert report.request.filters.procedures == ((procedure,) if procedure else ())
         assert report.rejects_href == "r.csv"
-        request = request_from_params(
+        request = Request.from_notebook(
             view, date_from="2026-01-01", date_to="2026-03-31", client=client, procedure=procedure
         )
         expected = build_view(dataset, request)
-        assert report.figures["kpis"] == expected["kpis"]
-        assert report.figures["by_procedure"].equals(expected["by_procedure"])
+        assert report.figures.kpis == expected.kpis
+        assert report.figures.by_procedure.equals(expected.by_procedure)
     procedure = report_for(dataset, "", "T1019 U3", start, end)
     assert charts.to_svg(procedure.chart_by_client()) == charts.to_svg(
-        Report.open("procedure", data=str(data), procedure="T1019 U3", **Q1).chart_by_client()
+        open_report("procedure", data=str(data), procedure="T1019 U3", **Q1).chart_by_client()
     )
 
 
@@ -297,7 +299,7 @@ def test_batch_false_adds_filter_widgets_showing_the_same_figures(
         "To": {"year": 2026, "month": 2, "date": 31},
     }
     (shown,) = [m["outputs"] for m in models if m["model"] == "OutputModel"]
-    static = Report.open("client", data=str(data), client="C0002", **Q1)
+    static = open_report("client", data=str(data), client="C0002", **Q1)
     assert shown[0]["data"]["text/html"] == static.kpis_html()
     svgs = [o["data"]["image/svg+xml"] for o in shown[1:]]
     assert svgs == [
@@ -308,9 +310,9 @@ def test_batch_false_adds_filter_widgets_showing_the_same_figures(
 
 EXPLORE = """
 from datetime import date
-from utilization.views import Report
-from utilization.widgets import explorer, report_for
-report = Report.open("agency", data={data!r}, date_from="2026-01-01", date_to="2026-03-31")
+from utilization.report import open_report
+from utilization.report.widgets import explorer
+report = open_report("agency", data={data!r}, date_from="2026-01-01", date_to="2026-03-31")
 box = explorer(report)
 (client, procedure), (start, end), out = box.children[0].children, box.children[1].children, \
     box.children[2]

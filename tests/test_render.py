@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,13 @@ import pytest
 from nbclient import NotebookClient
 
 from browser import pdf_pages
-from utilization import render, tables
+from utilization.report import render, tables
 
 HEADER = "Andre Fuego Mandana Maya · 2025-10-01 to 2026-03-21"
 EVIL = "<script>alert(1)</script>"
 SETUP = f"""
 import pandas as pd
-from utilization import charts, tables
+from utilization.report import charts, tables
 charts.use_theme()
 kpis = {{"units_approved": 309.6774, "units_used": 14, "units_scheduled": 6,
         "amount_approved": 2476.5, "amount_used": 675.0, "utilization": 14 / 309.6774}}
@@ -229,14 +228,16 @@ def test_html_has_the_header_figures_and_escaped_names(report: Path) -> None:
     assert "@media print" in html
 
 
-def test_the_exporter_is_built_once_and_exports_fast(executed: nbformat.NotebookNode) -> None:
-    """A reused HTMLExporter exports in under 0.15 s (the first export takes ~0.2 s)."""
+def test_the_exporter_is_built_once_and_exports_the_same_bytes(
+    executed: nbformat.NotebookNode,
+) -> None:
+    """One HTMLExporter serves every export of the process (building it costs more than an
+    export; the speed itself is measured by benchmarks/report_bench.py, not asserted here),
+    and the same notebook gives the same bytes.
+    """
     assert render._exporter() is render._exporter()
-    render.notebook_to_html(executed, "warm")
-    start = time.perf_counter()
     html = render.notebook_to_html(executed, "again")
-    assert time.perf_counter() - start < 0.15
-    assert html == render.notebook_to_html(executed, "again")  # same notebook, same bytes
+    assert html == render.notebook_to_html(executed, "again")
 
 
 def test_cells_tagged_remove_cell_are_left_out(executed: nbformat.NotebookNode) -> None:

@@ -20,10 +20,10 @@ import nbformat
 import pytest
 
 from browser import pdf_pages
-from utilization import tables
 from utilization.cli import main
 from utilization.demo import write_demo
-from utilization.views import FLAG_ROWS_PER_KIND
+from utilization.report import tables
+from utilization.report.sections import FLAG_ROWS_PER_KIND
 
 # One worker renders the reports once and runs every check on them.
 pytestmark = pytest.mark.xdist_group("reports")

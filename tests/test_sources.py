@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pg_server import postgres_url  # noqa: F401  (pytest fixture)
-from utilization.errors import InputError
+from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import read_source
 from utilization.validation import validate

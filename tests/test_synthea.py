@@ -12,12 +12,8 @@ import pytest
 
 import utilization
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "synthea"
+SYNTHEA = Path(__file__).resolve().parent / "data" / "synthea"
 ZONE = "America/New_York"  # the Synthea patients live in Massachusetts
-
-pytestmark = pytest.mark.skipif(
-    not SYNTHEA.is_dir(), reason=f"Synthea sample not found at {SYNTHEA} (shared/realdata)"
-)
 
 
 def _rows(name: str) -> list[dict[str, str]]:

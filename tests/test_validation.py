@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utilization.errors import InputError
+from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import RawSource
 from utilization.validation import COLUMNS, validate

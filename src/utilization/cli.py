@@ -7,16 +7,15 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from utilization.errors import InputError, UsageError
-
-if TYPE_CHECKING:
-    from utilization.export import ViewRequest
+from utilization.exceptions import InputError, UtilizationError
+from utilization.parameters import Request
+from utilization.views import VIEWS
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 1
 EXIT_USAGE = 2
+VIEW_HELP = ", ".join(VIEWS)
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -27,25 +26,6 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--settings", help="settings file (TOML); default: utilization.toml in the data folder"
-    )
-
-
-def _add_request(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
-    parser.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
-    parser.add_argument("--client", action="append", default=[], help="client_id (repeatable)")
-    parser.add_argument(
-        "--procedure", action="append", default=[], help="procedure code (repeatable)"
-    )
-    parser.add_argument("--payer", action="append", default=[], help="payer_id (repeatable)")
-    parser.add_argument("--provider", action="append", default=[], help="provider_id (repeatable)")
-    parser.add_argument("--case-type", action="append", default=[], help="case type (repeatable)")
-    parser.add_argument(
-        "--billable", choices=["yes", "no"], help="only billable or non-billable visits"
-    )
-    parser.add_argument("--as-of", help="date of the authorization balances (default: --to)")
-    parser.add_argument(
-        "--basis", default="prorated", choices=["prorated", "full"], help="units approved basis"
     )
 
 
@@ -66,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         "export", help="figures of a view as JSON, CSV or Excel, without rendering"
     )
-    export.add_argument("view", help="agency, client, procedure, service-codes or authorizations")
+    export.add_argument("view", help=VIEW_HELP)
     _add_data(export)
-    _add_request(export)
+    Request.add_options(export)
     export.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
     export.add_argument(
         "--out",
@@ -78,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="render a view to offline HTML, PDF and the executed notebook"
     )
-    report.add_argument("view", help="agency, client, procedure, service-codes or authorizations")
+    report.add_argument("view", help=VIEW_HELP)
     _add_data(report)
-    _add_request(report)
+    Request.add_options(report)
     report.add_argument(
         "--format", default="html,pdf", help="comma-separated: html, pdf, ipynb (default html,pdf)"
     )
@@ -104,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     remit.add_argument("files", nargs="+", help="835 files")
     remit.add_argument("--data", required=True, help="the data folder whose payments.csv to update")
 
-    from utilization.batch import add_batch_parser
+    from utilization.batch.run import add_batch_parser
 
     add_batch_parser(sub)
 
@@ -121,26 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _request(args: argparse.Namespace, view: str) -> ViewRequest:
-    from utilization.export import ViewRequest
-    from utilization.period import Filters, Period, parse_date
-
-    period = Period(parse_date(args.start), parse_date(args.end))
-    filters = Filters(
-        clients=tuple(args.client),
-        procedures=tuple(args.procedure),
-        payers=tuple(args.payer),
-        providers=tuple(args.provider),
-        case_types=tuple(args.case_type),
-        billable=None if args.billable is None else args.billable == "yes",
-    )
-    as_of = parse_date(args.as_of) if args.as_of else period.end
-    return ViewRequest(view=view, period=period, filters=filters, as_of=as_of, basis=args.basis)
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
     from utilization.pipeline import load
-    from utilization.validation_report import summary_text, write_rejects
+    from utilization.rejects import summary_text, write_rejects
 
     dataset = load(args.data, args.settings)
     path = write_rejects(dataset, Path(args.out))
@@ -152,59 +115,33 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from utilization import export
     from utilization.pipeline import load
+    from utilization.views import build_view
 
-    request = _request(args, args.view)
-    request.check()
+    request = Request.from_cli(args.view, args)
     dataset = load(args.data, args.settings)
-    view = export.build_view(dataset, request)
+    view = build_view(dataset, request)
     text = export.write(view, args.format, Path(args.out) if args.out else None)
     if text is not None:
         sys.stdout.write(text)
     return EXIT_OK
 
 
-def notebook_parameters(args: argparse.Namespace, rejects_href: str) -> dict[str, object]:
-    """The template parameters for a request given on the command line."""
-    data = args.data
-    if data != "demo" and "://" not in data and Path(data).exists():
-        data = str(Path(data).resolve())
-    return {
-        "data": data,
-        "settings": str(Path(args.settings).resolve()) if args.settings else "",
-        "date_from": args.start,
-        "date_to": args.end,
-        "client": ",".join(args.client),
-        "procedure": ",".join(args.procedure),
-        "payer": ",".join(args.payer),
-        "provider": ",".join(args.provider),
-        "case_type": ",".join(args.case_type),
-        "billable": args.billable or "",
-        "as_of": args.as_of or "",
-        "basis": args.basis,
-        "rejects_href": rejects_href,
-        "batch": True,
-    }
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
-    from utilization.runner import Renderer, parse_formats
-    from utilization.validation_report import write_rejects
-    from utilization.views import load_cached
+    from utilization.filenames import safe_name
+    from utilization.pipeline import load
+    from utilization.rejects import write_rejects
+    from utilization.report.runner import Renderer, parse_formats
 
     formats = parse_formats(args.format)
-    request = _request(args, args.view)
-    request.check()
+    request = Request.from_cli(args.view, args)
     out = Path(args.out)
-    dataset = load_cached(args.data, args.settings or "")
+    dataset = load(args.data, args.settings)
     write_rejects(dataset, out)
-    subject = (request.filters.clients or request.filters.procedures or ("",))[0]
-    name = args.name or "-".join(p for p in (args.view, subject) if p)
-    from utilization.filenames import safe_name
-
+    named = request.subject or (request.filters.clients or request.filters.procedures or ("",))[0]
+    name = args.name or "-".join(p for p in (args.view, named) if p)
+    parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
     with Renderer() as renderer:
-        written = renderer.render(
-            args.view, notebook_parameters(args, "rejects.csv"), out, safe_name(name), formats
-        )
+        written = renderer.render(args.view, parameters, out, safe_name(name), formats)
     for path in written.values():
         print(path)
     return EXIT_OK
@@ -228,7 +165,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_run(args: argparse.Namespace) -> int:
-    from utilization.demo_run import run
+    from utilization.demo.job import run
 
     today = date.fromisoformat(args.today) if args.today else date.today()
     for line in run(Path(args.out), today, client_reports=args.clients):
@@ -237,13 +174,16 @@ def _cmd_demo_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_835(args: argparse.Namespace) -> int:
+    from utilization.pipeline import load
     from utilization.remittance import import_835
 
     folder = Path(args.data)
     if not folder.is_dir():
         msg = f"--data {folder} is not a data folder (import-835 updates its payments.csv)"
         raise InputError(msg)
-    result = import_835([Path(f) for f in args.files], folder)
+    dataset = load(folder)
+    files = [Path(f) for f in args.files]
+    result = import_835(files, folder, visits=dataset.visits, clients=dataset.clients)
     print(
         f"{result.lines_read} line(s) read: {result.lines_matched} matched, "
         f"{result.lines_unmatched} unmatched, {result.lines_already_imported} already imported; "
@@ -258,7 +198,7 @@ def _cmd_import_835(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from utilization.batch import cmd_batch
+    from utilization.batch.run import cmd_batch
 
     return cmd_batch(args)
 
@@ -283,12 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
-    except UsageError as exc:
+    except UtilizationError as exc:
         print(f"utilization {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except InputError as exc:
-        print(f"utilization {args.command}: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -1,28 +1,25 @@
-"""Machine-readable views: the figures of every report as JSON, CSV or Excel (DATA_MODEL §8)."""
+"""Machine-readable views: a view's figures serialized as JSON, CSV or Excel (DATA_MODEL §8).
+
+The figures come from `views.build_view`; this module only formats them: money to cents
+(half up), units and shares to 4 decimals, dates as YYYY-MM-DD, in the keys' order.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import math
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from utilization import balances, flags, metrics, service_codes
-from utilization.dataset import Dataset
-from utilization.errors import InputError, UsageError
+from utilization.exceptions import InputError
+from utilization.figures import ViewFigures
 from utilization.files import write_atomic
-from utilization.metrics import Basis
-from utilization.period import Filters, Period
 
-VIEWS: tuple[str, ...] = ("agency", "client", "procedure", "service-codes", "authorizations")
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx")
 MONEY_COLUMNS = {"rate", "total_billed", "insurance_paid", "patient_paid"}
 SECTION_COLUMNS: dict[str, list[str]] = {
@@ -48,94 +45,6 @@ SECTION_COLUMNS: dict[str, list[str]] = {
         "amount_used",
     ],
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ViewRequest:
-    """What one report or export covers."""
-
-    view: str
-    period: Period
-    filters: Filters
-    as_of: date
-    basis: Basis = "prorated"
-
-    def check(self) -> None:
-        """Raise InputError where the request cannot be answered."""
-        if self.view not in VIEWS:
-            msg = f"unknown view {self.view!r}; choose one of {list(VIEWS)}"
-            raise UsageError(msg)
-        if self.basis not in metrics.BASES:
-            msg = f"unknown basis {self.basis!r}; choose one of {list(metrics.BASES)}"
-            raise UsageError(msg)
-        if self.view == "client" and len(self.filters.clients) != 1:
-            msg = "the client view needs exactly one client: add --client ID"
-            raise UsageError(msg)
-        if self.view == "procedure" and len(self.filters.procedures) != 1:
-            msg = "the procedure view needs exactly one procedure code: add --procedure CODE"
-            raise UsageError(msg)
-
-
-def build_view(dataset: Dataset, request: ViewRequest) -> dict[str, Any]:
-    """Every figure of one view, unrounded: a dict of scalars, dicts and frames."""
-    request.check()
-    period, filters = request.period, request.filters
-    for column, wanted, table in (
-        ("client_id", filters.clients, dataset.clients),
-        ("procedure_code", filters.procedures, dataset.procedures),
-    ):
-        unknown = sorted(set(wanted) - set(table[column]))
-        if unknown:
-            msg = f"{column} {unknown} not found in the data; check the id"
-            raise InputError(msg)
-    table = metrics.detail(dataset, period, filters, request.basis)
-    balance_table = balances.balances(dataset, request.as_of, filters, period)
-    newest = newest_payment_included(dataset, period, filters)
-    result: dict[str, Any] = {
-        "view": request.view,
-        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-        "as_of": request.as_of.isoformat(),
-        "basis": request.basis,
-        "filters": filters.describe(),
-        "source": dataset.source,
-        "newest_payment_date": newest.date().isoformat() if newest is not None else None,
-        "kpis": metrics.kpis(table),
-        "by_procedure": metrics.by_procedure(table),
-        "by_client": metrics.by_client(table),
-        "monthly": metrics.monthly(dataset, period.end, filters),
-        "detail": table,
-        "authorizations": balance_table,
-        "flags": flags.flags(dataset, period, filters, balance_table),
-        "rounding_rules": rounding_rules(dataset),
-        "rejects": dataset.rejects,
-        "row_counts": dataset.row_counts,
-    }
-    if request.view == "service-codes":
-        result["service_codes"] = service_codes.service_codes(dataset, period, filters)
-    return result
-
-
-def newest_payment_included(
-    dataset: Dataset, period: Period, filters: Filters
-) -> pd.Timestamp | None:
-    """The newest paid_date among payments for the completed visits the view covers."""
-    covered = metrics.period_visits(
-        dataset, period, filters, billable_default=None, columns=["visit_id"]
-    )["visit_id"]
-    payments = dataset.payments
-    ids = pa.array(payments["visit_id"].astype("str").array)
-    pool = pa.array(covered.astype("str").array).cast(ids.type)
-    found = pc.fill_null(pc.is_in(ids, value_set=pool, skip_nulls=True), False)
-    chosen = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-    paid = payments.loc[chosen, "paid_date"].max()
-    return None if pd.isna(paid) else pd.Timestamp(paid)
-
-
-def rounding_rules(dataset: Dataset) -> pd.DataFrame:
-    """The rule and unit length of every procedure. Grain: one row per procedure_code."""
-    return dataset.procedures[
-        ["procedure_code", "description", "unit_minutes", "rounding", "rate", "billable"]
-    ].reset_index(drop=True)
 
 
 def round_money(value: float) -> float:
@@ -182,7 +91,7 @@ def rounded_frame(frame: pd.DataFrame, section: str) -> pd.DataFrame:
     return pd.DataFrame(rounded_records(frame, section), columns=columns)
 
 
-def to_jsonable(view: dict[str, Any]) -> dict[str, Any]:
+def to_jsonable(view: ViewFigures) -> dict[str, Any]:
     """The view with frames as lists of rows and every number rounded as shown."""
     out: dict[str, Any] = {}
     for key, value in view.items():
@@ -195,7 +104,7 @@ def to_jsonable(view: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write(view: dict[str, Any], fmt: str, out: Path | None) -> str | None:
+def write(view: ViewFigures, fmt: str, out: Path | None) -> str | None:
     """Write the view; JSON without `out` is returned as text for standard output."""
     if fmt not in FORMATS:
         msg = f"unknown format {fmt!r}; choose one of {list(FORMATS)}"
@@ -217,16 +126,15 @@ def write(view: dict[str, Any], fmt: str, out: Path | None) -> str | None:
                 out / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode()
             )
         return None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    book = io.BytesIO()
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
         for name, frame in sections.items():
             frame.to_excel(writer, sheet_name=name[:31], index=False)
-    tmp.replace(out)
+    write_atomic(out, book.getvalue())
     return None
 
 
-def _sections(view: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _sections(view: ViewFigures) -> dict[str, pd.DataFrame]:
     """Tables of a view for CSV/Excel: `summary` (one row of scalars and KPIs), then the frames."""
     plain = to_jsonable(view)
     summary: dict[str, Any] = {}
@@ -236,7 +144,6 @@ def _sections(view: dict[str, Any]) -> dict[str, pd.DataFrame]:
         elif not isinstance(value, list):
             summary[key] = value
     tables = {"summary": pd.DataFrame([summary])}
-    for key, value in view.items():
-        if isinstance(value, pd.DataFrame):
-            tables[key] = rounded_frame(value, key)
+    for key, frame in view.frames().items():
+        tables[key] = rounded_frame(frame, key)
     return tables

@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 
 from utilization import balances as bal
-from utilization.dataset import Dataset
-from utilization.metrics import period_visits
-from utilization.period import Filters, Period
+from utilization.selection import Selection
 
 FLAG_COLUMNS = [
     "kind",
@@ -81,17 +79,15 @@ _FLAG_VISIT_COLUMNS = [
 ]
 
 
-def visit_flags(dataset: Dataset, period: Period, filters: Filters) -> pd.DataFrame:
+def visit_flags(selection: Selection) -> pd.DataFrame:
     """Flagged visits in the period.
 
     Grain: one row per visit and kind: `unauthorized_service` and `over_authorization` (units
     = the units at risk), `rate_mismatch`, `units_mismatch` and `long_visit` (units = the
     visit's computed units).
     """
-    visits = period_visits(
-        dataset, period, filters, billable_default=None, columns=_FLAG_VISIT_COLUMNS
-    )
-    long_hours = dataset.settings.long_visit_hours
+    visits = selection.visits(billable_default=None, columns=_FLAG_VISIT_COLUMNS)
+    long_hours = selection.dataset.settings.long_visit_hours
     frames = []
     for kind, (selector, units_column) in VISIT_KINDS.items():
         chosen = visits[visits[selector].astype(bool).to_numpy()]
@@ -164,11 +160,9 @@ def _iso_dates(dates: pd.Series) -> list[str | None]:
     return text
 
 
-def flags(
-    dataset: Dataset, period: Period, filters: Filters, balance_table: pd.DataFrame
-) -> pd.DataFrame:
+def flags(selection: Selection, balance_table: pd.DataFrame) -> pd.DataFrame:
     """Every flag of the period: visit kinds first, then authorization kinds."""
     return pd.concat(
-        [visit_flags(dataset, period, filters), authorization_flags(balance_table)],
+        [visit_flags(selection), authorization_flags(balance_table)],
         ignore_index=True,
     )[FLAG_COLUMNS]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from utilization.dataset import Dataset
 from utilization.period import Filters, Period, trend_months
+from utilization.selection import Selection
 
 Basis = Literal["prorated", "full"]
 BASES: tuple[str, ...] = ("prorated", "full")
@@ -23,51 +24,6 @@ def _day(value: date) -> np.datetime64:
 
 def _day_numbers(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-
-
-def period_visits(
-    dataset: Dataset,
-    period: Period,
-    filters: Filters,
-    status: str = "completed",
-    billable_default: bool | None = True,
-    columns: list[str] | None = None,
-) -> pd.DataFrame:
-    """Visits of one status whose service date is in the period and that pass the filters.
-
-    Grain: one row per visit. `filters.billable` chooses billable or non-billable visits;
-    when it is not set, `billable_default` does (None: both). `columns`: only these columns
-    (default all), so that no other column of millions of visits is copied.
-    """
-    visits = dataset.visits
-    mask = period_visit_mask(dataset, period, filters, status, billable_default)
-    if columns is not None:
-        visits = visits[columns]
-    return visits[mask]
-
-
-def period_visit_mask(
-    dataset: Dataset,
-    period: Period,
-    filters: Filters,
-    status: str = "completed",
-    billable_default: bool | None = True,
-) -> npt.NDArray[np.bool_]:
-    """Where `period_visits` holds, as a boolean array over `dataset.visits`."""
-    visits = dataset.visits
-    day = visits["service_date"].to_numpy()  # datetime64, compared as it is: no copy
-    mask = (
-        (visits["status"] == status).to_numpy()
-        & (day >= np.datetime64(period.start))
-        & (day <= np.datetime64(period.end))
-    )
-    wanted = filters.billable if filters.billable is not None else billable_default
-    if wanted is not None:
-        billable = visits["billable"].to_numpy(dtype=bool)
-        mask &= billable if wanted else ~billable
-    mask &= filters.visit_mask(visits, visits["payer_effective"])
-    result: npt.NDArray[np.bool_] = np.asarray(mask, dtype=bool)
-    return result
 
 
 def approved_shares(
@@ -117,9 +73,7 @@ def _shares(
     return overlap, units, amount
 
 
-def detail(
-    dataset: Dataset, period: Period, filters: Filters, basis: Basis = "prorated"
-) -> pd.DataFrame:
+def detail(selection: Selection, basis: Basis = "prorated") -> pd.DataFrame:
     """Approved, used and scheduled figures per client and procedure code.
 
     Grain: one row per (client_id, procedure_code) with anything approved, used or scheduled
@@ -127,6 +81,7 @@ def detail(
     units_approved, units_used, units_scheduled, amount_approved, amount_used, units_remaining,
     amount_remaining, utilization. Not rounded.
     """
+    dataset, period, filters = selection.dataset, selection.period, selection.filters
     keys = ["client_id", "procedure_code"]
     approved = (
         approved_shares(dataset, period, filters, basis)
@@ -134,12 +89,12 @@ def detail(
         .sum()
     )
     used = (
-        period_visits(dataset, period, filters, columns=[*keys, "units", "amount"])
+        selection.visits(columns=[*keys, "units", "amount"])
         .groupby(keys)
         .agg(units_used=("units", "sum"), amount_used=("amount", "sum"))
     )
     scheduled = (
-        period_visits(dataset, period, filters, status="scheduled", columns=[*keys, "units"])
+        selection.visits(status="scheduled", columns=[*keys, "units"])
         .groupby(keys)
         .agg(units_scheduled=("units", "sum"))
     )
@@ -227,7 +182,9 @@ def monthly(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame:
     """
     months = trend_months(end)
     window = Period(months[0], (pd.Timestamp(months[-1]) + pd.offsets.MonthEnd(0)).date())
-    used = period_visits(dataset, window, filters, columns=["service_date", "units", "amount"])
+    used = Selection(dataset, window, filters, end).visits(
+        columns=["service_date", "units", "amount"]
+    )
     month_number = used["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
     used_by_month = used.groupby(month_number).agg(
         units_used=("units", "sum"), amount_used=("amount", "sum")

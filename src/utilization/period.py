@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from utilization.errors import InputError
+from utilization.exceptions import InputError
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,45 @@ def parse_date(text: str) -> date:
         raise InputError(msg) from None
 
 
+def current_quarter(today: date | None = None) -> Period:
+    """The calendar quarter holding `today`."""
+    today = today or date.today()
+    return Period.parse(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
+
+
+RELATIVE = {f"{w}-{u}" for w in ("current", "previous") for u in ("month", "quarter", "year")}
+"""Periods named relative to the day a batch runs, e.g. `previous-quarter`."""
+
+
+def parse_period(value: object, today: date | None = None) -> Period:
+    """`2026-Q1`, `2026-03`, `2026`, `a..b`, {from, to}, or relative to today:
+    `current-` / `previous-` + `month`, `quarter` or `year` (e.g. `previous-quarter`).
+    """
+    if isinstance(value, dict):
+        if set(value) != {"from", "to"}:
+            msg = f"period as a mapping needs exactly `from:` and `to:`, not {sorted(value)}"
+            raise InputError(msg)
+        return Period(parse_date(str(value["from"])), parse_date(str(value["to"])))
+    text = str(value).strip().lower()
+    if text in RELATIVE:
+        return relative_period(text, today or date.today())
+    return Period.parse(str(value))
+
+
+def relative_period(text: str, today: date) -> Period:
+    """The calendar month, quarter or year holding `today` (`current-`) or before it."""
+    which, unit = text.split("-")
+    labels = {
+        "month": f"{today:%Y-%m}",
+        "quarter": f"{today.year}-Q{(today.month - 1) // 3 + 1}",
+        "year": str(today.year),
+    }
+    period = Period.parse(labels[unit])
+    if which == "previous":
+        return relative_period(f"current-{unit}", period.start - timedelta(days=1))
+    return period
+
+
 def trend_months(end: date, count: int = 12) -> list[date]:
     """First days of the `count` whole calendar months ending with the month of `end`."""
     months = []
@@ -96,7 +136,14 @@ class Filters:
     providers: tuple[str, ...] = ()
     case_types: tuple[str, ...] = ()
     billable: bool | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+
+    def with_ids(self, attribute: str, ids: tuple[str, ...]) -> Filters:
+        """The same filters with the list filter `attribute` (e.g. `clients`) set to `ids`."""
+        if attribute not in ("clients", "procedures", "payers", "providers", "case_types"):
+            msg = f"{attribute!r} is not a list filter"
+            raise ValueError(msg)
+        changed: dict[str, Any] = {attribute: ids}
+        return replace(self, **changed)
 
     def describe(self) -> dict[str, object]:
         """The filters in force, for report headers and JSON."""

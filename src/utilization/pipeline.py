@@ -1,16 +1,20 @@
-"""One call from a data source to a matched dataset: read, validate, add remittances, match."""
+"""One call from a data source to a matched dataset: read, validate, add remittances, match;
+and the cache a reused kernel loads through.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import functools
+import pickle
+from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
-from utilization.dataset import REJECT_COLUMNS, Dataset
+from utilization import matching, sources, validation
+from utilization.dataset import Dataset
+from utilization.exceptions import InputError
 from utilization.settings import Settings, load_settings
 
-REMITTANCES = "remittances"
+REMITTANCES = "remittances"  # a data folder's subfolder of 835 files, read with the data
 
 
 def load(source: str | Path, settings: Settings | Path | str | None = None) -> Dataset:
@@ -18,10 +22,8 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
 
     Settings: a Settings object, a path to a settings file, or None for the data folder's
     `utilization.toml` (if any) and otherwise the defaults. A data folder's `remittances/`
-    subfolder of X12 835 files adds their payments (see `with_remittances`).
+    subfolder of X12 835 files adds their payments (`remittance.with_remittances`).
     """
-    from utilization import matching, sources, validation
-
     raw = sources.read_source(source)
     if not isinstance(settings, Settings):
         settings = load_settings(settings, raw.data_dir)
@@ -29,76 +31,43 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
     data_dir = raw.data_dir
     del raw  # the tables as read are not needed any more: free them before matching
     if data_dir is not None and (data_dir / REMITTANCES).is_dir():
+        from utilization.remittance.payments import with_remittances
+
         dataset = with_remittances(dataset, data_dir / REMITTANCES)
     return matching.match(dataset)
 
 
-def with_remittances(dataset: Dataset, folder: Path) -> Dataset:
-    """Add the payments of the 835 files in `folder` to the dataset.
+def load_cached(source: str, settings: str = "", data_slice: str = "") -> Dataset:
+    """The dataset of `source`, loaded again only when one of its files changed.
 
-    Lines already imported into the payments table (same remittance key) count once.
-    Unmatched lines and unreadable files are never dropped: they become rejects of table
-    `remittances` (row = the segment number in the file), and `row_counts` gets a
-    `remittances` row (lines read = lines used + lines rejected).
+    A reused kernel renders many reports: each loads through here and only the first pays.
+    `data_slice`: a file a batch run wrote with the rows of its reports (`batch.slices`);
+    it is read instead of the source (which then only names where the data came from).
     """
-    from utilization import remittance
+    if data_slice:
+        return _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
+    path = Path(source)
+    stamp: tuple[float, ...] = ()
+    if path.exists():
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        stamp = tuple(p.stat().st_mtime_ns for p in files)
+    elif source == "demo":
+        stamp = (date.today().toordinal(),)
+    return _cached_load(source, settings, stamp)
 
-    files = remittance.remittance_files(folder)
-    payments, unmatched, errors = remittance.payments_from_remittances(
-        files, dataset.visits, dataset.clients, existing=dataset.payments
-    )
-    added = pd.DataFrame(
-        {
-            "visit_id": payments["visit_id"].astype("str"),
-            "insurance_paid": payments["insurance_paid"].astype("float64"),
-            "patient_paid": payments["patient_paid"].astype("float64"),
-            "paid_date": pd.to_datetime(payments["paid_date"]).astype(
-                dataset.payments["paid_date"].dtype
-            ),
-            "denied": payments["denied"].astype(bool),
-            "adjustment_reason_codes": payments["adjustment_reason_codes"].astype("str"),
-        }
-    )
-    failed = errors[errors["severity"] == "error"] if "severity" in errors else errors
-    rejects = pd.concat(
-        [
-            dataset.rejects,
-            pd.DataFrame(
-                {
-                    "table": REMITTANCES,
-                    "row": unmatched["segment_number"].astype("int64"),
-                    "column": "file",
-                    "value": unmatched["file"].astype("str"),
-                    "reason": (
-                        "payment line not matched to a visit: " + unmatched["reason"]
-                    ).astype("str"),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "table": REMITTANCES,
-                    "row": failed["segment"].fillna(0).astype("int64"),
-                    "column": "file",
-                    "value": failed["file"].astype("str"),
-                    "reason": ("835 file not read: " + failed["reason"]).astype("str"),
-                }
-            ),
-        ],
-        ignore_index=True,
-    )[REJECT_COLUMNS]
-    count = pd.DataFrame(
-        [
-            {
-                "table": REMITTANCES,
-                "rows_read": len(payments) + len(unmatched) + len(failed),
-                "rows_used": len(payments),
-                "rows_rejected": len(unmatched) + len(failed),
-            }
-        ]
-    )
-    return replace(
-        dataset,
-        payments=pd.concat([dataset.payments, added], ignore_index=True),
-        rejects=rejects,
-        row_counts=pd.concat([dataset.row_counts, count], ignore_index=True),
-    )
+
+@functools.lru_cache(maxsize=4)
+def _cached_load(source: str, settings: str, stamp: tuple[float, ...]) -> Dataset:
+    """Load once per source, settings and modification times."""
+    return load(source, settings or None)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_slice(path: str, stamp: int) -> Dataset:
+    """A dataset slice file, read once per file and modification time."""
+    with open(path, "rb") as handle:
+        dataset = pickle.load(handle)  # written by this package's own batch run
+    if not isinstance(dataset, Dataset):
+        msg = f"{path} is not a dataset slice written by a batch run"
+        raise InputError(msg)
+    return dataset

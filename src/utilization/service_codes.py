@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from utilization.dataset import Dataset
-from utilization.metrics import period_visits
-from utilization.period import Filters, Period
+from utilization.selection import Selection
 
 
-def service_codes(dataset: Dataset, period: Period, filters: Filters) -> pd.DataFrame:
+def service_codes(selection: Selection) -> pd.DataFrame:
     """Usage per procedure code over completed visits whose service date is in the period.
 
     Grain: one row per procedure_code. Billable and non-billable visits alike unless the
@@ -20,7 +18,8 @@ def service_codes(dataset: Dataset, period: Period, filters: Filters) -> pd.Data
     remittances) and `denial_reasons` lists their adjustment reason codes. Amounts are not
     rounded.
     """
-    visits = period_visits(dataset, period, filters, billable_default=None)
+    dataset = selection.dataset
+    visits = selection.visits(billable_default=None)
     payments = dataset.payments
     paid = payments.groupby("visit_id")["insurance_paid"].sum()
     patient = payments.groupby("visit_id")["patient_paid"].sum()

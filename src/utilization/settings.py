@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from utilization.errors import InputError
+from utilization.exceptions import InputError
 
 SETTINGS_FILE = "utilization.toml"
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from utilization.dataset import TABLES
-from utilization.errors import InputError
+from utilization.exceptions import InputError
 
 REQUIRED_TABLES: tuple[str, ...] = ("clients", "procedures", "authorizations", "visits")
 ROW = "_row"

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
-from utilization.errors import InputError
+from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import REQUIRED_TABLES, ROW, RawSource, cell_text
 from utilization.units import PER_VISIT, RULES, units_array

@@ -1,544 +1,175 @@
-"""What each report view shows, section by section: the calls the template notebooks make."""
+"""The view registry: one declaration per report view, and the figures of a request.
+
+A view is declared once, here: its name, title, template notebook, the subject it needs
+(a client, a procedure code, a fieldworker, or none), the report sections in page order,
+the function adding its own figures to those every view has, and how a batch slices the
+data for it. The command line, the notebooks, parameter sets, batches and exports all read
+this table; adding a view is one entry here, one figures function and its template
+(written from `sections` by `python -m utilization.report.notebooks`).
+"""
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from html import escape
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import pandas as pd
+from utilization import figures
+from utilization.exceptions import InputError, UsageError
+from utilization.figures import ViewFigures
+from utilization.selection import Selection
 
-from utilization import charts, tables
-from utilization.dataset import Dataset
-from utilization.errors import InputError
-from utilization.export import ViewRequest, build_view
-from utilization.period import Filters, Period, parse_date
+if TYPE_CHECKING:
+    from utilization.dataset import Dataset
+    from utilization.parameters import Request
 
-TITLES = {
-    "agency": "Units utilization: agency",
-    "client": "Units utilization: client",
-    "procedure": "Units utilization: procedure",
-    "service-codes": "Service code usage",
-    "authorizations": "Authorization balances",
+ViewName = Literal["agency", "client", "procedure", "service-codes", "authorizations"]
+Subject = Literal["client", "procedure", "provider"]
+FiguresFunction = Callable[[Selection], dict[str, Any]]
+
+SUBJECT_COLUMNS: dict[Subject, str] = {
+    "client": "client_id",
+    "procedure": "procedure_code",
+    "provider": "provider_id",
 }
-DETAIL_COLUMNS = {
-    "client_name": "Client",
-    "client_id": "Client id",
-    "procedure_code": "Procedure",
-    "description": "Type",
-    "units_approved": "Units approved",
-    "units_used": "Units used",
-    "units_scheduled": "Units scheduled",
-    "units_remaining": "Units remaining",
-    "amount_approved": "Amount approved",
-    "amount_used": "Amount used",
-    "utilization": "Utilization",
-}
-BALANCE_COLUMNS = {
-    "authorization_id": "Authorization",
-    "client_name": "Client",
-    "procedure_code": "Procedure",
-    "start_date": "Starts",
-    "end_date": "Ends",
-    "units_approved": "Units approved",
-    "units_used": "Units used",
-    "units_scheduled": "Units scheduled",
-    "units_remaining": "Units remaining",
-    "pace": "Pace",
-    "projected_exhaustion_date": "Runs out (at pace)",
-    "status": "Status",
-}
-FLAG_LABELS = {
-    "unauthorized_service": "Unauthorized service",
-    "over_authorization": "Over authorization",
-    "rate_mismatch": "Rate mismatch",
-    "units_mismatch": "Units recorded by hand differ from the rule",
-    "long_visit": "Visit longer than 24 hours",
-    "authorization_exhausted": "Authorization exhausted",
-    "authorization_at_risk": "Authorization at risk",
-    "authorization_expiring": "Authorization expiring",
-    "authorization_under_used": "Authorization under-used",
-}
-FILTER_LABELS = {
-    "client_id": "client",
-    "procedure_code": "procedure code",
-    "payer_id": "payer",
-    "provider_id": "provider",
-    "case_type": "case type",
-}
-FLAG_ROWS_PER_KIND = 10  # the report lists this many flags of each kind; the export has them all
-CHART_AUTHORIZATIONS = 25  # the balances chart draws this many; the table lists them all
-STATUS_ORDER = ("exhausted", "at risk", "expiring", "under-used", "ok", "expired")
+"""The id column of each subject: what a subject's filter, batch slice and catalog key on."""
 
 
-def current_quarter(today: date | None = None) -> Period:
-    """The calendar quarter holding `today`."""
-    today = today or date.today()
-    return Period.parse(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
+def _no_more(selection: Selection) -> dict[str, Any]:
+    """Views with only the figures every view has."""
+    return {}
 
 
-def _split(text: str) -> tuple[str, ...]:
-    """Comma-separated parameter values as a tuple; empty text means no filter."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+@dataclass(frozen=True)
+class View:
+    """One report view.
+
+    `subject`: the filter that must name exactly one id (`--client`, `--procedure`,
+    `--provider`), or None for a view of everything that passes the filters; a batch of a
+    view with a subject makes one report per subject id and gives each worker only the rows
+    of its subjects (`batch_slice`), a view without one is a single report on all the data.
+    `example`: the subject the template's parameters cell names (an id of the demo data).
+    """
+
+    name: ViewName
+    title: str
+    template: str
+    subject: Subject | None
+    sections: tuple[str, ...]
+    figures: FiguresFunction = _no_more
+    example: str = ""
+
+    @property
+    def batch_slice(self) -> str | None:
+        """The column a batch slices the data by (one worker's subjects), or None: all."""
+        return SUBJECT_COLUMNS[self.subject] if self.subject else None
 
 
-def request_from_params(
-    view: str,
-    date_from: str = "",
-    date_to: str = "",
-    client: str = "",
-    procedure: str = "",
-    payer: str = "",
-    provider: str = "",
-    case_type: str = "",
-    billable: str = "",
-    as_of: str = "",
-    basis: str = "prorated",
-) -> ViewRequest:
-    """A view request from notebook parameters (text, as papermill passes them)."""
-    default = current_quarter()
-    start = parse_date(date_from) if date_from else default.start
-    end = parse_date(date_to) if date_to else default.end
-    if billable.strip().lower() not in ("", "yes", "no"):
-        msg = f"billable must be yes, no or empty, not {billable!r}"
-        raise InputError(msg)
-    filters = Filters(
-        clients=_split(client),
-        procedures=_split(procedure),
-        payers=_split(payer),
-        providers=_split(provider),
-        case_types=_split(case_type),
-        billable=None if not billable.strip() else billable.strip().lower() == "yes",
+VIEWS: dict[str, View] = {
+    view.name: view
+    for view in (
+        View(
+            "agency",
+            "Units utilization: agency",
+            "agency.ipynb",
+            None,
+            ("kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"),
+        ),
+        View(
+            "client",
+            "Units utilization: client",
+            "client.ipynb",
+            "client",
+            (
+                "family",
+                "kpis",
+                "by_procedure",
+                "monthly",
+                "balances_chart",
+                "detail",
+                "balances",
+                "flags",
+                "method",
+                "explore",
+            ),
+            example="C0001",
+        ),
+        View(
+            "procedure",
+            "Units utilization: procedure",
+            "procedure.ipynb",
+            "procedure",
+            (
+                "kpis",
+                "by_client",
+                "monthly",
+                "rate_check",
+                "per_client",
+                "flags",
+                "method",
+                "explore",
+            ),
+            example="T1019 U3",
+        ),
+        View(
+            "service-codes",
+            "Service code usage",
+            "service_codes.ipynb",
+            None,
+            ("service_chart", "service_table", "method", "explore"),
+            figures.service_code_usage,
+        ),
+        View(
+            "authorizations",
+            "Authorization balances",
+            "authorizations.ipynb",
+            None,
+            ("kpis", "balances_chart", "balances", "flags", "method", "explore"),
+        ),
     )
-    request = ViewRequest(
-        view=view,
-        period=Period(start, end),
-        filters=filters,
-        as_of=parse_date(as_of) if as_of else end,
-        basis=basis,  # type: ignore[arg-type]
-    )
+}
+"""Every view, by name, in the order the command line lists them."""
+
+VIEW_NAMES: tuple[ViewName, ...] = get_args(ViewName)
+if tuple(VIEWS) != VIEW_NAMES:  # the Literal (checked by mypy) and the table agree
+    msg = f"views {list(VIEWS)} and the ViewName literal {list(VIEW_NAMES)} differ"
+    raise AssertionError(msg)
+
+
+def get(name: str) -> View:
+    """The view called `name`, or UsageError listing the views."""
+    try:
+        return VIEWS[name]
+    except KeyError:
+        msg = f"unknown view {name!r}; choose one of {list(VIEWS)}"
+        raise UsageError(msg) from None
+
+
+def build_view(dataset: Dataset, request: Request) -> ViewFigures:
+    """Every figure of the request's view, unrounded, as one typed result.
+
+    The period's visits are chosen once (`Selection`) and every figure reads that choice.
+    """
     request.check()
-    return request
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_load(source: str, settings: str, stamp: tuple[float, ...]) -> Dataset:
-    """Load once per source and modification time: a reused kernel renders many reports."""
-    from utilization.pipeline import load
-
-    return load(source, settings or None)
-
-
-def load_cached(source: str, settings: str = "") -> Dataset:
-    """The dataset of `source`, loaded again only when one of its files changed."""
-    if source.endswith(".dataset.pickle"):  # a batch worker's slice (utilization.slices)
-        from utilization.slices import read_slice
-
-        return read_slice(source)
-    path = Path(source)
-    stamp: tuple[float, ...] = ()
-    if path.exists():
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        stamp = tuple(p.stat().st_mtime_ns for p in files)
-    elif source == "demo":
-        stamp = (date.today().toordinal(),)
-    return _cached_load(source, settings, stamp)
-
-
-@dataclass
-class Report:
-    """One view of one dataset: the figures, and the sections a template displays."""
-
-    dataset: Dataset
-    request: ViewRequest
-    figures: dict[str, Any]
-    rejects_href: str = "rejects.csv"
-
-    @classmethod
-    def open(
-        cls,
-        view: str,
-        data: str = "demo",
-        settings: str = "",
-        rejects_href: str = "rejects.csv",
-        **params: str,
-    ) -> Report:
-        """Load the data (cached per kernel) and compute every figure of the view."""
-        request = request_from_params(view, **params)
-        dataset = load_cached(data, settings)
-        return cls(dataset, request, build_view(dataset, request), rejects_href)
-
-    # Text -------------------------------------------------------------------------------
-    @property
-    def subject(self) -> str:
-        """Who or what the report is about, in words."""
-        f = self.request.filters
-        if self.request.view == "client":
-            names = self.dataset.clients.set_index("client_id")["client_name"]
-            return f"{names.get(f.clients[0], f.clients[0])} ({f.clients[0]})"
-        if self.request.view == "procedure":
-            descriptions = self.dataset.procedures.set_index("procedure_code")["description"]
-            return f"{f.procedures[0]} {descriptions.get(f.procedures[0], '')}".strip()
-        return "All clients and services"
-
-    @property
-    def title(self) -> str:
-        """The page title."""
-        return TITLES[self.request.view]
-
-    @property
-    def period_text(self) -> str:
-        """The period, e.g. `1 Jan 2026 – 31 Mar 2026`."""
-        p = self.request.period
-        return f"{_day(p.start)} – {_day(p.end)}"
-
-    @property
-    def running_header(self) -> str:
-        """The text at the top of every PDF page."""
-        return f"{self.title} · {self.subject} · {self.period_text}"
-
-    def header_html(self) -> str:
-        """Subject, period, filters in force, as-of date and newest payment included."""
-        fig = self.figures
-        shown = filters_text(fig["filters"] or {})
-        newest = fig["newest_payment_date"]
-        facts = [
-            ("About", self.subject),
-            ("Period", self.period_text),
-            ("Filters", shown),
-            ("Balances as of", _day(self.request.as_of)),
-            ("Units approved basis", fig["basis"]),
-            ("Newest payment included", _day(parse_date(newest)) if newest else "none yet"),
-            ("Data", fig["source"]),
-        ]
-        if self.request.view == "service-codes":  # no authorizations in this view
-            facts = [f for f in facts if f[0] not in ("Balances as of", "Units approved basis")]
-        rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
-        return f'<dl class="report-facts">{rows}</dl>\n'
-
-    def family_summary_html(self) -> str:
-        """Plain sentences a family can follow, one per authorization of the period."""
-        balances = self.figures["authorizations"]
-        if balances.empty:
-            return "<p>No authorizations cover this period.</p>\n"
-        procedures = self.dataset.procedures.set_index("procedure_code")
-        items = []
-        for row in balances.itertuples(index=False):
-            description = procedures["description"].get(row.procedure_code, row.procedure_code)
-            minutes = int(procedures["unit_minutes"].get(row.procedure_code, 15))
-            left = max(float(row.units_remaining), 0.0)
-            text = (
-                f"{_count(left)} of {_count(row.units_approved)} units of {description} left "
-                f"until {_day(row.end_date)}"
-            )
-            if minutes:
-                text += f" (about {_hours(left * minutes / 60)})"
-            text += "."
-            if row.status == "exhausted":
-                text = (
-                    f"All {_count(row.units_approved)} units of {description} are used "
-                    f"(until {_day(row.end_date)})."
-                )
-            elif row.status == "at risk" and not pd.isna(row.projected_exhaustion_date):
-                runs_out = _day(row.projected_exhaustion_date)
-                text += f" At the current pace they run out around {runs_out}."
-            elif row.status == "expired":
-                text = f"The authorization for {description} ended on {_day(row.end_date)}."
-            items.append(f"<li>{escape(text)}</li>")
-        return f'<ul class="family-summary">{"".join(items)}</ul>\n'
-
-    def method_html(self) -> str:
-        """How the numbers were made: rounding rules, approved basis, rows rejected."""
-        rules = self.figures["rounding_rules"]
-        counts = self.dataset.row_counts
-        rejected = int(counts["rows_rejected"].sum()) if len(counts) else 0
-        basis = self.figures["basis"]
-        basis_text = (
-            "each authorization counts in proportion to its days inside the period"
-            if basis == "prorated"
-            else "each authorization overlapping the period counts with all its units"
-        )
-        parts = [
-            f"<p>Units approved basis: <b>{escape(basis)}</b>: {escape(basis_text)}. "
-            "Units are whole numbers computed from the visit's real elapsed minutes by the rule of "
-            "its procedure; amounts are rounded to cents once, when shown.</p>",
-            tables.table(
-                rules,
-                columns={
-                    "procedure_code": "Procedure",
-                    "description": "Type",
-                    "unit_minutes": "Minutes per unit",
-                    "rounding": "Rounding rule",
-                    "rate": "Rate",
-                    "billable": "Billable",
-                },
-                money=["rate"],
-            ),
-            f"<p><b>{rejected:,}</b> input row(s) rejected. "
-            f"The rejected rows, with table, row, column, value and reason: "
-            f'<a href="{escape(self.rejects_href, quote=True)}">'
-            f"{escape(self.rejects_href)}</a>.</p>",
-            tables.table(
-                counts,
-                columns={
-                    "table": "Table",
-                    "rows_read": "Rows read",
-                    "rows_used": "Rows used",
-                    "rows_rejected": "Rows rejected",
-                },
-            ),
-        ]
-        return "".join(parts)
-
-    def meta(self) -> dict[str, str]:
-        """What the renderer needs to know about this report: title, subject, header text."""
-        return {
-            "view": self.request.view,
-            "title": self.title,
-            "subject": self.subject,
-            "period": self.period_text,
-            "subtitle": f"{self.subject} · {self.period_text}",
-            "running_header": self.running_header,
-        }
-
-    def publish(self) -> None:
-        """Display the report's facts; the output carries `meta()` for the renderer."""
-        from IPython.display import display
-
-        display({"text/html": self.header_html()}, raw=True, metadata={"utilization": self.meta()})
-
-    def checks_text(self) -> str:
-        """Invariants that must hold on any data: totals reconcile, row counts add up."""
-        fig = self.figures
-        kpis = fig["kpis"]
-        lines = []
-        for name in ("by_procedure", "by_client", "detail"):
-            frame = fig[name]
-            ok = all(
-                abs(float(frame[c].sum()) - float(kpis[c])) < 0.005
-                for c in ("units_approved", "units_used", "amount_approved", "amount_used")
-            )
-            lines.append(f"{name} adds up to the totals: {ok}")
-        counts = self.dataset.row_counts
-        balanced = bool(
-            (counts["rows_read"] == counts["rows_used"] + counts["rows_rejected"]).all()
-        )
-        lines.append(f"rows read = rows used + rows rejected, every table: {balanced}")
-        lines.append(f"monthly trend has 12 months: {len(fig['monthly']) == 12}")
-        return "\n".join(lines)
-
-    def explore(self, batch: bool) -> None:
-        """In JupyterLab, widgets that redraw the charts for another client, procedure or period.
-
-        Batch runs (batch = True) show nothing: widget state does not render offline.
-        """
-        if batch:
-            return
-        from utilization.widgets import explorer
-
-        explorer(self)
-
-    # Tables -----------------------------------------------------------------------------
-    def kpis_html(self) -> str:
-        """KPI cards of the period."""
-        return tables.kpi_cards(self.figures["kpis"])
-
-    def detail_html(self) -> str:
-        """One row per client and procedure."""
-        return tables.table(
-            self.figures["detail"],
-            columns=DETAIL_COLUMNS,
-            money=["amount_approved", "amount_used"],
-            units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
-            percent=["utilization"],
-        )
-
-    def per_client_html(self) -> str:
-        """One row per client (procedure view)."""
-        columns = {
-            k: v for k, v in DETAIL_COLUMNS.items() if k not in ("procedure_code", "description")
-        }
-        return tables.table(
-            self.figures["by_client"],
-            columns=columns,
-            money=["amount_approved", "amount_used"],
-            units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
-            percent=["utilization"],
-        )
-
-    def rate_check_html(self) -> str:
-        """Procedure view: rate used (amount used / units used) beside the contracted rate."""
-        frame = self.figures["by_procedure"].copy()
-        frame["rate_used"] = frame["amount_used"] / frame["units_used"].where(
-            frame["units_used"] > 0
-        )
-        rates = self.dataset.authorizations.groupby("procedure_code")["rate"].agg(
-            lambda s: ", ".join(sorted({f"${v:,.2f}" for v in s.dropna()}))
-        )
-        frame["contracted"] = frame["procedure_code"].map(rates).fillna("—")
-        return tables.table(
-            frame,
-            columns={
-                "procedure_code": "Procedure",
-                "units_used": "Units used",
-                "amount_used": "Amount used",
-                "rate_used": "Rate used (amount ÷ units)",
-                "contracted": "Authorized rate(s)",
-            },
-            money=["amount_used", "rate_used"],
-            units=["units_used"],
-        )
-
-    def flags_html(self) -> str:
-        """Flags of the period: an exact count per kind, then at most `FLAG_ROWS_PER_KIND`
-        rows of each kind (in date order), saying how many more the JSON/CSV export holds.
-        """
-        flags = self.figures["flags"]
-        if flags.empty:
-            return "<p>No flags for this period.</p>\n"
-        counts = flags.groupby("kind").size()
-        summary = "".join(
-            f"<li>{escape(FLAG_LABELS.get(kind, kind))}: <b>{count:,}</b></li>"
-            for kind, count in counts.items()
-        )
-        shown = flags.groupby("kind", sort=True, group_keys=False).head(FLAG_ROWS_PER_KIND)
-        more = len(flags) - len(shown)
-        note = ""
-        if more:
-            note = (
-                f'<p class="flag-note">Listed: the first {FLAG_ROWS_PER_KIND} flags of each kind, '
-                f"{len(shown):,} of {len(flags):,}. The other {more:,} are in the export "
-                f"(<code>utilization export {escape(self.request.view)} --format csv</code>, "
-                "file flags.csv; or the JSON export).</p>"
-            )
-        frame = shown.assign(kind=shown["kind"].map(FLAG_LABELS).fillna(shown["kind"]))
-        return (
-            f'<ul class="flag-counts">{summary}</ul>\n'
-            + note
-            + tables.table(
-                frame,
-                columns={
-                    "kind": "Flag",
-                    "visit_id": "Visit",
-                    "authorization_id": "Authorization",
-                    "client_id": "Client",
-                    "procedure_code": "Procedure",
-                    "service_date": "Date",
-                    "units": "Units",
-                    "detail": "Detail",
-                },
-                units=["units"],
-            )
-        )
-
-    def balances_html(self) -> str:
-        """Authorization balances as of the as-of date (the client view leaves out the
-        client column: every row is that client's).
-        """
-        columns = dict(BALANCE_COLUMNS)
-        if self.request.view == "client":
-            del columns["client_name"]
-        return tables.table(
-            self.figures["authorizations"],
-            columns=columns,
-            units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
-            percent=["pace"],
-        )
-
-    def service_codes_html(self) -> str:
-        """Service code usage: units billed, visits, total billed, insurance paid."""
-        return tables.table(
-            self.figures["service_codes"],
-            columns={
-                "procedure_code": "Service code",
-                "description": "Description",
-                "billable": "Billable",
-                "units_billed": "Units billed",
-                "visits": "Visits",
-                "total_billed": "Total billed",
-                "insurance_paid": "Insurance paid",
-                "paid_share": "Paid share of billed",
-                "denied_lines": "Denied lines",
-                "denial_reasons": "Denial reasons",
-            },
-            money=["total_billed", "insurance_paid"],
-            units=["units_billed", "visits", "denied_lines"],
-            percent=["paid_share"],
-        ) + (
-            "<p>Insurance paid counts the payer's payments for these visits whatever the day they "
-            "were paid, so it grows as payments arrive; patient payments are not included. "
-            "Denial reasons are the adjustment reason codes of the denied 835 lines.</p>\n"
-        )
-
-    # Charts -----------------------------------------------------------------------------
-    def chart_by_procedure(self) -> charts.ChartLike:
-        """Units approved vs used per procedure code."""
-        return charts.approved_vs_used(self.figures["by_procedure"], by="procedure_code")
-
-    def chart_by_client(self) -> charts.ChartLike:
-        """Units approved vs used per client."""
-        return charts.approved_vs_used(self.figures["by_client"], by="client_name")
-
-    def chart_monthly(self) -> charts.ChartLike:
-        """Units approved vs used over the 12 months ending with the period."""
-        return charts.monthly_trend(self.figures["monthly"])
-
-    def chart_balances(self) -> charts.ChartLike:
-        """Used, scheduled and remaining units per authorization; with more than
-        `CHART_AUTHORIZATIONS`, those nearest to running out (exhausted, at risk, expiring,
-        under-used, then the rest), so the chart stays readable on a page.
-        """
-        frame = self.figures["authorizations"]
-        if len(frame) <= CHART_AUTHORIZATIONS:
-            return charts.authorization_balances(frame)
-        rank = frame["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
-        chosen = (
-            frame.assign(_rank=rank.fillna(len(STATUS_ORDER)))
-            .sort_values(["_rank", "used_share", "authorization_id"], ascending=[True, False, True])
-            .head(CHART_AUTHORIZATIONS)
-            .drop(columns="_rank")
-        )
-        title = (
-            f"Authorization balances: the {CHART_AUTHORIZATIONS} nearest to running out, "
-            f"of {len(frame):,} (all in the table)"
-        )
-        return charts.authorization_balances(chosen, title=title)
-
-    def chart_service_codes(self) -> charts.ChartLike:
-        """Billed vs paid per service code."""
-        return charts.service_codes(self.figures["service_codes"])
-
-
-def filters_text(filters: dict[str, Any]) -> str:
-    """The filters in force in words: `client C0001; payer DDA, MCO; billable visits only`."""
-    parts = []
-    for key, value in filters.items():
-        if key == "billable":
-            parts.append("billable visits only" if value else "non-billable visits only")
-        elif isinstance(value, list | tuple):
-            parts.append(f"{FILTER_LABELS.get(key, key)} {', '.join(map(str, value))}")
-        else:
-            parts.append(f"{FILTER_LABELS.get(key, key)} {value}")
-    return "; ".join(parts) or "none"
-
-
-def _day(value: Any) -> str:
-    """A date as `31 Mar 2026`."""
-    return pd.Timestamp(value).strftime("%-d %b %Y")
-
-
-def _count(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _hours(hours: float) -> str:
-    whole = int(hours)
-    minutes = round((hours - whole) * 60)
-    if minutes == 60:
-        whole, minutes = whole + 1, 0
-    if whole and minutes:
-        return f"{whole} h {minutes} min"
-    return f"{whole} h" if whole else f"{minutes} min"
+    view = get(request.view)
+    filters = request.filters
+    for column, wanted, table in (
+        ("client_id", filters.clients, dataset.clients),
+        ("procedure_code", filters.procedures, dataset.procedures),
+    ):
+        unknown = sorted(set(wanted) - set(table[column]))
+        if unknown:
+            msg = f"{column} {unknown} not found in the data; check the id"
+            raise InputError(msg)
+    selection = Selection(dataset, request.period, filters, request.balance_date)
+    return ViewFigures(
+        view=view.name,
+        period=request.period,
+        as_of=request.balance_date,
+        basis=request.basis,
+        filters=filters.describe(),
+        source=dataset.source,
+        newest_payment_date=figures.newest_payment_included(selection),
+        **figures.usage(selection, request.basis),
+        **view.figures(selection),
+    )

@@ -16,12 +16,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TextIO
 
-from utilization.dataset import Dataset
-from utilization.errors import InputError
-from utilization.filenames import safe_name, unique_names
-from utilization.files import sha256_file, write_atomic
-from utilization.index import FIGURES_CELL, index_html
-from utilization.manifest import (
+from utilization import views
+from utilization.batch.index import FIGURES_CELL, index_html
+from utilization.batch.manifest import (
     ReportRecord,
     input_fingerprints,
     job_key,
@@ -30,11 +27,13 @@ from utilization.manifest import (
     up_to_date,
     write_manifest,
 )
-from utilization.parameter_sets import Job, ParameterSet, read_parameter_set, unknown_subject
-from utilization.runner import RESET, TEMPLATE_FILES, templates_dir
-from utilization.workers import Task
+from utilization.batch.plan import Job, ParameterSet, read_parameter_set, unknown_subject
+from utilization.batch.workers import Task
+from utilization.dataset import Dataset
+from utilization.exceptions import InputError
+from utilization.files import sha256_file, write_atomic
+from utilization.report.runner import RESET, templates_dir
 
-__all__ = ["BatchResult", "add_batch_parser", "cmd_batch", "run_batch", "safe_name", "unique_names"]
 LOG = "batch.log"
 INDEX = "index.html"
 SAVE_EVERY_SECONDS = 2.0  # the manifest is rewritten this often while reports finish
@@ -116,7 +115,7 @@ def run_batch(
 ) -> BatchResult:
     """Render every report of the set that is missing or out of date; write index and manifest."""
     from utilization.pipeline import load
-    from utilization.validation_report import write_rejects
+    from utilization.rejects import write_rejects
 
     folder = spec.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,7 +158,7 @@ def _plan(
     """Records settled before rendering (up to date, or an id not in the data: failed), the
     jobs to render, and every job's key.
     """
-    from utilization.parameter_sets import jobs
+    from utilization.batch.plan import jobs
 
     all_jobs = jobs(spec, dataset)
     keys = {j.name: _key(j, header) for j in all_jobs}
@@ -194,7 +193,7 @@ def _header(spec: ParameterSet, dataset: Dataset) -> dict[str, Any]:
         "parameters": spec.describe(),
         "package": package_fingerprint(),
         "inputs": input_fingerprints(spec.data, spec.settings, dataset),
-        "templates": {view: template_fingerprint(view) for view in TEMPLATE_FILES},
+        "templates": {view: template_fingerprint(view) for view in views.VIEWS},
         "status": "running",
         "started": _now(),
         "finished": "",
@@ -203,9 +202,9 @@ def _header(spec: ParameterSet, dataset: Dataset) -> dict[str, Any]:
 
 def template_fingerprint(view: str) -> str:
     """SHA-256 of the view's template notebook and the cells a batch run adds to it."""
-    from utilization.manifest import sha256_text
+    from utilization.batch.manifest import sha256_text
 
-    path = templates_dir() / TEMPLATE_FILES[view]
+    path = templates_dir() / views.get(view).template
     return sha256_text(sha256_file(path) + RESET + FIGURES_CELL)
 
 
@@ -258,7 +257,7 @@ def _batches(
     if not todo:
         return
     if scheduler:
-        from utilization.cluster import connect, run_on_cluster, worker_count
+        from utilization.batch.cluster import connect, run_on_cluster, worker_count
 
         with connect(scheduler) as client:
             tasks = sliced_tasks(spec, dataset, todo, keys, worker_count(client))
@@ -266,7 +265,7 @@ def _batches(
         return
     tasks = [Task([job], keys, spec.folder, spec.formats) for job in todo]
     if workers <= 1:
-        from utilization.workers import close_renderer, run_task
+        from utilization.batch.workers import close_renderer, run_task
 
         try:
             for task in tasks:
@@ -279,7 +278,7 @@ def _batches(
 
 def _pool(tasks: list[Task], workers: int) -> Iterator[list[ReportRecord]]:
     """Tasks on `workers` processes; a process that dies fails its report, not the batch."""
-    from utilization.workers import run_task
+    from utilization.batch.workers import run_task
 
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(run_task, task): task for task in tasks}
@@ -301,7 +300,7 @@ def sliced_tasks(
     spec: ParameterSet, dataset: Dataset, todo: list[Job], keys: dict[str, str], workers: int
 ) -> list[Task]:
     """Chunks of jobs for a cluster, each with the slice of the dataset its reports read."""
-    from utilization.slices import slice_dataset, to_bytes
+    from utilization.batch.slices import slice_dataset, to_bytes
 
     size = max(1, min(CHUNK_MAX, len(todo) // (workers * 4) or 1))
     tasks = []

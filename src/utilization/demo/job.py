@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from utilization import demo, export
-from utilization.batch import run_batch
+from utilization import export
+from utilization.batch.plan import active_ids, parameter_set
+from utilization.batch.run import run_batch
 from utilization.dataset import Dataset
-from utilization.parameter_sets import active_ids, parameter_set
-from utilization.period import Filters
+from utilization.demo.agency import write_demo
+from utilization.parameters import Request
+from utilization.period import Filters, current_quarter
 from utilization.pipeline import load
-from utilization.runner import Renderer
-from utilization.validation_report import summary_text, write_rejects
-from utilization.views import current_quarter
+from utilization.rejects import summary_text, write_rejects
+from utilization.report.runner import Renderer
+from utilization.views import build_view
 
 
 def run(out: Path, today: date, client_reports: int | None = None) -> Iterator[str]:
@@ -23,38 +26,32 @@ def run(out: Path, today: date, client_reports: int | None = None) -> Iterator[s
     `out`; the client reports as a batch in `out/clients/<quarter>/` (index and manifest).
     """
     data = out / "data"
-    demo.write_demo(data, fmt="csv", today=today)
+    write_demo(data, fmt="csv", today=today)
     yield f"demo data: {data}"
     dataset = load(data)
     yield summary_text(dataset)
     yield f"rejects: {write_rejects(dataset, out)}"
     period = current_quarter(today)
     as_of = min(today, period.end)
+    base = Request("agency", period, as_of=as_of, data=str(data.resolve()))
     for view in ("agency", "service-codes", "authorizations"):
-        request = export.ViewRequest(view, period, Filters(), as_of)
         path = out / f"{view}.json"
-        export.write(export.build_view(dataset, request), "json", path)
+        export.write(build_view(dataset, replace(base, view=view)), "json", path)
         yield f"figures: {path}"
-    base = {
-        "data": str(data.resolve()),
-        "date_from": period.start.isoformat(),
-        "date_to": period.end.isoformat(),
-        "as_of": as_of.isoformat(),
-        "rejects_href": "rejects.csv",
-        "batch": True,
-    }
-    jobs: list[tuple[str, dict[str, str], str]] = [
-        ("agency", {}, "agency"),
-        ("service-codes", {}, "service-codes"),
-        ("authorizations", {}, "authorizations"),
-    ]
     first_code = dataset.procedures.loc[dataset.procedures["billable"], "procedure_code"].iloc[0]
-    jobs.append(
-        ("procedure", {"procedure": first_code}, "procedure-" + first_code.replace(" ", "_"))
-    )
+    jobs: list[tuple[Request, str]] = [
+        (replace(base, view="agency"), "agency"),
+        (replace(base, view="service-codes"), "service-codes"),
+        (replace(base, view="authorizations"), "authorizations"),
+        (
+            replace(base, view="procedure", filters=Filters(procedures=(first_code,))),
+            "procedure-" + first_code.replace(" ", "_"),
+        ),
+    ]
     with Renderer() as renderer:
-        for view, extra, name in jobs:
-            written = renderer.render(view, base | extra, out, name, ("html", "pdf"))
+        for request, name in jobs:
+            parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
+            written = renderer.render(request.view, parameters, out, name, ("html", "pdf"))
             yield "report: " + ", ".join(str(p) for p in written.values())
     yield from _client_reports(out, data, today, dataset, client_reports)
 

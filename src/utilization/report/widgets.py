@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from utilization.export import build_view
-from utilization.views import Report, request_from_params
+from utilization.parameters import Request
+from utilization.period import Filters, Period
+from utilization.report.sections import Report
+from utilization.views import build_view
 
 if TYPE_CHECKING:
     from utilization.dataset import Dataset
@@ -16,15 +18,22 @@ def report_for(
     dataset: Dataset, client: str, procedure: str, start: date, end: date, rejects_href: str = ""
 ) -> Report:
     """The report the widgets ask for: client view with a client, procedure view with a code."""
-    view = "client" if client else "procedure" if procedure else "agency"
-    request = request_from_params(
-        view,
-        date_from=start.isoformat(),
-        date_to=end.isoformat(),
-        client=client,
-        procedure=procedure,
+    request = Request(
+        "client" if client else "procedure" if procedure else "agency",
+        Period(start, end),
+        Filters(clients=(client,) if client else (), procedures=(procedure,) if procedure else ()),
     )
+    request.check()
     return Report(dataset, request, build_view(dataset, request), rejects_href)
+
+
+def explore(report: Report, batch: bool) -> None:
+    """In JupyterLab, widgets that redraw the charts for another client, procedure or period.
+
+    Batch runs (batch = True) show nothing: widget state does not render offline.
+    """
+    if not batch:
+        explorer(report)
 
 
 def explorer(report: Report) -> Any:
@@ -32,8 +41,8 @@ def explorer(report: Report) -> Any:
     import ipywidgets as w
     from IPython.display import display
 
-    from utilization.charts import show
-    from utilization.tables import display_html
+    from utilization.report.charts import show
+    from utilization.report.tables import display_html
 
     ds = report.dataset
     clients = w.Dropdown(

@@ -1,11 +1,11 @@
 """Reading ASC X12 835 remittance advice files into one row per paid service line.
 
 An 835 (5010, 005010X221A1) tells the agency what a payer paid per claim and per service
-line. This module reads the segments a payments table needs; `remittance` matches the lines to
-visits and writes `payments.csv`.
+line. This module reads the segments a payments table needs; `lines` matches the lines to
+visits, `importer` writes `payments.csv` and `payments` adds a folder's files to a dataset.
 
 Parser: a small reader of the segments actually needed, not pyx12. pyx12 4.0 was tried on
-the public samples under `shared/realdata/x12/`: its validating engine (`x12n_document`)
+the public samples now kept under `tests/data/x12/`: its validating engine (`x12n_document`)
 rejects seven of nine files for faults that do not touch payments (a missing payer PER
 contact, an unknown state code), cannot find any SVC loop when a file declares `:` in ISA16
 but writes `>` (the implementation-guide examples do), and fails inside while building its
@@ -13,7 +13,7 @@ but writes `>` (the implementation-guide examples do), and fails inside while bu
 without a word. The reader below takes the separators the ISA declares (element at ISA
 position 3, repetition ISA11, component ISA16, segment terminator after ISA16), numbers
 segments from the ISA (= 1) so that messages point at the place to look, and raises
-`Remittance835Error` naming the file, the segment and what is wrong.
+`RemittanceError` naming the file, the segment and what is wrong.
 
 Real-world slips read anyway, each reported as a warning by `read_remittances`:
 - ISA16 declares `:` but SVC01/SVC06 use `>` (and hold no `:`): the composite is split at `>`
@@ -52,7 +52,7 @@ from typing import Any
 
 import pandas as pd
 
-from utilization.errors import InputError
+from utilization.exceptions import RemittanceError
 
 LINE_COLUMNS: list[str] = [
     "file",
@@ -127,17 +127,6 @@ ADJUSTMENT_GROUPS = frozenset({"CO", "CR", "OA", "PI", "PR"})
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 _AMOUNT = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
 _BALANCE_WARNINGS_PER_FILE = 5
-
-
-class Remittance835Error(InputError):
-    """An 835 file cannot be read; the message names the file, the segment and the fault."""
-
-    def __init__(self, file: str, segment: int | None, reason: str, text: str = "") -> None:
-        self.file = file
-        self.segment = segment
-        self.reason = reason
-        where = f"segment {segment} ({text}): " if text else f"segment {segment}: "
-        super().__init__(f"{file}: {where if segment else ''}{reason}")
 
 
 @dataclass(frozen=True)
@@ -228,11 +217,11 @@ class _Reader:
         self._balance_warnings = 0
 
     # ---- errors -------------------------------------------------------------------------
-    def fail(self, segment: _Segment | int | None, reason: str) -> Remittance835Error:
+    def fail(self, segment: _Segment | int | None, reason: str) -> RemittanceError:
         if isinstance(segment, _Segment):
             text = segment.text(self.delimiters)
-            return Remittance835Error(self.name, segment.number, reason, text)
-        return Remittance835Error(self.name, segment, reason)
+            return RemittanceError(self.name, segment.number, reason, text)
+        return RemittanceError(self.name, segment, reason)
 
     def warn(self, segment: _Segment | None, reason: str) -> None:
         self.warnings.append((segment.number if segment else None, reason))
@@ -383,7 +372,7 @@ class _Reader:
         try:
             raw = self.path.read_bytes()
         except OSError as error:
-            raise Remittance835Error(self.name, None, f"cannot be read: {error.strerror}") from None
+            raise RemittanceError(self.name, None, f"cannot be read: {error.strerror}") from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -712,7 +701,7 @@ def _keys(lines: pd.DataFrame) -> list[str]:
 def read_835(path: Path) -> pd.DataFrame:
     """Read one 835 file; grain: one row per service line (and per claim-level row, see above).
 
-    Raises Remittance835Error naming the file and segment when the file cannot be read.
+    Raises RemittanceError naming the file and segment when the file cannot be read.
     """
     return _Reader(Path(path)).read()
 
@@ -745,7 +734,7 @@ def read_remittances(paths: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]
         given.setdefault(Path(path).name, str(path))
         try:
             frame, warnings = _read_with_warnings(Path(path))
-        except Remittance835Error as error:
+        except RemittanceError as error:
             problems.append(
                 {
                     "file": str(path),

@@ -10,11 +10,11 @@ from typing import Any
 
 import nbformat
 
+from utilization.batch.index import FIGURES_CELL, figures_of
+from utilization.batch.manifest import ReportRecord
+from utilization.batch.plan import Job
 from utilization.files import sha256_file
-from utilization.index import FIGURES_CELL, figures_of
-from utilization.manifest import ReportRecord
-from utilization.parameter_sets import Job
-from utilization.runner import Renderer
+from utilization.report.runner import Renderer
 
 _renderer: BatchRenderer | None = None
 _lock = threading.Lock()  # a kernel renders one report at a time, whatever the threads
@@ -84,7 +84,7 @@ def run_task(task: Task) -> list[ReportRecord]:
     """Render each job of the task; a failing report becomes a failed record, never an error."""
     data = None
     if task.slice_bytes is not None:
-        from utilization.slices import materialize
+        from utilization.batch.slices import materialize
 
         data = materialize(task.slice_bytes)
     with _lock:
@@ -93,7 +93,7 @@ def run_task(task: Task) -> list[ReportRecord]:
 
 def _render(job: Job, task: Task, data: str | None) -> ReportRecord:
     record = ReportRecord(job.name, job.view, job.subject, task.keys[job.name], "ok")
-    parameters = job.parameters if data is None else job.parameters | {"data": data}
+    parameters = job.parameters if data is None else job.parameters | {"data_slice": data}
     out_dir = task.folder / job.view
     start = time.perf_counter()
     try:

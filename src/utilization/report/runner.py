@@ -7,40 +7,38 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from utilization.errors import InputError
+from utilization import views
+from utilization.exceptions import InputError, ReportError
 from utilization.files import write_atomic
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "ipynb")
-TEMPLATE_FILES = {
-    "agency": "agency.ipynb",
-    "client": "client.ipynb",
-    "procedure": "procedure.ipynb",
-    "service-codes": "service_codes.ipynb",
-    "authorizations": "authorizations.ipynb",
-}
 # Clear the previous report's variables, then freeze what survives (modules, the dataset cache)
 # out of the cyclic garbage collector: each later collection then scans only the new report's
 # objects, which halves the time of a report in a reused kernel.
 RESET = "%reset -f\n__import__('gc').freeze()"
 
 
-class ReportError(InputError):
-    """A report could not be made; the message says which and why."""
-
-
 def templates_dir() -> Path:
-    """The template notebooks' folder: $UTILIZATION_TEMPLATES, else the repository's notebooks/."""
+    """The template notebooks' folder: $UTILIZATION_TEMPLATES, else the package's own
+    (`utilization/report/templates/notebooks`, which links to the repository's notebooks/
+    in a checkout and holds copies in an installed wheel).
+    """
     configured = os.environ.get("UTILIZATION_TEMPLATES")
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "notebooks"
-    if not (folder / TEMPLATE_FILES["agency"]).is_file():
+    if configured:
+        folder = Path(configured)
+    else:
+        folder = Path(str(resources.files("utilization.report") / "templates" / "notebooks"))
+    first = next(iter(views.VIEWS.values())).template
+    if not (folder / first).is_file():
         msg = (
-            f"template notebooks not found in {folder}; run from a clone of the repository "
-            "(pip install -e .) or set UTILIZATION_TEMPLATES to the notebooks folder"
+            f"template notebooks not found in {folder}; reinstall the package "
+            "(pip install utilization) or set UTILIZATION_TEMPLATES to a folder of templates"
         )
         raise InputError(msg)
     return folder
@@ -94,11 +92,9 @@ class Renderer:
 
     def template(self, view: str) -> nbformat.NotebookNode:
         """The template notebook of a view, read once."""
-        if view not in TEMPLATE_FILES:
-            msg = f"unknown view {view!r}; choose one of {list(TEMPLATE_FILES)}"
-            raise InputError(msg)
         if view not in self._templates:
-            self._templates[view] = nbformat.read(self.folder / TEMPLATE_FILES[view], as_version=4)
+            path = self.folder / views.get(view).template
+            self._templates[view] = nbformat.read(path, as_version=4)
         return self._templates[view]
 
     def _kernel_manager(self) -> Any:
@@ -143,7 +139,7 @@ class Renderer:
         formats: tuple[str, ...],
     ) -> dict[str, Path]:
         """Execute and write `<out_dir>/<name>.<format>` for each format; return the paths."""
-        from utilization.render import html_to_pdf, notebook_to_html
+        from utilization.report.render import html_to_pdf, notebook_to_html
 
         nb = self.execute(view, parameters)
         meta = report_meta(nb)

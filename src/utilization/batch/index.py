@@ -8,12 +8,14 @@ from typing import Any
 
 import nbformat
 
-from utilization.manifest import ReportRecord
-from utilization.tables import format_percent, format_units
+from utilization.batch.manifest import ReportRecord
+from utilization.report.tables import format_percent, format_units
 
 META_KEY = "utilization_key_figures"
 # Appended to every template in batch runs, removed from the HTML by its tag.
-FIGURES_CELL = "from utilization.index import publish_key_figures\npublish_key_figures(report)"
+FIGURES_CELL = (
+    "from utilization.batch.index import publish_key_figures\npublish_key_figures(report)"
+)
 CSS = """
 body { font: 14px/1.45 "Liberation Sans", Arial, Helvetica, sans-serif; color: #1f2328;
        margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
@@ -30,12 +32,12 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 def key_figures(report: Any) -> dict[str, Any]:
     """Units approved and used, utilization and the number of flags of a views.Report."""
-    kpis = report.figures["kpis"]
+    kpis = report.figures.kpis
     return {
         "units_approved": _number(kpis["units_approved"]),
         "units_used": _number(kpis["units_used"]),
         "utilization": _number(kpis["utilization"]),
-        "flags": len(report.figures["flags"]),
+        "flags": len(report.figures.flags),
     }
 
 

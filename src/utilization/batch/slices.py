@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import pickle
@@ -10,10 +9,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from utilization import views
 from utilization.dataset import Dataset
 from utilization.files import write_atomic
 
-SUFFIX = ".dataset.pickle"  # views.load_cached reads a `data` path ending so as a slice
+SUFFIX = ".dataset.pickle"
 
 
 def slice_dataset(dataset: Dataset, view: str, subjects: list[str]) -> Dataset:
@@ -23,7 +23,7 @@ def slice_dataset(dataset: Dataset, view: str, subjects: list[str]) -> Dataset:
     procedure reports those of their procedure codes. Reference tables, rejects and row counts
     stay whole, so every figure, count and text of a report is the same as from the full data.
     """
-    column = {"client": "client_id", "procedure": "procedure_code"}.get(view)
+    column = views.get(view).batch_slice
     if column is None:
         return dataset
     wanted = set(subjects)
@@ -33,7 +33,7 @@ def slice_dataset(dataset: Dataset, view: str, subjects: list[str]) -> Dataset:
     if allocations is not None:
         allocations = allocations[allocations["visit_id"].isin(visit_ids)]
     clients = dataset.clients
-    if view == "client":
+    if column == "client_id":
         clients = clients[clients["client_id"].isin(wanted)]
     return replace(
         dataset,
@@ -52,25 +52,10 @@ def to_bytes(dataset: Dataset) -> bytes:
 
 def materialize(data: bytes, folder: Path | None = None) -> str:
     """Write slice bytes once to the worker's temporary folder; return the path to pass as
-    the notebooks' `data` parameter.
+    the notebooks' `data_slice` parameter (read by `pipeline.load_cached`).
     """
     folder = folder or Path(tempfile.gettempdir()) / f"utilization-slices-{os.getuid()}"
     path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIX}"
     if not path.is_file():
         write_atomic(path, data)
     return str(path)
-
-
-def read_slice(path: str) -> Dataset:
-    """The dataset of a slice file, read once per file and modification time."""
-    return _read(path, Path(path).stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=2)
-def _read(path: str, stamp: int) -> Dataset:
-    with open(path, "rb") as handle:
-        dataset = pickle.load(handle)  # written by this package's own batch run (materialize)
-    if not isinstance(dataset, Dataset):
-        msg = f"{path} is not a dataset slice"
-        raise TypeError(msg)
-    return dataset

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from distributed import Client, WorkerPlugin, as_completed
 
-from utilization.errors import InputError
-from utilization.manifest import ReportRecord
-from utilization.workers import Task, close_renderer, run_task
+from utilization.batch.manifest import ReportRecord
+from utilization.batch.workers import Task, close_renderer, run_task
+from utilization.exceptions import InputError
 
 CONNECT_TIMEOUT = "20s"
 

@@ -1,0 +1,119 @@
+"""The figures of a view as one typed result: frames with a stated grain, scalars, no format.
+
+`views.build_view` makes a `ViewFigures`; `export` serializes it (JSON, CSV, Excel) and the
+report sections draw it. Nothing here rounds: amounts are rounded to cents at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from utilization import balances, flags, metrics, service_codes
+from utilization.metrics import Basis
+from utilization.period import Period
+from utilization.selection import Selection
+
+
+@dataclass(frozen=True)
+class ViewFigures:
+    """Every figure of one view for one request, unrounded (DATA_MODEL §8 keys, in order).
+
+    Frames and their grain:
+
+    - `by_procedure`: one row per procedure_code; `by_client`: one row per client_id;
+      `detail`: one row per (client_id, procedure_code) (DATA_MODEL §5);
+    - `monthly`: one row per calendar month, the 12 ending with the period's last month;
+    - `authorizations`: one row per authorization overlapping the period (§6);
+    - `flags`: one row per flagged visit or authorization and kind;
+    - `rounding_rules`: one row per procedure_code; `rejects`: one row per rejected value;
+      `row_counts`: one row per table;
+    - `service_codes` (view `service-codes` only, else None): one row per procedure_code (§7).
+    """
+
+    view: str
+    period: Period
+    as_of: date
+    basis: Basis
+    filters: dict[str, object]
+    source: str
+    newest_payment_date: date | None
+    kpis: dict[str, float | None]
+    by_procedure: pd.DataFrame
+    by_client: pd.DataFrame
+    monthly: pd.DataFrame
+    detail: pd.DataFrame
+    authorizations: pd.DataFrame
+    flags: pd.DataFrame
+    rounding_rules: pd.DataFrame
+    rejects: pd.DataFrame
+    row_counts: pd.DataFrame
+    service_codes: pd.DataFrame | None = None
+
+    def items(self) -> list[tuple[str, Any]]:
+        """(key, value) in export order; the period as {from, to}, figures left out as None."""
+        out: list[tuple[str, Any]] = []
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name == "period":
+                value = {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()}
+            elif value is None and spec.default is None:
+                continue
+            out.append((spec.name, value))
+        return out
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The frames of the view, by key, in export order."""
+        return {k: v for k, v in self.items() if isinstance(v, pd.DataFrame)}
+
+
+def usage(selection: Selection, basis: Basis) -> dict[str, Any]:
+    """The figures every view has: approved, used and scheduled; balances; flags; method.
+
+    Keys as `ViewFigures` fields from `kpis` to `row_counts`.
+    """
+    dataset = selection.dataset
+    table = metrics.detail(selection, basis)
+    balance_table = balances.balances(dataset, selection.as_of, selection.filters, selection.period)
+    return {
+        "kpis": metrics.kpis(table),
+        "by_procedure": metrics.by_procedure(table),
+        "by_client": metrics.by_client(table),
+        "monthly": metrics.monthly(dataset, selection.period.end, selection.filters),
+        "detail": table,
+        "authorizations": balance_table,
+        "flags": flags.flags(selection, balance_table),
+        "rounding_rules": rounding_rules(selection),
+        "rejects": dataset.rejects,
+        "row_counts": dataset.row_counts,
+    }
+
+
+def service_code_usage(selection: Selection) -> dict[str, Any]:
+    """The service code usage table (DATA_MODEL §7): key `service_codes`."""
+    return {"service_codes": service_codes.service_codes(selection)}
+
+
+def newest_payment_included(selection: Selection) -> date | None:
+    """The newest paid_date among payments for the completed visits the view covers."""
+    covered = selection.visits(billable_default=None, columns=["visit_id"])["visit_id"]
+    payments = selection.dataset.payments
+    ids = pa.array(payments["visit_id"].astype("str").array)
+    pool = pa.array(covered.astype("str").array).cast(ids.type)
+    found = pc.fill_null(pc.is_in(ids, value_set=pool, skip_nulls=True), False)
+    chosen = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    paid = payments.loc[chosen, "paid_date"].max()
+    return None if pd.isna(paid) else pd.Timestamp(paid).date()
+
+
+def rounding_rules(selection: Selection) -> pd.DataFrame:
+    """The rule and unit length of every procedure. Grain: one row per procedure_code."""
+    return selection.dataset.procedures[
+        ["procedure_code", "description", "unit_minutes", "rounding", "rate", "billable"]
+    ].reset_index(drop=True)

@@ -1,0 +1,487 @@
+"""What each report view shows, section by section: the calls the template notebooks make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Any, cast
+
+import pandas as pd
+
+from utilization import views
+from utilization.dataset import Dataset
+from utilization.figures import ViewFigures
+from utilization.parameters import Request
+from utilization.pipeline import load_cached
+from utilization.report import charts, tables
+from utilization.views import build_view
+
+DETAIL_COLUMNS = {
+    "client_name": "Client",
+    "client_id": "Client id",
+    "procedure_code": "Procedure",
+    "description": "Type",
+    "units_approved": "Units approved",
+    "units_used": "Units used",
+    "units_scheduled": "Units scheduled",
+    "units_remaining": "Units remaining",
+    "amount_approved": "Amount approved",
+    "amount_used": "Amount used",
+    "utilization": "Utilization",
+}
+BALANCE_COLUMNS = {
+    "authorization_id": "Authorization",
+    "client_name": "Client",
+    "procedure_code": "Procedure",
+    "start_date": "Starts",
+    "end_date": "Ends",
+    "units_approved": "Units approved",
+    "units_used": "Units used",
+    "units_scheduled": "Units scheduled",
+    "units_remaining": "Units remaining",
+    "pace": "Pace",
+    "projected_exhaustion_date": "Runs out (at pace)",
+    "status": "Status",
+}
+FLAG_LABELS = {
+    "unauthorized_service": "Unauthorized service",
+    "over_authorization": "Over authorization",
+    "rate_mismatch": "Rate mismatch",
+    "units_mismatch": "Units recorded by hand differ from the rule",
+    "long_visit": "Visit longer than 24 hours",
+    "authorization_exhausted": "Authorization exhausted",
+    "authorization_at_risk": "Authorization at risk",
+    "authorization_expiring": "Authorization expiring",
+    "authorization_under_used": "Authorization under-used",
+}
+FILTER_LABELS = {
+    "client_id": "client",
+    "procedure_code": "procedure code",
+    "payer_id": "payer",
+    "provider_id": "provider",
+    "case_type": "case type",
+}
+SECTIONS: dict[str, tuple[str | None, str]] = {
+    # section name (views.View.sections) -> (heading, the template cell's code)
+    "kpis": ("Key figures", "display_html(report.kpis_html())"),
+    "family": ("Where the authorized units stand", "display_html(report.family_summary_html())"),
+    "by_procedure": (
+        "Units approved and used by procedure code",
+        "show(report.chart_by_procedure())",
+    ),
+    "by_client": ("Units approved and used by client", "show(report.chart_by_client())"),
+    "monthly": ("Units over 12 months", "show(report.chart_monthly())"),
+    "balances_chart": ("Authorization balances", "show(report.chart_balances())"),
+    "detail": ("Detail", "display_html(report.detail_html())"),
+    "per_client": ("Clients receiving this service", "display_html(report.per_client_html())"),
+    "rate_check": ("Rate check", "display_html(report.rate_check_html())"),
+    "balances": (
+        "Authorization balances, as of the balance date",
+        "display_html(report.balances_html())",
+    ),
+    "service_chart": ("Billed and paid by service code", "show(report.chart_service_codes())"),
+    "service_table": ("Service code usage", "display_html(report.service_codes_html())"),
+    "flags": ("Flags", "display_html(report.flags_html())"),
+    "method": ("How these numbers were made", "display_html(report.method_html())"),
+    "explore": (None, "explore(report, batch)"),
+}
+"""Every section a view can list: its heading and the one call its template cell makes."""
+FLAG_ROWS_PER_KIND = 10  # the report lists this many flags of each kind; the export has them all
+CHART_AUTHORIZATIONS = 25  # the balances chart draws this many; the table lists them all
+STATUS_ORDER = ("exhausted", "at risk", "expiring", "under-used", "ok", "expired")
+
+
+def open_report(
+    view: str,
+    data: str = "demo",
+    settings: str = "",
+    data_slice: str = "",
+    rejects_href: str = "rejects.csv",
+    **params: Any,
+) -> Report:
+    """The report a template's parameters ask for: the request, the data (loaded once per
+    kernel, `pipeline.load_cached`) and every figure of the view.
+    """
+    request = Request.from_notebook(view, data=data, settings=settings, **params)
+    dataset = load_cached(data, settings, data_slice)
+    return Report(dataset, request, build_view(dataset, request), rejects_href)
+
+
+@dataclass
+class Report:
+    """One view of one dataset: its figures, and the sections a template displays."""
+
+    dataset: Dataset
+    request: Request
+    figures: ViewFigures
+    rejects_href: str = "rejects.csv"
+
+    # Text -------------------------------------------------------------------------------
+    @property
+    def subject(self) -> str:
+        """Who or what the report is about, in words."""
+        f = self.request.filters
+        if self.request.view == "client":
+            names = self.dataset.clients.set_index("client_id")["client_name"]
+            return f"{names.get(f.clients[0], f.clients[0])} ({f.clients[0]})"
+        if self.request.view == "procedure":
+            descriptions = self.dataset.procedures.set_index("procedure_code")["description"]
+            return f"{f.procedures[0]} {descriptions.get(f.procedures[0], '')}".strip()
+        return "All clients and services"
+
+    @property
+    def title(self) -> str:
+        """The page title."""
+        return views.get(self.request.view).title
+
+    @property
+    def period_text(self) -> str:
+        """The period, e.g. `1 Jan 2026 – 31 Mar 2026`."""
+        p = self.request.period
+        return f"{_day(p.start)} – {_day(p.end)}"
+
+    @property
+    def running_header(self) -> str:
+        """The text at the top of every PDF page."""
+        return f"{self.title} · {self.subject} · {self.period_text}"
+
+    def header_html(self) -> str:
+        """Subject, period, filters in force, as-of date and newest payment included."""
+        fig = self.figures
+        shown = filters_text(fig.filters or {})
+        newest = fig.newest_payment_date
+        facts = [
+            ("About", self.subject),
+            ("Period", self.period_text),
+            ("Filters", shown),
+            ("Balances as of", _day(fig.as_of)),
+            ("Units approved basis", fig.basis),
+            ("Newest payment included", _day(newest) if newest else "none yet"),
+            ("Data", fig.source),
+        ]
+        if self.request.view == "service-codes":  # no authorizations in this view
+            facts = [f for f in facts if f[0] not in ("Balances as of", "Units approved basis")]
+        rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
+        return f'<dl class="report-facts">{rows}</dl>\n'
+
+    def family_summary_html(self) -> str:
+        """Plain sentences a family can follow, one per authorization of the period."""
+        balances = self.figures.authorizations
+        if balances.empty:
+            return "<p>No authorizations cover this period.</p>\n"
+        procedures = self.dataset.procedures.set_index("procedure_code")
+        items = []
+        for row in balances.itertuples(index=False):
+            row = cast(Any, row)
+            description = procedures["description"].get(row.procedure_code, row.procedure_code)
+            minutes = int(procedures["unit_minutes"].get(row.procedure_code, 15))
+            left = max(float(row.units_remaining), 0.0)
+            text = (
+                f"{_count(left)} of {_count(row.units_approved)} units of {description} left "
+                f"until {_day(row.end_date)}"
+            )
+            if minutes:
+                text += f" (about {_hours(left * minutes / 60)})"
+            text += "."
+            if row.status == "exhausted":
+                text = (
+                    f"All {_count(row.units_approved)} units of {description} are used "
+                    f"(until {_day(row.end_date)})."
+                )
+            elif row.status == "at risk" and not pd.isna(row.projected_exhaustion_date):
+                runs_out = _day(row.projected_exhaustion_date)
+                text += f" At the current pace they run out around {runs_out}."
+            elif row.status == "expired":
+                text = f"The authorization for {description} ended on {_day(row.end_date)}."
+            items.append(f"<li>{escape(text)}</li>")
+        return f'<ul class="family-summary">{"".join(items)}</ul>\n'
+
+    def method_html(self) -> str:
+        """How the numbers were made: rounding rules, approved basis, rows rejected."""
+        rules = self.figures.rounding_rules
+        counts = self.dataset.row_counts
+        rejected = int(counts["rows_rejected"].sum()) if len(counts) else 0
+        basis = self.figures.basis
+        basis_text = (
+            "each authorization counts in proportion to its days inside the period"
+            if basis == "prorated"
+            else "each authorization overlapping the period counts with all its units"
+        )
+        parts = [
+            f"<p>Units approved basis: <b>{escape(basis)}</b>: {escape(basis_text)}. "
+            "Units are whole numbers computed from the visit's real elapsed minutes by the rule of "
+            "its procedure; amounts are rounded to cents once, when shown.</p>",
+            tables.table(
+                rules,
+                columns={
+                    "procedure_code": "Procedure",
+                    "description": "Type",
+                    "unit_minutes": "Minutes per unit",
+                    "rounding": "Rounding rule",
+                    "rate": "Rate",
+                    "billable": "Billable",
+                },
+                money=["rate"],
+            ),
+            f"<p><b>{rejected:,}</b> input row(s) rejected. "
+            f"The rejected rows, with table, row, column, value and reason: "
+            f'<a href="{escape(self.rejects_href, quote=True)}">'
+            f"{escape(self.rejects_href)}</a>.</p>",
+            tables.table(
+                counts,
+                columns={
+                    "table": "Table",
+                    "rows_read": "Rows read",
+                    "rows_used": "Rows used",
+                    "rows_rejected": "Rows rejected",
+                },
+            ),
+        ]
+        return "".join(parts)
+
+    def meta(self) -> dict[str, str]:
+        """What the renderer needs to know about this report: title, subject, header text."""
+        return {
+            "view": self.request.view,
+            "title": self.title,
+            "subject": self.subject,
+            "period": self.period_text,
+            "subtitle": f"{self.subject} · {self.period_text}",
+            "running_header": self.running_header,
+        }
+
+    def publish(self) -> None:
+        """Display the report's facts; the output carries `meta()` for the renderer."""
+        from IPython.display import display
+
+        display({"text/html": self.header_html()}, raw=True, metadata={"utilization": self.meta()})
+
+    def checks_text(self) -> str:
+        """Invariants that must hold on any data: totals reconcile, row counts add up."""
+        fig = self.figures
+        kpis = fig.kpis
+        lines = []
+        for name in ("by_procedure", "by_client", "detail"):
+            frame = getattr(fig, name)
+            ok = all(
+                abs(float(frame[c].sum()) - float(kpis[c] or 0.0)) < 0.005
+                for c in ("units_approved", "units_used", "amount_approved", "amount_used")
+            )
+            lines.append(f"{name} adds up to the totals: {ok}")
+        counts = self.dataset.row_counts
+        balanced = bool(
+            (counts["rows_read"] == counts["rows_used"] + counts["rows_rejected"]).all()
+        )
+        lines.append(f"rows read = rows used + rows rejected, every table: {balanced}")
+        lines.append(f"monthly trend has 12 months: {len(fig.monthly) == 12}")
+        return "\n".join(lines)
+
+    # Tables -----------------------------------------------------------------------------
+    def kpis_html(self) -> str:
+        """KPI cards of the period."""
+        return tables.kpi_cards(self.figures.kpis)
+
+    def detail_html(self) -> str:
+        """One row per client and procedure."""
+        return tables.table(
+            self.figures.detail,
+            columns=DETAIL_COLUMNS,
+            money=["amount_approved", "amount_used"],
+            units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
+            percent=["utilization"],
+        )
+
+    def per_client_html(self) -> str:
+        """One row per client (procedure view)."""
+        columns = {
+            k: v for k, v in DETAIL_COLUMNS.items() if k not in ("procedure_code", "description")
+        }
+        return tables.table(
+            self.figures.by_client,
+            columns=columns,
+            money=["amount_approved", "amount_used"],
+            units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
+            percent=["utilization"],
+        )
+
+    def rate_check_html(self) -> str:
+        """Procedure view: rate used (amount used / units used) beside the contracted rate."""
+        frame = self.figures.by_procedure.copy()
+        frame["rate_used"] = frame["amount_used"] / frame["units_used"].where(
+            frame["units_used"] > 0
+        )
+        rates = self.dataset.authorizations.groupby("procedure_code")["rate"].agg(
+            lambda s: ", ".join(sorted({f"${v:,.2f}" for v in s.dropna()}))
+        )
+        frame["contracted"] = frame["procedure_code"].map(rates).fillna("—")
+        return tables.table(
+            frame,
+            columns={
+                "procedure_code": "Procedure",
+                "units_used": "Units used",
+                "amount_used": "Amount used",
+                "rate_used": "Rate used (amount ÷ units)",
+                "contracted": "Authorized rate(s)",
+            },
+            money=["amount_used", "rate_used"],
+            units=["units_used"],
+        )
+
+    def flags_html(self) -> str:
+        """Flags of the period: an exact count per kind, then at most `FLAG_ROWS_PER_KIND`
+        rows of each kind (in date order), saying how many more the JSON/CSV export holds.
+        """
+        flags = self.figures.flags
+        if flags.empty:
+            return "<p>No flags for this period.</p>\n"
+        counts = flags.groupby("kind").size()
+        summary = "".join(
+            f"<li>{escape(FLAG_LABELS.get(str(kind), str(kind)))}: <b>{count:,}</b></li>"
+            for kind, count in counts.items()
+        )
+        shown = flags.groupby("kind", sort=True, group_keys=False).head(FLAG_ROWS_PER_KIND)
+        more = len(flags) - len(shown)
+        note = ""
+        if more:
+            note = (
+                f'<p class="flag-note">Listed: the first {FLAG_ROWS_PER_KIND} flags of each kind, '
+                f"{len(shown):,} of {len(flags):,}. The other {more:,} are in the export "
+                f"(<code>utilization export {escape(self.request.view)} --format csv</code>, "
+                "file flags.csv; or the JSON export).</p>"
+            )
+        frame = shown.assign(kind=shown["kind"].map(FLAG_LABELS).fillna(shown["kind"]))
+        return (
+            f'<ul class="flag-counts">{summary}</ul>\n'
+            + note
+            + tables.table(
+                frame,
+                columns={
+                    "kind": "Flag",
+                    "visit_id": "Visit",
+                    "authorization_id": "Authorization",
+                    "client_id": "Client",
+                    "procedure_code": "Procedure",
+                    "service_date": "Date",
+                    "units": "Units",
+                    "detail": "Detail",
+                },
+                units=["units"],
+            )
+        )
+
+    def balances_html(self) -> str:
+        """Authorization balances as of the as-of date (the client view leaves out the
+        client column: every row is that client's).
+        """
+        columns = dict(BALANCE_COLUMNS)
+        if self.request.view == "client":
+            del columns["client_name"]
+        return tables.table(
+            self.figures.authorizations,
+            columns=columns,
+            units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
+            percent=["pace"],
+        )
+
+    def service_codes_html(self) -> str:
+        """Service code usage: units billed, visits, total billed, insurance paid."""
+        return tables.table(
+            self._service_codes(),
+            columns={
+                "procedure_code": "Service code",
+                "description": "Description",
+                "billable": "Billable",
+                "units_billed": "Units billed",
+                "visits": "Visits",
+                "total_billed": "Total billed",
+                "insurance_paid": "Insurance paid",
+                "paid_share": "Paid share of billed",
+                "denied_lines": "Denied lines",
+                "denial_reasons": "Denial reasons",
+            },
+            money=["total_billed", "insurance_paid"],
+            units=["units_billed", "visits", "denied_lines"],
+            percent=["paid_share"],
+        ) + (
+            "<p>Insurance paid counts the payer's payments for these visits whatever the day they "
+            "were paid, so it grows as payments arrive; patient payments are not included. "
+            "Denial reasons are the adjustment reason codes of the denied 835 lines.</p>\n"
+        )
+
+    # Charts -----------------------------------------------------------------------------
+    def chart_by_procedure(self) -> charts.ChartLike:
+        """Units approved vs used per procedure code."""
+        return charts.approved_vs_used(self.figures.by_procedure, by="procedure_code")
+
+    def chart_by_client(self) -> charts.ChartLike:
+        """Units approved vs used per client."""
+        return charts.approved_vs_used(self.figures.by_client, by="client_name")
+
+    def chart_monthly(self) -> charts.ChartLike:
+        """Units approved vs used over the 12 months ending with the period."""
+        return charts.monthly_trend(self.figures.monthly)
+
+    def chart_balances(self) -> charts.ChartLike:
+        """Used, scheduled and remaining units per authorization; with more than
+        `CHART_AUTHORIZATIONS`, those nearest to running out (exhausted, at risk, expiring,
+        under-used, then the rest), so the chart stays readable on a page.
+        """
+        frame = self.figures.authorizations
+        if len(frame) <= CHART_AUTHORIZATIONS:
+            return charts.authorization_balances(frame)
+        rank = frame["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
+        chosen = (
+            frame.assign(_rank=rank.fillna(len(STATUS_ORDER)))
+            .sort_values(["_rank", "used_share", "authorization_id"], ascending=[True, False, True])
+            .head(CHART_AUTHORIZATIONS)
+            .drop(columns="_rank")
+        )
+        title = (
+            f"Authorization balances: the {CHART_AUTHORIZATIONS} nearest to running out, "
+            f"of {len(frame):,} (all in the table)"
+        )
+        return charts.authorization_balances(chosen, title=title)
+
+    def chart_service_codes(self) -> charts.ChartLike:
+        """Billed vs paid per service code."""
+        return charts.service_codes(self._service_codes())
+
+    def _service_codes(self) -> pd.DataFrame:
+        """The service code usage frame, which only the service-codes view computes."""
+        frame = self.figures.service_codes
+        if frame is None:
+            msg = f"the {self.request.view} view has no service code usage section"
+            raise ValueError(msg)
+        return frame
+
+
+def filters_text(filters: dict[str, Any]) -> str:
+    """The filters in force in words: `client C0001; payer DDA, MCO; billable visits only`."""
+    parts = []
+    for key, value in filters.items():
+        if key == "billable":
+            parts.append("billable visits only" if value else "non-billable visits only")
+        elif isinstance(value, list | tuple):
+            parts.append(f"{FILTER_LABELS.get(key, key)} {', '.join(map(str, value))}")
+        else:
+            parts.append(f"{FILTER_LABELS.get(key, key)} {value}")
+    return "; ".join(parts) or "none"
+
+
+def _day(value: Any) -> str:
+    """A date as `31 Mar 2026`."""
+    return pd.Timestamp(value).strftime("%-d %b %Y")
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _hours(hours: float) -> str:
+    whole = int(hours)
+    minutes = round((hours - whole) * 60)
+    if minutes == 60:
+        whole, minutes = whole + 1, 0
+    if whole and minutes:
+        return f"{whole} h {minutes} min"
+    return f"{whole} h" if whole else f"{minutes} min"

@@ -1,0 +1,80 @@
+"""The visits one request covers: service date in the period and every filter, chosen once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from utilization.dataset import Dataset
+from utilization.period import Filters, Period
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass
+class Selection:
+    """One request's period and filters over a dataset, with the visits they cover.
+
+    The mask of visits whose service date is in the period and that pass the client,
+    procedure, payer, provider and case type filters is computed once, on first use; each
+    figure then narrows it by status and billable (`visits`) without scanning the filters
+    again. `as_of` is the balance date (DATA_MODEL §6).
+    """
+
+    dataset: Dataset
+    period: Period
+    filters: Filters
+    as_of: date
+    _in_period: BoolArray | None = field(default=None, repr=False)
+    _status: dict[str, BoolArray] = field(default_factory=dict, repr=False)
+
+    @property
+    def in_period(self) -> BoolArray:
+        """Visits (any status) in the period passing every filter but `billable`."""
+        if self._in_period is None:
+            self._in_period = period_mask(self.dataset, self.period, self.filters)
+        return self._in_period
+
+    def mask(self, status: str = "completed", billable_default: bool | None = True) -> BoolArray:
+        """Visits of one status in the period passing the filters, as a boolean array.
+
+        `filters.billable` chooses billable or non-billable visits; when it is not set,
+        `billable_default` does (None: both).
+        """
+        visits = self.dataset.visits
+        if status not in self._status:
+            self._status[status] = (visits["status"] == status).to_numpy()
+        mask = self.in_period & self._status[status]
+        wanted = self.filters.billable if self.filters.billable is not None else billable_default
+        if wanted is not None:
+            billable = visits["billable"].to_numpy(dtype=bool)
+            mask = mask & (billable if wanted else ~billable)
+        return mask
+
+    def visits(
+        self,
+        status: str = "completed",
+        billable_default: bool | None = True,
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """The visits of `mask`. Grain: one row per visit. `columns`: only these columns
+        (default all), so that no other column of millions of visits is copied.
+        """
+        visits = self.dataset.visits
+        if columns is not None:
+            visits = visits[columns]
+        return visits[self.mask(status, billable_default)]
+
+
+def period_mask(dataset: Dataset, period: Period, filters: Filters) -> BoolArray:
+    """Visits whose service date is in `period` and that pass the filters (but `billable`)."""
+    visits = dataset.visits
+    day = visits["service_date"].to_numpy()  # datetime64, compared as it is: no copy
+    mask = (day >= np.datetime64(period.start)) & (day <= np.datetime64(period.end))
+    mask &= filters.visit_mask(visits, visits["payer_effective"])
+    result: BoolArray = np.asarray(mask, dtype=bool)
+    return result
