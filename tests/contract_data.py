@@ -228,7 +228,7 @@ def units(expected: float) -> Any:
 
 
 def money(expected: float) -> Any:
-    """Expected dollars: the exact figure rounded to cents once (DATA_MODEL §8)."""
+    """Expected dollars: the exact figure rounded to cents once (data contract §8)."""
     return pytest.approx(round(expected, 2), abs=1e-6)
 
 

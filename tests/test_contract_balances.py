@@ -1,11 +1,11 @@
-"""Contract tests for authorization balances as of a date (DATA_MODEL §6).
+"""Contract tests for authorization balances as of a date (data contract §6).
 
 As-of date 2025-02-15 (unless said otherwise), report period 2025-01-01..2025-03-31.
 Units: 15-minute midpoint, 30 min = 2 u, 45 min = (45 + 7) // 15 = 3 u, 60 min = 4 u,
 120 min = 8 u, 180 min = 12 u, 240 min = 16 u. Each client/procedure pair below has a single
 authorization holding its visits' dates, so FIFO plays no part.
 
-Definitions used (DATA_MODEL §6 and the settings' defaults):
+Definitions used (data contract §6 and the settings' defaults):
   elapsed days   = days from start_date to the as-of date, both counted (capped at the span)
   elapsed share  = elapsed days / authorization days;  used share = used / approved
   pace           = used share / elapsed share
@@ -175,7 +175,7 @@ def test_balance_counts_used_to_the_as_of_date_and_scheduled_after_it(
 
 
 def test_balance_reports_unscheduled_units(balances: dict[str, Any]) -> None:
-    """It reports units neither used nor scheduled (DATA_MODEL §6 `units_unscheduled`)."""
+    """It reports units neither used nor scheduled (data contract §6 `units_unscheduled`)."""
     # "`units_unscheduled` = approved − used − scheduled": OK 50 - 23 - 8 = 19;
     # NEW 40 - 0 - 4 = 36.
     assert _row(balances, "OK")["units_unscheduled"] == units(19)

@@ -1,4 +1,4 @@
-"""Contract tests for matching visits to authorizations and for visit amounts (DATA_MODEL §4).
+"""Contract tests for matching visits to authorizations and for visit amounts (data contract §4).
 
 Procedures (tests/contract_data.py): T1019 rate 6.00, S5125 rate 5.00, G0156 not billable,
 all with 15-minute units and the default midpoint rule, so a 60-minute visit is

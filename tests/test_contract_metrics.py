@@ -1,4 +1,4 @@
-"""Contract tests for period metrics (DATA_MODEL §5), the JSON export (§8) and bad input (§2).
+"""Contract tests for period metrics (data contract §5), the JSON export (§8) and bad input (§2).
 
 One small agency, worked by hand. Procedures: T1019 rate 6.00, S5125 rate 5.00, 15-minute
 units, midpoint: 30 min = (30 + 7) // 15 = 2 u, 60 min = 4 u, 90 min = 6 u, 120 min = 8 u,

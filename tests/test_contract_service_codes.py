@@ -1,4 +1,4 @@
-"""Contract tests for service code usage (DATA_MODEL §7), view `service-codes`.
+"""Contract tests for service code usage (data contract §7), view `service-codes`.
 
 Period 2025-01-01..2025-03-31. Procedures: T1019 rate 6.00, G0156 not billable rate 4.00
 (15-minute midpoint units: 60 min = 4 u, 90 min = 6 u, 120 min = 8 u), S9123 one unit per

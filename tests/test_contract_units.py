@@ -1,4 +1,4 @@
-"""Contract tests for units (DATA_MODEL §3) and for minutes measured from visit times (§1).
+"""Contract tests for units (data contract §3) and for minutes measured from visit times (§1).
 
 Every expected number is worked out by hand from the contract; the arithmetic is in the comments.
 """

@@ -131,7 +131,7 @@ def test_fewer_than_three_months_is_refused() -> None:
 
 
 def test_tables_have_exactly_the_contract_columns(tables: dict[str, pd.DataFrame]) -> None:
-    """Every table of DATA_MODEL §1 is there with its columns, in contract order."""
+    """Every table of data contract §1 is there with its columns, in contract order."""
     assert {name: list(frame.columns) for name, frame in tables.items()} == CONTRACT_COLUMNS
 
 
@@ -234,7 +234,7 @@ def test_some_visits_are_given_as_date_and_minutes(tables: dict[str, pd.DataFram
 def test_recorded_units_include_hand_rounding_errors(tables: dict[str, pd.DataFrame]) -> None:
     """Staff-recorded units mostly follow the midpoint rule, but some differ from it.
 
-    DATA_MODEL §3: midpoint units for 15-minute units are (minutes + 7) // 15.
+    data contract §3: midpoint units for 15-minute units are (minutes + 7) // 15.
     """
     procedures = tables["procedures"]
     midpoint = procedures.loc[
@@ -327,7 +327,7 @@ def test_visits_carry_case_types_and_payers(tables: dict[str, pd.DataFrame]) -> 
 
 
 def test_intentional_bad_rows_are_present(tables: dict[str, pd.DataFrame]) -> None:
-    """The demo holds one row of each documented error of DATA_MODEL §2, and no others."""
+    """The demo holds one row of each documented error of data contract §2, and no others."""
     visits = tables["visits"]
     assert visits["visit_id"].duplicated().sum() == 1
     unknown = ~visits["procedure_code"].isin(tables["procedures"]["procedure_code"])

@@ -14,7 +14,7 @@ BASE = date(2025, 1, 1)
 
 
 def _reference(auths: list[dict], visits: list[dict]) -> dict[str, tuple[int, int, int]]:
-    """DATA_MODEL §4 read literally: visits in time order, ends-first authorizations first.
+    """data contract §4 read literally: visits in time order, ends-first authorizations first.
 
     Returns visit_id -> (authorized, over, unauthorized).
     """

@@ -1,4 +1,4 @@
-"""Authorization balances as of a date: remaining units, pace and status (DATA_MODEL §6)."""
+"""Authorization balances as of a date: remaining units, pace and status (data contract §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Machine-readable views: a view's figures serialized as JSON, CSV or Excel (DATA_MODEL §8).
+"""Machine-readable views: a view's figures serialized as JSON, CSV or Excel (data contract §8).
 
 The figures come from `views.build_view`; this module only formats them: money to cents
 (half up), units and shares to 4 decimals, dates as YYYY-MM-DD, in the keys' order.

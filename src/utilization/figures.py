@@ -23,12 +23,12 @@ from utilization.selection import Selection
 
 @dataclass(frozen=True)
 class ViewFigures:
-    """Every figure of one view for one request, unrounded (DATA_MODEL §8 keys, in order).
+    """Every figure of one view for one request, unrounded (data contract §8 keys, in order).
 
     Frames and their grain:
 
     - `by_procedure`: one row per procedure_code; `by_client`: one row per client_id;
-      `detail`: one row per (client_id, procedure_code) (DATA_MODEL §5);
+      `detail`: one row per (client_id, procedure_code) (data contract §5);
     - `monthly`: one row per calendar month, the 12 ending with the period's last month;
     - `authorizations`: one row per authorization overlapping the period (§6);
     - `flags`: one row per flagged visit or authorization and kind;
@@ -96,7 +96,7 @@ def usage(selection: Selection, basis: Basis) -> dict[str, Any]:
 
 
 def service_code_usage(selection: Selection) -> dict[str, Any]:
-    """The service code usage table (DATA_MODEL §7): key `service_codes`."""
+    """The service code usage table (data contract §7): key `service_codes`."""
     return {"service_codes": service_codes.service_codes(selection)}
 
 

@@ -1,4 +1,4 @@
-"""Matching visits to authorizations: FIFO use of authorized units (DATA_MODEL §4)."""
+"""Matching visits to authorizations: FIFO use of authorized units (data contract §4)."""
 
 from __future__ import annotations
 

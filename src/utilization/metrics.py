@@ -1,4 +1,4 @@
-"""Period metrics: units and amounts approved, used and scheduled (DATA_MODEL §5)."""
+"""Period metrics: units and amounts approved, used and scheduled (data contract §5)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ class Selection:
     The mask of visits whose service date is in the period and that pass the client,
     procedure, payer, provider and case type filters is computed once, on first use; each
     figure then narrows it by status and billable (`visits`) without scanning the filters
-    again. `as_of` is the balance date (DATA_MODEL §6).
+    again. `as_of` is the balance date (data contract §6).
     """
 
     dataset: Dataset

@@ -23,7 +23,7 @@ def units_array(
 ) -> npt.NDArray[np.int64]:
     """Units per visit; arguments broadcast (one rule and unit length per visit or for all).
 
-    Rules (DATA_MODEL §3): `midpoint` counts a unit once more than half of it is reached,
+    Rules (data contract §3): `midpoint` counts a unit once more than half of it is reached,
     `(minutes + ceil(U/2) - 1) // U`; `complete` counts whole units only, `minutes // U`;
     `never_zero` is `midpoint` but at least one unit for a visit of 1 minute or more;
     `per_visit` is one unit per visit, and a unit length of 0 implies it.

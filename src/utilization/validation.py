@@ -117,7 +117,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
 
     Grain of each frame as in docs/design.md; `rejects` has one row per problem found
     (table, row, column, value as text, reason) and `row_counts` one row per table with
-    rows_read = rows_used + rows_rejected. Rules (DATA_MODEL §1-2):
+    rows_read = rows_used + rows_rejected. Rules (data contract §1-2):
 
     - Ids and codes are text, stripped of surrounding spaces; an empty cell is missing.
     - A repeated id (client, procedure code, payer, provider, authorization, visit) keeps its
@@ -1046,7 +1046,7 @@ def _instants(
 ]:
     """Date-times as UTC microseconds, where given, where parsed, and the naive values.
 
-    Rules (DATA_MODEL §1): a date-time with a UTC offset (`...-08:00`, `...Z`) is taken as
+    Rules (data contract §1): a date-time with a UTC offset (`...-08:00`, `...Z`) is taken as
     given; one without is local time in `timezone`. A local time in the hour skipped when
     clocks spring forward does not exist (NAT although parsed); one in the hour repeated
     when they fall back is its first occurrence (daylight time). A date without a time of

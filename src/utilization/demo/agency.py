@@ -1,4 +1,4 @@
-"""A deterministic synthetic agency, exported as the raw tables of DATA_MODEL §1.
+"""A deterministic synthetic agency, exported as the raw tables of data contract §1.
 
 | table | what the demo holds (defaults: 60 clients, 15 months) |
 |---|---|
@@ -20,7 +20,7 @@
 | payments | 2-8 weeks after service, none yet for recent visits; some denied (0); private pay |
 | | as patient_paid, waiver clients' participation on some |
 
-Intentional bad rows (DATA_MODEL §2), one of each, appended after the good rows of their
+Intentional bad rows (data contract §2), one of each, appended after the good rows of their
 table so that reports show the rejects pipeline:
 
 - visits: a visit exported twice (the same `visit_id` on two rows);
@@ -196,7 +196,7 @@ BAD_MINUTES = "1h30"
 def generate(
     seed: int = 2026, clients: int = 60, months: int = 15, today: date | None = None
 ) -> dict[str, pd.DataFrame]:
-    """The demo agency's raw export tables, by table name (DATA_MODEL §1 columns).
+    """The demo agency's raw export tables, by table name (data contract §1 columns).
 
     Visits cover `months` whole calendar months ending with the quarter holding `today`
     (default: the current date): completed up to `today`, scheduled after it. About

@@ -364,7 +364,7 @@ def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     if missing:
         msg = (
             f"columns {missing} not in frame. Columns in frame: {list(frame.columns)}. "
-            "Pass the export frame described in DATA_MODEL §8."
+            "Pass the export frame described in data contract §8."
         )
         raise ValueError(msg)
 
