@@ -1,4 +1,4 @@
-"""Properties of the export that hold for any agency (data contract §4, §5), checked with hypothesis.
+"""Properties of the export that hold for any agency (data contract §4, §5), via hypothesis.
 
 Random small agencies over the 12 whole months 2024-04-01..2025-03-31 are written to a folder
 and exported through the CLI; the report must reconcile with itself and with the visits.
