@@ -39,8 +39,10 @@ class View:
 
     `subject`: the filter that must name exactly one id (`--client`, `--procedure`,
     `--provider`), or None for a view of everything that passes the filters; a batch of a
-    view with a subject makes one report per subject id and gives each worker only the rows
-    of its subjects (`batch_slice`), a view without one is a single report on all the data.
+    view with a subject makes one report per subject id, a view without one is one report.
+    `batch_slice`: the column whose values are a worker's subjects when a batch runs on a
+    cluster: the worker gets only the rows of those values (`batch.slices`); None gives
+    the whole dataset (a view whose figures read beyond its subject's rows).
     `figures`: the functions whose results make the view's `ViewFigures` (each gives some
     fields by name). `example`: the subject the template's parameters cell names (an id of
     the demo data).
@@ -53,11 +55,7 @@ class View:
     sections: tuple[str, ...]
     figures: tuple[FiguresFunction, ...] = (figures.usage,)
     example: str = ""
-
-    @property
-    def batch_slice(self) -> str | None:
-        """The column a batch slices the data by (one worker's subjects), or None: all."""
-        return SUBJECT_COLUMNS[self.subject] if self.subject else None
+    batch_slice: str | None = None
 
 
 VIEWS: dict[str, View] = {
@@ -88,6 +86,7 @@ VIEWS: dict[str, View] = {
                 "explore",
             ),
             example="C0001",
+            batch_slice="client_id",
         ),
         View(
             "procedure",
@@ -105,6 +104,7 @@ VIEWS: dict[str, View] = {
                 "explore",
             ),
             example="T1019 U3",
+            batch_slice="procedure_code",
         ),
         View(
             "service-codes",
