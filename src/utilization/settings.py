@@ -25,6 +25,7 @@ class Settings:
     under_used_min_elapsed_share: float = 0.25
     expiring_days: int = 30
     rate_tolerance: float = 0.01
+    week_start: str = "sunday"
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], origin: str = "settings") -> Settings:
@@ -65,6 +66,11 @@ class Settings:
             raise InputError(msg) from None
         if self.rounding not in RULES:
             msg = f"{origin}: rounding {self.rounding!r} is not one of {list(RULES)}"
+            raise InputError(msg)
+        from utilization.limits import WEEKDAYS
+
+        if self.week_start not in WEEKDAYS:
+            msg = f"{origin}: week_start {self.week_start!r} is not one of {list(WEEKDAYS)}"
             raise InputError(msg)
         if self.unit_minutes < 0:
             msg = f"{origin}: unit_minutes must be 0 or more, not {self.unit_minutes}"
