@@ -428,13 +428,14 @@ REJECT_CODES: tuple[RejectCode, ...] = (
     RejectCode(
         "unmatched_payment",
         "an 835 payment line matched to no visit, or to several (table `remittances`)",
-        "payment line not matched to a visit: no client with medicaid_id 'X9' or name 'NOBODY, NO'",
+        "payment line not matched to a visit: 2 completed visits of client C3 on 2025-03-05 "
+        "with procedure code 'S5125': not guessed",
     ),
     RejectCode(
         "unreadable_835",
         "an 835 file that cannot be read; none of its lines count (table `remittances`)",
-        "835 file not read: not an X12 file: it begins with 'hello, this is not', not with "
-        "an ISA segment",
+        "835 file not read: not an X12 file: it begins with 'hello, this is not a remittance', "
+        "not with an ISA segment",
     ),
 )
 """Every reject code, in the order validation checks a row."""
