@@ -2,10 +2,14 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench same-figures
+.PHONY: setup dev demo test lint notebooks wheel bench same-figures
 
 setup:
 	@VENV=$(VENV) bash scripts/bootstrap
+
+## Everything a developer needs (the package editable with every extra and the dev tools):
+## what setup installs.
+dev: setup
 
 ## The main job on the built-in demo data: validate, export, and this quarter's reports.
 demo: setup
@@ -15,10 +19,20 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 
+## Lint, formatting, strict types and the architecture's import contracts.
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## The template notebooks written again from the view registry (with their key-figure outputs).
+notebooks: setup
+	$(BIN)/python -m utilization.report.notebooks
+
+## The installable wheel, in dist/.
+wheel: setup
+	$(BIN)/python -m pip wheel --no-deps -w dist .
 
 ## Speed and memory benchmarks (ratios against a baseline measured in the same run).
 bench: setup

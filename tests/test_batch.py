@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import utilization
 from utilization import demo, export
 from utilization.batch import BatchResult, remove_temporary_files, run_batch
 from utilization.batch.manifest import job_key
@@ -167,7 +168,8 @@ def test_the_manifest_fingerprints_inputs_templates_package_and_outputs(
     manifest = json.loads((first.folder / "manifest.json").read_text())
     inputs = {str(p.resolve()): sha256_file(p) for p in data.iterdir() if p.is_file()}
     assert manifest["inputs"] == inputs
-    assert manifest["package"]["version"] == "0.1.0" and len(manifest["package"]["sha256"]) == 64
+    assert manifest["package"]["version"] == utilization.__version__
+    assert len(manifest["package"]["sha256"]) == 64
     assert set(manifest["templates"]) == {
         "agency", "client", "procedure", "service-codes", "authorizations",
     }  # fmt: skip

@@ -1,8 +1,19 @@
-"""Units utilization reports for home- and community-based-services agencies."""
+"""Units utilization reports for home- and community-based-services agencies.
+
+`utilization.load(source)` reads, validates and matches a data source; `views.build_view`
+makes a view's figures; `export.write` serializes them. The version comes from the
+package metadata (pyproject.toml is the one place it is written).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
 
 from utilization.dataset import Dataset
 from utilization.pipeline import load
 from utilization.settings import Settings
 
-__all__ = ["Dataset", "Settings", "load"]
-__version__ = "0.1.0"
+try:
+    __version__ = version("utilization")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["Dataset", "Settings", "__version__", "load"]

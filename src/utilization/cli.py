@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from utilization.exceptions import InputError, UtilizationError
+from utilization.exceptions import InputError, UtilizationError, require
 from utilization.parameters import Request
 from utilization.views import VIEWS
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("view", help=VIEW_HELP)
     _add_data(report)
-    Request.add_options(report)
+    Request.add_options(report, period_required=False)
     report.add_argument(
         "--format", default="html,pdf", help="comma-separated: html, pdf, ipynb (default html,pdf)"
     )
@@ -133,6 +133,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from utilization.report.runner import Renderer, parse_formats
 
     formats = parse_formats(args.format)
+    if "pdf" in formats:
+        require("weasyprint", "pdf", "PDF reports (--format pdf)")
     request = Request.from_cli(args.view, args)
     out = Path(args.out)
     dataset = load(args.data, args.settings)

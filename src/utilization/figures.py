@@ -6,6 +6,7 @@ report sections draw it. Nothing here rounds: amounts are rounded to cents at th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
@@ -73,13 +74,17 @@ class ViewFigures:
         return {k: v for k, v in self.items() if isinstance(v, pd.DataFrame)}
 
 
-def usage(selection: Selection, basis: Basis) -> dict[str, Any]:
+FiguresFunction = Callable[[Selection], dict[str, Any]]
+"""A function adding some `ViewFigures` fields (by name) for a selection."""
+
+
+def usage(selection: Selection) -> dict[str, Any]:
     """The figures every view has: approved, used and scheduled; balances; flags; method.
 
     Keys as `ViewFigures` fields from `kpis` to `row_counts`.
     """
     dataset = selection.dataset
-    table = metrics.detail(selection, basis)
+    table = metrics.detail(selection)
     balance_table = balances.balances(dataset, selection.as_of, selection.filters, selection.period)
     return {
         "kpis": metrics.kpis(table),

@@ -143,8 +143,13 @@ def match(dataset: Dataset) -> Dataset:
     alloc_units: list[IntArray] = []
 
     billable = visits["billable"].to_numpy(dtype=bool)
-    scheduled = (visits["status"] == "scheduled").to_numpy() & billable
-    rows_all = np.flatnonzero(eligible | scheduled)
+    # Scheduled and cancelled billable visits use no units; each is counted against the
+    # authorization it would draw on first (the one ending first among those holding its
+    # date), whose rate and payer it takes: balances count scheduled units against it and
+    # revenue values cancelled units at its rate (data contract §6, §12).
+    status = visits["status"].to_numpy()
+    planned = ((status == "scheduled") | (status == "cancelled")) & billable
+    rows_all = np.flatnonzero(eligible | planned)
     first_holder = np.full(n, -1, dtype=np.int64)
     for lo in range(0, len(rows_all), CHUNK):
         rows = rows_all[lo : lo + CHUNK]
@@ -154,9 +159,7 @@ def match(dataset: Dataset) -> Dataset:
         g = cands.visit_group[rows]
         first_holder[rows] = np.where(holders[rows] > 0, cands.index[g, col], -1)
 
-    # A scheduled visit would draw on the authorization that ends first among those holding
-    # its date: that is the one its units are counted against as scheduled.
-    rate_auth[scheduled] = first_holder[scheduled]
+    rate_auth[planned] = first_holder[planned]
     completed_rows = np.flatnonzero(eligible)
     multi_groups = np.unique(cands.visit_group[completed_rows[holders[completed_rows] > 1]])
     in_multi = np.isin(cands.visit_group, multi_groups) & eligible

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -11,10 +11,10 @@ import pandas as pd
 
 from utilization.dataset import Dataset
 from utilization.period import Filters, Period, trend_months
-from utilization.selection import Selection
+from utilization.selection import BASES, Basis, Selection
 
-Basis = Literal["prorated", "full"]
-BASES: tuple[str, ...] = ("prorated", "full")
+__all__ = ["BASES", "Basis", "by_client", "by_procedure", "detail", "kpis", "monthly"]
+
 FIGURES = ["units_approved", "units_used", "amount_approved", "amount_used"]
 
 
@@ -73,7 +73,7 @@ def _shares(
     return overlap, units, amount
 
 
-def detail(selection: Selection, basis: Basis = "prorated") -> pd.DataFrame:
+def detail(selection: Selection) -> pd.DataFrame:
     """Approved, used and scheduled figures per client and procedure code.
 
     Grain: one row per (client_id, procedure_code) with anything approved, used or scheduled
@@ -84,7 +84,7 @@ def detail(selection: Selection, basis: Basis = "prorated") -> pd.DataFrame:
     dataset, period, filters = selection.dataset, selection.period, selection.filters
     keys = ["client_id", "procedure_code"]
     approved = (
-        approved_shares(dataset, period, filters, basis)
+        approved_shares(dataset, period, filters, selection.basis)
         .groupby(keys)[["units_approved", "amount_approved"]]
         .sum()
     )

@@ -138,11 +138,17 @@ class Request:
     # -- command line --------------------------------------------------------------------
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, period_required: bool = True) -> None:
-        """The request's options: period, filters, balance date, basis."""
+        """The request's options: period, filters, balance date, basis. Without
+        `period_required`, no --from/--to means the current quarter, balances as of today.
+        """
+        default = "" if period_required else " (default: the current quarter)"
         parser.add_argument(
-            "--from", dest="start", required=period_required, help="first day, YYYY-MM-DD"
+            "--from",
+            dest="start",
+            required=period_required,
+            help=f"first day, YYYY-MM-DD{default}",
         )
-        parser.add_argument("--to", dest="end", required=period_required, help="last day")
+        parser.add_argument("--to", dest="end", required=period_required, help=f"last day{default}")
         helps = {
             "client": "client_id",
             "procedure": "procedure code",
@@ -167,18 +173,31 @@ class Request:
         )
 
     @classmethod
-    def from_cli(cls, view: str, args: argparse.Namespace) -> Request:
-        """A request from the options `add_options` declared (and `--data`, `--settings`)."""
+    def from_cli(cls, view: str, args: argparse.Namespace, today: date | None = None) -> Request:
+        """A request from the options `add_options` declared (and `--data`, `--settings`).
+
+        A missing --from or --to is the current quarter's first or last day; with neither
+        --to nor --as-of, balances are as of today when today is inside the period.
+        """
         filters = Filters(
             billable=None if args.billable is None else args.billable == "yes",
             **{attr: tuple(getattr(args, name)) for name, attr in FILTERS.items()},
         )
         settings = getattr(args, "settings", None)
+        today = today or date.today()
+        quarter = current_quarter(today)
+        period = Period(
+            parse_date(args.start) if args.start else quarter.start,
+            parse_date(args.end) if args.end else quarter.end,
+        )
+        as_of = parse_date(args.as_of) if args.as_of else None
+        if as_of is None and not args.end and period.start <= today <= period.end:
+            as_of = today
         request = cls(
             view=views.get(view).name,
-            period=Period(parse_date(args.start), parse_date(args.end)),
+            period=period,
             filters=filters,
-            as_of=parse_date(args.as_of) if args.as_of else None,
+            as_of=as_of,
             basis=cast("Basis", args.basis),
             data=source_text(getattr(args, "data", "demo")),
             settings=str(Path(settings).resolve()) if settings else "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +12,9 @@ import pandas as pd
 
 from utilization.dataset import Dataset
 from utilization.period import Filters, Period
+
+Basis = Literal["prorated", "full"]
+BASES: tuple[str, ...] = ("prorated", "full")
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -22,13 +26,14 @@ class Selection:
     The mask of visits whose service date is in the period and that pass the client,
     procedure, payer, provider and case type filters is computed once, on first use; each
     figure then narrows it by status and billable (`visits`) without scanning the filters
-    again. `as_of` is the balance date (data contract §6).
+    again. `as_of` is the balance date (data contract §6), `basis` that of units approved (§5).
     """
 
     dataset: Dataset
     period: Period
     filters: Filters
     as_of: date
+    basis: Basis = "prorated"
     _in_period: BoolArray | None = field(default=None, repr=False)
     _status: dict[str, BoolArray] = field(default_factory=dict, repr=False)
 

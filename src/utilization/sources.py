@@ -6,7 +6,8 @@ import codecs
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from utilization.dataset import TABLES
-from utilization.exceptions import InputError
+from utilization.exceptions import InputError, require
 from utilization.schema import REQUIRED_TABLES
 
 ROW = "_row"
@@ -384,16 +385,32 @@ def cell_text(value: Any) -> str:
 # -- SQL ------------------------------------------------------------------------------------
 
 
+def masked_source(source: str) -> str:
+    """A data source as it may be shown or written: a database URL's password as `***`."""
+    return _PASSWORD.sub(r"\1:***@", source)
+
+
+_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
 def _read_sql(url: str) -> RawSource:
     """Read the known tables of a SQLAlchemy database URL with their column types."""
+    require("sqlalchemy", "sql", "Reading a database")
     import sqlalchemy as sa
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+    shown = masked_source(url)
     try:
-        shown = sa.make_url(url).render_as_string(hide_password=True)
         engine = sa.create_engine(url)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        msg = f"{url!r} is not a usable database URL ({exc}); e.g. sqlite:///agency.db"
+        reason = masked_source(str(exc)).replace(url, shown)
+        msg = f"{shown!r} is not a usable database URL ({reason}); e.g. sqlite:///agency.db"
+        raise InputError(msg) from None
+    except ImportError as exc:  # the URL names a driver that is not installed
+        msg = (
+            f"{shown}: the database driver {exc.name or 'for this URL'!r} is not installed; "
+            "install it (PostgreSQL: pip install 'utilization[sql]') or use another URL"
+        )
         raise InputError(msg) from None
     try:
         with engine.connect() as connection:
@@ -426,10 +443,9 @@ def _read_sql(url: str) -> RawSource:
 
 
 def _read_demo() -> RawSource:
-    """The built-in demo data (utilization.demo.generate), as raw tables."""
-    from utilization import demo
+    """The built-in demo data (utilization.demo.agency.generate), as raw tables."""
+    from utilization.demo.agency import generate
 
-    generate: Callable[[], dict[str, pd.DataFrame]] = demo.generate
     generated = generate()
     missing = [t for t in REQUIRED_TABLES if t not in generated]
     if missing:

@@ -10,13 +10,12 @@ this table; adding a view is one entry here, one figures function and its templa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from utilization import figures
 from utilization.exceptions import InputError, UsageError
-from utilization.figures import ViewFigures
+from utilization.figures import FiguresFunction, ViewFigures
 from utilization.selection import Selection
 
 if TYPE_CHECKING:
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 ViewName = Literal["agency", "client", "procedure", "service-codes", "authorizations"]
 Subject = Literal["client", "procedure", "provider"]
-FiguresFunction = Callable[[Selection], dict[str, Any]]
 
 SUBJECT_COLUMNS: dict[Subject, str] = {
     "client": "client_id",
@@ -35,20 +33,19 @@ SUBJECT_COLUMNS: dict[Subject, str] = {
 """The id column of each subject: what a subject's filter, batch slice and catalog key on."""
 
 
-def _no_more(selection: Selection) -> dict[str, Any]:
-    """Views with only the figures every view has."""
-    return {}
-
-
 @dataclass(frozen=True)
 class View:
     """One report view.
 
     `subject`: the filter that must name exactly one id (`--client`, `--procedure`,
     `--provider`), or None for a view of everything that passes the filters; a batch of a
-    view with a subject makes one report per subject id and gives each worker only the rows
-    of its subjects (`batch_slice`), a view without one is a single report on all the data.
-    `example`: the subject the template's parameters cell names (an id of the demo data).
+    view with a subject makes one report per subject id, a view without one is one report.
+    `batch_slice`: the column whose values are a worker's subjects when a batch runs on a
+    cluster: the worker gets only the rows of those values (`batch.slices`); None gives
+    the whole dataset (a view whose figures read beyond its subject's rows).
+    `figures`: the functions whose results make the view's `ViewFigures` (each gives some
+    fields by name). `example`: the subject the template's parameters cell names (an id of
+    the demo data).
     """
 
     name: ViewName
@@ -56,13 +53,9 @@ class View:
     template: str
     subject: Subject | None
     sections: tuple[str, ...]
-    figures: FiguresFunction = _no_more
+    figures: tuple[FiguresFunction, ...] = (figures.usage,)
     example: str = ""
-
-    @property
-    def batch_slice(self) -> str | None:
-        """The column a batch slices the data by (one worker's subjects), or None: all."""
-        return SUBJECT_COLUMNS[self.subject] if self.subject else None
+    batch_slice: str | None = None
 
 
 VIEWS: dict[str, View] = {
@@ -93,6 +86,7 @@ VIEWS: dict[str, View] = {
                 "explore",
             ),
             example="C0001",
+            batch_slice="client_id",
         ),
         View(
             "procedure",
@@ -110,6 +104,7 @@ VIEWS: dict[str, View] = {
                 "explore",
             ),
             example="T1019 U3",
+            batch_slice="procedure_code",
         ),
         View(
             "service-codes",
@@ -117,7 +112,7 @@ VIEWS: dict[str, View] = {
             "service_codes.ipynb",
             None,
             ("service_chart", "service_table", "method", "explore"),
-            figures.service_code_usage,
+            (figures.usage, figures.service_code_usage),
         ),
         View(
             "authorizations",
@@ -161,7 +156,10 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
         if unknown:
             msg = f"{column} {unknown} not found in the data; check the id"
             raise InputError(msg)
-    selection = Selection(dataset, request.period, filters, request.balance_date)
+    selection = Selection(dataset, request.period, filters, request.balance_date, request.basis)
+    computed: dict[str, Any] = {}
+    for function in view.figures:
+        computed.update(function(selection))
     return ViewFigures(
         view=view.name,
         period=request.period,
@@ -170,6 +168,5 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
         filters=filters.describe(),
         source=dataset.source,
         newest_payment_date=figures.newest_payment_included(selection),
-        **figures.usage(selection, request.basis),
-        **view.figures(selection),
+        **computed,
     )

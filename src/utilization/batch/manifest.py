@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 import utilization
 from utilization.dataset import TABLES, Dataset
 from utilization.files import sha256_file, write_atomic
+from utilization.sources import masked_source
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -76,11 +76,6 @@ def package_fingerprint() -> dict[str, str]:
     return {"name": "utilization", "version": utilization.__version__, "sha256": digest.hexdigest()}
 
 
-def mask_url(source: str) -> str:
-    """A database URL without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", source)
-
-
 def input_fingerprints(data: str, settings: str, dataset: Dataset) -> dict[str, str]:
     """SHA-256 of every input file (a folder's files, a workbook, the settings file).
 
@@ -95,7 +90,7 @@ def input_fingerprints(data: str, settings: str, dataset: Dataset) -> dict[str, 
             if not file.name.startswith("."):
                 prints[str(file.resolve())] = sha256_file(file)
     else:
-        shown = mask_url(data)
+        shown = masked_source(data)
         for table in (*TABLES, "rejects"):
             frame: pd.DataFrame = getattr(dataset, table)
             rows = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()

@@ -30,7 +30,7 @@ from utilization.batch.manifest import (
 from utilization.batch.plan import Job, ParameterSet, read_parameter_set, unknown_subject
 from utilization.batch.workers import Task
 from utilization.dataset import Dataset
-from utilization.exceptions import InputError
+from utilization.exceptions import InputError, require
 from utilization.files import sha256_file, write_atomic
 from utilization.report.runner import RESET, templates_dir
 
@@ -117,6 +117,8 @@ def run_batch(
     from utilization.pipeline import load
     from utilization.rejects import write_rejects
 
+    if "pdf" in spec.formats:
+        require("weasyprint", "pdf", "PDF reports (formats: [pdf])")
     folder = spec.folder
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder), _Log(folder / LOG) as log:
@@ -257,6 +259,7 @@ def _batches(
     if not todo:
         return
     if scheduler:
+        require("distributed", "dask", "Batch runs on a Dask cluster")
         from utilization.batch.cluster import connect, run_on_cluster, worker_count
 
         with connect(scheduler) as client:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import nbformat
 from nbconvert import HTMLExporter
 
+from utilization.exceptions import EnvironmentFault, require
 from utilization.files import write_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -88,8 +89,16 @@ def html_to_pdf(html: str, out: Path, header: str, size: PageSize = "Letter") ->
     Tables break across pages with their header row repeated; charts are scaled to the
     page width; `header` (client and period) runs on top of every page.
     """
-    from weasyprint import CSS, HTML
-    from weasyprint.urls import URLFetcher
+    require("weasyprint", "pdf", "PDF reports")
+    try:
+        from weasyprint import CSS, HTML
+        from weasyprint.urls import URLFetcher
+    except OSError as exc:  # WeasyPrint is there, the system's Pango is not
+        msg = (
+            f"PDF reports need the Pango library ({exc}); on Debian or Ubuntu: "
+            "apt-get install libpango-1.0-0 libpangoft2-1.0-0"
+        )
+        raise EnvironmentFault(msg) from None
 
     local_only = URLFetcher(allowed_protocols={"data"})  # reports embed data: URLs only
     document = HTML(string=html, url_fetcher=local_only, base_url=str(out.parent))
