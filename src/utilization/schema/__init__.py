@@ -49,7 +49,8 @@ class Table:
 
     `alternatives` are sets of columns of which a row must give one set in full (visits:
     `start` and `end`, or `service_date` and `minutes`); their columns are in `columns` as
-    not required. `key` is the column that identifies a row (unique), if any.
+    not required. `key` is the column that identifies a row (unique), if any; `description`
+    what agencies call the table (e.g. service catalog).
     """
 
     name: str
@@ -92,10 +93,12 @@ class Table:
 
 
 def _id(name: str, required: bool = False, description: str = "") -> Column:
+    """An identifier column."""
     return Column(name, "id", required, description)
 
 
 def _text(name: str, required: bool = False, description: str = "") -> Column:
+    """A free-text column."""
     return Column(name, "text", required, description)
 
 
