@@ -42,7 +42,14 @@ def test_validate_prints_counts_and_writes_the_rejects(
         rows = list(csv.DictReader(handle))
     assert [r["table"] for r in rows].count("visits") == 4
     assert [r["table"] for r in rows].count("authorizations") == 1
-    assert set(rows[0]) == {"table", "row", "column", "value", "reason"}
+    assert list(rows[0]) == ["table", "row", "column", "value", "reason", "code"]
+    assert [(r["table"], r["column"], r["code"]) for r in rows] == [
+        ("authorizations", "end_date", "end_before_start"),
+        ("visits", "visit_id", "duplicate"),
+        ("visits", "end", "end_before_start"),
+        ("visits", "procedure_code", "unknown_reference"),
+        ("visits", "minutes", "not_a_number"),
+    ]
 
 
 def test_validate_of_a_folder_without_visits_exits_1_with_one_message(

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from utilization import schema
 from utilization.demo import agency as demo
 
 TODAY = date(2026, 11, 22)
@@ -133,6 +134,19 @@ def test_fewer_than_three_months_is_refused() -> None:
 def test_tables_have_exactly_the_contract_columns(tables: dict[str, pd.DataFrame]) -> None:
     """Every table of data contract §1 is there with its columns, in contract order."""
     assert {name: list(frame.columns) for name, frame in tables.items()} == CONTRACT_COLUMNS
+
+
+def test_demo_columns_are_input_columns_of_the_schema(tables: dict[str, pd.DataFrame]) -> None:
+    """The demo writes only columns the schema declares, in the schema's order."""
+    for name, frame in tables.items():
+        declared = declared_names(name)
+        assert list(frame.columns) == [c for c in declared if c in frame.columns], name
+    assert [c for c in declared_names("visits") if c not in tables["visits"]] == ["billable"]
+
+
+def declared_names(table: str) -> list[str]:
+    """The input columns the schema declares for `table`."""
+    return [c.name for c in schema.TABLES[table].columns]
 
 
 def test_agency_size(tables: dict[str, pd.DataFrame]) -> None:

@@ -87,6 +87,7 @@ def test_remittances_folder_is_read_with_the_data(
     # The ambiguous S5125 line and the NOBODY line (unknown control number and member).
     assert len(remittance_rejects) == 2
     assert {r["value"] for r in remittance_rejects} == {"march.835"}
+    assert [r["code"] for r in remittance_rejects] == ["unmatched_payment"] * 2
     counts = {r["table"]: r for r in data["row_counts"]}["remittances"]
     # March 6 lines + April 2 lines = 8 read; 6 used; 2 rejected.
     assert (counts["rows_read"], counts["rows_used"], counts["rows_rejected"]) == (8, 6, 2)

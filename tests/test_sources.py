@@ -144,18 +144,26 @@ def test_small_dataset_from_csv(tmp_path: Path) -> None:
     assert raw.origin["visits"] == str(tmp_path / "csv" / "visits.csv")
     ds = validate(raw, Settings())
     assert list(ds.rejects.itertuples(index=False, name=None)) == [
-        ("clients", 4, "client_name", "", "required value is missing"),
-        ("procedures", 5, "rate", "-1", "negative; must be 0 or more"),
+        ("clients", 4, "client_name", "", "required value is missing", "missing"),
+        ("procedures", 5, "rate", "-1", "negative; must be 0 or more", "negative"),
         (
             "authorizations",
             4,
             "procedure_code",
             "X1",
             "found in procedures, but that row (row 5) was rejected",
+            "rejected_reference",
         ),
-        ("visits", 5, "end", "2025-01-10 11:00:00", "end is before start"),
-        ("visits", 6, "client_id", "C9", "not found in clients"),
-        ("payments", 4, "visit_id", "V4", "found in visits, but that row (row 5) was rejected"),
+        ("visits", 5, "end", "2025-01-10 11:00:00", "end is before start", "end_before_start"),
+        ("visits", 6, "client_id", "C9", "not found in clients", "unknown_reference"),
+        (
+            "payments",
+            4,
+            "visit_id",
+            "V4",
+            "found in visits, but that row (row 5) was rejected",
+            "rejected_reference",
+        ),
     ]
     assert ds.row_counts["rows_used"].tolist() == [2, 3, 1, 1, 2, 3, 2]
     v = ds.visits

@@ -61,8 +61,8 @@ def visits(**columns: list[str]) -> dict[str, list[str]]:
     return table
 
 
-def rejects(ds) -> list[tuple[str, int, str, str, str]]:
-    """The rejects as (table, row, column, value, reason) tuples."""
+def rejects(ds) -> list[tuple[str, int, str, str, str, str]]:
+    """The rejects as (table, row, column, value, reason, code) tuples."""
     return list(ds.rejects.itertuples(index=False, name=None))
 
 
@@ -78,7 +78,7 @@ def test_duplicate_visit_id() -> None:
             end=["2025-01-06 10:00"] * 3,
         )
     )
-    assert rejects(ds) == [("visits", 4, "visit_id", "V1", "duplicate of row 2")]
+    assert rejects(ds) == [("visits", 4, "visit_id", "V1", "duplicate of row 2", "duplicate")]
     assert ds.visits["visit_id"].tolist() == ["V1", "V2"]
 
 
@@ -86,14 +86,16 @@ def test_duplicate_authorization_id() -> None:
     """It rejects a repeated authorization_id as a duplicate of the first row."""
     auth = {k: v * 2 for k, v in BASE["authorizations"].items()}
     ds = run(authorizations=auth)
-    assert rejects(ds) == [("authorizations", 3, "authorization_id", "A1", "duplicate of row 2")]
+    assert rejects(ds) == [
+        ("authorizations", 3, "authorization_id", "A1", "duplicate of row 2", "duplicate")
+    ]
     assert len(ds.authorizations) == 1
 
 
 def test_duplicate_client_id() -> None:
     """It rejects a repeated client_id, after stripping spaces, as a duplicate."""
     ds = run(clients={"client_id": ["C1", "C2", " C1 "], "client_name": ["A", "B", "C"]})
-    assert rejects(ds) == [("clients", 4, "client_id", " C1 ", "duplicate of row 2")]
+    assert rejects(ds) == [("clients", 4, "client_id", " C1 ", "duplicate of row 2", "duplicate")]
     assert ds.clients["client_name"].tolist() == ["A", "B"]
 
 
@@ -101,7 +103,9 @@ def test_duplicate_procedure_code() -> None:
     """It rejects a repeated procedure_code as a duplicate of the first row."""
     proc = {k: [*v, v[0]] for k, v in BASE["procedures"].items()}
     ds = run(procedures=proc)
-    assert rejects(ds) == [("procedures", 4, "procedure_code", "T1019", "duplicate of row 2")]
+    assert rejects(ds) == [
+        ("procedures", 4, "procedure_code", "T1019", "duplicate of row 2", "duplicate")
+    ]
 
 
 # -- times ----------------------------------------------------------------------------------
@@ -110,7 +114,9 @@ def test_duplicate_procedure_code() -> None:
 def test_end_before_start() -> None:
     """It rejects a visit whose end is before its start."""
     ds = run(visits=visits(start=["2025-01-06 10:00:00"], end=["2025-01-06 09:59:00"]))
-    assert rejects(ds) == [("visits", 2, "end", "2025-01-06 09:59:00", "end is before start")]
+    assert rejects(ds) == [
+        ("visits", 2, "end", "2025-01-06 09:59:00", "end is before start", "end_before_start")
+    ]
     assert ds.visits.empty
 
 
@@ -119,8 +125,8 @@ def test_unparseable_datetime() -> None:
     ds = run(visits=visits(start=["tomorrow", "2025-01-06"], end=["2025-01-06 10:00"] * 2))
     reason = "not a date-time (expected YYYY-MM-DD HH:MM:SS, optionally with a UTC offset)"
     assert rejects(ds) == [
-        ("visits", 2, "start", "tomorrow", reason),
-        ("visits", 3, "start", "2025-01-06", reason),
+        ("visits", 2, "start", "tomorrow", reason, "not_a_datetime"),
+        ("visits", 3, "start", "2025-01-06", reason, "not_a_datetime"),
     ]
 
 
@@ -129,7 +135,14 @@ def test_unparseable_date() -> None:
     auth = {**BASE["authorizations"], "start_date": ["2025-13-01"]}
     ds = run(authorizations=auth)
     assert rejects(ds) == [
-        ("authorizations", 2, "start_date", "2025-13-01", "not a date (expected YYYY-MM-DD)")
+        (
+            "authorizations",
+            2,
+            "start_date",
+            "2025-13-01",
+            "not a date (expected YYYY-MM-DD)",
+            "not_a_date",
+        )
     ]
 
 
@@ -149,7 +162,14 @@ def test_authorization_end_before_start() -> None:
     auth = {**BASE["authorizations"], "start_date": ["2025-02-01"], "end_date": ["2025-01-31"]}
     ds = run(authorizations=auth)
     assert rejects(ds) == [
-        ("authorizations", 2, "end_date", "2025-01-31", "end_date is before start_date")
+        (
+            "authorizations",
+            2,
+            "end_date",
+            "2025-01-31",
+            "end_date is before start_date",
+            "end_before_start",
+        )
     ]
 
 
@@ -179,6 +199,7 @@ def test_spring_forward_gap_is_rejected() -> None:
             "2025-03-09 02:30:00",
             "this local time does not exist on 2025-03-09 in America/Los_Angeles: clocks "
             "spring forward that day (correct the time or give its UTC offset)",
+            "nonexistent_local_time",
         )
     ]
 
@@ -258,8 +279,22 @@ def test_both_forms_must_agree() -> None:
         )
     )
     assert rejects(ds) == [
-        ("visits", 2, "service_date", "2025-01-07", "not the local date of start (2025-01-06)"),
-        ("visits", 3, "minutes", "45", "does not match start to end (60 minutes)"),
+        (
+            "visits",
+            2,
+            "service_date",
+            "2025-01-07",
+            "not the local date of start (2025-01-06)",
+            "service_date_mismatch",
+        ),
+        (
+            "visits",
+            3,
+            "minutes",
+            "45",
+            "does not match start to end (60 minutes)",
+            "minutes_mismatch",
+        ),
     ]
     assert ds.visits["visit_id"].tolist() == ["V3"]
 
@@ -281,9 +316,17 @@ def test_missing_times() -> None:
             "start",
             "",
             "required value is missing: give start and end, or service_date and minutes",
+            "missing",
         ),
-        ("visits", 3, "end", "", "required value is missing (start is given)"),
-        ("visits", 4, "minutes", "", "required value is missing (service_date is given)"),
+        ("visits", 3, "end", "", "required value is missing (start is given)", "incomplete_times"),
+        (
+            "visits",
+            4,
+            "minutes",
+            "",
+            "required value is missing (service_date is given)",
+            "incomplete_times",
+        ),
     ]
 
 
@@ -303,47 +346,47 @@ def test_long_visit_is_flagged_not_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "reason"),
+    ("value", "reason", "code"),
     [
-        ("-5", "negative; must be 0 or more"),
-        ("abc", "not a number"),
-        ("12.5", "not a whole number of minutes"),
-        ("", "required value is missing (service_date is given)"),
+        ("-5", "negative; must be 0 or more", "negative"),
+        ("abc", "not a number", "not_a_number"),
+        ("12.5", "not a whole number of minutes", "not_whole"),
+        ("", "required value is missing (service_date is given)", "incomplete_times"),
     ],
 )
-def test_bad_minutes(value: str, reason: str) -> None:
+def test_bad_minutes(value: str, reason: str, code: str) -> None:
     """It rejects minutes that are negative, not a number, fractional or missing."""
     ds = run(visits=visits(service_date=["2025-01-06"], minutes=[value]))
-    assert rejects(ds) == [("visits", 2, "minutes", value, reason)]
+    assert rejects(ds) == [("visits", 2, "minutes", value, reason, code)]
 
 
 @pytest.mark.parametrize(
-    ("value", "reason"),
+    ("value", "reason", "code"),
     [
-        ("-1", "negative; must be 0 or more"),
-        ("four", "not a number"),
-        ("3.5", "not a whole number of units (units are whole numbers)"),
+        ("-1", "negative; must be 0 or more", "negative"),
+        ("four", "not a number", "not_a_number"),
+        ("3.5", "not a whole number of units (units are whole numbers)", "not_whole"),
     ],
 )
-def test_bad_recorded_units(value: str, reason: str) -> None:
+def test_bad_recorded_units(value: str, reason: str, code: str) -> None:
     """It rejects recorded units that are negative, not a number or not whole."""
     ds = run(visits={**BASE["visits"], "units": [value]})
-    assert rejects(ds) == [("visits", 2, "units", value, reason)]
+    assert rejects(ds) == [("visits", 2, "units", value, reason, code)]
 
 
 @pytest.mark.parametrize(
-    ("value", "reason"),
+    ("value", "reason", "code"),
     [
-        ("-10", "negative; must be 0 or more"),
-        ("lots", "not a number"),
-        ("10.5", "not a whole number of units"),
-        ("", "required value is missing"),
+        ("-10", "negative; must be 0 or more", "negative"),
+        ("lots", "not a number", "not_a_number"),
+        ("10.5", "not a whole number of units", "not_whole"),
+        ("", "required value is missing", "missing"),
     ],
 )
-def test_bad_units_approved(value: str, reason: str) -> None:
+def test_bad_units_approved(value: str, reason: str, code: str) -> None:
     """It rejects units_approved that are negative, not a number, not whole or missing."""
     ds = run(authorizations={**BASE["authorizations"], "units_approved": [value]})
-    assert rejects(ds) == [("authorizations", 2, "units_approved", value, reason)]
+    assert rejects(ds) == [("authorizations", 2, "units_approved", value, reason, code)]
 
 
 def test_bad_rates_and_amounts() -> None:
@@ -358,10 +401,10 @@ def test_bad_rates_and_amounts() -> None:
     )
     ds = run(procedures=proc, authorizations=auth, visits=vis)
     assert rejects(ds) == [
-        ("procedures", 2, "rate", "-6", "negative; must be 0 or more"),
-        ("authorizations", 2, "rate", "$4.50", "not a number"),
-        ("visits", 2, "amount_billed", "-1", "negative; must be 0 or more"),
-        ("visits", 3, "amount_billed", "1,000", "not a number"),
+        ("procedures", 2, "rate", "-6", "negative; must be 0 or more", "negative"),
+        ("authorizations", 2, "rate", "$4.50", "not a number", "not_a_number"),
+        ("visits", 2, "amount_billed", "-1", "negative; must be 0 or more", "negative"),
+        ("visits", 3, "amount_billed", "1,000", "not a number", "not_a_number"),
     ]
 
 
@@ -375,8 +418,8 @@ def test_bad_unit_minutes() -> None:
         ),
     )
     assert rejects(ds)[:2] == [
-        ("procedures", 2, "unit_minutes", "-15", "negative; must be 0 or more"),
-        ("procedures", 3, "unit_minutes", "7.5", "not a whole number of minutes"),
+        ("procedures", 2, "unit_minutes", "-15", "negative; must be 0 or more", "negative"),
+        ("procedures", 3, "unit_minutes", "7.5", "not a whole number of minutes", "not_whole"),
     ]
 
 
@@ -386,28 +429,47 @@ def test_bad_unit_minutes() -> None:
 def test_visit_client_not_in_clients() -> None:
     """It rejects a visit whose client_id is not in clients."""
     ds = run(visits={**BASE["visits"], "client_id": ["C9"]})
-    assert rejects(ds) == [("visits", 2, "client_id", "C9", "not found in clients")]
+    assert rejects(ds) == [
+        ("visits", 2, "client_id", "C9", "not found in clients", "unknown_reference")
+    ]
 
 
 def test_visit_procedure_not_in_procedures() -> None:
     """It rejects a visit whose procedure_code is not in procedures."""
     ds = run(visits={**BASE["visits"], "procedure_code": ["T1019 U4"]})
-    assert rejects(ds) == [("visits", 2, "procedure_code", "T1019 U4", "not found in procedures")]
+    assert rejects(ds) == [
+        (
+            "visits",
+            2,
+            "procedure_code",
+            "T1019 U4",
+            "not found in procedures",
+            "unknown_reference",
+        )
+    ]
 
 
 def test_reference_to_a_rejected_catalog_row() -> None:
     """It says so when a visit's client is in clients but that client's row was rejected."""
     ds = run(clients={"client_id": ["C1", "C2"], "client_name": ["", "Bo"]})
     assert rejects(ds) == [
-        ("clients", 2, "client_name", "", "required value is missing"),
+        ("clients", 2, "client_name", "", "required value is missing", "missing"),
         (
             "authorizations",
             2,
             "client_id",
             "C1",
             "found in clients, but that row (row 2) was rejected",
+            "rejected_reference",
         ),
-        ("visits", 2, "client_id", "C1", "found in clients, but that row (row 2) was rejected"),
+        (
+            "visits",
+            2,
+            "client_id",
+            "C1",
+            "found in clients, but that row (row 2) was rejected",
+            "rejected_reference",
+        ),
     ]
 
 
@@ -416,8 +478,15 @@ def test_authorization_references() -> None:
     auth = {**BASE["authorizations"], "client_id": ["C7"], "procedure_code": ["X"]}
     ds = run(authorizations=auth)
     assert rejects(ds) == [
-        ("authorizations", 2, "client_id", "C7", "not found in clients"),
-        ("authorizations", 2, "procedure_code", "X", "not found in procedures"),
+        ("authorizations", 2, "client_id", "C7", "not found in clients", "unknown_reference"),
+        (
+            "authorizations",
+            2,
+            "procedure_code",
+            "X",
+            "not found in procedures",
+            "unknown_reference",
+        ),
     ]
     assert ds.row_counts.set_index("table").loc["authorizations", "rows_rejected"] == 1
 
@@ -431,8 +500,8 @@ def test_payer_and_provider_must_exist_when_their_table_does() -> None:
         providers={"provider_id": ["E1"], "provider_name": ["Eve"]},
     )
     assert rejects(ds) == [
-        ("visits", 2, "provider_id", "E9", "not found in providers"),
-        ("visits", 2, "payer_id", "P2", "not found in payers"),
+        ("visits", 2, "provider_id", "E9", "not found in providers", "unknown_reference"),
+        ("visits", 2, "payer_id", "P2", "not found in payers", "unknown_reference"),
     ]
     assert run(visits=vis).rejects.empty
 
@@ -447,6 +516,7 @@ def test_unknown_rounding_rule() -> None:
             "rounding",
             "nearest",
             "unknown rounding rule; use one of midpoint, complete, never_zero, per_visit",
+            "unknown_rounding_rule",
         )
     ]
 
@@ -461,13 +531,21 @@ def test_unknown_status_and_billable() -> None:
     )
     ds = run(visits=vis)
     assert rejects(ds) == [
-        ("visits", 2, "status", "Done", "unknown status; use completed, scheduled, cancelled"),
+        (
+            "visits",
+            2,
+            "status",
+            "Done",
+            "unknown status; use completed, scheduled, cancelled",
+            "unknown_status",
+        ),
         (
             "visits",
             3,
             "billable",
             "maybe",
             "not true or false (use true/false, yes/no, y/n or 1/0)",
+            "not_a_flag",
         ),
     ]
     assert ds.visits["status"].tolist() == ["cancelled", "completed"]
@@ -477,7 +555,9 @@ def test_unknown_status_and_billable() -> None:
 def test_required_but_empty() -> None:
     """It rejects a row whose required value is empty or only spaces."""
     ds = run(visits={**BASE["visits"], "procedure_code": ["  "]})
-    assert rejects(ds) == [("visits", 2, "procedure_code", "  ", "required value is missing")]
+    assert rejects(ds) == [
+        ("visits", 2, "procedure_code", "  ", "required value is missing", "missing")
+    ]
 
 
 # -- payments -------------------------------------------------------------------------------
@@ -494,10 +574,17 @@ def test_payments() -> None:
     }
     ds = run(visits=vis, payments=pay)
     assert rejects(ds) == [
-        ("visits", 3, "end", "2025-01-06 08:00", "end is before start"),
-        ("payments", 4, "visit_id", "V2", "found in visits, but that row (row 3) was rejected"),
-        ("payments", 5, "visit_id", "V3", "not found in visits"),
-        ("payments", 6, "insurance_paid", "n/a", "not a number"),
+        ("visits", 3, "end", "2025-01-06 08:00", "end is before start", "end_before_start"),
+        (
+            "payments",
+            4,
+            "visit_id",
+            "V2",
+            "found in visits, but that row (row 3) was rejected",
+            "rejected_reference",
+        ),
+        ("payments", 5, "visit_id", "V3", "not found in visits", "unknown_reference"),
+        ("payments", 6, "insurance_paid", "n/a", "not a number", "not_a_number"),
     ]
     assert ds.payments["insurance_paid"].tolist() == [60.0, -60.0]
     assert ds.payments["patient_paid"].tolist() == [0.0, -1.5]
@@ -543,7 +630,7 @@ def test_canonical_columns_and_types() -> None:
         "billable": "bool",
     }
     assert ds.authorizations["days"].dtype == np.int64
-    assert list(ds.rejects.columns) == ["table", "row", "column", "value", "reason"]
+    assert list(ds.rejects.columns) == ["table", "row", "column", "value", "reason", "code"]
 
 
 def test_procedure_defaults_and_units() -> None:

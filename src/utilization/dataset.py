@@ -6,25 +6,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from utilization import schema
 from utilization.settings import Settings
 
-TABLES: tuple[str, ...] = (
-    "clients",
-    "procedures",
-    "payers",
-    "providers",
-    "authorizations",
-    "visits",
-    "payments",
-)
-REJECT_COLUMNS: list[str] = ["table", "row", "column", "value", "reason"]
+TABLES: tuple[str, ...] = tuple(schema.TABLES)
+"""The input tables, in table order (declared in `utilization.schema`)."""
+REJECT_COLUMNS: list[str] = schema.REJECTS.canonical_columns
 
 
 def empty_rejects() -> pd.DataFrame:
     """A rejects frame with no rows; grain: one row per rejected value."""
-    return pd.DataFrame(
-        {c: pd.Series(dtype="int64" if c == "row" else "str") for c in REJECT_COLUMNS}
-    )
+    return pd.DataFrame({f.name: pd.Series(dtype=f.dtype) for f in schema.REJECTS.canonical})
 
 
 @dataclass

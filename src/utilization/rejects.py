@@ -32,7 +32,7 @@ def summary_text(dataset: Dataset) -> str:
 
 
 def write_rejects(dataset: Dataset, folder: Path) -> Path:
-    """Write `rejects.csv` (table, row, column, value, reason) into `folder`; return its path."""
+    """Write `rejects.csv` (table, row, column, value, reason, code) into `folder`; its path."""
     path = folder / "rejects.csv"
     write_atomic(path, dataset.rejects.to_csv(index=False, lineterminator="\n").encode("utf-8"))
     return path

@@ -19,8 +19,8 @@ import pyarrow.csv as pacsv
 
 from utilization.dataset import TABLES
 from utilization.exceptions import InputError, require
+from utilization.schema import REQUIRED_TABLES
 
-REQUIRED_TABLES: tuple[str, ...] = ("clients", "procedures", "authorizations", "visits")
 ROW = "_row"
 """Column holding each row's number as the user sees it (header = row 1, first data row = 2)."""
 

@@ -13,82 +13,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from utilization import schema
 from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
 from utilization.exceptions import InputError
+from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
-from utilization.sources import REQUIRED_TABLES, ROW, RawSource, cell_text
+from utilization.sources import ROW, RawSource, cell_text
 from utilization.units import PER_VISIT, RULES, units_array
 
 TEXT: Literal["str"] = "str"
 DATE = "datetime64[us]"
 INSTANT = "datetime64[us, UTC]"
-STATUSES: tuple[str, ...] = ("completed", "scheduled", "cancelled")
+STATUSES: tuple[str, ...] = schema.VISITS.column("status").values
 TRUE_WORDS: frozenset[str] = frozenset({"true", "yes", "y", "1"})
 FALSE_WORDS: frozenset[str] = frozenset({"false", "no", "n", "0"})
 
-COLUMNS: dict[str, list[str]] = {
-    "clients": ["client_id", "client_name", "medicaid_id", "case_manager", "status"],
-    "procedures": ["procedure_code", "description", "unit_minutes", "rate", "rounding", "billable"],
-    "payers": ["payer_id", "payer_name"],
-    "providers": ["provider_id", "provider_name"],
-    "authorizations": [
-        "authorization_id",
-        "client_id",
-        "procedure_code",
-        "start_date",
-        "end_date",
-        "units_approved",
-        "payer_id",
-        "rate",
-        "status",
-        "days",
-    ],
-    "visits": [
-        "visit_id",
-        "client_id",
-        "procedure_code",
-        "service_date",
-        "start",
-        "end",
-        "minutes",
-        "provider_id",
-        "payer_id",
-        "case_type",
-        "billable",
-        "status",
-        "units_recorded",
-        "amount_billed",
-        "units",
-        "long_visit",
-        "order",
-    ],
-    "payments": [
-        "visit_id",
-        "insurance_paid",
-        "patient_paid",
-        "paid_date",
-        "denied",
-        "adjustment_reason_codes",
-    ],
-}
-"""The canonical columns of each frame, in order (docs/design.md)."""
+COLUMNS: dict[str, list[str]] = {n: t.canonical_columns for n, t in schema.TABLES.items()}
+"""The canonical columns of each frame, in order (declared in `utilization.schema`)."""
 
-REQUIRED_COLUMNS: dict[str, list[str]] = {
-    "clients": ["client_id", "client_name"],
-    "procedures": ["procedure_code", "description"],
-    "payers": ["payer_id", "payer_name"],
-    "providers": ["provider_id", "provider_name"],
-    "authorizations": [
-        "authorization_id",
-        "client_id",
-        "procedure_code",
-        "start_date",
-        "end_date",
-        "units_approved",
-    ],
-    "visits": ["visit_id", "client_id", "procedure_code"],
-    "payments": ["visit_id", "insurance_paid"],
-}
+REQUIRED_COLUMNS: dict[str, list[str]] = {n: t.required_columns for n, t in schema.TABLES.items()}
 """Required columns; visits also need `start` and `end`, or `service_date` and `minutes`."""
 
 MISSING = "required value is missing"
@@ -115,9 +58,9 @@ IntArray = npt.NDArray[np.int64]
 def validate(raw: RawSource, settings: Settings) -> Dataset:
     """Check every raw table against the input contract and build the canonical frames.
 
-    Grain of each frame as in docs/design.md; `rejects` has one row per problem found
-    (table, row, column, value as text, reason) and `row_counts` one row per table with
-    rows_read = rows_used + rows_rejected. Rules (data contract §1-2):
+    Grain and columns of each frame as declared in `utilization.schema`; `rejects` has one
+    row per problem found (table, row, column, value as text, reason, code) and `row_counts`
+    one row per table with rows_read = rows_used + rows_rejected. Rules (data contract §1-2):
 
     - Ids and codes are text, stripped of surrounding spaces; an empty cell is missing.
     - A repeated id (client, procedure code, payer, provider, authorization, visit) keeps its
@@ -193,20 +136,18 @@ def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
     """Raise InputError naming the table, the missing column(s) and the columns found."""
     found = [str(c) for c in frame.columns if c != ROW]
     missing = [c for c in REQUIRED_COLUMNS[name] if c not in found]
-    if name == "visits":
-        has_times = "start" in found and "end" in found
-        has_minutes = "service_date" in found and "minutes" in found
-        if not has_times and not has_minutes:
-            if "start" in found or "end" in found:
-                missing += [c for c in ("start", "end") if c not in found]
-            elif "service_date" in found or "minutes" in found:
-                missing += [c for c in ("service_date", "minutes") if c not in found]
-            else:
-                msg = (
-                    f"visits: columns 'start' and 'end' (or 'service_date' and 'minutes') "
-                    f"are missing. Columns found: {found}. Source: {origin}"
-                )
-                raise InputError(msg)
+    groups = schema.TABLES[name].alternatives  # visits: start + end, or service_date + minutes
+    if groups and not any(all(c in found for c in group) for group in groups):
+        begun = [group for group in groups if any(c in found for c in group)]
+        if begun:
+            missing += [c for c in begun[0] if c not in found]
+        else:
+            pairs = [" and ".join(repr(c) for c in group) for group in groups]
+            msg = (
+                f"{name}: columns {pairs[0]} (or {' or '.join(pairs[1:])}) are missing. "
+                f"Columns found: {found}. Source: {origin}"
+            )
+            raise InputError(msg)
     if len(missing) == 1:
         msg = f"{name}: column {missing[0]!r} is missing. Columns found: {found}. Source: {origin}"
         raise InputError(msg)
@@ -244,8 +185,12 @@ class _Table:
         mask: npt.NDArray[np.bool_],
         column: str,
         reason: str | npt.NDArray[np.object_] | list[str],
+        code: Code,
     ) -> None:
-        """Reject the rows where `mask` holds, for `reason` (one text, or one per masked row)."""
+        """Reject the rows where `mask` holds, for `reason` (one text, or one per masked row).
+
+        `code` is the reject code of them all (declared in `utilization.schema`).
+        """
         where = np.flatnonzero(mask)
         if not len(where):
             return
@@ -257,6 +202,7 @@ class _Table:
                 "column": column,
                 "value": self.shown(column, where),
                 "reason": reasons,
+                "code": code,
             }
         )
         self.parts.append(part)
@@ -296,7 +242,7 @@ class _Table:
     def required(self, column: str) -> pd.Series:
         """The column as text, rejecting rows where it is missing."""
         values = self.text(column)
-        self.reject(values.isna().to_numpy(), column, MISSING)
+        self.reject(values.isna().to_numpy(), column, MISSING, "missing")
         return values
 
     def whole_numbers(self, column: str) -> npt.NDArray[np.integer[Any]] | None:
@@ -326,7 +272,7 @@ class _Table:
         first_row = np.empty(len(distinct), dtype=np.int64)
         first_row[codes[first]] = self.rows[first]
         rows = first_row[codes[repeat]]
-        self.reject(repeat, column, [f"duplicate of row {r}" for r in rows])
+        self.reject(repeat, column, [f"duplicate of row {r}" for r in rows], "duplicate")
 
     def _unique_numbers(self, column: str, values: npt.NDArray[np.integer[Any]]) -> None:
         """`unique` for a column of whole numbers, by a stable sort (fast on sorted ids)."""
@@ -343,7 +289,8 @@ class _Table:
         position, first = position[by_position], first[by_position]
         repeat = np.zeros(self.n, dtype=bool)
         repeat[position] = True
-        self.reject(repeat, column, [f"duplicate of row {r}" for r in self.rows[first]])
+        duplicates = [f"duplicate of row {r}" for r in self.rows[first]]
+        self.reject(repeat, column, duplicates, "duplicate")
 
     def number(
         self, column: str, *, required: bool = False, negative: bool = False, whole: str = ""
@@ -355,16 +302,16 @@ class _Table:
         """
         values, given, ok = _numbers(self.frame[column] if self.has(column) else None, self.n)
         if required:
-            self.reject(~given, column, MISSING)
-        self.reject(given & ~ok, column, NOT_A_NUMBER)
+            self.reject(~given, column, MISSING, "missing")
+        self.reject(given & ~ok, column, NOT_A_NUMBER, "not_a_number")
         values = np.where(ok, values, np.nan)
         if not negative:
             below = ok & (values < 0)
-            self.reject(below, column, NEGATIVE)
+            self.reject(below, column, NEGATIVE, "negative")
             values = np.where(below, np.nan, values)
         if whole:
             fraction = ok & ~np.isnan(values) & (values != np.floor(values))
-            self.reject(fraction, column, whole)
+            self.reject(fraction, column, whole, "not_whole")
             values = np.where(fraction, np.nan, values)
         return values
 
@@ -380,7 +327,7 @@ class _Table:
         given = words.notna().to_numpy()
         true = _isin(words, TRUE_WORDS)
         false = _isin(words, FALSE_WORDS)
-        self.reject(given & ~true & ~false, column, NOT_A_FLAG)
+        self.reject(given & ~true & ~false, column, NOT_A_FLAG, "not_a_flag")
         return true, given & (true | false)
 
     def date(self, column: str, settings: Settings, *, required: bool) -> npt.NDArray[np.int64]:
@@ -389,8 +336,8 @@ class _Table:
         text = self.text(column) if typed is None else None
         values, given, ok = _dates(typed, text, settings.timezone, self.n)
         if required:
-            self.reject(~given, column, MISSING)
-        self.reject(given & ~ok, column, NOT_A_DATE)
+            self.reject(~given, column, MISSING, "missing")
+        self.reject(given & ~ok, column, NOT_A_DATE, "not_a_date")
         return values
 
     def instant(
@@ -404,7 +351,7 @@ class _Table:
         typed = self._typed_time(column)
         text = self.text(column) if typed is None else None
         values, given, parsed, naive = _instants(typed, text, settings.timezone, self.n)
-        self.reject(given & ~parsed, column, NOT_A_DATETIME)
+        self.reject(given & ~parsed, column, NOT_A_DATETIME, "not_a_datetime")
         gap = parsed & (values == NAT)
         if gap.any():
             where = np.flatnonzero(gap)
@@ -414,7 +361,7 @@ class _Table:
                 "or give its UTC offset)"
                 for d in naive[where].view(DATE)
             ]
-            self.reject(gap, column, reasons)
+            self.reject(gap, column, reasons, "nonexistent_local_time")
         return values, np.where(values != NAT, naive, NAT)
 
     def references(self, column: str, catalog: _Catalog) -> None:
@@ -422,7 +369,7 @@ class _Table:
         if not catalog.present or not self.given(column).any():
             return
         mine = self.whole_numbers(column)
-        ids = catalog.table.whole_numbers(COLUMNS[catalog.table.name][0])
+        ids = catalog.table.whole_numbers(catalog.key)
         if mine is not None and ids is not None:  # ids typed as numbers on both sides
             known = pd.Series(mine).isin(ids[~catalog.table.bad]).to_numpy()
             unknown = ~known
@@ -434,13 +381,16 @@ class _Table:
         values = self.text(column)
         rows = catalog.rejected_rows(values[unknown])
         name = catalog.table.name
+        where = np.flatnonzero(unknown)
+        absent, rejected = np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+        absent[where[np.isnan(rows)]] = True
+        rejected[where[~np.isnan(rows)]] = True
+        self.reject(absent, column, f"not found in {name}", "unknown_reference")
         reasons = [
-            f"not found in {name}"
-            if np.isnan(r)
-            else f"found in {name}, but that row (row {int(r)}) was rejected"
-            for r in rows
+            f"found in {name}, but that row (row {int(r)}) was rejected"
+            for r in rows[~np.isnan(rows)]
         ]
-        self.reject(unknown, column, reasons)
+        self.reject(rejected, column, reasons, "rejected_reference")
 
 
 NAT = np.iinfo(np.int64).min
@@ -459,9 +409,18 @@ class _Catalog:
         return self.table.present
 
     @property
+    def key(self) -> str:
+        """The name of the id column (the table's key in the schema)."""
+        key = schema.TABLES[self.table.name].key
+        if key is None:
+            msg = f"internal error: table {self.table.name!r} has no key to refer to"
+            raise AssertionError(msg)
+        return key
+
+    @property
     def ids(self) -> pd.Series:
-        """The id column (the table's first canonical column) as text."""
-        return self.table.text(COLUMNS[self.table.name][0])
+        """The id column as text."""
+        return self.table.text(self.key)
 
     @property
     def accepted(self) -> pd.Index:
@@ -521,7 +480,10 @@ def _procedures(t: _Table, settings: Settings) -> pd.DataFrame:
     rate = t.number("rate")
     rule = t.text("rounding").str.lower()
     unknown = (rule.notna() & ~_isin(rule, RULES)).to_numpy()
-    t.reject(unknown, "rounding", f"unknown rounding rule; use one of {', '.join(RULES)}")
+    rules = ", ".join(RULES)
+    t.reject(
+        unknown, "rounding", f"unknown rounding rule; use one of {rules}", "unknown_rounding_rule"
+    )
     rule = rule.fillna(settings.rounding).where(minutes != 0, PER_VISIT)
     billable, given = t.flag("billable")
     billable = np.where(given, billable, True)
@@ -555,7 +517,7 @@ def _authorizations(
     start = t.date("start_date", settings, required=True)
     end = t.date("end_date", settings, required=True)
     both = (start != NAT) & (end != NAT)
-    t.reject(both & (end < start), "end_date", "end_date is before start_date")
+    t.reject(both & (end < start), "end_date", "end_date is before start_date", "end_before_start")
     units = t.number("units_approved", required=True, whole="not a whole number of units")
     t.references("payer_id", catalogs["payers"])
     rate = t.number("rate")
@@ -618,21 +580,23 @@ def _visits(
     given_minutes = t.number("minutes", whole="not a whole number of minutes")
     has_start, has_end = t.given("start"), t.given("end")
     has_day, has_minutes = t.given("service_date"), t.given("minutes")
-    t.reject(has_start & ~has_end, "end", f"{MISSING} (start is given)")
-    t.reject(has_end & ~has_start, "start", f"{MISSING} (end is given)")
+    half: Code = "incomplete_times"
+    t.reject(has_start & ~has_end, "end", f"{MISSING} (start is given)", half)
+    t.reject(has_end & ~has_start, "start", f"{MISSING} (end is given)", half)
     timed = has_start & has_end
     dated = ~timed & ~has_start & ~has_end
-    t.reject(dated & has_day & ~has_minutes, "minutes", f"{MISSING} (service_date is given)")
-    t.reject(dated & has_minutes & ~has_day, "service_date", f"{MISSING} (minutes is given)")
+    t.reject(dated & has_day & ~has_minutes, "minutes", f"{MISSING} (service_date is given)", half)
+    t.reject(dated & has_minutes & ~has_day, "service_date", f"{MISSING} (minutes is given)", half)
     if t.has("start") and t.has("service_date"):
         reason = f"{MISSING}: give start and end, or service_date and minutes"
     else:
         reason = MISSING
-    t.reject(dated & ~has_day & ~has_minutes, "start" if t.has("start") else "service_date", reason)
+    first = "start" if t.has("start") else "service_date"
+    t.reject(dated & ~has_day & ~has_minutes, first, reason, "missing")
 
     both = timed & (start != NAT) & (end != NAT)
     elapsed = np.where(both, end - start, 0)
-    t.reject(both & (elapsed < 0), "end", "end is before start")
+    t.reject(both & (elapsed < 0), "end", "end is before start", "end_before_start")
     computed = np.where(both & (elapsed >= 0), elapsed // _US_PER_MINUTE, 0)
     local_day = np.where(start_local != NAT, start_local // _US_PER_DAY * _US_PER_DAY, NAT)
     offset_given = (start != NAT) & (start_local == NAT)
@@ -641,7 +605,8 @@ def _visits(
     wrong_day = both & (day != NAT) & (local_day != day)
     if wrong_day.any():
         shown = [str(pd.Timestamp(d).date()) for d in local_day[wrong_day].view(DATE)]
-        t.reject(wrong_day, "service_date", [f"not the local date of start ({d})" for d in shown])
+        reasons = [f"not the local date of start ({d})" for d in shown]
+        t.reject(wrong_day, "service_date", reasons, "service_date_mismatch")
     wrong_minutes = both & (elapsed >= 0) & ~np.isnan(given_minutes)
     wrong_minutes &= computed != np.nan_to_num(given_minutes, nan=-1)
     if wrong_minutes.any():
@@ -649,11 +614,12 @@ def _visits(
             wrong_minutes,
             "minutes",
             [f"does not match start to end ({m} minutes)" for m in computed[wrong_minutes]],
+            "minutes_mismatch",
         )
 
     status = t.text("status").str.lower().replace("canceled", "cancelled")
     unknown = (status.notna() & ~_isin(status, STATUSES)).to_numpy()
-    t.reject(unknown, "status", f"unknown status; use {', '.join(STATUSES)}")
+    t.reject(unknown, "status", f"unknown status; use {', '.join(STATUSES)}", "unknown_status")
     billable, billable_given = t.flag("billable")
     recorded = t.number("units", whole="not a whole number of units (units are whole numbers)")
     amount = t.number("amount_billed")

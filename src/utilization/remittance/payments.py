@@ -11,8 +11,11 @@ import pandas as pd
 from utilization.dataset import REJECT_COLUMNS, Dataset
 from utilization.remittance.lines import match_lines
 from utilization.remittance.x12 import read_remittances, remittance_files
+from utilization.schema import Code
 
 REMITTANCES = "remittances"
+UNMATCHED: Code = "unmatched_payment"
+UNREADABLE: Code = "unreadable_835"
 
 
 def payments_from_remittances(
@@ -41,8 +44,9 @@ def with_remittances(dataset: Dataset, folder: Path) -> Dataset:
 
     Lines already imported into the payments table (same remittance key) count once.
     Unmatched lines and unreadable files are never dropped: they become rejects of table
-    `remittances` (row = the segment number in the file), and `row_counts` gets a
-    `remittances` row (lines read = lines used + lines rejected).
+    `remittances` (row = the segment number in the file; code `unmatched_payment` or
+    `unreadable_835`), and `row_counts` gets a `remittances` row (lines read = lines used
+    + lines rejected).
     """
     files = remittance_files(folder)
     payments, unmatched, errors = payments_from_remittances(
@@ -73,6 +77,7 @@ def with_remittances(dataset: Dataset, folder: Path) -> Dataset:
                     "reason": (
                         "payment line not matched to a visit: " + unmatched["reason"]
                     ).astype("str"),
+                    "code": UNMATCHED,
                 }
             ),
             pd.DataFrame(
@@ -82,6 +87,7 @@ def with_remittances(dataset: Dataset, folder: Path) -> Dataset:
                     "column": "file",
                     "value": failed["file"].astype("str"),
                     "reason": ("835 file not read: " + failed["reason"]).astype("str"),
+                    "code": UNREADABLE,
                 }
             ),
         ],

@@ -224,7 +224,7 @@ class Report:
                 money=["rate"],
             ),
             f"<p><b>{rejected:,}</b> input row(s) rejected. "
-            f"The rejected rows, with table, row, column, value and reason: "
+            f"The rejected rows, with table, row, column, value, reason and code: "
             f'<a href="{escape(self.rejects_href, quote=True)}">'
             f"{escape(self.rejects_href)}</a>.</p>",
             tables.table(
