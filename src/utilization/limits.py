@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from utilization.settings import WEEKDAYS
+
 IntArray = npt.NDArray[np.int64]
 
 PERIODS: tuple[str, ...] = ("day", "week", "month")
@@ -19,9 +21,6 @@ LIMIT_COLUMNS: dict[str, str] = {
     "month": "units_per_month",
 }
 """The authorizations column of each period's limit (whole units; empty: no limit)."""
-WEEKDAYS: tuple[str, ...] = (
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-)  # fmt: skip
 NO_LIMIT = np.iinfo(np.int64).max // 4
 """Capacity standing for "no limit": larger than any sum of units."""
 ROUNDS = 64

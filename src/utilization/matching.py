@@ -236,8 +236,9 @@ def match(dataset: Dataset) -> Dataset:
 
     Completed billable visits take units (data contract §4, §10); then scheduled billable
     visits are projected as if delivered as scheduled, after every completed visit (§11).
-    Visits gain the columns of `MATCH_COLUMNS`; `allocations` has one row per visit and
-    authorization it used units from (visit_id, authorization_id, units, service_date).
+    Visits gain the columns of `MATCH_COLUMNS`; `allocations` has one row per completed visit
+    and authorization it used units from (visit_id, authorization_id, units, service_date);
+    `projections` the same for scheduled visits as projected, with the visit's `order`.
     """
     visits = dataset.visits
     auths = dataset.authorizations
@@ -303,10 +304,15 @@ def match(dataset: Dataset) -> Dataset:
     matched["schedule_authorization_id"] = _take_text(
         auths["authorization_id"], schedule_auth, matched.index
     )
+    projections = _allocations(
+        visits, auths, [projected.visit], [projected.auth], [projected.units]
+    )
+    projections["order"] = order[projected.visit]
     return replace(
         dataset,
         visits=matched,
         allocations=_allocations(visits, auths, [done.visit], [done.auth], [done.units]),
+        projections=projections,
     )
 
 

@@ -10,6 +10,10 @@ from typing import Any
 from utilization.exceptions import InputError
 
 SETTINGS_FILE = "utilization.toml"
+WEEKDAYS: tuple[str, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+"""Names of the days of the week, Monday first (the setting `week_start` is one of them)."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,6 @@ class Settings:
         if self.rounding not in RULES:
             msg = f"{origin}: rounding {self.rounding!r} is not one of {list(RULES)}"
             raise InputError(msg)
-        from utilization.limits import WEEKDAYS
-
         if self.week_start not in WEEKDAYS:
             msg = f"{origin}: week_start {self.week_start!r} is not one of {list(WEEKDAYS)}"
             raise InputError(msg)

@@ -67,6 +67,7 @@ VIEWS: dict[str, View] = {
             "agency.ipynb",
             None,
             ("kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"),
+            (figures.usage, figures.limits_and_schedule),
         ),
         View(
             "client",
@@ -85,6 +86,7 @@ VIEWS: dict[str, View] = {
                 "method",
                 "explore",
             ),
+            (figures.usage, figures.limits_and_schedule),
             example="C0001",
             batch_slice="client_id",
         ),
@@ -103,6 +105,7 @@ VIEWS: dict[str, View] = {
                 "method",
                 "explore",
             ),
+            (figures.usage, figures.limits_and_schedule),
             example="T1019 U3",
             batch_slice="procedure_code",
         ),
@@ -120,6 +123,7 @@ VIEWS: dict[str, View] = {
             "authorizations.ipynb",
             None,
             ("kpis", "balances_chart", "balances", "flags", "method", "explore"),
+            (figures.usage, figures.limits_and_schedule),
         ),
     )
 }

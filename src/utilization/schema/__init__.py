@@ -195,6 +195,9 @@ AUTHORIZATIONS = Table(
         _id("payer_id"),
         Column("rate", "money", default="the procedure's"),
         Column("status", "choice"),
+        Column("units_per_day", "units", description="limit per calendar day", default="none"),
+        Column("units_per_week", "units", description="limit per week", default="none"),
+        Column("units_per_month", "units", description="limit per calendar month", default="none"),
     ),
     canonical=(
         Field("authorization_id", _TEXT),
@@ -207,6 +210,9 @@ AUTHORIZATIONS = Table(
         Field("rate", "float64", "filled from the procedure"),
         Field("status", _TEXT, "lower-cased, not checked"),
         Field("days", "int64", "end_date - start_date + 1"),
+        Field("units_per_day", "float64", "whole numbers, NaN: no limit"),
+        Field("units_per_week", "float64", "whole numbers, NaN: no limit"),
+        Field("units_per_month", "float64", "whole numbers, NaN: no limit"),
     ),
 )
 VISITS = Table(
