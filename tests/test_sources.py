@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pg_server import postgres_url  # noqa: F401  (pytest fixture)
 from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import read_source
@@ -211,18 +210,13 @@ def test_sqlite_gives_the_same_dataset(tmp_path: Path, monkeypatch) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xdist_group("postgres")
-def test_postgresql_gives_the_same_dataset(
-    tmp_path: Path,
-    monkeypatch,
-    postgres_url: str,  # noqa: F811
-) -> None:
+def test_postgresql_gives_the_same_dataset(tmp_path: Path, monkeypatch, postgres_url: str) -> None:
     """It reads typed tables (timestamp, date, numbers) of a PostgreSQL server the same way."""
     monkeypatch.chdir(tmp_path)
     engine = sa.create_engine(postgres_url)
     with engine.begin() as connection:
         for name, frame in typed_tables().items():
-            frame.to_sql(name, connection, index=False, if_exists="replace")
+            frame.to_sql(name, connection, index=False)
     engine.dispose()
     raw = read_source(postgres_url)
     assert raw.kind == "sql"
@@ -231,13 +225,11 @@ def test_postgresql_gives_the_same_dataset(
 
 
 @pytest.mark.postgres
-@pytest.mark.xdist_group("postgres")
-def test_postgresql_missing_table_lists_tables_found(postgres_url: str) -> None:  # noqa: F811
+def test_postgresql_missing_table_lists_tables_found(postgres_url: str) -> None:
     """It names the missing tables and the tables found in a PostgreSQL database."""
     engine = sa.create_engine(postgres_url)
     with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE IF EXISTS visits"))
-        connection.execute(sa.text("CREATE TABLE IF NOT EXISTS clients (client_id text)"))
+        connection.execute(sa.text("CREATE TABLE clients (client_id text)"))
     engine.dispose()
     with pytest.raises(InputError, match=r"required table\(s\) \[.*'visits'\] missing"):
         read_source(postgres_url)
