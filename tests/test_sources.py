@@ -272,6 +272,9 @@ def test_unnamed_empty_column_is_dropped(tmp_path: Path) -> None:
     assert list(read_source_tables(tmp_path)["visits"].columns) == ["visit_id", "_row"]
 
 
+# -- files that cannot be read as a table ---------------------------------------------------
+
+
 def exactly(message: str) -> str:
     """A pattern for `pytest.raises(match=...)` that only the whole `message` matches."""
     return rf"\A{re.escape(message)}\Z"
@@ -295,23 +298,6 @@ def exactly(message: str) -> str:
             r"visits\.csv: column name 'visit_id' appears more",
             id="repeated-column-name",
         ),
-    ],
-)
-def test_a_header_row_that_cannot_name_the_columns_stops(
-    tmp_path: Path, name: str, content: bytes, message: str
-) -> None:
-    """It stops on a column with values but no name, or a name given twice, naming the file."""
-    (tmp_path / name).write_bytes(content)
-    with pytest.raises(InputError, match=message):
-        read_source_tables(tmp_path)
-
-
-# -- unreadable files -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
         pytest.param(
             "clients.csv",
             "client_id,client_name\nC1,José\n".encode("latin-1"),
@@ -364,10 +350,12 @@ def test_a_header_row_that_cannot_name_the_columns_stops(
         ),
     ],
 )
-def test_an_unreadable_file_stops_naming_it_and_what_to_do(
+def test_a_file_that_cannot_be_read_as_a_table_stops_naming_it_and_what_to_do(
     tmp_path: Path, name: str, content: bytes, message: str
 ) -> None:
-    """It stops on a file it cannot read as CSV text, naming the file and what to do."""
+    """It stops on a file it cannot read as a table (its header row, encoding, format or
+    rows), naming the file and what to do.
+    """
     (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError, match=message):
         read_source_tables(tmp_path)
