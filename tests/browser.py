@@ -1,4 +1,8 @@
-"""Open a report in Debian's chromium with the network blocked, for tests."""
+"""Open a report in Debian's chromium with the network blocked, for tests; read PDF pages.
+
+The `browser` fixture (conftest.py) gives one chromium per test session; these helpers open
+pages in it.
+"""
 
 from __future__ import annotations
 
@@ -110,6 +114,26 @@ def screenshot_offline(html_path: Path, png_path: Path, browser: Any = None) -> 
     return open_offline(html_path, png_path, browser=browser).external_urls
 
 
+def page_text(browser: Any, path: Path) -> str:
+    """The visible text of a page opened offline (everything but file: and data: refused)."""
+    page = browser.new_page()
+    try:
+        page.route("**/*", _route)
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        return str(page.inner_text("body"))
+    finally:
+        page.close()
+
+
+def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
+    """Share of pixels that are not near-white, in `box` (left, top, right, bottom)."""
+    image_module = pytest.importorskip("PIL.Image")
+    with image_module.open(png) as image:
+        gray = image.convert("L") if box is None else image.convert("L").crop(box)
+        histogram = gray.histogram()
+    return 1 - sum(histogram[240:]) / max(sum(histogram), 1)
+
+
 def _route(route: Any) -> None:
     if route.request.url.startswith(LOCAL_SCHEMES):
         route.continue_()
@@ -140,3 +164,13 @@ def pdf_pages(path: Path) -> list[str]:
         ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
     return [page for page in text.split("\f") if page.strip()]
+
+
+def pdf_page_images(path: Path, folder: Path, dpi: int) -> list[Path]:
+    """One PNG per PDF page at `dpi`, written by pdftoppm into `folder`, in page order."""
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm not found: `apt-get install poppler-utils`")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", str(dpi), str(path), str(folder / "page")], check=True
+    )
+    return sorted(folder.glob("page-*.png"))

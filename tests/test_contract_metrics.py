@@ -37,6 +37,7 @@ Q1 used: C1 4 + 8 + 4 + 6 + 2 = 24 u, 24 + 48 + 24 + 30 + 10 = 136.00;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -612,54 +613,55 @@ def _export_args(folder: Path, view: str = "agency") -> list[str]:
             "2025-03-31", "--format", "json"]  # fmt: skip
 
 
-def test_missing_required_column_is_one_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """It exits 1 naming the table, the missing column and the columns it found."""
-    # "a required table or column that is missing is a clear error naming the table, the
-    # column and the columns that were found."
-    from utilization.cli import main
-
-    folder = _good_folder(tmp_path)
+def _drop_procedure_code_column(folder: Path) -> None:
     write_table(folder, "visits", [
         {"visit_id": "V1", "client_id": "C1", "start": "2025-01-10 09:00:00",
          "end": "2025-01-10 10:00:00"},
     ])  # fmt: skip
-    rc = main(_export_args(folder))
-    err = capsys.readouterr().err
-    assert rc == 1
-    for word in ("visits", "procedure_code", "visit_id", "client_id", "start", "end"):
-        assert word in err, word
-    assert "Traceback" not in err
 
 
-def test_missing_required_table_is_one_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """It exits 1 naming the missing table."""
-    from utilization.cli import main
-
-    folder = _good_folder(tmp_path)
+def _remove_authorizations_table(folder: Path) -> None:
     (folder / "authorizations.csv").unlink()
-    rc = main(_export_args(folder))
-    err = capsys.readouterr().err
-    assert rc == 1
-    assert "authorizations" in err
-    assert "Traceback" not in err
 
 
-def test_empty_file_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """It exits 1 naming the table whose file is empty."""
-    # "A file that cannot be read at all (wrong encoding, not a CSV, empty) is one clear
-    # error, not a traceback."
+def _empty_visits_file(folder: Path) -> None:
+    (folder / "visits.csv").write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    ("spoil", "named"),
+    [
+        # "a required table or column that is missing is a clear error naming the table, the
+        # column and the columns that were found."
+        pytest.param(
+            _drop_procedure_code_column,
+            ("visits", "procedure_code", "visit_id", "client_id", "start", "end"),
+            id="missing-required-column",
+        ),
+        pytest.param(_remove_authorizations_table, ("authorizations",), id="missing-table"),
+        # "A file that cannot be read at all (wrong encoding, not a CSV, empty) is one clear
+        # error, not a traceback."
+        pytest.param(_empty_visits_file, ("visits",), id="empty-file"),
+    ],
+)
+def test_unusable_data_is_one_clear_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    spoil: Callable[[Path], None],
+    named: tuple[str, ...],
+) -> None:
+    """It exits 1 naming the table (and, for a missing column, the column and the columns
+    it found), without a traceback.
+    """
     from utilization.cli import main
 
     folder = _good_folder(tmp_path)
-    (folder / "visits.csv").write_bytes(b"")
+    spoil(folder)
     rc = main(_export_args(folder))
     err = capsys.readouterr().err
     assert rc == 1
-    assert "visits" in err
+    for word in named:
+        assert word in err, word
     assert "Traceback" not in err
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ import pytest
 from nbclient import NotebookClient
 
 from utilization import views
-from utilization.demo import write_demo
 from utilization.parameters import Request
 from utilization.pipeline import load_cached
 from utilization.report import charts, open_report
@@ -60,12 +60,12 @@ NO_AUTH_ROWS = {
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data(demo_folder: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12-client demo agency as of 20 Mar 2026, plus client C0900 (Nadia Noauth) with two
     visits of T1019 U3 in February 2026 and no authorization at all.
     """
     folder = tmp_path_factory.mktemp("notebooks") / "data"
-    write_demo(folder, clients=12, today=TODAY)
+    shutil.copytree(demo_folder(clients=12, today=TODAY), folder)
     for name, lines in NO_AUTH_ROWS.items():
         with (folder / name).open("a", encoding="utf-8") as file:
             file.write("".join(line + "\n" for line in lines))

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from browser import pdf_pages
+from browser import ink, open_offline, pdf_page_images, pdf_pages, screenshot_offline
 from utilization.report import render, tables
 
 HEADER = "Andre Fuego Mandana Maya · 2025-10-01 to 2026-03-21"
@@ -270,10 +267,7 @@ def test_pdf_tables_repeat_their_header_row_on_each_page(pdf: Path) -> None:
 
 def test_pdf_pages_render_to_images(pdf: Path, tmp_path: Path) -> None:
     """pdftoppm -png -r 50 gives one non-blank image per page."""
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm not found: `apt-get install poppler-utils`")
-    subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True)
-    images = sorted(tmp_path.glob("page-*.png"))
+    images = pdf_page_images(pdf, tmp_path, dpi=50)
     assert len(images) == len(pdf_pages(pdf))
     assert all(ink(image) > 0.01 for image in images)
 
@@ -317,31 +311,11 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(
 # Browser ---------------------------------------------------------------------------------
 
 
-def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
-    """Share of pixels that are not near-white, in `box` (left, top, right, bottom)."""
-    image_module = pytest.importorskip("PIL.Image")
-    with image_module.open(png) as image:
-        gray = image.convert("L") if box is None else image.convert("L").crop(box)
-        histogram = gray.histogram()
-    return 1 - sum(histogram[240:]) / max(sum(histogram), 1)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One chromium for the module's browser tests (skips when there is none)."""
-    from browser import chromium
-
-    with chromium() as started:
-        yield started
-
-
 @pytest.mark.browser
 def test_report_opens_offline_with_charts_drawn_and_no_script_run(
     report: Path, tmp_path: Path, browser: Any
 ) -> None:
     """Chromium requests nothing outside the file, shows no dialog, draws every chart."""
-    from browser import open_offline
-
     png = tmp_path / "report.png"
     visit = open_offline(report, png, browser=browser)
     assert visit.external_urls == []
@@ -362,8 +336,6 @@ def test_report_opens_offline_with_charts_drawn_and_no_script_run(
 @pytest.mark.browser
 def test_report_fits_a_phone_screen(report: Path, tmp_path: Path, browser: Any) -> None:
     """At 390 px wide the page does not scroll sideways: wide tables scroll in their box."""
-    from browser import open_offline
-
     visit = open_offline(report, tmp_path / "phone.png", width=390, browser=browser)
     assert visit.page_width <= 390
 
@@ -371,8 +343,6 @@ def test_report_fits_a_phone_screen(report: Path, tmp_path: Path, browser: Any) 
 @pytest.mark.browser
 def test_the_offline_check_catches_external_loads_and_dialogs(tmp_path: Path, browser: Any) -> None:
     """The recorder itself works: a page with a remote image and a script is caught."""
-    from browser import open_offline, screenshot_offline
-
     page = tmp_path / "bad.html"
     page.write_text(
         '<img src="http://example.invalid/a.png"><script>alert("boo")</script>', encoding="utf-8"
