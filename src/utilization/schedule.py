@@ -12,6 +12,7 @@ import pandas as pd
 
 from utilization.dataset import Dataset
 from utilization.limits import LIMIT_COLUMNS, period_bounds, period_index
+from utilization.period import Period
 from utilization.selection import Selection
 
 FITS = "fits"
@@ -67,6 +68,37 @@ def schedule(selection: Selection) -> pd.DataFrame:
         texts = [reason(dataset, visits.iloc[i]) for i in problems.tolist()]
         out.loc[problems, "reason"] = texts
     return out.reset_index(drop=True)
+
+
+def not_paid(selection: Selection) -> pd.DataFrame:
+    """The scheduled visits of `schedule` that would not be paid in full (over or
+    unauthorized), with the client's name. Grain: one row per visit, in time order.
+    """
+    rows = schedule(selection)
+    rows = rows[rows["schedule_status"] != FITS].reset_index(drop=True)
+    names = selection.dataset.clients.set_index("client_id")["client_name"]
+    rows.insert(2, "client_name", rows["client_id"].map(names).astype("str"))
+    return rows
+
+
+def schedule_text(rows: pd.DataFrame, dataset: Dataset, period: Period) -> str:
+    """`not_paid` rows as a plain-text table for a terminal or an e-mail from a nightly job."""
+    span = f"{period.start.isoformat()} to {period.end.isoformat()}"
+    if rows.empty:
+        return f"Every scheduled billable visit from {span} would be paid."
+    lines = [
+        f"{len(rows):,} scheduled visit(s) from {span} would not be paid in full:",
+        "",
+    ]
+    for row in rows.itertuples(index=False):
+        item: Any = row
+        day = pd.Timestamp(item.service_date).date().isoformat()
+        lost = item.units if item.schedule_status == UNAUTHORIZED else item.units_over
+        lines.append(
+            f"{day}  {item.client_name} ({item.client_id})  {item.procedure_code}  "
+            f"{lost} of {item.units} units: {item.reason}"
+        )
+    return "\n".join(lines)
 
 
 def reason(dataset: Dataset, visit: pd.Series) -> str:
