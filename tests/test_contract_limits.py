@@ -323,3 +323,44 @@ def test_a_bad_limit_rejects_its_authorization_with_the_reason(tmp_path: Path) -
         (5, "units_per_month", "ten", "not a number", "not_a_number"),
     ]
     assert data["limits"] == []
+
+
+def test_reports_say_each_limits_period_and_the_scheduled_visits_in_words(
+    tmp_path: Path,
+) -> None:
+    """The client report's sections, as of 5 Mar: the limit's month in words ("March: 4 of 10
+    units used, 6 left until 31 Mar, 12 more scheduled"), the scheduled visits that would not
+    be paid with their reasons, the family's sentences, and the limit written after the
+    authorization in the balances chart.
+    """
+    from utilization import load
+    from utilization.parameters import Request
+    from utilization.period import Filters, Period
+    from utilization.report import charts
+    from utilization.report.sections import Report
+    from utilization.views import build_view
+
+    folder = write_data(tmp_path / "data", **SCHEDULED_MONTH)  # type: ignore[arg-type]
+    dataset = load(folder)
+    request = Request(
+        "client",
+        Period.parse("2025-Q1"),
+        Filters(clients=("C1",)),
+        as_of=Period.parse("2025-03").start.replace(day=5),
+    )
+    report = Report(dataset, request, build_view(dataset, request))
+    limits = report.limits_html()
+    assert "March: 4 of 10 units used, 6 left until 31 Mar, 12 more scheduled" in limits
+    assert "10 a month" in limits
+    schedule = report.schedule_html()
+    assert schedule.count(REASON_M) == 2 and "Ana Alvarez" not in schedule  # client view
+    family = report.family_summary_html()
+    assert (
+        "Personal care, limited to 10 units a month: March: 4 of 10 units used, 6 left until "
+        "31 Mar, 12 more scheduled." in family
+    )
+    assert (
+        "2 scheduled Personal care visits (17 Mar 2025 – 24 Mar 2025) would not be paid for 6 "
+        f"units: {REASON_M}." in family
+    )
+    assert "M · T1019 (10 a month)" in charts.to_svg(report.chart_balances())

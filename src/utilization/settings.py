@@ -47,6 +47,8 @@ class Settings:
             raise InputError(msg)
         converted: dict[str, Any] = {}
         for key, value in flat.items():
+            if key == "week_start" and isinstance(value, str):
+                value = value.strip().lower()
             kind = type(getattr(cls(), key))
             try:
                 converted[key] = kind(value)
