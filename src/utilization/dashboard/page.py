@@ -557,8 +557,11 @@ def facts_html(report: Report) -> str:
         ("Units approved basis", figures.basis),
         ("Data", source_name(figures.source)),
     ]
-    rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
-    return f'<dl class="report-facts dashboard-facts">{rows}</dl>'
+    rows = "".join(
+        f'<div class="dashboard-fact"><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>'
+        for k, v in facts
+    )
+    return f'<dl class="dashboard-facts">{rows}</dl>'
 
 
 def section_html(report: Report, name: str) -> str:
