@@ -500,7 +500,6 @@ class Dashboard:
 
     def _draw(self, report: Report) -> None:
         view = report.request.view
-        self.title.value = f'<h1 class="dashboard-title">{escape(page_title(report))}</h1>'
         self.facts.value = facts_html(report)
         children: list[Any] = []
         for name in PAGE_SECTIONS[view]:
@@ -515,6 +514,8 @@ class Dashboard:
         self.content.children = tuple(children)
         for button in self.download_buttons.values():
             button.disabled = False
+        # Last: a page that shows the new title has received every section before it.
+        self.title.value = f'<h1 class="dashboard-title">{escape(page_title(report))}</h1>'
 
     def download(self, fmt: downloads.Format) -> None:
         """Make the file of `fmt` for what is on screen and offer it as a link."""
