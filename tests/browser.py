@@ -145,7 +145,9 @@ def pdf_pages(path: Path) -> list[str]:
 
 # Servers and failures -------------------------------------------------------------------------
 
-ARTIFACTS = Path(os.environ.get("UTILIZATION_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("UTILIZATION_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
+)
 """Where browser tests keep a screenshot of the page they failed on (CI keeps the folder)."""
 
 
@@ -201,7 +203,9 @@ def server(command: list[str], ready_url: str, timeout: float = 120, **popen: An
             except OSError:
                 if time.monotonic() > deadline:
                     log.seek(0)
-                    pytest.fail(f"{command[:4]} did not answer in {timeout} s:\n{log.read()[-3000:]}")
+                    pytest.fail(
+                        f"{command[:4]} did not answer in {timeout} s:\n{log.read()[-3000:]}"
+                    )
                 time.sleep(0.3)
         yield process
     finally:

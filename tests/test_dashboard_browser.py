@@ -86,7 +86,9 @@ def open_dashboard(page: Any, dashboard: Dashboard, query: str = "") -> None:
 
 def cards(page: Any) -> list[str]:
     """The summary cards' values, as shown."""
-    return [v.strip() for v in page.locator(".kpi-cards").first.locator(".kpi-value").all_inner_texts()]
+    return [
+        v.strip() for v in page.locator(".kpi-cards").first.locator(".kpi-value").all_inner_texts()
+    ]
 
 
 def expect(locator: Any) -> Any:
@@ -123,7 +125,11 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(url, timeout=30) as response:
-            return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
+            return (
+                response.status,
+                dict(response.headers),
+                response.read().decode("utf-8", "replace"),
+            )
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
 

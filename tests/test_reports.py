@@ -332,6 +332,15 @@ def test_the_client_pdf_gives_the_family_its_figures(out: Path) -> None:
     assert "168 of 194 units of CBS Acuity Visit left until 31 Aug 2026" in text
 
 
+def test_the_family_pdf_names_the_data_without_the_servers_path(out: Path) -> None:
+    """The PDF's "Data" is the folder's name; the auditor's HTML keeps the full path."""
+    folder = str(out / "data")
+    text = re.sub(r"\s+", " ", "\n".join(pdf_pages(out / "client.pdf")))
+    assert "Data data (folder)" in text
+    assert folder not in text.replace(" ", "") and folder not in text
+    assert f'<span class="source-full">folder {folder}: ' in html(out, "client")
+
+
 def test_the_service_code_pdf_holds_the_exported_usage(out: Path) -> None:
     """Each exported service code row (units billed, visits, total billed, insurance paid)
     appears in the PDF's usage table as shown.

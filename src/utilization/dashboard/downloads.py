@@ -108,7 +108,9 @@ def report_notebook(report: Report) -> nbformat.NotebookNode:
             data = {"text/html": value}
         if heading:
             cells.append(nbformat.v4.new_markdown_cell(f"## {heading}"))
-        cells.append(nbformat.v4.new_code_cell(code, outputs=[nbformat.v4.new_output("display_data", data)]))
+        cells.append(
+            nbformat.v4.new_code_cell(code, outputs=[nbformat.v4.new_output("display_data", data)])
+        )
     notebook: nbformat.NotebookNode = nbformat.v4.new_notebook(cells=cells)
     return notebook
 
