@@ -187,7 +187,9 @@ def server(command: list[str], ready_url: str, timeout: float = 120, **popen: An
     import urllib.error
     import urllib.request
 
-    log = tempfile.NamedTemporaryFile("w+", prefix="server-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
+        "w+", prefix="server-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
     try:
         deadline = time.monotonic() + timeout

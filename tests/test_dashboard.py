@@ -13,7 +13,6 @@ import nbformat
 import pandas as pd
 import pytest
 
-from utilization import export
 from utilization.cli import main
 from utilization.dashboard import downloads
 from utilization.dashboard.filters import (
@@ -275,7 +274,7 @@ def test_a_detail_row_opens_its_procedure_and_back_returns(board: Dashboard, dat
     assert board.report is not None and board.report.request.view == "procedure"
     assert board.procedure.value == code and board.client.value == ""
     assert cards(board) == exported_cards(data, "procedure", "--procedure", code, *Q1)
-    assert [c.label for c in board.detail.columns][0] == "Client"
+    assert board.detail.columns[0].label == "Client"
     board.back_button.click()
     assert board.report.request.view == "agency" and board.procedure.value == ""
     first.click()
