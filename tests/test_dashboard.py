@@ -247,7 +247,10 @@ def test_the_agency_page_shows_the_exported_figures(board: Dashboard, data: Path
     assert board.message.value == ""
     assert cards(board) == exported_cards(data, "agency", *Q1)
     assert board.title.value == '<h1 class="dashboard-title">Agency: all clients and services</h1>'
-    assert "Data</dt><dd>data (folder)</dd>" in board.facts.value
+    assert board.facts.value == (
+        '<p class="dashboard-facts">1 Jan 2026 – 31 Mar 2026 · filters: none · balances as '
+        "of 20 Mar 2026 · units approved prorated · data: data (folder)</p>"
+    )
     assert str(data) not in board.facts.value
     assert board.detail.position.value == f"Rows 1–25 of {len(board.report.figures.detail)}"
     assert board.back_button.disabled and board.home_button.disabled

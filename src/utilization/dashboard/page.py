@@ -305,7 +305,7 @@ class Dashboard:
                 description=description,
                 options=[(everything, ""), *self.offered[key]],
                 value="",
-                layout=w.Layout(width="auto"),
+                layout=w.Layout(width="270px"),
             )
             control.add_class(f"dashboard-filter-{key}")
             return control
@@ -548,21 +548,18 @@ def page_title(report: Report) -> str:
 
 
 def facts_html(report: Report) -> str:
-    """Period, filters, balance date, basis and the data's name (never its path)."""
+    """One line under the title: period, filters, balance date, basis and the data's name
+    (never its path).
+    """
     figures = report.figures
-    shown = {k: v for k, v in (figures.filters or {}).items()}
     facts = [
-        ("Period", report.period_text),
-        ("Filters", filters_text(shown)),
-        ("Balances as of", f"{pd.Timestamp(figures.as_of):%-d %b %Y}"),
-        ("Units approved basis", figures.basis),
-        ("Data", source_name(figures.source)),
+        report.period_text,
+        f"filters: {filters_text(dict(figures.filters or {}))}",
+        f"balances as of {pd.Timestamp(figures.as_of):%-d %b %Y}",
+        f"units approved {figures.basis}",
+        f"data: {source_name(figures.source)}",
     ]
-    rows = "".join(
-        f'<div class="dashboard-fact"><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>'
-        for k, v in facts
-    )
-    return f'<dl class="dashboard-facts">{rows}</dl>'
+    return f'<p class="dashboard-facts">{escape(" · ".join(facts))}</p>'
 
 
 def section_html(report: Report, name: str) -> str:
