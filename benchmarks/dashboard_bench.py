@@ -116,8 +116,7 @@ def browser_side(data: Path, rounds: int) -> list[float]:
 
 def spread(values: list[float]) -> str:
     return (
-        f"best {min(values):.3f}, median {statistics.median(values):.3f}, "
-        f"worst {max(values):.3f}"
+        f"best {min(values):.3f}, median {statistics.median(values):.3f}, worst {max(values):.3f}"
     )
 
 

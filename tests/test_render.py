@@ -421,3 +421,29 @@ def test_the_data_source_is_named_without_its_path_in_print() -> None:
         "agency (database)"
     )
     assert source_name("demo data: clients (60 rows), visits (9 rows)") == "demo data"
+
+
+def test_an_authorization_flag_gives_a_run_out_date_only_before_the_end() -> None:
+    """At risk: "they run out" on the projected date before the end; expiring with a pace that
+    lasts past the end: "they last until it ends", never a date after the end.
+    """
+    import pandas as pd
+
+    from utilization.flags import authorization_flags
+
+    balances = pd.DataFrame(
+        {
+            "authorization_id": ["A1", "A2"],
+            "client_id": ["C1", "C1"],
+            "procedure_code": ["T1005", "T2017"],
+            "status": ["at risk", "expiring"],
+            "units_approved": [100.0, 921.0],
+            "units_remaining": [40.0, 748.0],
+            "end_date": pd.to_datetime(["2026-06-30", "2026-12-31"]),
+            "projected_exhaustion_date": pd.to_datetime(["2026-05-02", "2028-09-27"]),
+        }
+    )
+    assert authorization_flags(balances)["detail"].tolist() == [
+        "40 of 100 units left until 2026-06-30; at the current pace they run out 2026-05-02",
+        "748 of 921 units left until 2026-12-31; at the current pace they last until it ends",
+    ]

@@ -293,10 +293,15 @@ class Report:
         return tables.kpi_cards(self.figures.kpis)
 
     def detail_html(self) -> str:
-        """One row per client and procedure."""
+        """One row per client and procedure (the client view leaves out the client columns:
+        every row is that client's).
+        """
+        columns = dict(DETAIL_COLUMNS)
+        if self.request.view == "client":
+            del columns["client_name"], columns["client_id"]
         return tables.table(
             self.figures.detail,
-            columns=DETAIL_COLUMNS,
+            columns=columns,
             money=["amount_approved", "amount_used"],
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["utilization"],
