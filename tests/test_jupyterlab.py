@@ -14,7 +14,6 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import redirect_stdout
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +28,10 @@ from utilization.report.runner import templates_dir
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("jupyterlab")]
 
 TOKEN = "lab-token-0123456789abcdef"
+IDLE = (
+    ".jp-NotebookPanel-toolbar [data-status='idle'], "
+    ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+)  # the kernel has started
 TIMEOUT = 120_000  # ms: JupyterLab's first load, a kernel start and the chart stack's import
 
 
@@ -86,8 +89,7 @@ def test_the_client_template_runs_in_jupyterlab_and_its_widgets_redraw(
         with kept_on_failure(page, request.node.name):
             page.goto(f"{lab}/lab/tree/client.ipynb?token={TOKEN}")
             page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
-            idle = ".jp-NotebookPanel-toolbar [data-status='idle'], .jp-Notebook-ExecutionIndicator[data-status='idle']"
-            page.wait_for_selector(idle)
+            page.wait_for_selector(IDLE)
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             explorer = page.locator(".jp-OutputArea-output .widget-vbox").last
