@@ -146,14 +146,14 @@ def test_the_report_writes_html_pdf_and_the_executed_notebook(out: Path, name: s
 
 
 def test_names_from_the_data_are_escaped_everywhere(out: Path) -> None:
-    """The client named `<script>alert(1)</script>` is text in the header, the family summary,
-    the tables and the page subtitle of the client and agency reports.
+    """The client named `<script>alert(1)</script>` is text in the header and the page
+    subtitle of the client report and in the tables of the agency report.
     """
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     client = html(out, "client")
     assert f"<dd>{escaped} (C0001)</dd>" in client
     assert f'<p class="report-subtitle">{escaped} (C0001) · 1 Jan 2026 – 31 Mar 2026</p>' in client
-    assert client.count(escaped) >= 4
+    assert client.count(escaped) >= 2  # the client report's tables leave out its name
     assert escaped in html(out, "agency")
     for name in VIEWS:
         assert EVIL not in html(out, name)
