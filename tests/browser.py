@@ -7,6 +7,7 @@ pages in it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -174,3 +175,100 @@ def pdf_page_images(path: Path, folder: Path, dpi: int) -> list[Path]:
         ["pdftoppm", "-png", "-r", str(dpi), str(path), str(folder / "page")], check=True
     )
     return sorted(folder.glob("page-*.png"))
+
+
+# Servers and failures -------------------------------------------------------------------------
+
+ARTIFACTS = Path(
+    os.environ.get("UTILIZATION_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
+)
+"""Where browser tests keep a screenshot of the page they failed on (CI keeps the folder)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def kept_on_failure(page: Any, name: str) -> Iterator[None]:
+    """On any failure inside, save a full-page screenshot as `ARTIFACTS/<name>.png`."""
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception as exc:  # the page may be gone: keep the test's own error
+            print(f"no screenshot of the failure: {exc}")
+        else:
+            print(f"screenshot of the failure: {shot}")
+        raise
+
+
+@contextmanager
+def server(command: list[str], ready_url: str, timeout: float = 120, **popen: Any) -> Iterator[Any]:
+    """Run `command` until `ready_url` answers (any HTTP status), yield the process, then stop
+    it (SIGTERM, then SIGKILL after 20 s). Its output goes to a log file shown on failure.
+    """
+    import tempfile
+    import time
+    import urllib.error
+    import urllib.request
+
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
+        "w+", prefix="server-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"{command[:4]} ended ({process.returncode}):\n{log.read()[-3000:]}")
+            try:
+                urllib.request.urlopen(ready_url, timeout=5).close()
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(
+                        f"{command[:4]} did not answer in {timeout} s:\n{log.read()[-3000:]}"
+                    )
+                time.sleep(0.3)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def local_only(page: Any, hosts: tuple[str, ...] = ("127.0.0.1",)) -> list[str]:
+    """Refuse every request of `page` that leaves `hosts` (and data:/blob:/about:); return the
+    list the refused addresses are added to.
+    """
+    refused: list[str] = []
+    allowed = LOCAL_SCHEMES + tuple(f"{s}://{h}" for s in ("http", "ws") for h in hosts)
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url
+        if url.startswith(allowed):
+            request_route.continue_()
+        else:
+            refused.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    return refused

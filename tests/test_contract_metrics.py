@@ -312,6 +312,31 @@ def test_monthly_trend_follows_the_filters(agency: Path) -> None:
     assert monthly["2025-03"]["units_approved"] == units(40 * 31 / 59)
 
 
+def test_the_month_of_the_balance_date_is_partial_with_its_scheduled_units(agency: Path) -> None:
+    """A month that had not ended on the balance date is partial; each month has the units
+    of its scheduled visits.
+    """
+    # "`units_scheduled` (scheduled billable visits with a service date in the month) and
+    # `partial`: true when the month had not ended on the balance date (`--as-of`, default
+    # `to`)". V105 (C1/T1019, 20 Mar 2025, 4 u) is the one scheduled visit.
+    whole = rows_by(export(agency, "agency")["monthly"], "month")
+    assert not any(row["partial"] for row in whole.values())
+    assert {m: r["units_scheduled"] for m, r in whole.items() if r["units_scheduled"]} == {
+        "2025-03": 4
+    }
+    to_date = export(agency, "agency", "--as-of", "2025-03-12")["monthly"]
+    assert [row["month"] for row in to_date if row["partial"]] == ["2025-03"]
+    march = rows_by(to_date, "month")["2025-03"]
+    assert (march["units_used"], march["units_scheduled"]) == (units(20), units(4))
+    assert [r["units_used"] for r in to_date] == [r["units_used"] for r in whole.values()]
+    mid = export(agency, "agency", frm="2025-02-10", to="2025-03-15")["monthly"]
+    assert [row["month"] for row in mid if row["partial"]] == ["2025-03"]
+    assert list(mid[0]) == [
+        "month", "units_approved", "units_used", "amount_approved", "amount_used",
+        "units_scheduled", "partial",
+    ]  # fmt: skip
+
+
 def test_monthly_sums_equal_the_period_of_whole_months(agency: Path) -> None:
     """It makes the 12 months add up to the totals of a period of those 12 whole months."""
     # "and so does the sum over the months when the period is made of whole months"

@@ -128,14 +128,14 @@ def test_the_report_writes_html_pdf_and_the_executed_notebook(out: Path, name: s
 
 
 def test_names_from_the_data_are_escaped_everywhere(out: Path) -> None:
-    """The client named `<script>alert(1)</script>` is text in the header, the family summary,
-    the tables and the page subtitle of the client and agency reports.
+    """The client named `<script>alert(1)</script>` is text in the header and the page
+    subtitle of the client report and in the tables of the agency report.
     """
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     client = html(out, "client")
     assert f"<dd>{escaped} (C0001)</dd>" in client
     assert f'<p class="report-subtitle">{escaped} (C0001) · 1 Jan 2026 – 31 Mar 2026</p>' in client
-    assert client.count(escaped) >= 4
+    assert client.count(escaped) >= 2  # the client report's tables leave out its name
     assert escaped in html(out, "agency")
     for name in VIEWS:
         assert EVIL not in html(out, name)
@@ -288,6 +288,15 @@ def test_the_client_pdf_gives_the_family_its_figures(out: Path) -> None:
     text = re.sub(r"\s+", " ", "\n".join(pages))
     assert "Where the authorized units stand" in text
     assert "168 of 194 units of CBS Acuity Visit left until 31 Aug 2026" in text
+
+
+def test_the_family_pdf_names_the_data_without_the_servers_path(out: Path) -> None:
+    """The PDF's "Data" is the folder's name; the auditor's HTML keeps the full path."""
+    folder = str(out / "data")
+    text = re.sub(r"\s+", " ", "\n".join(pdf_pages(out / "client.pdf")))
+    assert "Data data (folder)" in text
+    assert folder not in text.replace(" ", "") and folder not in text
+    assert f'<span class="source-full">folder {folder}: ' in html(out, "client")
 
 
 def test_the_service_code_pdf_holds_the_exported_usage(out: Path) -> None:
