@@ -22,7 +22,8 @@ Visits (provider, payer given on the visit, staff-recorded units):
   V3  C1 T1019 03-03  50 min 3 u P2     rec 2   A1 -> 3 x 6.50               =  19.50
   V4  C1 S5125 01-13 120 min 8 u P1             A2 (8 of 10)  8 x 5.00       =  40.00
   V5  C1 S5125 02-10  90 min 6 u P2     rec 5   A2 has 2 left: 2 + 4 over    =  30.00
-  V6  C2 T2021 U4 01-20 60 min 4 u P1 CANCELLED (A3 and A4 hold the date)
+  V6  C2 T2021 U4 01-20 60 min 4 u P1 CANCELLED (A3 and A4 hold the date; amount_billed
+                                                 99.00, which a cancelled visit ignores)
   V7  C2 T2021 U4 01-22 300 min 20 u P2         A3 (ends first) 20 x 10      = 200.00
   V8  C2 T2021 U4 01-27  60 min 4 u P2          A3 used up -> A4, 4 x 11     =  44.00
   V9  C3 T1019 01-10  60 min 4 u (no provider)  A5, 4 x 6.00                 =  24.00
@@ -59,7 +60,16 @@ VISITS = [
     timed("V3", "C1", "T1019", "2025-03-03", 50, provider_id="P2", units=2),
     timed("V4", "C1", "S5125", "2025-01-13", 120, provider_id="P1"),
     timed("V5", "C1", "S5125", "2025-02-10", 90, provider_id="P2", units=5),
-    timed("V6", "C2", "T2021 U4", "2025-01-20", 60, provider_id="P1", status="cancelled"),
+    timed(
+        "V6",
+        "C2",
+        "T2021 U4",
+        "2025-01-20",
+        60,
+        provider_id="P1",
+        status="cancelled",
+        amount_billed="99.00",
+    ),
     timed("V7", "C2", "T2021 U4", "2025-01-22", 300, provider_id="P2"),
     timed("V8", "C2", "T2021 U4", "2025-01-27", 60, provider_id="P2"),
     timed("V9", "C3", "T1019", "2025-01-10", 60),
@@ -181,6 +191,33 @@ def test_a_cancelled_visit_under_two_authorizations_takes_the_rate_of_the_one_en
     code = rows_by(agency["revenue_by_procedure"], "procedure_code")["T2021 U4"]
     assert code["cancelled_units"] == 4
     assert code["cancelled_amount"] == money(40.00)
+
+
+def test_a_visit_without_any_rate_counts_its_units_and_no_dollars(tmp_path: Path) -> None:
+    """A procedure without a rate and no authorization: the units count, the dollars are 0."""
+    procedures = [{"procedure_code": "X1", "description": "No rate", "unit_minutes": 15}]
+    folder = write_data(
+        tmp_path / "data",
+        authorizations=[],
+        visits=[
+            timed("X1", "C1", "X1", "2025-01-06", 60),
+            timed("X2", "C1", "X1", "2025-01-07", 60, status="cancelled"),
+        ],
+        procedures=procedures,
+    )
+    rows = rows_by(export(folder, "agency")["revenue"], "category")
+    for category in ("delivered", "unauthorized", "cancelled"):
+        assert (rows[category]["units"], rows[category]["amount"]) == (4, 0), category
+
+
+def test_a_payer_filter_narrows_capacity_too(folder: Path) -> None:
+    """`--payer PVT` is not a visit-only filter: approved and not delivered are PVT's (A3, A4:
+    96 u, 1,036.00; 72 u, 792.00), delivered V7 + V8 (24 u, 244.00).
+    """
+    rows = rows_by(export(folder, "agency", "--payer", "PVT")["revenue"], "category")
+    assert (rows["approved"]["units"], rows["approved"]["amount"]) == (units(96), money(1036))
+    assert rows["not_delivered"]["amount"] == money(792.00)
+    assert (rows["delivered"]["units"], rows["delivered"]["amount"]) == (24, money(244.00))
 
 
 def test_a_cancelled_visit_without_authorization_takes_the_procedures_rate(
