@@ -174,7 +174,7 @@ def test_the_manifest_fingerprints_inputs_templates_package_and_outputs(
     assert manifest["package"]["version"] == utilization.__version__
     assert len(manifest["package"]["sha256"]) == 64
     assert set(manifest["templates"]) == {
-        "agency", "client", "procedure", "service-codes", "authorizations",
+        "agency", "client", "procedure", "service-codes", "authorizations", "provider", "revenue",
     }  # fmt: skip
     assert manifest["parameters"]["period"] == {
         "label": "2026-Q4",
