@@ -468,4 +468,7 @@ def test_the_family_summary_gives_the_weekly_pace(out: Path) -> None:
     assert paced
     for row in paced:
         remaining = tables.format_units(row["units_remaining"])
-        assert f"To use the remaining {remaining} units of " in text
+        end = date.fromisoformat(row["end_date"])
+        left = f"{remaining} of {tables.format_units(row['units_approved'])} units of "
+        assert left in text
+        assert f"To use them by {end:%-d %b %Y}, about " in text

@@ -218,3 +218,6 @@ def test_the_pace_sentence_of_the_seed() -> None:
         "To use the remaining 48 units of Respite by 31 Mar 2026, about 4 units (1 h) a week."
     )
     assert pace_sentence(float("nan"), 0, "Respite", date(2026, 3, 31), 15) == ""
+    assert pace_sentence(4.0, 48, "Respite", date(2026, 3, 31), 15, after_balance=True) == (
+        "To use them by 31 Mar 2026, about 4 units (1 h) a week."
+    )

@@ -304,7 +304,7 @@ class Report:
                 text = f"The authorization for {description} ended on {_day(row.end_date)}."
             if row.status not in ("exhausted", "expired"):
                 pace = words.pace_sentence(
-                    row.units_per_week_needed, left, description, row.end_date, minutes
+                    row.units_per_week_needed, left, description, row.end_date, minutes, True
                 )
                 text += f" {pace}" if pace else ""
             items.append(f"<li>{escape(text)}</li>")

@@ -116,10 +116,17 @@ def _largest_share(by_procedure: pd.DataFrame, missing: float) -> str:
 
 
 def pace_sentence(
-    units_per_week: float, remaining: float, description: str, end: Any, unit_minutes: int
+    units_per_week: float,
+    remaining: float,
+    description: str,
+    end: Any,
+    unit_minutes: int,
+    after_balance: bool = False,
 ) -> str:
     """The weekly pace that uses an authorization's remaining units by its end date, e.g.
     `To use the remaining 48 units of Respite by 31 Mar 2026, about 4 units (1 h) a week.`
+    `after_balance`: the sentence follows one that gave the units left, so it says `To use
+    them by 31 Mar 2026, about 4 units (1 h) a week.`
 
     Units a week are rounded half up to whole units (below half a unit: "less than 1 unit
     a week"); the time beside them is those whole units × the unit's minutes. One unit per
@@ -134,11 +141,12 @@ def pace_sentence(
     else:
         time = f" ({hours_words(whole * unit_minutes / 60)})" if unit_minutes else ""
         pace = f"about {whole} {noun}{'s' if whole != 1 else ''}{time} a week"
+    if after_balance:
+        return f"To use them by {day_words(end)}, {pace}."
     left = f"{remaining:,.0f}" if float(remaining).is_integer() else f"{remaining:,.1f}"
     plural = "s" if remaining != 1 else ""
-    return (
-        f"To use the remaining {left} {noun}{plural} of {description} by {day_words(end)}, {pace}."
-    )
+    what = f"the remaining {left} {noun}{plural} of {description}"
+    return f"To use {what} by {day_words(end)}, {pace}."
 
 
 def hours_words(hours: float) -> str:
