@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev demo test lint notebooks wheel bench same-figures
+.PHONY: setup dev demo dashboard test lint notebooks wheel bench same-figures
 
 setup:
 	@VENV=$(VENV) bash scripts/bootstrap
@@ -14,6 +14,10 @@ dev: setup
 ## The main job on the built-in demo data: validate, export, and this quarter's reports.
 demo: setup
 	$(BIN)/utilization demo-run --out reports/demo
+
+## The units dashboard on the demo data (Voilà, 127.0.0.1:8866; prints the address with its token).
+dashboard: setup
+	$(BIN)/utilization dashboard --data demo
 
 ## The whole test suite (starts its own PostgreSQL; uses Debian chromium for the HTML checks).
 test: setup

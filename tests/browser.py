@@ -1,8 +1,13 @@
-"""Open a report in Debian's chromium with the network blocked, for tests."""
+"""Open a report in Debian's chromium with the network blocked, for tests; read PDF pages.
+
+The `browser` fixture (conftest.py) gives one chromium per test session; these helpers open
+pages in it.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -110,6 +115,26 @@ def screenshot_offline(html_path: Path, png_path: Path, browser: Any = None) -> 
     return open_offline(html_path, png_path, browser=browser).external_urls
 
 
+def page_text(browser: Any, path: Path) -> str:
+    """The visible text of a page opened offline (everything but file: and data: refused)."""
+    page = browser.new_page()
+    try:
+        page.route("**/*", _route)
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        return str(page.inner_text("body"))
+    finally:
+        page.close()
+
+
+def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
+    """Share of pixels that are not near-white, in `box` (left, top, right, bottom)."""
+    image_module = pytest.importorskip("PIL.Image")
+    with image_module.open(png) as image:
+        gray = image.convert("L") if box is None else image.convert("L").crop(box)
+        histogram = gray.histogram()
+    return 1 - sum(histogram[240:]) / max(sum(histogram), 1)
+
+
 def _route(route: Any) -> None:
     if route.request.url.startswith(LOCAL_SCHEMES):
         route.continue_()
@@ -140,3 +165,110 @@ def pdf_pages(path: Path) -> list[str]:
         ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
     return [page for page in text.split("\f") if page.strip()]
+
+
+def pdf_page_images(path: Path, folder: Path, dpi: int) -> list[Path]:
+    """One PNG per PDF page at `dpi`, written by pdftoppm into `folder`, in page order."""
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm not found: `apt-get install poppler-utils`")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", str(dpi), str(path), str(folder / "page")], check=True
+    )
+    return sorted(folder.glob("page-*.png"))
+
+
+# Servers and failures -------------------------------------------------------------------------
+
+ARTIFACTS = Path(
+    os.environ.get("UTILIZATION_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts")
+)
+"""Where browser tests keep a screenshot of the page they failed on (CI keeps the folder)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def kept_on_failure(page: Any, name: str) -> Iterator[None]:
+    """On any failure inside, save a full-page screenshot as `ARTIFACTS/<name>.png`."""
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception as exc:  # the page may be gone: keep the test's own error
+            print(f"no screenshot of the failure: {exc}")
+        else:
+            print(f"screenshot of the failure: {shot}")
+        raise
+
+
+@contextmanager
+def server(command: list[str], ready_url: str, timeout: float = 120, **popen: Any) -> Iterator[Any]:
+    """Run `command` until `ready_url` answers (any HTTP status), yield the process, then stop
+    it (SIGTERM, then SIGKILL after 20 s). Its output goes to a log file shown on failure.
+    """
+    import tempfile
+    import time
+    import urllib.error
+    import urllib.request
+
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
+        "w+", prefix="server-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"{command[:4]} ended ({process.returncode}):\n{log.read()[-3000:]}")
+            try:
+                urllib.request.urlopen(ready_url, timeout=5).close()
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(
+                        f"{command[:4]} did not answer in {timeout} s:\n{log.read()[-3000:]}"
+                    )
+                time.sleep(0.3)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def local_only(page: Any, hosts: tuple[str, ...] = ("127.0.0.1",)) -> list[str]:
+    """Refuse every request of `page` that leaves `hosts` (and data:/blob:/about:); return the
+    list the refused addresses are added to.
+    """
+    refused: list[str] = []
+    allowed = LOCAL_SCHEMES + tuple(f"{s}://{h}" for s in ("http", "ws") for h in hosts)
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url
+        if url.startswith(allowed):
+            request_route.continue_()
+        else:
+            refused.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    return refused

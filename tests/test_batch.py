@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 import yaml
 
 import utilization
-from utilization import demo, export
+from utilization import export
 from utilization.batch import BatchResult, remove_temporary_files, run_batch
 from utilization.batch.manifest import job_key
 from utilization.batch.plan import Job, ParameterSet, parameter_set, read_parameter_set
@@ -39,11 +41,9 @@ CELL_ID = re.compile(r'id="cell-id=[0-9a-f]+"')  # papermill's injected cell get
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small demo agency (8 clients) generated for a fixed day."""
-    folder = tmp_path_factory.mktemp("data")
-    demo.write_demo(folder, clients=8, today=TODAY)
-    return folder
+def data(demo_folder: Callable[..., Path]) -> Path:
+    """A small demo agency (8 clients) generated for a fixed day (shared: read only)."""
+    return demo_folder(clients=8, today=TODAY)
 
 
 def spec_for(data: Path, out: Path, clients: list[str], **extra: object) -> ParameterSet:
@@ -212,13 +212,16 @@ def test_the_index_shows_the_figures_of_the_engine(first: BatchResult, data: Pat
 
 
 def test_a_second_run_renders_only_what_is_missing_or_changed(
-    first: BatchResult, data: Path
+    first: BatchResult, data: Path, tmp_path: Path
 ) -> None:
     """Same set again: the two reports are up to date (untouched), the failed one is tried
     again. A report whose file was altered is rendered again; the other is not.
     """
-    spec = spec_for(data, first.folder.parents[1], ["C0001", "C9999", "C0002"])
-    html = {n: first.folder / "client" / f"{n}.html" for n in ("C0001", "C0002")}
+    out = tmp_path / "reports"  # a copy of the first run's folder: `first` stays as it was
+    shutil.copytree(first.folder.parents[1], out)
+    spec = spec_for(data, out, ["C0001", "C9999", "C0002"])
+    folder = out / first.folder.relative_to(first.folder.parents[1])
+    html = {n: folder / "client" / f"{n}.html" for n in ("C0001", "C0002")}
     stamps = {n: p.stat().st_mtime_ns for n, p in html.items()}
     again = run_batch(spec, workers=1)
     assert sorted((r.subject, r.rendered) for r in again.records) == [

@@ -147,6 +147,29 @@ def test_monthly_trend_shows_the_twelve_months_in_order() -> None:
     assert "Units approved" in labels and "Units used" in labels
 
 
+def test_a_month_to_date_is_marked_partial_with_its_scheduled_units() -> None:
+    """The partial last month reads "Mar 2026 (to date)"; the legend adds units used so far
+    and units used + scheduled; without a partial month the chart is the two lines as before.
+    """
+    frame = monthly().assign(units_scheduled=0, partial=False)
+    plain = charts.to_svg(charts.monthly_trend(frame))
+    assert plain == charts.to_svg(charts.monthly_trend(monthly()))
+    frame.loc[frame.index[-1], ["units_scheduled", "partial"]] = [30, True]
+    labels = texts(charts.to_svg(charts.monthly_trend(frame)))
+    assert "Mar 2026 (to date)" in labels and "Feb 2026" in labels
+    assert {"Units approved", "Units used", "Units used so far", "Units used + scheduled"} <= set(
+        labels
+    )
+    spec = charts.monthly_trend(frame).to_dict()
+    values = spec["datasets"][next(iter(spec["datasets"]))]
+    booked = [(v["label"], v["units"]) for v in values if v["measure"] == "Units used + scheduled"]
+    last_used = float(frame["units_used"].iloc[-2])
+    assert booked == [
+        ("Feb 2026", last_used),
+        ("Mar 2026 (to date)", float(frame["units_used"].iloc[-1]) + 30),
+    ]
+
+
 def test_authorization_balances_show_the_status_in_its_colour() -> None:
     """Each authorization's status is written beside its bar, exhausted in red."""
     svg = charts.to_svg(charts.authorization_balances(authorizations()))

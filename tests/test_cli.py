@@ -6,6 +6,8 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -17,25 +19,26 @@ TODAY = "2026-11-22"
 
 
 @pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(folder), "--today", TODAY]) == 0
-    return folder
+def demo(demo_folder: Callable[..., Path]) -> Path:
+    """The default demo agency (60 clients) as of TODAY (shared: read only)."""
+    return demo_folder(today=date.fromisoformat(TODAY))
 
 
-def test_demo_writes_the_same_bytes_twice(demo_folder: Path, tmp_path: Path) -> None:
+def test_demo_writes_the_same_bytes_twice(tmp_path: Path) -> None:
     """`utilization demo` with the same seed and day writes identical files."""
-    assert main(["demo", "--out", str(tmp_path), "--today", TODAY]) == 0
-    for path in sorted(demo_folder.glob("*.csv")):
-        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["demo", "--out", str(first), "--today", TODAY]) == 0
+    assert main(["demo", "--out", str(second), "--today", TODAY]) == 0
+    for path in sorted(first.glob("*.csv")):
+        assert (second / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_validate_prints_counts_and_writes_the_rejects(
-    demo_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It prints rows read/used/rejected per table and writes every rejected row to rejects.csv."""
     out = tmp_path / "validation"
-    assert main(["validate", "--data", str(demo_folder), "--out", str(out)]) == 0
+    assert main(["validate", "--data", str(demo), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "5 row(s) rejected" in text  # the demo's five deliberate bad rows
     with (out / "rejects.csv").open(encoding="utf-8") as handle:
@@ -64,10 +67,10 @@ def test_validate_of_a_folder_without_visits_exits_1_with_one_message(
 
 
 def test_export_csv_and_xlsx_hold_the_same_figures_as_json(
-    demo_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """CSV (one file per section) and Excel (one sheet per section) carry the JSON's numbers."""
-    args = ["export", "agency", "--data", str(demo_folder), "--from", "2026-07-01",
+    args = ["export", "agency", "--data", str(demo), "--from", "2026-07-01",
             "--to", "2026-09-30"]  # fmt: skip
     assert main([*args, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -81,7 +84,7 @@ def test_export_csv_and_xlsx_hold_the_same_figures_as_json(
     assert sheet["amount_approved"].tolist() == [r["amount_approved"] for r in data["by_procedure"]]
 
 
-def test_python_dash_m_runs_the_same_command_line(demo_folder: Path) -> None:
+def test_python_dash_m_runs_the_same_command_line(demo: Path) -> None:
     """`python -m utilization` is the same program as `utilization`."""
     done = subprocess.run(
         [
@@ -91,7 +94,7 @@ def test_python_dash_m_runs_the_same_command_line(demo_folder: Path) -> None:
             "export",
             "client",
             "--data",
-            str(demo_folder),
+            str(demo),
             "--from",
             "2026-07-01",
             "--to",

@@ -37,6 +37,7 @@ Q1 used: C1 4 + 8 + 4 + 6 + 2 = 24 u, 24 + 48 + 24 + 30 + 10 = 136.00;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -309,6 +310,31 @@ def test_monthly_trend_follows_the_filters(agency: Path) -> None:
     assert monthly["2025-01"]["units_approved"] == units(0)
     assert monthly["2025-02"]["units_approved"] == units(40 * 28 / 59)
     assert monthly["2025-03"]["units_approved"] == units(40 * 31 / 59)
+
+
+def test_the_month_of_the_balance_date_is_partial_with_its_scheduled_units(agency: Path) -> None:
+    """A month that had not ended on the balance date is partial; each month has the units
+    of its scheduled visits.
+    """
+    # "`units_scheduled` (scheduled billable visits with a service date in the month) and
+    # `partial`: true when the month had not ended on the balance date (`--as-of`, default
+    # `to`)". V105 (C1/T1019, 20 Mar 2025, 4 u) is the one scheduled visit.
+    whole = rows_by(export(agency, "agency")["monthly"], "month")
+    assert not any(row["partial"] for row in whole.values())
+    assert {m: r["units_scheduled"] for m, r in whole.items() if r["units_scheduled"]} == {
+        "2025-03": 4
+    }
+    to_date = export(agency, "agency", "--as-of", "2025-03-12")["monthly"]
+    assert [row["month"] for row in to_date if row["partial"]] == ["2025-03"]
+    march = rows_by(to_date, "month")["2025-03"]
+    assert (march["units_used"], march["units_scheduled"]) == (units(20), units(4))
+    assert [r["units_used"] for r in to_date] == [r["units_used"] for r in whole.values()]
+    mid = export(agency, "agency", frm="2025-02-10", to="2025-03-15")["monthly"]
+    assert [row["month"] for row in mid if row["partial"]] == ["2025-03"]
+    assert list(mid[0]) == [
+        "month", "units_approved", "units_used", "amount_approved", "amount_used",
+        "units_scheduled", "partial",
+    ]  # fmt: skip
 
 
 def test_monthly_sums_equal_the_period_of_whole_months(agency: Path) -> None:
@@ -612,54 +638,55 @@ def _export_args(folder: Path, view: str = "agency") -> list[str]:
             "2025-03-31", "--format", "json"]  # fmt: skip
 
 
-def test_missing_required_column_is_one_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """It exits 1 naming the table, the missing column and the columns it found."""
-    # "a required table or column that is missing is a clear error naming the table, the
-    # column and the columns that were found."
-    from utilization.cli import main
-
-    folder = _good_folder(tmp_path)
+def _drop_procedure_code_column(folder: Path) -> None:
     write_table(folder, "visits", [
         {"visit_id": "V1", "client_id": "C1", "start": "2025-01-10 09:00:00",
          "end": "2025-01-10 10:00:00"},
     ])  # fmt: skip
-    rc = main(_export_args(folder))
-    err = capsys.readouterr().err
-    assert rc == 1
-    for word in ("visits", "procedure_code", "visit_id", "client_id", "start", "end"):
-        assert word in err, word
-    assert "Traceback" not in err
 
 
-def test_missing_required_table_is_one_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """It exits 1 naming the missing table."""
-    from utilization.cli import main
-
-    folder = _good_folder(tmp_path)
+def _remove_authorizations_table(folder: Path) -> None:
     (folder / "authorizations.csv").unlink()
-    rc = main(_export_args(folder))
-    err = capsys.readouterr().err
-    assert rc == 1
-    assert "authorizations" in err
-    assert "Traceback" not in err
 
 
-def test_empty_file_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """It exits 1 naming the table whose file is empty."""
-    # "A file that cannot be read at all (wrong encoding, not a CSV, empty) is one clear
-    # error, not a traceback."
+def _empty_visits_file(folder: Path) -> None:
+    (folder / "visits.csv").write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    ("spoil", "named"),
+    [
+        # "a required table or column that is missing is a clear error naming the table, the
+        # column and the columns that were found."
+        pytest.param(
+            _drop_procedure_code_column,
+            ("visits", "procedure_code", "visit_id", "client_id", "start", "end"),
+            id="missing-required-column",
+        ),
+        pytest.param(_remove_authorizations_table, ("authorizations",), id="missing-table"),
+        # "A file that cannot be read at all (wrong encoding, not a CSV, empty) is one clear
+        # error, not a traceback."
+        pytest.param(_empty_visits_file, ("visits",), id="empty-file"),
+    ],
+)
+def test_unusable_data_is_one_clear_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    spoil: Callable[[Path], None],
+    named: tuple[str, ...],
+) -> None:
+    """It exits 1 naming the table (and, for a missing column, the column and the columns
+    it found), without a traceback.
+    """
     from utilization.cli import main
 
     folder = _good_folder(tmp_path)
-    (folder / "visits.csv").write_bytes(b"")
+    spoil(folder)
     rc = main(_export_args(folder))
     err = capsys.readouterr().err
     assert rc == 1
-    assert "visits" in err
+    for word in named:
+        assert word in err, word
     assert "Traceback" not in err
 
 

@@ -115,40 +115,41 @@ def test_newest_payment_date_is_reported(folder: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("billable", "expected"),
+    ("options", "expected"),
     [
         # yes: T1019 S1, S2, S3 -> 3 visits, 14 u, 26 + 40 + 24 = 90.00, paid 63.00;
         #      S9123 S5 -> 1, 1 u, 80.00, 75.00.
-        ("yes", {"T1019": (14, 3, 90.00, 63.00), "S9123": (1, 1, 80.00, 75.00)}),
+        pytest.param(
+            ("--billable", "yes"),
+            {"T1019": (14, 3, 90.00, 63.00), "S9123": (1, 1, 80.00, 75.00)},
+            id="billable-yes",
+        ),
         # no: T1019 S9 (billable=false on the visit) -> 1, 4 u, 24.00, 0;
         #     G0156 S4 (procedure not billable) -> 1, 8 u, 32.00, 0.
-        ("no", {"T1019": (4, 1, 24.00, 0.00), "G0156": (8, 1, 32.00, 0.00)}),
+        pytest.param(
+            ("--billable", "no"),
+            {"T1019": (4, 1, 24.00, 0.00), "G0156": (8, 1, 32.00, 0.00)},
+            id="billable-no",
+        ),
+        # the chosen procedure code only: G0156 S4 -> 1, 8 u, 32.00, 0.
+        pytest.param(
+            ("--procedure", "G0156"), {"G0156": (8, 1, 32.00, 0.00)}, id="service-code-G0156"
+        ),
+        # the chosen provider's visits only: P2 delivered only S5 (S9123).
+        pytest.param(("--provider", "P2"), {"S9123": (1, 1, 80.00, 75.00)}, id="provider-P2"),
     ],
 )
-def test_billable_filter(
-    folder: Path, billable: str, expected: dict[str, tuple[float, int, float, float]]
+def test_filters_keep_only_the_chosen_visits(
+    folder: Path, options: tuple[str, str], expected: dict[str, tuple[float, int, float, float]]
 ) -> None:
-    """It keeps only billable, or only non-billable, visits when filtered."""
-    codes = _codes(folder, "--billable", billable)
+    """It keeps only billable or non-billable visits, the chosen procedure code or the chosen
+    provider's visits when filtered.
+    """
+    codes = _codes(folder, *options)
     listed = {code for code, row in codes.items() if row["visits"]}
     assert listed == set(expected)
     for code, (units_billed, visits, total, paid) in expected.items():
         _check(codes[code], units_billed, visits, total, paid)
-
-
-def test_service_code_filter(folder: Path) -> None:
-    """It reports only the chosen procedure code."""
-    codes = _codes(folder, "--procedure", "G0156")
-    assert {code for code, row in codes.items() if row["visits"]} == {"G0156"}
-    _check(codes["G0156"], 8, 1, 32.00, 0.00)
-
-
-def test_provider_filter(folder: Path) -> None:
-    """It reports only the chosen provider's visits."""
-    # P2 delivered only S5 (S9123).
-    codes = _codes(folder, "--provider", "P2")
-    assert {code for code, row in codes.items() if row["visits"]} == {"S9123"}
-    _check(codes["S9123"], 1, 1, 80.00, 75.00)
 
 
 def test_date_range_is_the_date_of_service(folder: Path) -> None:

@@ -211,54 +211,49 @@ def _used(folder: Path, frm: str, to: str, *options: str) -> float:
     return float(kpis["units_used"])
 
 
-def test_visit_across_the_fall_back_change_is_measured_in_real_time(tmp_path: Path) -> None:
-    """It measures 00:30 to 02:30 on 2 November 2025 as 180 minutes, 12 units."""
-    # "Minutes are `end - start` in real elapsed time, so a visit across a daylight-saving
-    # change is measured correctly."
+# "Minutes are `end - start` in real elapsed time, so a visit across a daylight-saving change
+# is measured correctly." Each case: one visit (start, end), the month it is in, its units.
+# (The hour skipped when clocks spring forward: test_time_in_the_skipped_hour_is_rejected.)
+REAL_TIME = [
     # 00:30 PDT (UTC-7) = 07:30 UTC; 02:30 PST (UTC-8) = 10:30 UTC -> 180 minutes.
     # midpoint: (180 + 7) // 15 = 187 // 15 = 12 units (not 8 as the wall clock's 120 min).
-    visit = {
-        "visit_id": "D1",
-        "client_id": "C1",
-        "procedure_code": "T1019",
-        "start": "2025-11-02 00:30:00",
-        "end": "2025-11-02 02:30:00",
-    }
-    folder = _one_visit(tmp_path, visit)
-    assert _used(folder, "2025-11-01", "2025-11-30") == units(12)
-
-
-def test_visit_across_the_spring_forward_change_is_measured_in_real_time(
-    tmp_path: Path,
-) -> None:
-    """It measures 01:00 to 04:00 on 9 March 2025 as 120 minutes, 8 units."""
+    pytest.param(
+        "D1", "2025-11-02 00:30:00", "2025-11-02 02:30:00", "2025-11-01", "2025-11-30", 12,
+        id="across-fall-back-180-minutes",
+    ),
     # 01:00 PST (UTC-8) = 09:00 UTC; 04:00 PDT (UTC-7) = 11:00 UTC -> 120 minutes.
     # midpoint: (120 + 7) // 15 = 8 units (the wall clock says 180 minutes, 12 units).
-    visit = {
-        "visit_id": "D2",
-        "client_id": "C1",
-        "procedure_code": "T1019",
-        "start": "2025-03-09 01:00:00",
-        "end": "2025-03-09 04:00:00",
-    }
-    folder = _one_visit(tmp_path, visit)
-    assert _used(folder, "2025-03-01", "2025-03-31") == units(8)
-
-
-def test_time_in_the_repeated_hour_is_read_as_its_first_occurrence(tmp_path: Path) -> None:
-    """It reads 01:30 on the fall-back day as daylight time, so 01:30 to 03:00 is 150 minutes."""
+    pytest.param(
+        "D2", "2025-03-09 01:00:00", "2025-03-09 04:00:00", "2025-03-01", "2025-03-31", 8,
+        id="across-spring-forward-120-minutes",
+    ),
     # "one in the hour repeated when they fall back is read as its first occurrence
     # (daylight time)": 01:30 PDT = 08:30 UTC; 03:00 PST = 11:00 UTC -> 150 minutes.
     # midpoint: (150 + 7) // 15 = 157 // 15 = 10 units (read as PST it would be 90 min, 6).
-    visit = {
-        "visit_id": "D3",
-        "client_id": "C1",
-        "procedure_code": "T1019",
-        "start": "2025-11-02 01:30:00",
-        "end": "2025-11-02 03:00:00",
-    }
+    pytest.param(
+        "D3", "2025-11-02 01:30:00", "2025-11-02 03:00:00", "2025-11-01", "2025-11-30", 10,
+        id="repeated-hour-read-as-first-occurrence",
+    ),
+    # An offset given in the repeated hour picks that occurrence: the contract's own example
+    # "2025-11-02 01:30:00-08:00" is the second 01:30 (PST).
+    # 09:30 UTC -> 10:30 UTC = 60 minutes; (60 + 7) // 15 = 4 units.
+    pytest.param(
+        "D7", "2025-11-02 01:30:00-08:00", "2025-11-02 02:30:00-08:00",
+        "2025-11-01", "2025-11-30", 4,
+        id="offset-in-repeated-hour-picks-that-occurrence",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("visit_id", "start", "end", "frm", "to", "expected"), REAL_TIME)
+def test_visits_around_a_daylight_saving_change_are_measured_in_real_time(
+    tmp_path: Path, visit_id: str, start: str, end: str, frm: str, to: str, expected: int
+) -> None:
+    """It measures a visit across a clock change, or in the repeated hour, in real minutes."""
+    visit = {"visit_id": visit_id, "client_id": "C1", "procedure_code": "T1019",
+             "start": start, "end": end}  # fmt: skip
     folder = _one_visit(tmp_path, visit)
-    assert _used(folder, "2025-11-01", "2025-11-30") == units(10)
+    assert _used(folder, frm, to) == units(expected)
 
 
 def test_time_in_the_skipped_hour_is_rejected(tmp_path: Path) -> None:
@@ -307,21 +302,6 @@ def test_date_time_with_an_offset_is_taken_as_given(tmp_path: Path) -> None:
     folder = _one_visit(tmp_path, visit)
     assert _used(folder, "2025-01-01", "2025-01-31") == units(4)
     assert _used(folder, "2025-02-01", "2025-02-28") == units(0)
-
-
-def test_offset_given_in_the_repeated_hour_picks_that_occurrence(tmp_path: Path) -> None:
-    """It measures 01:30-08:00 to 02:30-08:00 on the fall-back day as 60 minutes."""
-    # The contract's own example "2025-11-02 01:30:00-08:00" is the second 01:30 (PST).
-    # 09:30 UTC -> 10:30 UTC = 60 minutes; (60 + 7) // 15 = 4 units.
-    visit = {
-        "visit_id": "D7",
-        "client_id": "C1",
-        "procedure_code": "T1019",
-        "start": "2025-11-02 01:30:00-08:00",
-        "end": "2025-11-02 02:30:00-08:00",
-    }
-    folder = _one_visit(tmp_path, visit)
-    assert _used(folder, "2025-11-01", "2025-11-30") == units(4)
 
 
 def test_time_zone_setting_in_the_data_folder_decides_the_service_date(tmp_path: Path) -> None:

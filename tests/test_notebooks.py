@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ import pytest
 from nbclient import NotebookClient
 
 from utilization import views
-from utilization.demo import write_demo
 from utilization.parameters import Request
 from utilization.pipeline import load_cached
 from utilization.report import charts, open_report
@@ -61,12 +61,12 @@ NO_AUTH_ROWS = {
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data(demo_folder: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12-client demo agency as of 20 Mar 2026, plus client C0900 (Nadia Noauth) with two
     visits of T1019 U3 in February 2026 and no authorization at all.
     """
     folder = tmp_path_factory.mktemp("notebooks") / "data"
-    write_demo(folder, clients=12, today=TODAY)
+    shutil.copytree(demo_folder(clients=12, today=TODAY), folder)
     for name, lines in NO_AUTH_ROWS.items():
         with (folder / name).open("a", encoding="utf-8") as file:
             file.write("".join(line + "\n" for line in lines))
@@ -369,8 +369,9 @@ def test_the_explorer_redraws_when_a_filter_changes(data: Path) -> None:
 
 @pytest.mark.xdist_group("nbval")
 def test_nbval_runs_the_templates_and_checks_the_key_figure_cells() -> None:
-    """`pytest --nbval-lax notebooks/` runs every template as it is (demo data, widgets on)
-    and compares each committed NBVAL_CHECK_OUTPUT cell: 5 notebooks, every cell passes.
+    """`pytest --nbval-lax notebooks/` runs every notebook as it is (demo data, widgets on):
+    the 5 view templates, the dashboard and the analyst guide; it compares each committed
+    NBVAL_CHECK_OUTPUT cell, and every cell passes.
     """
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run(
@@ -381,8 +382,30 @@ def test_nbval_runs_the_templates_and_checks_the_key_figure_cells() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=240, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    notebooks = sorted(templates_dir().glob("*.ipynb"))
+    assert {p.name for p in notebooks} == {
+        *TEMPLATE_FILES.values(),
+        "dashboard.ipynb",
+        "analyst-guide.ipynb",
+    }
     code_cells = sum(
-        sum(c.cell_type == "code" for c in nbformat.read(templates_dir() / n, as_version=4).cells)
-        for n in TEMPLATE_FILES.values()
+        sum(c.cell_type == "code" for c in nbformat.read(path, as_version=4).cells)
+        for path in notebooks
     )
     assert re.search(rf"\b{code_cells} passed\b", result.stdout), result.stdout[-2000:]
+
+
+def test_the_analyst_guide_shows_every_export_key_and_exports() -> None:
+    """The guide is committed without outputs; it shows each frame key of an export (and the
+    KPIs) as a DataFrame, makes an Altair chart of its own and writes Excel and CSV.
+    """
+    nb = nbformat.read(templates_dir() / "analyst-guide.ipynb", as_version=4)
+    assert not [c for c in nb.cells if c.get("outputs")]
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert nb.cells[1].metadata["tags"] == ["parameters"]
+    keys = ["by_procedure", "by_client", "monthly", "detail", "authorizations", "flags"]
+    keys += ["rounding_rules", "rejects", "row_counts"]
+    for key in keys:
+        assert f'export.rounded_frame(figures.{key}, "{key}")' in code, key
+    assert '["kpis"]' in code and "alt.Chart(" in code and "show(chart)" in code
+    assert 'export.write(figures, "xlsx"' in code and 'export.write(figures, "csv"' in code

@@ -74,6 +74,9 @@ def test_the_wheel_installs_with_its_templates_and_reports_from_another_folder(
     (wheel,) = wheels.glob("utilization-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "utilization/report/templates/notebooks/client.ipynb" in names
+    assert "utilization/report/templates/notebooks/dashboard.ipynb" in names
+    assert "utilization/dashboard/dashboard.css" in names
+    assert "utilization/dashboard/voila/templates/utilization/index.html.j2" in names
     assert "utilization/report/templates/report/index.html.j2" in names
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -7,6 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from remittance_data import (
+    LOVELACE,
+    V1_LINE,
+    april_835,
+    claim_segments,
+    march_835,
+    remittance_text,
+)
 from utilization.exceptions import InputError, RemittanceError
 from utilization.remittance import (
     LINE_COLUMNS,
@@ -230,7 +238,9 @@ def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_truncated_file_is_a_clear_error(tmp_path: Path) -> None:
     """A file cut in the middle of a segment is refused as truncated, with the segment number."""
-    text = _remittance("EFT1", "20250401", "1", _claim("A-1", "1", "60", "54", LOVELACE, V1_LINE))
+    text = remittance_text(
+        "EFT1", "20250401", "1", claim_segments("A-1", "1", "60", "54", LOVELACE, V1_LINE)
+    )
     path = tmp_path / "cut.835"
     path.write_text(text[: text.index("REF*6R") + 5])
     with pytest.raises(RemittanceError, match="looks truncated") as caught:
@@ -240,7 +250,9 @@ def test_truncated_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_file_without_trailer_is_a_clear_error(tmp_path: Path) -> None:
     """A file that stops after a whole segment but before SE/IEA is refused as truncated."""
-    text = _remittance("EFT1", "20250401", "1", _claim("A-1", "1", "60", "54", LOVELACE, V1_LINE))
+    text = remittance_text(
+        "EFT1", "20250401", "1", claim_segments("A-1", "1", "60", "54", LOVELACE, V1_LINE)
+    )
     path = tmp_path / "cut.835"
     path.write_text(text[: text.index("SE*")])
     with pytest.raises(RemittanceError, match="without the IEA trailer"):
@@ -249,7 +261,9 @@ def test_file_without_trailer_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_wrong_segment_count_is_a_clear_error(tmp_path: Path) -> None:
     """SE01 disagreeing with the segments present means segments are missing."""
-    text = _remittance("EFT1", "20250401", "1", _claim("A-1", "1", "60", "54", LOVELACE, V1_LINE))
+    text = remittance_text(
+        "EFT1", "20250401", "1", claim_segments("A-1", "1", "60", "54", LOVELACE, V1_LINE)
+    )
     path = tmp_path / "short.835"
     path.write_text(text.replace("CAS*CO*45*6~", ""))
     with pytest.raises(RemittanceError, match=r"SE01 says '13' segments but .* has 12"):
@@ -265,120 +279,7 @@ def test_missing_file_is_listed_not_raised(tmp_path: Path) -> None:
     assert "cannot be read" in errors.loc[0, "reason"]
 
 
-# ---- demo visits and 835 files written by the tests ---------------------------------------
-ISA = (
-    "ISA*00*          *00*          *ZZ*WAHCA          *ZZ*DEMOAGENCY     "
-    "*250401*1200*^*00501*{icn}*0*P*:"
-)
-LOVELACE = ("LOVELACE", "ADA", "WA111")
-HOPPER = ("HOPPER", "GRACE", "WA222")
-TURING = ("TURING", "ALAN", "WA333")
-NOBODY = ("NOBODY", "NEMO", "WA999")
-V1_LINE = ["SVC*HC:T1019*60*54**4", "DTM*472*20250303", "CAS*CO*45*6", "REF*6R*V1"]
-
-
-def _claim(
-    pcn: str, status: str, charge: str, paid: str, patient: tuple[str, str, str], *lines: list[str]
-) -> list[str]:
-    last, first, member = patient
-    member_part = f"****MI*{member}" if member else ""
-    head = [
-        f"CLP*{pcn}*{status}*{charge}*{paid}**MC*P{pcn}",
-        f"NM1*QC*1*{last}*{first}{member_part}",
-    ]
-    return head + [segment for line in lines for segment in line]
-
-
-def _remittance(check: str, paid_date: str, total: str, *claims: list[str], icn: str = "1") -> str:
-    """An 835 interchange with one transaction set; segment numbers count from the ISA."""
-    body = [
-        "ST*835*0001",
-        f"BPR*I*{total}*C*ACH*CCP*01*111000025*DA*123456*1234567890**01*222000025*DA*654321*{paid_date}",
-        f"TRN*1*{check}*1234567890",
-        "N1*PR*WASHINGTON HCA*XV*WAMCD",
-        "N1*PE*DEMO HOME CARE*XX*1234567893",
-        "LX*1",
-        *[segment for claim in claims for segment in claim],
-    ]
-    body.append(f"SE*{len(body) + 1}*0001")
-    segments = [
-        ISA.format(icn=icn.zfill(9)),
-        "GS*HP*WAHCA*DEMOAGENCY*20250401*1200*1*X*005010X221A1",
-        *body,
-        "GE*1*1",
-        f"IEA*1*{icn.zfill(9)}",
-    ]
-    return "~\n".join(segments) + "~\n"
-
-
-def _march() -> str:
-    """Check EFT1001 of 2025-04-01: 6 lines paying 54 + 54 + 90 + 0 + 25 + 50 = 273."""
-    return _remittance(
-        "EFT1001",
-        "20250401",
-        "273",
-        _claim(
-            "A-1001",
-            "1",
-            "120",
-            "108",
-            LOVELACE,
-            V1_LINE,
-            ["SVC*HC:T1019*60*54**4", "DTM*472*20250304", "CAS*CO*45*6"],
-        ),
-        _claim(
-            "A-1002",
-            "1",
-            "145",
-            "90",
-            HOPPER,
-            ["SVC*HC:T1005:U4*100*90**8", "DTM*472*20250303", "CAS*CO*45*10"],
-            ["SVC*HC:T1019*45*0**3", "DTM*472*20250306", "CAS*CO*45*45"],
-        ),
-        _claim(
-            "A-1003",
-            "1",
-            "30",
-            "25",
-            TURING,
-            ["SVC*HC:S5125*30*25**2", "DTM*472*20250305", "CAS*CO*45*5"],
-        ),
-        _claim(
-            "A-1004",
-            "1",
-            "60",
-            "50",
-            NOBODY,
-            ["SVC*HC:T1019*60*50**4", "DTM*472*20250303", "CAS*CO*45*10", "REF*6R*X-77"],
-        ),
-        icn="1001",
-    )
-
-
-def _april() -> str:
-    """Check EFT2002 of 2025-04-15: V1 reversed (-54) and paid again at 58; total 4."""
-    return _remittance(
-        "EFT2002",
-        "20250415",
-        "4",
-        _claim(
-            "A-1001",
-            "22",
-            "-60",
-            "-54",
-            LOVELACE,
-            ["SVC*HC:T1019*-60*-54**-4", "DTM*472*20250303", "CAS*CO*45*-6", "REF*6R*V1"],
-        ),
-        _claim(
-            "A-1001",
-            "1",
-            "60",
-            "58",
-            LOVELACE,
-            ["SVC*HC:T1019*60*58**4", "DTM*472*20250303", "CAS*CO*45*2", "REF*6R*V1"],
-        ),
-        icn="2002",
-    )
+# ---- demo visits, paid by the 835 files of remittance_data.py ------------------------------
 
 
 @pytest.fixture
@@ -424,7 +325,7 @@ def _write(folder: Path, name: str, text: str) -> Path:
 
 def test_written_file_reads_with_hand_computed_totals(tmp_path: Path) -> None:
     """The March file is six lines paying 273.00 (= BPR02), one denied with CO-45."""
-    lines = read_835(_write(tmp_path, "march.835", _march()))
+    lines = read_835(_write(tmp_path, "march.835", march_835()))
     assert len(lines) == 6
     assert _paid(lines) == 273.0
     assert lines["procedure_code"].tolist() == [
@@ -445,7 +346,7 @@ def test_match_by_line_control_number_and_member(
     tmp_path: Path, visits: pd.DataFrame, clients: pd.DataFrame
 ) -> None:
     """REF*6R = visit_id matches V1; member id + date + code match V2, V3 and V6."""
-    lines = read_835(_write(tmp_path, "march.835", _march()))
+    lines = read_835(_write(tmp_path, "march.835", march_835()))
     payments, _ = match_lines(lines, visits, clients)
     assert list(payments.columns) == PAYMENT_COLUMNS
     assert payments["visit_id"].tolist() == ["V1", "V2", "V3", "V6"]
@@ -466,7 +367,7 @@ def test_unmatched_lines_are_reported_with_reasons(
     tmp_path: Path, visits: pd.DataFrame, clients: pd.DataFrame
 ) -> None:
     """Two visits on the day is ambiguous (candidates listed); an unknown client is reported."""
-    lines = read_835(_write(tmp_path, "march.835", _march()))
+    lines = read_835(_write(tmp_path, "march.835", march_835()))
     _, unmatched = match_lines(lines, visits, clients)
     assert unmatched["patient_control_number"].tolist() == ["A-1003", "A-1004"]
     assert unmatched["paid_amount"].tolist() == [25.0, 50.0]
@@ -484,11 +385,11 @@ def test_match_by_patient_name_in_both_orders(
     tmp_path: Path, visits: pd.DataFrame, clients: pd.DataFrame
 ) -> None:
     """Without member ids, LOVELACE, ADA matches 'Lovelace, Ada'; HOPPER, GRACE 'Grace Hopper'."""
-    text = _remittance(
+    text = remittance_text(
         "EFT3003",
         "20250402",
         "54",
-        _claim(
+        claim_segments(
             "B-1",
             "1",
             "60",
@@ -496,7 +397,7 @@ def test_match_by_patient_name_in_both_orders(
             ("LOVELACE", "ADA", ""),
             ["SVC*HC:T1019*60*54**4", "DTM*472*20250304", "CAS*CO*45*6"],
         ),
-        _claim(
+        claim_segments(
             "B-2",
             "1",
             "45",
@@ -504,7 +405,7 @@ def test_match_by_patient_name_in_both_orders(
             ("HOPPER", "GRACE", ""),
             ["SVC*HC:T1019*45*0**3", "DTM*472*20250306", "CAS*CO*45*45"],
         ),
-        _claim(
+        claim_segments(
             "B-3",
             "1",
             "60",
@@ -526,7 +427,7 @@ def test_claim_level_adjustment_goes_with_its_single_line(
     tmp_path: Path, visits: pd.DataFrame, clients: pd.DataFrame
 ) -> None:
     """A claim-level CAS of 5 on a one-line claim paying 50 nets V2 to 50, not 55."""
-    claim = _claim(
+    claim = claim_segments(
         "C-1",
         "1",
         "60",
@@ -535,7 +436,7 @@ def test_claim_level_adjustment_goes_with_its_single_line(
         ["SVC*HC:T1019*60*55**4", "DTM*472*20250304", "CAS*CO*45*5", "REF*6R*V2"],
     )
     claim.insert(1, "CAS*CO*A2*5")
-    lines = read_835(_write(tmp_path, "c.835", _remittance("EFT4004", "20250403", "50", claim)))
+    lines = read_835(_write(tmp_path, "c.835", remittance_text("EFT4004", "20250403", "50", claim)))
     assert lines["line_kind"].tolist() == ["service", "claim_adjustment"]
     assert lines["paid_amount"].tolist() == [55.0, -5.0]
     assert lines.loc[1, "adjustment_reason_codes"] == "CO-A2"
@@ -550,7 +451,7 @@ def test_import_writes_payments_and_unmatched(
     tmp_path: Path, visits: pd.DataFrame, clients: pd.DataFrame
 ) -> None:
     """Importing March writes four payments (198.00) and two unmatched lines."""
-    march = _write(tmp_path, "march.835", _march())
+    march = _write(tmp_path, "march.835", march_835())
     data = tmp_path / "data"
     data.mkdir()
     result = import_835([march], data, visits=visits, clients=clients)
@@ -571,13 +472,13 @@ def test_import_twice_is_byte_identical(
     tmp_path: Path, visits: pd.DataFrame, clients: pd.DataFrame
 ) -> None:
     """Importing the same file again adds nothing: payments.csv stays byte for byte the same."""
-    march = _write(tmp_path, "march.835", _march())
+    march = _write(tmp_path, "march.835", march_835())
     data = tmp_path / "data"
     data.mkdir()
     import_835([march], data, visits=visits, clients=clients)
     first = (data / "payments.csv").read_bytes()
     first_unmatched = (data / "remittance_unmatched.csv").read_bytes()
-    copy = _write(tmp_path, "march-again.835", _march())
+    copy = _write(tmp_path, "march-again.835", march_835())
     again = import_835([march, copy], data, visits=visits, clients=clients)
     assert (data / "payments.csv").read_bytes() == first
     assert (data / "remittance_unmatched.csv").read_bytes() == first_unmatched
@@ -593,8 +494,8 @@ def test_same_remittance_twice_in_one_import_counts_once(
     """Two copies of one remittance imported together add its four payments once."""
     data = tmp_path / "data"
     data.mkdir()
-    march = _write(tmp_path, "march.835", _march())
-    copy = _write(tmp_path, "copy.835", _march())
+    march = _write(tmp_path, "march.835", march_835())
+    copy = _write(tmp_path, "copy.835", march_835())
     result = import_835([march, copy], data, visits=visits, clients=clients)
     assert (result.lines_read, result.payments_added) == (6, 4)
     assert round(pd.read_csv(data / "payments.csv")["insurance_paid"].sum(), 2) == 198.0
@@ -606,8 +507,8 @@ def test_reversal_then_correction_nets_to_the_corrected_amount(
     """V1 paid 54 in March, reversed (-54) and paid 58 in April: V1 has 58, the total 202."""
     data = tmp_path / "data"
     data.mkdir()
-    import_835([_write(tmp_path, "march.835", _march())], data, visits=visits, clients=clients)
-    april = _write(tmp_path, "april.835", _april())
+    import_835([_write(tmp_path, "march.835", march_835())], data, visits=visits, clients=clients)
+    april = _write(tmp_path, "april.835", april_835())
     result = import_835([april], data, visits=visits, clients=clients)
     assert result.payments_added == 2
     table = pd.read_csv(data / "payments.csv")
@@ -636,7 +537,7 @@ def test_import_keeps_rows_from_elsewhere(
     (data / "payments.csv").write_text(
         "visit_id,insurance_paid,patient_paid,paid_date\nV4,20.00,5.00,2025-03-20\n"
     )
-    import_835([_write(tmp_path, "march.835", _march())], data, visits=visits, clients=clients)
+    import_835([_write(tmp_path, "march.835", march_835())], data, visits=visits, clients=clients)
     rows = (data / "payments.csv").read_text().splitlines()
     assert rows[0] == ",".join(PAYMENT_COLUMNS)
     assert rows[1] == "V4,20.00,5.00,2025-03-20" + "," * (len(PAYMENT_COLUMNS) - 4)
@@ -649,7 +550,7 @@ def test_unmatched_line_matched_later_moves_to_payments(
     """Once the ambiguous visit V5 is removed, importing again adds A-1003 to V4 (25.00)."""
     data = tmp_path / "data"
     data.mkdir()
-    march = _write(tmp_path, "march.835", _march())
+    march = _write(tmp_path, "march.835", march_835())
     import_835([march], data, visits=visits, clients=clients)
     fixed = visits[visits["visit_id"] != "V5"]
     result = import_835([march], data, visits=fixed, clients=clients)
@@ -672,7 +573,7 @@ def test_import_lists_bad_files_and_imports_the_rest(
     data.mkdir()
     bad = _write(tmp_path, "bad.835", "hello")
     result = import_835(
-        [bad, _write(tmp_path, "march.835", _march())], data, visits=visits, clients=clients
+        [bad, _write(tmp_path, "march.835", march_835())], data, visits=visits, clients=clients
     )
     assert result.payments_added == 4
     assert result.errors["file"].tolist() == [str(bad)]
@@ -687,7 +588,7 @@ def test_import_refuses_a_second_payments_table(
     data.mkdir()
     (data / "payments.parquet").write_bytes(b"")
     with pytest.raises(InputError, match=r"payments\.parquet exists"):
-        import_835([_write(tmp_path, "m.835", _march())], data, visits=visits, clients=clients)
+        import_835([_write(tmp_path, "m.835", march_835())], data, visits=visits, clients=clients)
 
 
 def test_remittances_folder_counts_lines_not_yet_imported(
@@ -697,8 +598,8 @@ def test_remittances_folder_counts_lines_not_yet_imported(
     data = tmp_path / "data"
     folder = data / "remittances"
     folder.mkdir(parents=True)
-    march = _write(folder, "march.835", _march())
-    _write(folder, "april.835", _april())
+    march = _write(folder, "march.835", march_835())
+    _write(folder, "april.835", april_835())
     _write(folder, ".hidden", "ignored")
     assert [p.name for p in remittance_files(folder)] == ["april.835", "march.835"]
     import_835([march], data, visits=visits, clients=clients)
@@ -714,11 +615,13 @@ def test_remittances_folder_counts_lines_not_yet_imported(
 
 def test_unbalanced_line_is_read_with_a_warning(tmp_path: Path) -> None:
     """A line whose charge - paid - adjustments is not 0 is read as sent, with a warning."""
-    text = _remittance(
+    text = remittance_text(
         "EFT5005",
         "20250404",
         "54",
-        _claim("D-1", "1", "60", "54", LOVELACE, ["SVC*HC:T1019*60*54**4", "DTM*472*20250303"]),
+        claim_segments(
+            "D-1", "1", "60", "54", LOVELACE, ["SVC*HC:T1019*60*54**4", "DTM*472*20250303"]
+        ),
     )
     lines, errors = read_remittances([_write(tmp_path, "d.835", text)])
     assert lines["paid_amount"].tolist() == [54.0]

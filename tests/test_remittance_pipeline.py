@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_remittance import _april, _march
+from remittance_data import april_835, march_835
 from utilization.cli import main
 
 # Visits of the remittance tests, as an agency would export them (60 minutes = 4 units etc.).
@@ -79,8 +79,8 @@ def test_remittances_folder_is_read_with_the_data(
     """835 files in the data folder's remittances/ are payments; unmatched lines are rejects."""
     folder = _folder(tmp_path)
     (folder / "remittances").mkdir()
-    (folder / "remittances" / "march.835").write_text(_march())
-    (folder / "remittances" / "april.835").write_text(_april())
+    (folder / "remittances" / "march.835").write_text(march_835())
+    (folder / "remittances" / "april.835").write_text(april_835())
     data = _codes(folder, capsys)
     _expect_payments(data)
     remittance_rejects = [r for r in data["rejects"] if r["table"] == "remittances"]
@@ -99,8 +99,8 @@ def test_import_835_twice_counts_each_payment_once(
     """`import-835` writes payments.csv; a second import of the same files adds nothing."""
     folder = _folder(tmp_path)
     files = [tmp_path / "march.835", tmp_path / "april.835"]
-    files[0].write_text(_march())
-    files[1].write_text(_april())
+    files[0].write_text(march_835())
+    files[1].write_text(april_835())
     assert main(["import-835", *map(str, files), "--data", str(folder)]) == 0
     first = (folder / "payments.csv").read_bytes()
     out = capsys.readouterr().out

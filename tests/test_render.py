@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from browser import pdf_pages
+from browser import ink, open_offline, pdf_page_images, pdf_pages, screenshot_offline
 from utilization.report import render, tables
 
 HEADER = "Andre Fuego Mandana Maya · 2025-10-01 to 2026-03-21"
@@ -110,6 +107,8 @@ def test_units_and_utilization_formats() -> None:
     """Whole units without decimals, prorated units to 1 place, utilization as 12.3 %."""
     assert tables.format_units(1234) == "1,234"
     assert tables.format_units(309.6774) == "309.7"
+    assert tables.format_units(2.0 - 2.04) == "0.0"  # never "-0.0"
+    assert tables.format_units(-0.4, 0) == "0"
     assert tables.format_percent(0.1234) == "12.3 %"
     assert tables.format_percent(None) == "—"
     assert tables.format_percent(float("nan")) == "—"
@@ -270,10 +269,7 @@ def test_pdf_tables_repeat_their_header_row_on_each_page(pdf: Path) -> None:
 
 def test_pdf_pages_render_to_images(pdf: Path, tmp_path: Path) -> None:
     """pdftoppm -png -r 50 gives one non-blank image per page."""
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm not found: `apt-get install poppler-utils`")
-    subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True)
-    images = sorted(tmp_path.glob("page-*.png"))
+    images = pdf_page_images(pdf, tmp_path, dpi=50)
     assert len(images) == len(pdf_pages(pdf))
     assert all(ink(image) > 0.01 for image in images)
 
@@ -317,31 +313,11 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(
 # Browser ---------------------------------------------------------------------------------
 
 
-def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
-    """Share of pixels that are not near-white, in `box` (left, top, right, bottom)."""
-    image_module = pytest.importorskip("PIL.Image")
-    with image_module.open(png) as image:
-        gray = image.convert("L") if box is None else image.convert("L").crop(box)
-        histogram = gray.histogram()
-    return 1 - sum(histogram[240:]) / max(sum(histogram), 1)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One chromium for the module's browser tests (skips when there is none)."""
-    from browser import chromium
-
-    with chromium() as started:
-        yield started
-
-
 @pytest.mark.browser
 def test_report_opens_offline_with_charts_drawn_and_no_script_run(
     report: Path, tmp_path: Path, browser: Any
 ) -> None:
     """Chromium requests nothing outside the file, shows no dialog, draws every chart."""
-    from browser import open_offline
-
     png = tmp_path / "report.png"
     visit = open_offline(report, png, browser=browser)
     assert visit.external_urls == []
@@ -362,8 +338,6 @@ def test_report_opens_offline_with_charts_drawn_and_no_script_run(
 @pytest.mark.browser
 def test_report_fits_a_phone_screen(report: Path, tmp_path: Path, browser: Any) -> None:
     """At 390 px wide the page does not scroll sideways: wide tables scroll in their box."""
-    from browser import open_offline
-
     visit = open_offline(report, tmp_path / "phone.png", width=390, browser=browser)
     assert visit.page_width <= 390
 
@@ -371,8 +345,6 @@ def test_report_fits_a_phone_screen(report: Path, tmp_path: Path, browser: Any) 
 @pytest.mark.browser
 def test_the_offline_check_catches_external_loads_and_dialogs(tmp_path: Path, browser: Any) -> None:
     """The recorder itself works: a page with a remote image and a script is caught."""
-    from browser import open_offline, screenshot_offline
-
     page = tmp_path / "bad.html"
     page.write_text(
         '<img src="http://example.invalid/a.png"><script>alert("boo")</script>', encoding="utf-8"
@@ -380,3 +352,68 @@ def test_the_offline_check_catches_external_loads_and_dialogs(tmp_path: Path, br
     external = screenshot_offline(page, tmp_path / "bad.png", browser=browser)
     assert external == ["http://example.invalid/a.png"]
     assert open_offline(page, tmp_path / "bad2.png", browser=browser).dialogs == ["boo"]
+
+
+def test_the_balances_table_gives_a_run_out_date_only_where_one_can_come() -> None:
+    """Runs out (at pace): the projected date while it falls before the end; "not before it
+    ends" when the pace lasts past the end; a dash once expired, used up or not started.
+    """
+    import pandas as pd
+
+    from utilization.report.sections import NOT_BEFORE_END, balances_shown
+
+    frame = pd.DataFrame(
+        {
+            "authorization_id": ["A1", "A2", "A3", "A4", "A5"],
+            "status": ["at risk", "ok", "expired", "exhausted", "ok"],
+            "end_date": pd.to_datetime(["2026-06-30"] * 2 + ["2026-01-31"] * 2 + ["2026-06-30"]),
+            "projected_exhaustion_date": pd.to_datetime(
+                ["2026-05-02", "2026-09-12", "2026-04-01", None, None]
+            ),
+        }
+    )
+    shown = balances_shown(frame)["projected_exhaustion_date"].tolist()
+    assert shown == ["2026-05-02", NOT_BEFORE_END, None, None, None]
+    assert frame["projected_exhaustion_date"].notna().sum() == 3  # the figures stay as they are
+
+
+def test_the_data_source_is_named_without_its_path_in_print() -> None:
+    """A folder, a workbook and a database by their names; the demo as itself."""
+    from utilization.report.sections import source_name
+
+    assert source_name("folder /srv/agency/export-2026-03: clients (60 rows)") == (
+        "export-2026-03 (folder)"
+    )
+    assert source_name("workbook /home/ana/agency.xlsx: clients (3 rows)") == (
+        "agency.xlsx (workbook)"
+    )
+    assert source_name("database postgresql+psycopg://u:***@db.local:5432/agency: x") == (
+        "agency (database)"
+    )
+    assert source_name("demo data: clients (60 rows), visits (9 rows)") == "demo data"
+
+
+def test_an_authorization_flag_gives_a_run_out_date_only_before_the_end() -> None:
+    """At risk: "they run out" on the projected date before the end; expiring with a pace that
+    lasts past the end: "they last until it ends", never a date after the end.
+    """
+    import pandas as pd
+
+    from utilization.flags import authorization_flags
+
+    balances = pd.DataFrame(
+        {
+            "authorization_id": ["A1", "A2"],
+            "client_id": ["C1", "C1"],
+            "procedure_code": ["T1005", "T2017"],
+            "status": ["at risk", "expiring"],
+            "units_approved": [100.0, 921.0],
+            "units_remaining": [40.0, 748.0],
+            "end_date": pd.to_datetime(["2026-06-30", "2026-12-31"]),
+            "projected_exhaustion_date": pd.to_datetime(["2026-05-02", "2028-09-27"]),
+        }
+    )
+    assert authorization_flags(balances)["detail"].tolist() == [
+        "40 of 100 units left until 2026-06-30; at the current pace they run out 2026-05-02",
+        "748 of 921 units left until 2026-12-31; at the current pace they last until it ends",
+    ]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import base64
 import csv
-import fcntl
 import json
-import os
 import re
 import shutil
-import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,9 +16,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from browser import pdf_pages
+from browser import ink, open_offline, page_text, pdf_page_images, pdf_pages
 from utilization.cli import main
-from utilization.demo import write_demo
 from utilization.report import tables
 from utilization.report.sections import FLAG_ROWS_PER_KIND
 
@@ -76,9 +72,9 @@ KPI_FORMATS = {
 }
 
 
-def write_data(folder: Path) -> None:
-    """The 12-client demo agency as of 20 Mar 2026, client C0001 renamed `<script>…`."""
-    write_demo(folder, clients=12, today=TODAY)
+def write_data(demo: Path, folder: Path) -> None:
+    """A copy of the 12-client demo agency `demo`, client C0001 renamed `<script>…`."""
+    shutil.copytree(demo, folder)
     path = folder / "clients.csv"
     with path.open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
@@ -102,22 +98,17 @@ def render_all(data: Path, folder: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The rendered reports, made once per test session: under pytest-xdist the first worker
-    renders while the other waits on a lock, then both read the same files.
+def out(made_once: Callable[..., Path], demo_folder: Callable[..., Path]) -> Path:
+    """The rendered reports of the 12-client demo agency of 20 Mar 2026 (C0001 renamed
+    `<script>…`), made once per test run: under pytest-xdist the first worker renders while
+    the other waits, then both read the same files.
     """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # shared by the workers of this session
-    folder = root / "utilization-reports"
-    with (root / "utilization-reports.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "done").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            write_data(folder / "data")
-            render_all(folder / "data", folder)
-            (folder / "done").touch()
-    return folder
+
+    def make(folder: Path) -> None:
+        write_data(demo_folder(clients=12, today=TODAY), folder / "data")
+        render_all(folder / "data", folder)
+
+    return made_once("reports", make)
 
 
 def provider_name(out: Path, provider_id: str) -> str:
@@ -134,15 +125,6 @@ def exported(out: Path, name: str) -> dict[str, Any]:
 
 def html(out: Path, name: str) -> str:
     return (out / f"{name}.html").read_text(encoding="utf-8")
-
-
-def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> float:
-    """Share of pixels that are not near-white, in `box` (left, top, right, bottom)."""
-    image_module = pytest.importorskip("PIL.Image")
-    with image_module.open(png) as image:
-        gray = image.convert("L") if box is None else image.convert("L").crop(box)
-        histogram = gray.histogram()
-    return 1 - sum(histogram[240:]) / max(sum(histogram), 1)
 
 
 # Files and HTML -----------------------------------------------------------------------------
@@ -169,14 +151,14 @@ def test_the_report_writes_html_pdf_and_the_executed_notebook(out: Path, name: s
 
 
 def test_names_from_the_data_are_escaped_everywhere(out: Path) -> None:
-    """The client named `<script>alert(1)</script>` is text in the header, the family summary,
-    the tables and the page subtitle of the client and agency reports.
+    """The client named `<script>alert(1)</script>` is text in the header and the page
+    subtitle of the client report and in the tables of the agency report.
     """
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     client = html(out, "client")
     assert f"<dd>{escaped} (C0001)</dd>" in client
     assert f'<p class="report-subtitle">{escaped} (C0001) · 1 Jan 2026 – 31 Mar 2026</p>' in client
-    assert client.count(escaped) >= 4
+    assert client.count(escaped) >= 2  # the client report's tables leave out its name
     assert escaped in html(out, "agency")
     for name in VIEWS:
         assert EVIL not in html(out, name)
@@ -245,28 +227,6 @@ def test_a_long_balances_chart_keeps_the_authorizations_nearest_to_running_out(o
 # Browser ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One chromium for the module's browser checks (skips without it, fails in CI)."""
-    from browser import chromium
-
-    with chromium() as started:
-        yield started
-
-
-def page_text(browser: Any, path: Path) -> str:
-    """The visible text of a page opened offline (everything but file: and data: refused)."""
-    from browser import _route
-
-    page = browser.new_page()
-    try:
-        page.route("**/*", _route)
-        page.goto(path.resolve().as_uri(), wait_until="load")
-        return str(page.inner_text("body"))
-    finally:
-        page.close()
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("name", list(VIEWS))
 def test_the_html_opens_offline_with_its_charts_drawn(
@@ -275,8 +235,6 @@ def test_the_html_opens_offline_with_its_charts_drawn(
     """Chromium, offline: nothing is requested outside the file, no dialog opens, no console
     error; each chart image is decoded and has ink on the screenshot; the page fits a phone.
     """
-    from browser import open_offline
-
     png = tmp_path / f"{name}.png"
     visit = open_offline(out / f"{name}.html", png, browser=browser)
     assert visit.external_urls == []
@@ -298,13 +256,13 @@ def test_the_html_opens_offline_with_its_charts_drawn(
 
 
 @pytest.mark.browser
-def test_the_script_client_name_shows_as_text_in_the_browser(out: Path, browser: Any) -> None:
+def test_the_script_client_name_shows_as_text_in_the_browser(
+    out: Path, browser: Any, tmp_path: Path
+) -> None:
     """The client's name reads `<script>alert(1)</script> (C0001)` on the page; no alert ran."""
-    from browser import open_offline
-
     text = page_text(browser, out / "client.html")
     assert f"{EVIL} (C0001)" in text
-    assert open_offline(out / "client.html", out / "client.png", browser=browser).dialogs == []
+    assert open_offline(out / "client.html", tmp_path / "client.png", browser=browser).dialogs == []
 
 
 # PDF ----------------------------------------------------------------------------------------
@@ -355,6 +313,15 @@ def test_the_client_pdf_gives_the_family_its_figures(out: Path) -> None:
     assert "168 of 194 units of CBS Acuity Visit left until 31 Aug 2026" in text
 
 
+def test_the_family_pdf_names_the_data_without_the_servers_path(out: Path) -> None:
+    """The PDF's "Data" is the folder's name; the auditor's HTML keeps the full path."""
+    folder = str(out / "data")
+    text = re.sub(r"\s+", " ", "\n".join(pdf_pages(out / "client.pdf")))
+    assert "Data data (folder)" in text
+    assert folder not in text.replace(" ", "") and folder not in text
+    assert f'<span class="source-full">folder {folder}: ' in html(out, "client")
+
+
 def test_the_service_code_pdf_holds_the_exported_usage(out: Path) -> None:
     """Each exported service code row (units billed, visits, total billed, insurance paid)
     appears in the PDF's usage table as shown.
@@ -375,14 +342,8 @@ def test_pdf_pages_render_to_images_with_nothing_in_the_side_margins(
     """pdftoppm gives one image per page, each with content, and no ink in the outer 10 mm
     left and right of the page body (nothing runs off the edge).
     """
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm not found: `apt-get install poppler-utils`")
     dpi = 40
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", str(dpi), str(out / f"{name}.pdf"), str(tmp_path / "p")],
-        check=True,
-    )
-    images = sorted(tmp_path.glob("p-*.png"))
+    images = pdf_page_images(out / f"{name}.pdf", tmp_path, dpi)
     assert len(images) == len(pdf_pages(out / f"{name}.pdf"))
     margin = round(10 / 25.4 * dpi)
     image_module = pytest.importorskip("PIL.Image")

@@ -14,7 +14,7 @@ from typing import get_type_hints
 import pandas as pd
 import pytest
 
-from test_remittance import _march
+from remittance_data import march_835
 from test_remittance_pipeline import _folder
 from test_validation import BASE, run, visits
 from utilization import dataset, schema, sources, validation
@@ -259,7 +259,7 @@ CASES: dict[str, Callable[[Path], Dataset]] = {
     "minutes_mismatch": lambda _: run(
         visits=visits(start=["2025-01-06 09:00:00"], end=["2025-01-06 10:00:00"], minutes=["45"])
     ),
-    "unmatched_payment": lambda tmp_path: _in(tmp_path, {"march.835": _march()}),
+    "unmatched_payment": lambda tmp_path: _in(tmp_path, {"march.835": march_835()}),
     "unreadable_835": lambda tmp_path: _in(
         tmp_path, {"notes.835": "hello, this is not a remittance\n"}
     ),
@@ -297,7 +297,7 @@ def test_one_bad_value_gets_one_code() -> None:
 
 def test_remittance_rejects_are_coded(tmp_path: Path) -> None:
     """Unmatched 835 lines are `unmatched_payment`, an unreadable 835 file `unreadable_835`."""
-    ds = _in(tmp_path, {"march.835": _march(), "notes.835": "hello, this is not a remittance\n"})
+    ds = _in(tmp_path, {"march.835": march_835(), "notes.835": "hello, this is not a remittance\n"})
     remittances = ds.rejects[ds.rejects["table"] == "remittances"]
     assert list(remittances[["row", "code"]].itertuples(index=False, name=None)) == [
         (28, "unmatched_payment"),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from utilization.exceptions import InputError, UtilizationError, require
+from utilization.exceptions import InputError, UsageError, UtilizationError, require
 from utilization.parameters import Request
 from utilization.views import VIEWS
 
@@ -87,6 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     from utilization.batch.run import add_batch_parser
 
     add_batch_parser(sub)
+
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="serve the units dashboard as a web page (Voilà), on 127.0.0.1 behind a token",
+    )
+    _add_data(dashboard)
+    dashboard.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    dashboard.add_argument(
+        "--ip",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    dashboard.add_argument(
+        "--token",
+        help="the token the page asks for (default: a new random one, printed in the address)",
+    )
+    dashboard.add_argument(
+        "--today", help="the day quick periods count from, YYYY-MM-DD (default: today)"
+    )
 
     main_job = sub.add_parser(
         "demo-run", help="the main job on the demo data: validate, export, reports"
@@ -199,6 +218,27 @@ def _cmd_import_835(args: argparse.Namespace) -> int:
     return EXIT_UNUSABLE if failed else EXIT_OK
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from utilization.dashboard.server import serve
+    from utilization.parameters import source_text
+    from utilization.period import parse_date
+
+    if args.today:
+        parse_date(args.today)
+    if not 0 < args.port < 65536:
+        msg = f"--port {args.port} is not a port number (1-65535)"
+        raise UsageError(msg)
+    settings = str(Path(args.settings).resolve()) if args.settings else ""
+    return serve(
+        source_text(args.data),
+        settings,
+        ip=args.ip,
+        port=args.port,
+        token=args.token or "",
+        today=args.today or "",
+    )
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from utilization.batch.run import cmd_batch
 
@@ -213,6 +253,7 @@ COMMANDS = {
     "demo-run": _cmd_demo_run,
     "batch": _cmd_batch,
     "import-835": _cmd_import_835,
+    "dashboard": _cmd_dashboard,
 }
 
 

@@ -37,7 +37,10 @@ SECTION_COLUMNS: dict[str, list[str]] = {
         "units_used", "units_scheduled", "units_remaining", "amount_approved", "amount_used",
         "amount_remaining", "utilization",
     ],
-    "monthly": ["month", "units_approved", "units_used", "amount_approved", "amount_used"],
+    "monthly": [
+        "month", "units_approved", "units_used", "amount_approved", "amount_used",
+        "units_scheduled", "partial",
+    ],
     "authorizations": [
         "authorization_id", "client_id", "client_name", "procedure_code", "payer_id",
         "start_date", "end_date", "units_approved", "units_used", "units_scheduled",

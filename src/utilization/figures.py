@@ -105,7 +105,9 @@ def usage(selection: Selection) -> dict[str, Any]:
         "kpis": metrics.kpis(table),
         "by_procedure": metrics.by_procedure(table),
         "by_client": metrics.by_client(table),
-        "monthly": metrics.monthly(dataset, selection.period.end, selection.filters),
+        "monthly": metrics.monthly(
+            dataset, selection.period.end, selection.filters, selection.as_of
+        ),
         "detail": table,
         "authorizations": balance_table,
         "flags": flags.flags(selection, balance_table),

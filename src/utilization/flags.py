@@ -119,8 +119,12 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
     chosen = balance_table[balance_table["status"].isin(list(AUTHORIZATION_KINDS))]
     ends = _iso_dates(chosen["end_date"])
     projected = [
-        "" if d is None else f"; at the current pace they run out {d}"
-        for d in _iso_dates(chosen["projected_exhaustion_date"])
+        ""
+        if d is None
+        else f"; at the current pace they run out {d}"
+        if end is None or d <= end
+        else "; at the current pace they last until it ends"
+        for d, end in zip(_iso_dates(chosen["projected_exhaustion_date"]), ends, strict=True)
     ]
     detail = [
         f"all {approved:g} units used (ends {end})"

@@ -175,10 +175,15 @@ def kpis(table: pd.DataFrame) -> dict[str, float | None]:
     return result
 
 
-def monthly(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame:
-    """Units approved (prorated) and used in each of the 12 months ending with `end`'s month.
+def monthly(
+    dataset: Dataset, end: date, filters: Filters, as_of: date | None = None
+) -> pd.DataFrame:
+    """Units approved (prorated) and used in each of the 12 months ending with `end`'s month,
+    with the units of scheduled visits and whether the month is partial.
 
-    Grain: one row per calendar month (`month` as YYYY-MM), oldest first.
+    Grain: one row per calendar month (`month` as YYYY-MM), oldest first. `units_scheduled`:
+    scheduled billable visits with a service date in the month. `partial`: the month had not
+    ended on the balance date `as_of` (default `end`): its units used are those so far.
     """
     months = trend_months(end)
     window = Period(months[0], (pd.Timestamp(months[-1]) + pd.offsets.MonthEnd(0)).date())
@@ -191,6 +196,12 @@ def monthly(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame:
     )
     units_used = used_by_month["units_used"].to_dict()
     amount_used = used_by_month["amount_used"].to_dict()
+    scheduled = Selection(dataset, window, filters, end).visits(
+        status="scheduled", columns=["service_date", "units"]
+    )
+    scheduled_month = scheduled["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
+    units_scheduled = scheduled.groupby(scheduled_month)["units"].sum().to_dict()
+    balance_day = as_of or end
     auths = dataset.authorizations[dataset.authorizations.pipe(filters.authorization_mask)]
     rows = []
     for first in months:
@@ -206,6 +217,8 @@ def monthly(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame:
                 "units_used": int(units_used.get(number, 0)),
                 "amount_approved": float(pd.Series(amount[keep]).sum()),
                 "amount_used": float(amount_used.get(number, 0.0)),
+                "units_scheduled": int(units_scheduled.get(number, 0)),
+                "partial": last > balance_day,
             }
         )
     return pd.DataFrame(rows)

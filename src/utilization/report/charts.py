@@ -169,6 +169,8 @@ def monthly_trend(frame: pd.DataFrame, title: str = "Units over 12 months") -> C
     _require(frame, ["month", "units_approved", "units_used"])
     if frame.empty:
         return no_data(title)
+    if "partial" in frame.columns and frame["partial"].fillna(False).astype(bool).any():
+        return _trend_to_date(frame, title)
     rows = frame[["month", "units_approved", "units_used"]].sort_values("month").copy()
     rows = rows.fillna({"units_approved": 0.0, "units_used": 0.0})
     rows["label"] = pd.to_datetime(rows["month"], format="%Y-%m").dt.strftime("%b %Y")
@@ -182,6 +184,77 @@ def monthly_trend(frame: pd.DataFrame, title: str = "Units over 12 months") -> C
         tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")]
     )
     chart: alt.LayerChart = (lines + tips).properties(title=title, width=WIDTH, height=240)
+    return chart
+
+
+USED_TO_DATE = "Units used so far"
+USED_AND_SCHEDULED = "Units used + scheduled"
+
+
+def _trend_to_date(frame: pd.DataFrame, title: str) -> ChartLike:
+    """The trend when its last month(s) are partial (`partial`, with `units_scheduled`): the
+    partial months are labelled "to date", their units used so far are drawn dashed, and a
+    dashed line in the scheduled colour goes to units used + scheduled, so the month that has
+    only begun reads as what is booked, not as a drop to zero.
+    """
+    columns = ["month", "units_approved", "units_used", "units_scheduled", "partial"]
+    rows = frame.reindex(columns=columns).sort_values("month").reset_index(drop=True)
+    rows = rows.fillna({"units_approved": 0.0, "units_used": 0.0, "units_scheduled": 0.0})
+    partial = rows["partial"].fillna(False).astype(bool)
+    label = pd.to_datetime(rows["month"], format="%Y-%m").dt.strftime("%b %Y")
+    rows["label"] = label.where(~partial, label + " (to date)")
+    complete = rows[~partial]
+    bridge = complete.tail(1)  # the dashed lines start at the last complete month
+    pieces = [
+        pd.DataFrame(
+            {"label": rows["label"], "measure": "Units approved", "units": rows["units_approved"]}
+        ),
+        pd.DataFrame(
+            {"label": complete["label"], "measure": "Units used", "units": complete["units_used"]}
+        ),
+        pd.DataFrame(  # points only: no line down from the last whole month
+            {
+                "label": rows.loc[partial, "label"],
+                "measure": USED_TO_DATE,
+                "units": rows.loc[partial, "units_used"],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "label": pd.concat([bridge["label"], rows.loc[partial, "label"]]),
+                "measure": USED_AND_SCHEDULED,
+                "units": pd.concat(
+                    [
+                        bridge["units_used"],
+                        rows.loc[partial, "units_used"] + rows.loc[partial, "units_scheduled"],
+                    ]
+                ),
+            }
+        ),
+    ]
+    long = pd.concat(pieces, ignore_index=True)
+    long["units"] = long["units"].astype(float)
+    domain = ["Units approved", "Units used", USED_TO_DATE, USED_AND_SCHEDULED]
+    colour = _colour(domain, [APPROVED_COLOUR, USED_COLOUR, USED_COLOUR, SCHEDULED_COLOUR])
+    dash = alt.StrokeDash(
+        "measure:N",
+        scale=alt.Scale(domain=domain, range=[[1, 0], [1, 0], [1, 0], [2, 2]]),
+        sort=domain,
+        legend=alt.Legend(symbolStrokeWidth=2.5, symbolType="stroke"),
+    )
+    x = alt.X("label:O", sort=rows["label"].tolist(), title=None, axis=alt.Axis(labelAngle=-40))
+    y = alt.Y("units:Q", title="Units", scale=_zero_based(long), axis=alt.Axis(tickMinStep=1))
+    base = alt.Chart(long).encode(x=x, y=y, color=colour, strokeDash=dash, detail="measure:N")
+    lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=45, filled=True))
+    tips = base.mark_point(opacity=0).encode(
+        tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")]
+    )
+    heading = alt.TitleParams(
+        title,
+        subtitle="A month marked (to date) has not ended: its units used so far, and dotted, "
+        "its units used + scheduled.",
+    )
+    chart: alt.LayerChart = (lines + tips).properties(title=heading, width=WIDTH, height=240)
     return chart
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
+from pathlib import PurePath
 from typing import Any, cast
 
 import pandas as pd
@@ -270,7 +272,8 @@ class Report:
         ]
         if self.request.view in ("service-codes", "provider"):  # no authorization shown
             facts = [f for f in facts if f[0] not in ("Balances as of", "Units approved basis")]
-        rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts)
+        cells = [(k, _source_html(str(v)) if k == "Data" else escape(str(v))) for k, v in facts]
+        rows = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in cells)
         return f'<dl class="report-facts">{rows}</dl>\n'
 
     def family_summary_html(self) -> str:
@@ -321,6 +324,17 @@ class Report:
             if basis == "prorated"
             else "each authorization overlapping the period counts with all its units"
         )
+        if self.rejects_href:
+            where = (
+                "The rejected rows, with table, row, column, value, reason and code: "
+                f'<a href="{escape(self.rejects_href, quote=True)}">'
+                f"{escape(self.rejects_href)}</a>.</p>"
+            )
+        else:  # the dashboard: no file beside the page
+            where = (
+                "The rejected rows, with table, row, column, value, reason and code, are in the "
+                "Excel download (sheet rejects).</p>"
+            )
         parts = [
             f"<p>Units approved basis: <b>{escape(basis)}</b>: {escape(basis_text)}. "
             "Units are whole numbers computed from the visit's real elapsed minutes by the rule of "
@@ -337,10 +351,7 @@ class Report:
                 },
                 money=["rate"],
             ),
-            f"<p><b>{rejected:,}</b> input row(s) rejected. "
-            f"The rejected rows, with table, row, column, value, reason and code: "
-            f'<a href="{escape(self.rejects_href, quote=True)}">'
-            f"{escape(self.rejects_href)}</a>.</p>",
+            f"<p><b>{rejected:,}</b> input row(s) rejected. " + where,
             tables.table(
                 counts,
                 columns={
@@ -400,10 +411,15 @@ class Report:
         return tables.kpi_cards(self.figures.kpis)
 
     def detail_html(self) -> str:
-        """One row per client and procedure."""
+        """One row per client and procedure (the client view leaves out the client columns:
+        every row is that client's).
+        """
+        columns = dict(DETAIL_COLUMNS)
+        if self.request.view == "client":
+            del columns["client_name"], columns["client_id"]
         return tables.table(
             self.figures.detail,
-            columns=DETAIL_COLUMNS,
+            columns=columns,
             money=["amount_approved", "amount_used"],
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["utilization"],
@@ -497,7 +513,7 @@ class Report:
         if self.request.view == "client":
             del columns["client_name"]
         return tables.table(
-            self.figures.authorizations,
+            balances_shown(self.figures.authorizations),
             columns=columns,
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["pace"],
@@ -843,6 +859,51 @@ def filters_text(filters: dict[str, Any]) -> str:
         else:
             parts.append(f"{FILTER_LABELS.get(key, key)} {value}")
     return "; ".join(parts) or "none"
+
+
+SOURCE = re.compile(r"^(folder|workbook|database) (.+?): (.*)$", re.DOTALL)
+NOT_BEFORE_END = "not before it ends"
+
+
+def source_name(source: str) -> str:
+    """A data source by its name only, for pages a family or a dashboard viewer reads:
+    `folder /srv/agency/export-2026-03: clients (60 rows), …` -> `export-2026-03 (folder)`;
+    a workbook by its file name, a database by its name (no host, user or password).
+    """
+    match = SOURCE.match(source)
+    if match is None:
+        return source.split(":", 1)[0]  # `demo data: …` -> `demo data`
+    kind, where, _ = match.groups()
+    if kind == "database":
+        name = where.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or where.split("://")[0]
+    else:
+        name = PurePath(where).name or where
+    return f"{name} ({kind})"
+
+
+def _source_html(source: str) -> str:
+    """The source in full (with its path) on screen, by its name only in print (the PDF)."""
+    return (
+        f'<span class="source-full">{escape(source)}</span>'
+        f'<span class="source-name">{escape(source_name(source))}</span>'
+    )
+
+
+def balances_shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """The balances as the table shows them: the date an authorization runs out at its pace
+    only where it can still run out, before its end; `not before it ends` where the pace
+    does not reach its end; a dash once it has expired, before it starts, or when used up.
+    """
+    shown = frame.copy()
+    if shown.empty or "projected_exhaustion_date" not in shown:
+        return shown
+    projected = pd.to_datetime(shown["projected_exhaustion_date"])
+    ends = pd.to_datetime(shown["end_date"])
+    live = ~shown["status"].isin(["expired", "not started", "exhausted"])
+    text = projected.dt.strftime("%Y-%m-%d").astype(object)
+    text = text.where(projected <= ends, NOT_BEFORE_END)
+    shown["projected_exhaustion_date"] = text.where(live & projected.notna(), None)
+    return shown
 
 
 def _day(value: Any) -> str:

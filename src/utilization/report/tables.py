@@ -48,6 +48,8 @@ def format_units(value: object, decimals: int | None = None) -> str:
         return MISSING
     if decimals is None:
         decimals = 0 if number.is_integer() else 1
+    if round(number, decimals) == 0:
+        number = 0.0  # what rounds to zero shows as 0, never "-0.0"
     return f"{number:,.{decimals}f}"
 
 
