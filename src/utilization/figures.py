@@ -123,25 +123,21 @@ def service_code_usage(selection: Selection) -> dict[str, Any]:
 
 
 def revenue(selection: Selection) -> dict[str, Any]:
-    """Where the authorized dollars went (data contract §12): keys `revenue`,
-    `revenue_by_client`, `revenue_by_procedure`.
+    """Where the authorized dollars went (§12), fieldworkers and payers (§13): keys
+    `revenue`, `revenue_by_client`, `revenue_by_procedure`, `by_provider`, `by_payer`.
     """
     dataset = selection.dataset
-    table = revenue_figures.pairs(selection)
+    paid = revenue_figures.insurance_paid_by_visit(dataset)
+    lines = revenue_figures.visit_lines(selection, paid)  # once, for revenue and fieldworkers
+    table = revenue_figures.pairs(selection, lines)
     names = dataset.clients.set_index("client_id")["client_name"]
     descriptions = dataset.procedures.set_index("procedure_code")["description"]
     return {
         "revenue": revenue_figures.revenue(table),
         "revenue_by_client": revenue_figures.by_client(table, names),
         "revenue_by_procedure": revenue_figures.by_procedure(table, descriptions),
-    }
-
-
-def fieldworkers_and_payers(selection: Selection) -> dict[str, Any]:
-    """Fieldworkers and payers (data contract §13): keys `by_provider`, `by_payer`."""
-    return {
-        "by_provider": providers.by_provider(selection),
-        "by_payer": payers.by_payer(selection),
+        "by_provider": providers.by_provider(selection, lines),
+        "by_payer": payers.by_payer(selection, paid),
     }
 
 

@@ -53,7 +53,7 @@ WHOLE += ["units_unauthorized", "units_over_authorization", "units_mismatch_visi
 WHOLE += ["units_under_recorded", "units_over_recorded"]
 
 
-def by_provider(selection: Selection) -> pd.DataFrame:
+def by_provider(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """What each fieldworker delivered and cancelled in the period.
 
     Grain: one row per provider_id with a completed or cancelled visit in the period that
@@ -61,11 +61,11 @@ def by_provider(selection: Selection) -> pd.DataFrame:
     visits without a provider make one row whose provider_id (and provider_name) is empty,
     listed last. `clients` counts distinct clients with a completed visit; `visits` the
     completed visits; `units_mismatch_visits` the completed visits whose staff-recorded
-    units differ from the units computed by the rule (§3). Amounts as `revenue.visit_lines`;
-    not rounded. Rows sorted by provider_id.
+    units differ from the units computed by the rule (§3). Amounts as `revenue.visit_lines`
+    (`lines`, when given, are those of `selection`); not rounded. Rows sorted by provider_id.
     """
-    lines = visit_lines(selection)
-    lines["provider_id"] = lines["provider_id"].fillna("").astype("str")
+    lines = visit_lines(selection) if lines is None else lines
+    lines = lines.assign(provider_id=lines["provider_id"].fillna("").astype("str"))
     grouped = lines.groupby("provider_id")[list(dict.fromkeys(_FROM_LINES.values()))].sum()
     table = pd.DataFrame({name: grouped[source] for name, source in _FROM_LINES.items()})
     served = lines[lines["visits"].to_numpy() > 0].groupby("provider_id")["client_id"].nunique()

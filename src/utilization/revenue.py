@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from utilization.dataset import Dataset
 from utilization.metrics import approved_shares
 from utilization.selection import Selection, without_visit_filters
 
@@ -57,7 +60,24 @@ def category_columns(with_insurance_units: bool = False) -> list[str]:
     return columns
 
 
-def visit_lines(selection: Selection) -> pd.DataFrame:
+def insurance_paid_by_visit(dataset: Dataset) -> np.ndarray:
+    """The payer payments of each visit (§7: every payment whatever its paid_date, patient
+    payments left out), by row of `dataset.visits`; 0 for a visit without any.
+    """
+    visits, payments = dataset.visits, dataset.payments
+    if not len(visits) or not len(payments):
+        return np.zeros(len(visits), dtype=np.float64)
+    pool = pa.array(visits["visit_id"].astype("str").array)
+    ids = pa.array(payments["visit_id"].astype("str").array).cast(pool.type)
+    found = pc.fill_null(pc.index_in(ids, value_set=pool, skip_nulls=True), -1)
+    row = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    known = row >= 0
+    amounts = payments["insurance_paid"].to_numpy(dtype=np.float64)[known]
+    paid: np.ndarray = np.bincount(row[known], weights=amounts, minlength=len(visits))
+    return paid
+
+
+def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.DataFrame:
     """What each visit of the request adds to the visit categories.
 
     Grain: one row per visit: the completed visits in the period that pass every filter
@@ -68,12 +88,16 @@ def visit_lines(selection: Selection) -> pd.DataFrame:
     `units_mismatch_visits` (1 for a completed visit whose staff-recorded units differ from
     the computed ones).
 
+    `paid`: `insurance_paid_by_visit` of the dataset, when already computed.
+
     Delivered is the visit's units and its amount (§4: `amount_billed` where given). Every
     other amount is units × the visit's rate of §4, never `amount_billed ÷ units`. A visit
     without any rate (no authorization and no procedure rate) counts its units and $0.
     Not rounded.
     """
-    completed = selection.visits("completed", columns=_VISIT_COLUMNS)
+    paid = insurance_paid_by_visit(selection.dataset) if paid is None else paid
+    done_rows = selection.mask("completed")
+    completed = selection.dataset.visits[_VISIT_COLUMNS][done_rows]
     cancelled = selection.visits("cancelled", columns=_VISIT_COLUMNS)
     rate = np.nan_to_num(completed["rate"].to_numpy(dtype=np.float64))
     units = completed["units"].to_numpy(dtype=np.float64)
@@ -83,7 +107,6 @@ def visit_lines(selection: Selection) -> pd.DataFrame:
         extra = np.where(np.isnan(recorded), 0.0, np.clip(recorded - units, 0.0, None))
     unauthorized = completed["units_unauthorized"].to_numpy(dtype=np.float64)
     over = completed["units_over_authorization"].to_numpy(dtype=np.float64)
-    paid = selection.dataset.payments.groupby("visit_id")["insurance_paid"].sum()
     done = pd.DataFrame(
         {
             "visit_id": completed["visit_id"],
@@ -100,7 +123,7 @@ def visit_lines(selection: Selection) -> pd.DataFrame:
             "under_recorded_amount": short * rate,
             "over_recorded_units": extra,
             "over_recorded_amount": extra * rate,
-            "insurance_paid_amount": completed["visit_id"].map(paid).fillna(0.0).to_numpy(),
+            "insurance_paid_amount": paid[done_rows],
             "visits": 1,
             "units_mismatch_visits": completed["units_mismatch"].to_numpy(dtype=np.int64),
         }
@@ -128,7 +151,7 @@ def visit_lines(selection: Selection) -> pd.DataFrame:
     return lines[["visit_id", "client_id", "procedure_code", "provider_id", *numbers, *COUNTS]]
 
 
-def pairs(selection: Selection) -> pd.DataFrame:
+def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every revenue category per client and procedure code.
 
     Grain: one row per (client_id, procedure_code) with anything approved, delivered or
@@ -138,7 +161,7 @@ def pairs(selection: Selection) -> pd.DataFrame:
     `max(0, approved − delivered)` of the pair, units and amount each on their own, where
     both are measured without the filters that describe visits only (provider, case type,
     billable): undelivered capacity belongs to no fieldworker. Every other category is of
-    the visits that pass all the filters (`visit_lines`). Not rounded.
+    the visits that pass all the filters (`visit_lines`, or `lines` when given). Not rounded.
     """
     keys = ["client_id", "procedure_code"]
     approved = (
@@ -147,13 +170,18 @@ def pairs(selection: Selection) -> pd.DataFrame:
         .sum()
         .rename(columns={"units_approved": "approved_units", "amount_approved": "approved_amount"})
     )
-    capacity = without_visit_filters(selection)
-    used = capacity.visits(columns=[*keys, "units", "amount"])
-    delivered_all = used.groupby(keys).agg(
-        used_units=("units", "sum"), used_amount=("amount", "sum")
-    )
-    lines = visit_lines(selection)
+    lines = visit_lines(selection) if lines is None else lines
     visit_sums = lines.groupby(keys)[[c for c in category_columns() if c in lines]].sum()
+    capacity = without_visit_filters(selection)
+    if capacity is selection:  # no visit-only filter: capacity was used by these very visits
+        delivered_all = visit_sums[["delivered_units", "delivered_amount"]].set_axis(
+            ["used_units", "used_amount"], axis=1
+        )
+    else:
+        used = capacity.visits(columns=[*keys, "units", "amount"])
+        delivered_all = used.groupby(keys).agg(
+            used_units=("units", "sum"), used_amount=("amount", "sum")
+        )
     table = approved.join(delivered_all, how="outer").join(visit_sums, how="outer")
     table = table.fillna(0.0)
     for column in category_columns():

@@ -55,11 +55,7 @@ class View:
     template: str
     subject: Subject | None
     sections: tuple[str, ...]
-    figures: tuple[FiguresFunction, ...] = (
-        figures.usage,
-        figures.revenue,
-        figures.fieldworkers_and_payers,
-    )
+    figures: tuple[FiguresFunction, ...] = (figures.usage, figures.revenue)
     example: str = ""
     batch_slice: str | None = None
 
