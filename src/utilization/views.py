@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from utilization.dataset import Dataset
     from utilization.parameters import Request
 
-ViewName = Literal["agency", "client", "procedure", "service-codes", "authorizations"]
+ViewName = Literal[
+    "agency", "client", "procedure", "service-codes", "authorizations", "provider", "revenue"
+]
 Subject = Literal["client", "procedure", "provider"]
 
 SUBJECT_COLUMNS: dict[Subject, str] = {
@@ -53,7 +55,7 @@ class View:
     template: str
     subject: Subject | None
     sections: tuple[str, ...]
-    figures: tuple[FiguresFunction, ...] = (figures.usage,)
+    figures: tuple[FiguresFunction, ...] = (figures.usage, figures.revenue)
     example: str = ""
     batch_slice: str | None = None
 
@@ -66,7 +68,19 @@ VIEWS: dict[str, View] = {
             "Units utilization: agency",
             "agency.ipynb",
             None,
-            ("kpis", "by_procedure", "monthly", "detail", "flags", "method", "explore"),
+            (
+                "kpis",
+                "by_procedure",
+                "monthly",
+                "revenue_summary",
+                "revenue_chart",
+                "by_provider",
+                "by_payer",
+                "detail",
+                "flags",
+                "method",
+                "explore",
+            ),
         ),
         View(
             "client",
@@ -120,6 +134,40 @@ VIEWS: dict[str, View] = {
             "authorizations.ipynb",
             None,
             ("kpis", "balances_chart", "balances", "flags", "method", "explore"),
+        ),
+        View(
+            "provider",
+            "Units delivered: fieldworker",
+            "provider.ipynb",
+            "provider",
+            (
+                "provider_summary",
+                "provider_clients",
+                "provider_procedures",
+                "mismatches",
+                "flags",
+                "method",
+                "explore",
+            ),
+            example="P001",
+            batch_slice=None,  # approved units and balances read beyond the fieldworker's visits
+        ),
+        View(
+            "revenue",
+            "Revenue: where the authorized dollars went",
+            "revenue.ipynb",
+            None,
+            (
+                "revenue_summary",
+                "revenue_chart",
+                "revenue_table",
+                "revenue_clients",
+                "revenue_procedures",
+                "revenue_providers",
+                "by_payer",
+                "method",
+                "explore",
+            ),
         ),
     )
 }
