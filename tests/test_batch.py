@@ -74,13 +74,16 @@ def test_every_example_parameter_set_reads_and_uses_the_demo_data() -> None:
     sets = {p.stem: read_parameter_set(p, today=TODAY) for p in sorted(PARAMS.glob("*.yaml"))}
     assert {k: (s.view, s.period.label, s.formats, s.data) for k, s in sets.items()} == {
         "agency-year": ("agency", "2026", ("html", "pdf"), "demo"),
+        "fieldworkers": ("provider", "2026-Q3", ("html",), "demo"),
         "monthly-procedures": ("procedure", "2026-10", ("html",), "demo"),
+        "monthly-revenue": ("revenue", "2026-10", ("html", "pdf"), "demo"),
         "quarterly-clients": ("client", "2026-Q3", ("html", "pdf"), "demo"),
         "selected-clients": ("client", "2026-Q3", ("html",), "demo"),
     }
     assert sets["selected-clients"].subjects == ("C0001", "C0002", "C0003")
     assert sets["selected-clients"].request.filters == Filters(payers=("DDA",))
     assert sets["quarterly-clients"].subjects == "active"
+    assert sets["fieldworkers"].subjects == "active"
     assert sets["quarterly-clients"].folder == Path("reports/quarterly-clients/2026-Q3")
 
 
@@ -171,7 +174,7 @@ def test_the_manifest_fingerprints_inputs_templates_package_and_outputs(
     assert manifest["package"]["version"] == utilization.__version__
     assert len(manifest["package"]["sha256"]) == 64
     assert set(manifest["templates"]) == {
-        "agency", "client", "procedure", "service-codes", "authorizations",
+        "agency", "client", "procedure", "service-codes", "authorizations", "provider", "revenue",
     }  # fmt: skip
     assert manifest["parameters"]["period"] == {
         "label": "2026-Q4",
@@ -331,6 +334,65 @@ def test_a_killed_batch_leaves_only_whole_reports_and_resumes(data: Path, tmp_pa
     assert "5 of 6 reports ok" in done.stdout and "failed: client C9999" in done.stderr
     assert sorted(p.name for p in folder.glob("client/*")) == [f"{c}.html" for c in clients[:5]]
     assert list(folder.rglob("*.tmp")) == []
+
+
+# -- fieldworkers and the agency's by-fieldworker file ---------------------------------------
+
+
+def test_a_batch_of_fieldworker_reports_reads_the_whole_dataset(data: Path, tmp_path: Path) -> None:
+    """Fieldworker reports are never sliced (units approved and balances read beyond their
+    visits); each report's index row has its units used, no units approved or utilization.
+    """
+    dataset = load(data)
+    assert slice_dataset(dataset, "provider", ["P001"]) is dataset
+    spec = parameter_set(
+        {
+            "name": "f",
+            "view": "provider",
+            "period": "2026-Q4",
+            "data": str(data),
+            "providers": ["P001", "P002"],
+            "formats": ["html"],
+            "out": str(tmp_path),
+        }
+    )
+    result = run_batch(spec, workers=1)
+    assert [(r.subject, r.status) for r in result.records] == [("P001", "ok"), ("P002", "ok")]
+    request = Request("provider", Period.parse("2026-Q4"), Filters(providers=("P001",)))
+    (row,) = export.to_jsonable(build_view(dataset, request))["by_provider"]
+    record = next(r for r in result.records if r.subject == "P001")
+    assert record.figures["units_used"] == row["units_used"]
+    assert record.figures["units_approved"] is None and record.figures["utilization"] is None
+    page = (result.folder / "provider" / "P001.html").read_text(encoding="utf-8")
+    assert "Units delivered: fieldworker" in page and "(P001)" in page
+
+
+def test_an_agency_batch_writes_the_full_by_fieldworker_table_beside_its_report(
+    data: Path, tmp_path: Path
+) -> None:
+    """The agency report links `agency.by_provider.csv`, written in its folder, listed in the
+    manifest with its SHA-256 and in the index.
+    """
+    spec = parameter_set(
+        {"name": "a", "view": "agency", "period": "2026-Q4", "data": str(data),
+         "formats": ["html"], "out": str(tmp_path)}
+    )  # fmt: skip
+    result = run_batch(spec, workers=1)
+    (record,) = result.records
+    csv_path = result.folder / "agency" / "agency.by_provider.csv"
+    assert record.outputs["by_provider.csv"] == {
+        "path": "agency/agency.by_provider.csv",
+        "sha256": sha256_file(csv_path),
+    }
+    page = (result.folder / "agency" / "agency.html").read_text(encoding="utf-8")
+    assert 'href="agency.by_provider.csv"' in page
+    table = pd.read_csv(csv_path, dtype={"provider_id": str}, keep_default_na=False)
+    request = Request("agency", Period.parse("2026-Q4"))
+    expected = export.rounded_frame(build_view(load(data), request).by_provider, "by_provider")
+    assert table["provider_id"].tolist() == expected["provider_id"].tolist()
+    assert table["units_used"].tolist() == expected["units_used"].tolist()
+    index = (result.folder / "index.html").read_text(encoding="utf-8")
+    assert 'href="agency/agency.by_provider.csv">by_provider.csv</a>' in index
 
 
 # -- a Dask cluster ------------------------------------------------------------------------

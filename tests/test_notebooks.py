@@ -45,7 +45,8 @@ CHECKS = (
 )
 PARAMETERS = [
     "data", "date_from", "date_to", "client", "procedure", "payer", "provider", "case_type",
-    "billable", "as_of", "basis", "settings", "rejects_href", "data_slice", "batch",
+    "billable", "as_of", "basis", "settings", "rejects_href", "report_name", "data_slice",
+    "batch",
 ]  # fmt: skip
 NO_AUTH_CLIENT = "C0900"
 NO_AUTH_ROWS = {
@@ -112,7 +113,7 @@ def kpi_values(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def test_help_notebook_lists_every_parameter_with_type_default_and_help() -> None:
-    """`papermill --help-notebook` prints all 15 parameters of each template with their help;
+    """`papermill --help-notebook` prints all 16 parameters of each template with their help;
     the client template defaults to C0001 and the procedure template to T1019 U3.
     """
     from click.testing import CliRunner

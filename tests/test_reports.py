@@ -1,4 +1,4 @@
-"""The five reports rendered by `utilization report`, read as an auditor and a family would."""
+"""The seven reports rendered by `utilization report`, read as an auditor and a family would."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ VIEWS = {  # file name: (view, its filters)
     "procedure": ("procedure", ["--procedure", "T1019 U3"]),
     "service-codes": ("service-codes", []),
     "authorizations": ("authorizations", []),
+    "revenue": ("revenue", []),
+    "provider": ("provider", ["--provider", "P001"]),
 }
 HEADERS = {  # the running header of every PDF page: title · subject · period
     "agency": "Units utilization: agency · All clients and services · 1 Jan 2026 – 31 Mar 2026",
@@ -44,8 +46,21 @@ HEADERS = {  # the running header of every PDF page: title · subject · period
     "authorizations": (
         "Authorization balances · All clients and services · 1 Jan 2026 – 31 Mar 2026"
     ),
+    "revenue": (
+        "Revenue: where the authorized dollars went · All clients and services · "
+        "1 Jan 2026 – 31 Mar 2026"
+    ),
+    "provider": "Units delivered: fieldworker · {name} (P001) · 1 Jan 2026 – 31 Mar 2026",
 }
-CHARTS = {"agency": 2, "client": 3, "procedure": 2, "service-codes": 1, "authorizations": 1}
+CHARTS = {
+    "agency": 3,
+    "client": 3,
+    "procedure": 2,
+    "service-codes": 1,
+    "authorizations": 1,
+    "revenue": 1,
+    "provider": 0,
+}
 KPI_FORMATS = {
     "units_approved": tables.format_units,
     "units_used": tables.format_units,
@@ -94,6 +109,14 @@ def out(made_once: Callable[..., Path], demo_folder: Callable[..., Path]) -> Pat
         render_all(folder / "data", folder)
 
     return made_once("reports", make)
+
+
+def provider_name(out: Path, provider_id: str) -> str:
+    """The demo fieldworker's name, from the data folder's providers.csv."""
+    with (out / "data" / "providers.csv").open(encoding="utf-8", newline="") as file:
+        return next(
+            r["provider_name"] for r in csv.DictReader(file) if r["provider_id"] == provider_id
+        )
 
 
 def exported(out: Path, name: str) -> dict[str, Any]:
@@ -251,7 +274,7 @@ def test_every_pdf_page_has_the_running_header_and_page_n_of_m(out: Path, name: 
     pages = pdf_pages(out / f"{name}.pdf")
     for number, page in enumerate(pages, start=1):
         lines = [line.strip() for line in page.splitlines() if line.strip()]
-        assert lines[0] == HEADERS[name], (name, number)
+        assert lines[0] == HEADERS[name].format(name=provider_name(out, "P001")), (name, number)
         assert lines[-1] == f"Page {number} of {len(pages)}", (name, number)
 
 
@@ -330,3 +353,83 @@ def test_pdf_pages_render_to_images_with_nothing_in_the_side_margins(
         assert ink(png) > 0.005
         assert ink(png, (0, 0, margin, height)) == 0, png.name
         assert ink(png, (width - margin, 0, width, height)) == 0, png.name
+
+
+# Revenue, fieldworkers, payers ----------------------------------------------------------------
+
+
+def test_the_revenue_report_has_its_sections_and_the_figures_of_the_export(out: Path) -> None:
+    """The revenue report says where the dollars went in words, draws the waterfall, lists
+    every category and the largest losses by client, procedure code and fieldworker, and
+    the payers; its PDF holds the exported dollars.
+    """
+    page = html(out, "revenue")
+    for heading in (
+        "Where the authorized dollars went",
+        "Every revenue figure",
+        "Largest losses by client",
+        "Largest losses by procedure code",
+        "Largest losses by fieldworker",
+        "By payer: approved, used and paid",
+    ):
+        assert f">{heading}<" in page, heading
+    revenue = {r["category"]: r for r in exported(out, "revenue")["revenue"]}
+    text = re.sub(r"\s+", " ", "\n".join(pdf_pages(out / "revenue.pdf")))
+    assert text.startswith(HEADERS["revenue"])
+    approved = tables.format_money(revenue["approved"]["amount"])
+    delivered = tables.format_money(revenue["delivered"]["amount"])
+    assert f"In Q1 2026, {approved} of services were authorized and {delivered} delivered." in text
+    for row in revenue.values():
+        assert tables.format_money(row["amount"]) in text, row["category"]
+
+
+def test_the_agency_report_links_every_fieldworker_in_a_csv_beside_it(out: Path) -> None:
+    """The agency report lists the top 20 fieldworkers by units used and links
+    `agency.by_provider.csv`, written beside it with every row of the export's by_provider.
+    """
+    page = html(out, "agency")
+    assert 'href="agency.by_provider.csv"' in page
+    rows = exported(out, "agency")["by_provider"]
+    assert f"The 20 fieldworkers with the most units used, of {len(rows)}." in page
+    with (out / "agency.by_provider.csv").open(encoding="utf-8", newline="") as file:
+        written = list(csv.DictReader(file))
+    assert [r["provider_id"] for r in written] == [r["provider_id"] for r in rows]
+    assert [float(r["amount_used"]) for r in written] == [r["amount_used"] for r in rows]
+    top = sorted(rows, key=lambda r: (-r["units_used"], r["provider_id"]))[:20]
+    table = page.split("fieldworkers with the most units used")[1].split("</table>")[0]
+    assert table.count("<tr>") == len(top) + 1
+    for row in top:
+        assert f"<td>{row['provider_id']}</td>" in table
+    assert "Where the authorized dollars went" in page and ">By payer: approved" in page
+
+
+def test_the_provider_report_shows_the_fieldworkers_own_figures(out: Path) -> None:
+    """P001's cards are its by_provider row; only visit flags are listed (no authorization's)."""
+    data = exported(out, "provider")
+    (row,) = data["by_provider"]
+    page = html(out, "provider")
+    cards = re.findall(r'<div class="kpi-label">([^<]*)</div><div class="kpi-value">([^<]*)<', page)
+    shown = dict(cards)
+    assert shown["Units used"] == tables.format_units(row["units_used"])
+    assert shown["Amount used"] == tables.format_money(row["amount_used"])
+    assert shown["Clients"] == str(row["clients"])
+    assert shown["Visits cancelled"] == str(row["visits_cancelled"])
+    for heading in ("Clients served", "Units delivered by procedure code", "Flags"):
+        assert f">{heading}<" in page
+    assert "Authorization at risk" not in page and "Balances as of" not in page
+
+
+def test_the_family_summary_gives_the_weekly_pace(out: Path) -> None:
+    """Each authorization with units left says how many units a week would use them by its
+    end date, from the export's units_per_week_needed.
+    """
+    data = exported(out, "client")
+    text = re.sub(r"\s+", " ", "\n".join(pdf_pages(out / "client.pdf")))
+    paced = [a for a in data["authorizations"] if a["units_per_week_needed"] is not None]
+    assert paced
+    for row in paced:
+        remaining = tables.format_units(row["units_remaining"])
+        end = date.fromisoformat(row["end_date"])
+        left = f"{remaining} of {tables.format_units(row['units_approved'])} units of "
+        assert left in text
+        assert f"To use them by {end:%-d %b %Y}, about " in text

@@ -114,6 +114,7 @@ def balances(
     out["pace"] = pace
     out["projected_exhaustion_date"] = pd.to_datetime(projected)
     out["days_to_end"] = (end - day).astype(np.int64)
+    out["units_per_week_needed"] = units_per_week_needed(remaining, start, end, day)
 
     runs_out_early = ~np.isnat(projected) & (projected < end)
     low = remaining < settings.at_risk_remaining_share * approved
@@ -237,3 +238,19 @@ def _units_in(
         minlength=len(rows),
     )
     return sums.astype(np.int64)
+
+
+def units_per_week_needed(
+    remaining: np.ndarray, start: np.ndarray, end: np.ndarray, as_of: np.datetime64
+) -> np.ndarray:
+    """Units a week that would use the remaining units by the end date (data contract §13).
+
+    `remaining` ÷ (days from the later of the day after `as_of` and `start`, to `end`,
+    inclusive, ÷ 7); NaN (none) when no day is left or nothing remains. Not rounded.
+    """
+    first = np.maximum(start, as_of + np.timedelta64(1, "D"))
+    days_left = (end - first).astype(np.int64) + 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        needed = remaining / (days_left / 7)
+    result: np.ndarray = np.where((days_left > 0) & (remaining > 0), needed, np.nan)
+    return result

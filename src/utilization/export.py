@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from utilization import payers, providers, revenue
 from utilization.exceptions import InputError
 from utilization.figures import ViewFigures
 from utilization.files import write_atomic
@@ -45,7 +46,7 @@ SECTION_COLUMNS: dict[str, list[str]] = {
         "start_date", "end_date", "units_approved", "units_used", "units_scheduled",
         "units_remaining", "units_unscheduled", "used_share", "elapsed_share", "pace",
         "projected_exhaustion_date", "days_to_end", "status", "rate", "amount_approved",
-        "amount_used",
+        "amount_used", "units_per_week_needed",
     ],
     "limits": [
         "authorization_id", "per", "period_start", "period_end", "units_limit", "units_used",
@@ -55,6 +56,13 @@ SECTION_COLUMNS: dict[str, list[str]] = {
         "visit_id", "client_id", "client_name", "procedure_code", "service_date", "units",
         "units_fit", "units_over", "schedule_status", "authorization_id", "reason",
     ],
+    "revenue": ["category", "units", "amount"],
+    "revenue_by_client": ["client_id", "client_name", *revenue.category_columns()],
+    "revenue_by_procedure": [
+        "procedure_code", "description", *revenue.category_columns(), "not_delivered_clients",
+    ],
+    "by_provider": providers.COLUMNS,
+    "by_payer": payers.COLUMNS,
 }  # fmt: skip
 
 
@@ -66,7 +74,12 @@ def round_money(value: float) -> float:
 
 
 def _is_money(column: str) -> bool:
-    return column.startswith("amount_") or column in MONEY_COLUMNS
+    return (
+        column.startswith("amount_")
+        or column.endswith("_amount")
+        or column == "amount"
+        or column in MONEY_COLUMNS
+    )
 
 
 def _plain(value: Any, column: str) -> Any:
@@ -85,7 +98,8 @@ def _plain(value: Any, column: str) -> Any:
         if _is_money(column):
             return round_money(value)
         rounded = round(value, 4)
-        return int(rounded) if rounded.is_integer() and column.startswith("units") else rounded
+        whole = rounded.is_integer() and (column.startswith("units") or column.endswith("_units"))
+        return int(rounded) if whole else rounded
     return value
 
 

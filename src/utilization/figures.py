@@ -16,7 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization import balances, flags, metrics, schedule, service_codes
+from utilization import balances, flags, metrics, payers, providers, schedule, service_codes
+from utilization import revenue as revenue_figures
 from utilization.metrics import Basis
 from utilization.period import Period
 from utilization.selection import Selection
@@ -35,10 +36,22 @@ class ViewFigures:
     - `flags`: one row per flagged visit or authorization and kind;
     - `rounding_rules`: one row per procedure_code; `rejects`: one row per rejected value;
       `row_counts`: one row per table;
-    - `service_codes` (view `service-codes` only, else None): one row per procedure_code (§7);
+    - `service_codes` (view `service-codes` only, else None): one row per procedure_code (§7).
+
+    Limits and the schedule (§10, §11; every view but `service-codes`, else None):
+
     - `limits`: one row per limit of an authorization holding the as-of date, for the
-      calendar period holding it (§10); `schedule`: one row per scheduled billable visit in
-      the period, as projected (§11) (views with a subject or of authorizations, else None).
+      calendar period holding it; `schedule`: one row per scheduled billable visit in the
+      period, as projected.
+
+    Revenue, fieldworkers and payers (§12, §13; every view but `service-codes`, else None):
+
+    - `revenue`: one row per category (approved, delivered, not_delivered, cancelled,
+      unauthorized, over_authorization, under_recorded, over_recorded, insurance_paid);
+    - `revenue_by_client`: one row per client_id; `revenue_by_procedure`: one row per
+      procedure_code; the categories as columns `<category>_units`, `<category>_amount`;
+    - `by_provider`: one row per provider_id (visits without one: a row with an empty id);
+    - `by_payer`: one row per payer_id (no payer: a row with an empty id).
     """
 
     view: str
@@ -61,6 +74,11 @@ class ViewFigures:
     service_codes: pd.DataFrame | None = None
     limits: pd.DataFrame | None = None
     schedule: pd.DataFrame | None = None
+    revenue: pd.DataFrame | None = None
+    revenue_by_client: pd.DataFrame | None = None
+    revenue_by_procedure: pd.DataFrame | None = None
+    by_provider: pd.DataFrame | None = None
+    by_payer: pd.DataFrame | None = None
 
     def items(self) -> list[tuple[str, Any]]:
         """(key, value) in export order; the period as {from, to}, figures left out as None."""
@@ -157,6 +175,25 @@ def limits_and_schedule(selection: Selection) -> dict[str, Any]:
 def service_code_usage(selection: Selection) -> dict[str, Any]:
     """The service code usage table (data contract §7): key `service_codes`."""
     return {"service_codes": service_codes.service_codes(selection)}
+
+
+def revenue(selection: Selection) -> dict[str, Any]:
+    """Where the authorized dollars went (§12), fieldworkers and payers (§13): keys
+    `revenue`, `revenue_by_client`, `revenue_by_procedure`, `by_provider`, `by_payer`.
+    """
+    dataset = selection.dataset
+    paid = revenue_figures.insurance_paid_by_visit(dataset)
+    lines = revenue_figures.visit_lines(selection, paid)  # once, for revenue and fieldworkers
+    table = revenue_figures.pairs(selection, lines)
+    names = dataset.clients.set_index("client_id")["client_name"]
+    descriptions = dataset.procedures.set_index("procedure_code")["description"]
+    return {
+        "revenue": revenue_figures.revenue(table),
+        "revenue_by_client": revenue_figures.by_client(table, names),
+        "revenue_by_procedure": revenue_figures.by_procedure(table, descriptions),
+        "by_provider": providers.by_provider(selection, lines),
+        "by_payer": payers.by_payer(selection, paid),
+    }
 
 
 def newest_payment_included(selection: Selection) -> date | None:

@@ -85,3 +85,17 @@ def period_mask(dataset: Dataset, period: Period, filters: Filters) -> BoolArray
     mask &= filters.visit_mask(visits, visits["payer_effective"])
     result: BoolArray = np.asarray(mask, dtype=bool)
     return result
+
+
+def without_visit_filters(selection: Selection) -> Selection:
+    """The same request without the filters that describe visits only (provider, case type,
+    billable): what authorized capacity and its use are measured on (data contract §12).
+
+    The client, procedure and payer filters stay; the selection is `selection` itself when
+    none of the three is set.
+    """
+    filters = selection.filters
+    if not (filters.providers or filters.case_types or filters.billable is not None):
+        return selection
+    cleared = Filters(clients=filters.clients, procedures=filters.procedures, payers=filters.payers)
+    return Selection(selection.dataset, selection.period, cleared, selection.as_of, selection.basis)

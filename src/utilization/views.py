@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from utilization.dataset import Dataset
     from utilization.parameters import Request
 
-ViewName = Literal["agency", "client", "procedure", "service-codes", "authorizations"]
+ViewName = Literal[
+    "agency", "client", "procedure", "service-codes", "authorizations", "provider", "revenue"
+]
 Subject = Literal["client", "procedure", "provider"]
 
 SUBJECT_COLUMNS: dict[Subject, str] = {
@@ -53,7 +55,11 @@ class View:
     template: str
     subject: Subject | None
     sections: tuple[str, ...]
-    figures: tuple[FiguresFunction, ...] = (figures.usage,)
+    figures: tuple[FiguresFunction, ...] = (
+        figures.usage,
+        figures.limits_and_schedule,
+        figures.revenue,
+    )
     example: str = ""
     batch_slice: str | None = None
 
@@ -70,13 +76,16 @@ VIEWS: dict[str, View] = {
                 "kpis",
                 "by_procedure",
                 "monthly",
+                "revenue_summary",
+                "revenue_chart",
+                "by_provider",
+                "by_payer",
                 "detail",
                 "schedule_summary",
                 "flags",
                 "method",
                 "explore",
             ),
-            (figures.usage, figures.limits_and_schedule),
         ),
         View(
             "client",
@@ -97,7 +106,6 @@ VIEWS: dict[str, View] = {
                 "method",
                 "explore",
             ),
-            (figures.usage, figures.limits_and_schedule),
             example="C0001",
             batch_slice="client_id",
         ),
@@ -116,7 +124,6 @@ VIEWS: dict[str, View] = {
                 "method",
                 "explore",
             ),
-            (figures.usage, figures.limits_and_schedule),
             example="T1019 U3",
             batch_slice="procedure_code",
         ),
@@ -143,7 +150,40 @@ VIEWS: dict[str, View] = {
                 "method",
                 "explore",
             ),
-            (figures.usage, figures.limits_and_schedule),
+        ),
+        View(
+            "provider",
+            "Units delivered: fieldworker",
+            "provider.ipynb",
+            "provider",
+            (
+                "provider_summary",
+                "provider_clients",
+                "provider_procedures",
+                "mismatches",
+                "flags",
+                "method",
+                "explore",
+            ),
+            example="P001",
+            batch_slice=None,  # approved units and balances read beyond the fieldworker's visits
+        ),
+        View(
+            "revenue",
+            "Revenue: where the authorized dollars went",
+            "revenue.ipynb",
+            None,
+            (
+                "revenue_summary",
+                "revenue_chart",
+                "revenue_table",
+                "revenue_clients",
+                "revenue_procedures",
+                "revenue_providers",
+                "by_payer",
+                "method",
+                "explore",
+            ),
         ),
     )
 }

@@ -31,13 +31,20 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def key_figures(report: Any) -> dict[str, Any]:
-    """Units approved and used, utilization and the number of flags of a views.Report."""
+    """Units approved and used, utilization and the number of flags of a views.Report.
+
+    A fieldworker report gives its units used only: the units approved of a request filtered
+    by provider are everyone's (a provider filter never narrows authorizations), so neither
+    they nor a utilization would be the fieldworker's; its flags are those of their visits.
+    """
     kpis = report.figures.kpis
+    flags = report.figures.flags
+    own = report.request.view != "provider"
     return {
-        "units_approved": _number(kpis["units_approved"]),
+        "units_approved": _number(kpis["units_approved"]) if own else None,
         "units_used": _number(kpis["units_used"]),
-        "utilization": _number(kpis["utilization"]),
-        "flags": len(report.figures.flags),
+        "utilization": _number(kpis["utilization"]) if own else None,
+        "flags": len(flags) if own else int(flags["visit_id"].notna().sum()),
     }
 
 
@@ -117,7 +124,8 @@ def _reports(records: list[ReportRecord]) -> str:
     for r in records:
         fig = r.figures
         links = " · ".join(
-            f'<a href="{escape(out["path"], quote=True)}">{escape(fmt.upper())}</a>'
+            f'<a href="{escape(out["path"], quote=True)}">'
+            f"{escape(fmt if '.' in fmt else fmt.upper())}</a>"
             for fmt, out in sorted(r.outputs.items())
         )
         rows.append(

@@ -16,7 +16,9 @@
 | | quarter of `today`: completed up to it, scheduled after, a few cancelled; mostly 30 |
 | | min-4 h, some cut short, overnight respite, across the daylight-saving changes (a few |
 | | times with their UTC offset); a few as service_date + minutes; staff-recorded units |
-| | with hand-rounding errors; amount_billed on some, a few at a wrong rate |
+| | with hand-rounding errors both ways (rounded up, down, to whole hours); amount_billed |
+| | on some, a few at a wrong rate; some insured visits without payer_id (the |
+| | authorization's applies), a few without provider_id |
 | payments | 2-8 weeks after service, none yet for recent visits; some denied (0); private pay |
 | | as patient_paid, waiver clients' participation on some |
 
@@ -83,6 +85,8 @@ UNITS_RECORDED_SHARE = 0.9  # completed visits where staff recorded units
 UNITS_ERROR_SHARE = 0.03  # recorded units that are hand-rounded wrong
 AMOUNT_BILLED_SHARE = 0.35  # completed billable visits with an amount billed
 RATE_MISMATCH_SHARE = 0.01  # of those, billed at a rate other than the contracted one
+PAYER_GAP_SHARE = 0.1  # insured, authorized visits exported without payer_id (the authorization's)
+PROVIDER_GAP_SHARE = 0.004  # visits exported without provider_id
 PAYMENT_LAG_DAYS = (14, 56)  # payments arrive 2-8 weeks after service
 UNPAID_SHARE = 0.02  # old visits still without payment
 DENIED_SHARE = 0.04  # payments of 0 (denied claims)
@@ -234,7 +238,9 @@ def generate(
         "payers": _payers(),
         "providers": _providers(rng, plans.providers),
         "authorizations": _with_bad_authorization(auths, days),
-        "visits": _with_bad_visits(_visit_frame(visits, plans, people)),
+        "visits": _with_bad_visits(
+            _with_gaps(_visit_frame(visits, plans, people), visits, plans, seed)
+        ),
         "payments": _payments(rng, visits, plans, days),
     }
     return {name: tables[name] for name in TABLES}
@@ -901,9 +907,13 @@ def _recorded_units(
     by_hand = np.select(
         [kind == 0, kind == 1, kind == 2],
         [-(-m // 15), m // 15, np.rint(m / 60).astype(np.int64) * 4],
-        right + 1,
-    )  # rounded up, rounded down, whole hours, off by one (15-minute units, by hand)
-    recorded[wrong] = np.where(by_hand == right, right + 1, by_hand)
+        m // 60 * 4,
+    )  # rounded up, rounded down, nearest whole hour, whole hours only (missing partials)
+    # A hand rounding that happens to agree with the rule is recorded one unit off instead:
+    # one under for the kinds that round down, one over for the others.
+    down = ((kind == 1) | (kind == 3)) & (right > 0)
+    off = np.where(down, right - 1, right + 1)
+    recorded[wrong] = np.where(by_hand == right, off, by_hand)
     return recorded.astype(np.int64)
 
 
@@ -949,6 +959,22 @@ def _visit_frame(visits: _Visits, plans: _Plans, people: _Clients) -> pd.DataFra
             "amount_billed": np.where(billed >= 0, billed / 100, np.nan),
         }
     )
+
+
+def _with_gaps(frame: pd.DataFrame, visits: _Visits, plans: _Plans, seed: int) -> pd.DataFrame:
+    """Blank `payer_id` on a share of the insured, authorized visits (the figures take the
+    authorization's payer, §13) and `provider_id` on a few visits (the by-fieldworker row with
+    an empty id). A generator of its own, so that every other value stays as it was.
+    """
+    rng = np.random.default_rng([seed, 13])
+    insured = ~np.array([p.private for p in PAYERS])[plans.payer[visits.plan]]
+    authorized = plans.authorized[visits.plan] & ~plans.lapsed[visits.plan]
+    no_payer = (rng.random(visits.plan.size) < PAYER_GAP_SHARE) & insured & authorized
+    no_provider = rng.random(visits.plan.size) < PROVIDER_GAP_SHARE
+    frame = frame.copy()
+    frame["payer_id"] = frame["payer_id"].mask(no_payer)
+    frame["provider_id"] = frame["provider_id"].mask(no_provider)
+    return frame
 
 
 def _with_bad_visits(frame: pd.DataFrame) -> pd.DataFrame:

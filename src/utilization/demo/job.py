@@ -34,7 +34,7 @@ def run(out: Path, today: date, client_reports: int | None = None) -> Iterator[s
     period = current_quarter(today)
     as_of = min(today, period.end)
     base = Request("agency", period, as_of=as_of, data=str(data.resolve()))
-    for view in ("agency", "service-codes", "authorizations"):
+    for view in ("agency", "service-codes", "authorizations", "revenue"):
         path = out / f"{view}.json"
         export.write(build_view(dataset, replace(base, view=view)), "json", path)
         yield f"figures: {path}"
@@ -43,6 +43,7 @@ def run(out: Path, today: date, client_reports: int | None = None) -> Iterator[s
         (replace(base, view="agency"), "agency"),
         (replace(base, view="service-codes"), "service-codes"),
         (replace(base, view="authorizations"), "authorizations"),
+        (replace(base, view="revenue"), "revenue"),
         (
             replace(base, view="procedure", filters=Filters(procedures=(first_code,))),
             "procedure-" + first_code.replace(" ", "_"),

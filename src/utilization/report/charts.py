@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
+
+from utilization.export import round_money
+from utilization.report.tables import format_money
 
 FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 THEME_NAME = "utilization"
@@ -456,3 +460,130 @@ def _title_text(spec: dict[str, Any]) -> str:
     if isinstance(title, dict):
         return str(title.get("text", "chart"))
     return str(title)
+
+
+LOSS_COLOUR = "#b03a2e"
+GAIN_COLOUR = "#5b9bd5"
+WATERFALL_TOTALS = {
+    "approved": APPROVED_COLOUR,
+    "delivered": USED_COLOUR,
+    "insurance_paid": PAID_COLOUR,
+}
+WATERFALL_LABELS = {
+    "approved": "Approved",
+    "not_delivered": "Not delivered",
+    "beyond_approved": "Delivered beyond approved",
+    "delivered": "Delivered",
+    "unauthorized": "Unauthorized services",
+    "over_authorization": "Over authorization",
+    "not_paid": "Not paid (yet)",
+    "insurance_paid": "Insurance paid",
+}
+"""The waterfall's steps, top to bottom, and their names on the chart."""
+FILTERED_BEYOND = "Beyond approved, less visits outside the filters"
+
+
+def revenue_steps(revenue: pd.DataFrame, visit_filters: bool = False) -> pd.DataFrame:
+    """The waterfall of the `revenue` export rows, from dollars approved to dollars paid.
+
+    Grain: one row per bar, in `WATERFALL_LABELS` order: step, label, kind (`total`,
+    `loss`, `gain`), amount (a total's value, or the step's signed change), start, end
+    (where the bar begins and ends on the dollar axis). Every category amount is first
+    rounded to cents, as the export shows it, so that the chart adds up to the cent:
+    approved − not delivered + beyond approved = delivered; delivered − unauthorized −
+    over authorization − not paid = insurance paid. "Beyond approved" (delivered − (approved
+    − not delivered)) is what pairs used beyond their approved capacity; with a filter that
+    describes visits only (provider, case type, billable), delivered counts only the visits
+    that pass it while approved and not delivered do not (data contract §12), and the step is
+    named `FILTERED_BEYOND`. "Not paid (yet)" is what the payers have not paid of the rest
+    (denied, pending, the patient's share); negative when they paid more.
+    """
+    _require(revenue, ["category", "amount"])
+    cents = {str(c): _cents(a) for c, a in zip(revenue["category"], revenue["amount"], strict=True)}
+    approved, delivered, paid = cents["approved"], cents["delivered"], cents["insurance_paid"]
+    not_delivered = cents["not_delivered"]
+    unauthorized, over = cents["unauthorized"], cents["over_authorization"]
+    reimbursable = delivered - unauthorized - over
+    changes = [
+        ("approved", "total", approved, 0, approved),
+        ("not_delivered", "loss", -not_delivered, approved, approved - not_delivered),
+        ("beyond_approved", "gain", 0, approved - not_delivered, delivered),
+        ("delivered", "total", delivered, 0, delivered),
+        ("unauthorized", "loss", -unauthorized, delivered, delivered - unauthorized),
+        ("over_authorization", "loss", -over, delivered - unauthorized, reimbursable),
+        ("not_paid", "loss", 0, reimbursable, paid),
+        ("insurance_paid", "total", paid, 0, paid),
+    ]  # fmt: skip
+    rows = []
+    for step, kind, amount, start, end in changes:
+        if kind != "total":
+            amount = end - start
+            kind = "gain" if amount > 0 else "loss"
+        label = WATERFALL_LABELS[step]
+        if step == "beyond_approved" and visit_filters:
+            label = FILTERED_BEYOND
+        rows.append(
+            {
+                "step": step,
+                "label": label,
+                "kind": kind,
+                "amount": amount / 100,
+                "start": start / 100,
+                "end": end / 100,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _cents(value: float) -> int:
+    """Dollars as whole cents, rounded half up as the export rounds them; none is 0."""
+    number = float(value)
+    return 0 if math.isnan(number) else round(round_money(number) * 100)
+
+
+def revenue_waterfall(
+    steps: pd.DataFrame, title: str = "Where the authorized dollars went"
+) -> ChartLike:
+    """Horizontal waterfall of `revenue_steps`: totals from 0, each change from where the
+    last bar ended, every bar labelled with its dollars (totals as they are, changes signed).
+    """
+    _require(steps, ["step", "label", "kind", "amount", "start", "end"])
+    rows = steps.copy()
+    rows["text"] = [
+        format_money(a) if k == "total" else ("+" if a > 0 else "") + format_money(a)
+        for a, k in zip(rows["amount"], rows["kind"], strict=True)
+    ]
+    rows["colour"] = [
+        WATERFALL_TOTALS.get(s, GAIN_COLOUR if k == "gain" else LOSS_COLOUR)
+        for s, k in zip(rows["step"], rows["kind"], strict=True)
+    ]
+    rows["low"] = rows[["start", "end"]].min(axis=1)
+    rows["high"] = rows[["start", "end"]].max(axis=1)
+    order = rows["label"].tolist()
+    y = alt.Y("label:N", sort=order, title=None, axis=_label_axis())
+    top = float(rows["high"].max()) if len(rows) else 0.0
+    scale = alt.Scale(domain=[min(0.0, float(rows["low"].min())), top * 1.22 or 10])
+    bars = (
+        alt.Chart(rows)
+        .mark_bar(height={"band": 0.7})
+        .encode(
+            y=y,
+            x=alt.X("low:Q", title="Dollars", scale=scale, axis=alt.Axis(format="$,.0f")),
+            x2="high:Q",
+            color=alt.Color("colour:N", scale=None),
+            tooltip=["label:N", alt.Tooltip("text:N", title="dollars")],
+        )
+    )
+    labels = (
+        alt.Chart(rows)
+        .mark_text(align="left", dx=4, fontSize=11, color="#1b1f24")
+        .encode(y=y, x="high:Q", text="text:N")
+    )
+    heading = alt.TitleParams(
+        title,
+        subtitle="Totals in colour from $0; each step in red (a loss) or blue (a gain).",
+    )
+    chart: alt.LayerChart = (bars + labels).properties(
+        title=heading, width=WIDTH, height=_height(rows)
+    )
+    return chart

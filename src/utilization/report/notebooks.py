@@ -37,6 +37,7 @@ as_of: str = ""  # date of the authorization balances, YYYY-MM-DD (empty: the la
 basis: str = "prorated"  # units approved basis: prorated or full
 settings: str = ""  # settings file, TOML (empty: utilization.toml in the data folder)
 rejects_href: str = "rejects.csv"  # link to the rejected rows, relative to the report
+report_name: str = ""  # the report's file name without extension (the renderer sets it): files written beside it start with it
 data_slice: str = ""  # batch runs: a file with the rows of this report's subjects (read instead of data)
 batch: bool = False  # True in batch runs: static output, no widgets"""
 
@@ -44,7 +45,7 @@ OPEN = """from utilization.report import display_html, explore, open_report, sho
 
 report = open_report(
     "{view}", data=data, settings=settings, data_slice=data_slice, rejects_href=rejects_href,
-    date_from=date_from, date_to=date_to, client=client, procedure=procedure, payer=payer,
+    report_name=report_name, date_from=date_from, date_to=date_to, client=client, procedure=procedure, payer=payer,
     provider=provider, case_type=case_type, billable=billable, as_of=as_of, basis=basis,
 )
 report.publish()"""

@@ -18,6 +18,7 @@ from utilization.exceptions import InputError, ReportError
 from utilization.files import write_atomic
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "ipynb")
+FILES_KEY = "utilization_files"  # output metadata: files to write beside the report
 # Clear the previous report's variables, then freeze what survives (modules, the dataset cache)
 # out of the cyclic garbage collector: each later collection then scans only the new report's
 # objects, which halves the time of a report in a reused kernel.
@@ -52,6 +53,16 @@ def parse_formats(text: str) -> tuple[str, ...]:
         msg = f"formats {unknown or text!r} not known; choose from {list(FORMATS)}"
         raise InputError(msg)
     return chosen
+
+
+def report_files(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """Files the report asked to be written beside it (`Report.files`): text by name suffix."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            files = output.get("metadata", {}).get(FILES_KEY)
+            if files:
+                return dict(files)
+    return {}
 
 
 def report_meta(nb: nbformat.NotebookNode) -> dict[str, str]:
@@ -138,12 +149,19 @@ class Renderer:
         name: str,
         formats: tuple[str, ...],
     ) -> dict[str, Path]:
-        """Execute and write `<out_dir>/<name>.<format>` for each format; return the paths."""
+        """Execute and write `<out_dir>/<name>.<format>` for each format, and the files the
+        report links to beside it (`<out_dir>/<name>.<suffix>`, e.g. `agency.by_provider.csv`,
+        `Report.files`); return the paths by format or suffix.
+        """
         from utilization.report.render import html_to_pdf, notebook_to_html
 
-        nb = self.execute(view, parameters)
+        nb = self.execute(view, parameters | {"report_name": name})
         meta = report_meta(nb)
         written: dict[str, Path] = {}
+        for suffix, text in sorted(report_files(nb).items()):
+            path = out_dir / f"{name}.{suffix}"
+            write_atomic(path, text.encode("utf-8"))
+            written[suffix] = path
         if "ipynb" in formats:
             path = out_dir / f"{name}.ipynb"
             write_atomic(path, nbformat.writes(nb).encode("utf-8"))

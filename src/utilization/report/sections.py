@@ -12,12 +12,12 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from utilization import views
+from utilization import providers, views
 from utilization.dataset import Dataset
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
 from utilization.pipeline import load_cached
-from utilization.report import charts, tables
+from utilization.report import charts, tables, words
 from utilization.views import build_view
 
 DETAIL_COLUMNS = {
@@ -104,6 +104,39 @@ SECTIONS: dict[str, tuple[str | None, str]] = {
     "flags": ("Flags", "display_html(report.flags_html())"),
     "method": ("How these numbers were made", "display_html(report.method_html())"),
     "explore": (None, "explore(report, batch)"),
+    "revenue_summary": (
+        "Where the authorized dollars went",
+        "display_html(report.revenue_summary_html())",
+    ),
+    "revenue_chart": (None, "show(report.chart_revenue())"),
+    "revenue_table": ("Every revenue figure", "display_html(report.revenue_table_html())"),
+    "revenue_clients": (
+        "Largest losses by client",
+        "display_html(report.revenue_clients_html())",
+    ),
+    "revenue_procedures": (
+        "Largest losses by procedure code",
+        "display_html(report.revenue_procedures_html())",
+    ),
+    "revenue_providers": (
+        "Largest losses by fieldworker",
+        "display_html(report.revenue_providers_html())",
+    ),
+    "by_provider": ("By fieldworker", "display_html(report.by_provider_html())"),
+    "by_payer": ("By payer: approved, used and paid", "display_html(report.by_payer_html())"),
+    "provider_summary": (
+        "The fieldworker's figures",
+        "display_html(report.provider_summary_html())",
+    ),
+    "provider_clients": ("Clients served", "display_html(report.provider_clients_html())"),
+    "provider_procedures": (
+        "Units delivered by procedure code",
+        "display_html(report.provider_procedures_html())",
+    ),
+    "mismatches": (
+        "Visits whose recorded units differ from the rule",
+        "display_html(report.mismatches_html())",
+    ),
 }
 """Every section a view can list: its heading and the one call its template cell makes."""
 FLAG_ROWS_PER_KIND = 10  # the report lists this many flags of each kind; the export has them all
@@ -111,6 +144,76 @@ CHART_AUTHORIZATIONS = 25  # the balances chart draws this many; the table lists
 STATUS_ORDER = ("exhausted", "limit reached", "at risk", "expiring", "under-used", "ok", "expired")
 SCHEDULE_ROWS = 25  # the agency report lists this many scheduled visits; the export has all
 PER_WORDS = {"day": "a day", "week": "a week", "month": "a month"}
+LOSS_ROWS = 10  # the largest losses by client, procedure code and fieldworker listed
+PROVIDER_ROWS = 20  # the agency's by-fieldworker table lists this many; the CSV has them all
+MISMATCH_ROWS = 50  # visits whose recorded units differ, listed in the provider report
+BY_PROVIDER_FILE = "by_provider.csv"
+REVENUE_LABELS = {
+    "approved": "Approved",
+    "delivered": "Delivered",
+    "not_delivered": "Not delivered",
+    "cancelled": "Cancelled visits",
+    "unauthorized": "Unauthorized services",
+    "over_authorization": "Over authorization",
+    "under_recorded": "Recorded under the rule (hand rounding, missing partials)",
+    "over_recorded": "Recorded over the rule (overbilling risk)",
+    "insurance_paid": "Insurance paid",
+}
+REVENUE_MEANINGS = {
+    "approved": "authorized for the period",
+    "delivered": "completed visits, all their units",
+    "not_delivered": "approved but not delivered, per client and procedure code",
+    "cancelled": "cancelled visits, by their planned times",
+    "unauthorized": "delivered with no authorization holding the date",
+    "over_authorization": "delivered beyond the authorized units",
+    "under_recorded": "units staff recorded below the rule: lost if billed as recorded",
+    "over_recorded": "units staff recorded above the rule: overbilled if billed as recorded",
+    "insurance_paid": "paid by the payers for the delivered visits, so far",
+}
+LOSS_COLUMNS = {
+    "not_delivered_amount": "Not delivered",
+    "unauthorized_amount": "Unauthorized",
+    "over_authorization_amount": "Over authorization",
+    "under_recorded_amount": "Hand-rounded (under the rule)",
+    "lost_amount": "Total lost",
+    "cancelled_amount": "Cancelled visits",
+}
+"""The loss columns of the largest-losses tables; total lost = the first four."""
+LOSS_NOTES = {
+    "revenue_by_client": (
+        "Total lost = not delivered + unauthorized + over authorization + hand-rounded; "
+        "cancelled visits are shown beside it (their hours are part of what was not "
+        "delivered unless they were made up)."
+    ),
+    "by_provider": (
+        "Total lost = cancelled + unauthorized + over authorization + hand-rounded, of the "
+        "fieldworker's visits; capacity not delivered belongs to no fieldworker."
+    ),
+}
+LOSS_NOTES["revenue_by_procedure"] = LOSS_NOTES["revenue_by_client"]
+PROVIDER_COLUMNS = {
+    "provider_name": "Fieldworker",
+    "provider_id": "Id",
+    "clients": "Clients",
+    "visits": "Visits",
+    "units_used": "Units used",
+    "amount_used": "Amount used",
+    "visits_cancelled": "Visits cancelled",
+    "units_cancelled": "Units cancelled",
+    "units_unauthorized": "Units unauthorized",
+    "units_over_authorization": "Units over authorization",
+    "units_mismatch_visits": "Visits with recorded units off the rule",
+}
+VISIT_COLUMNS = {
+    "delivered_units": "Units delivered",
+    "delivered_amount": "Amount delivered",
+    "cancelled_units": "Units cancelled",
+    "unauthorized_units": "Units unauthorized",
+    "over_authorization_units": "Units over authorization",
+    "under_recorded_units": "Units recorded under the rule",
+    "over_recorded_units": "Units recorded over the rule",
+}
+"""A fieldworker's figures per client or procedure code: their visits' categories (§12)."""
 
 
 def open_report(
@@ -119,14 +222,16 @@ def open_report(
     settings: str = "",
     data_slice: str = "",
     rejects_href: str = "rejects.csv",
+    report_name: str = "",
     **params: Any,
 ) -> Report:
     """The report a template's parameters ask for: the request, the data (loaded once per
-    kernel, `pipeline.load_cached`) and every figure of the view.
+    kernel, `pipeline.load_cached`) and every figure of the view. `report_name`: the report's
+    file name without extension, which names the files written beside it (`files`).
     """
     request = Request.from_notebook(view, data=data, settings=settings, **params)
     dataset = load_cached(data, settings, data_slice)
-    return Report(dataset, request, build_view(dataset, request), rejects_href)
+    return Report(dataset, request, build_view(dataset, request), rejects_href, report_name)
 
 
 @dataclass
@@ -137,6 +242,7 @@ class Report:
     request: Request
     figures: ViewFigures
     rejects_href: str = "rejects.csv"
+    report_name: str = ""
 
     # Text -------------------------------------------------------------------------------
     @property
@@ -149,6 +255,9 @@ class Report:
         if self.request.view == "procedure":
             descriptions = self.dataset.procedures.set_index("procedure_code")["description"]
             return f"{f.procedures[0]} {descriptions.get(f.procedures[0], '')}".strip()
+        if self.request.view == "provider":
+            names = self.dataset.providers.set_index("provider_id")["provider_name"]
+            return f"{names.get(f.providers[0], f.providers[0])} ({f.providers[0]})"
         return "All clients and services"
 
     @property
@@ -181,7 +290,7 @@ class Report:
             ("Newest payment included", _day(newest) if newest else "none yet"),
             ("Data", fig.source),
         ]
-        if self.request.view == "service-codes":  # no authorizations in this view
+        if self.request.view in ("service-codes", "provider"):  # no authorization shown
             facts = [f for f in facts if f[0] not in ("Balances as of", "Units approved basis")]
         cells = [(k, _source_html(str(v)) if k == "Data" else escape(str(v))) for k, v in facts]
         rows = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in cells)
@@ -216,6 +325,11 @@ class Report:
                 text += f" At the current pace they run out around {runs_out}."
             elif row.status == "expired":
                 text = f"The authorization for {description} ended on {_day(row.end_date)}."
+            if row.status not in ("exhausted", "expired"):
+                pace = words.pace_sentence(
+                    row.units_per_week_needed, left, description, row.end_date, minutes, True
+                )
+                text += f" {pace}" if pace else ""
             items.append(f"<li>{escape(text)}</li>")
         items += [f"<li>{escape(t)}</li>" for t in self._family_limits_and_schedule()]
         return f'<ul class="family-summary">{"".join(items)}</ul>\n'
@@ -317,7 +431,11 @@ class Report:
         """Display the report's facts; the output carries `meta()` for the renderer."""
         from IPython.display import display
 
-        display({"text/html": self.header_html()}, raw=True, metadata={"utilization": self.meta()})
+        metadata: dict[str, Any] = {"utilization": self.meta()}
+        files = self.files()
+        if files:  # written beside the report by the renderer (`runner.report_files`)
+            metadata["utilization_files"] = files
+        display({"text/html": self.header_html()}, raw=True, metadata=metadata)
 
     def checks_text(self) -> str:
         """Invariants that must hold on any data: totals reconcile, row counts add up."""
@@ -400,6 +518,8 @@ class Report:
         rows of each kind (in date order), saying how many more the JSON/CSV export holds.
         """
         flags = self.figures.flags
+        if self.request.view == "provider":  # the fieldworker's visits: no authorization flags
+            flags = flags[flags["visit_id"].notna().to_numpy()]
         if flags.empty:
             return "<p>No flags for this period.</p>\n"
         counts = flags.groupby("kind").size()
@@ -613,6 +733,263 @@ class Report:
             raise ValueError(msg)
         return frame
 
+    # Revenue, fieldworkers, payers (data contract §12, §13) ------------------------------
+    @property
+    def by_provider_href(self) -> str:
+        """The link to the full by-fieldworker table, a CSV written beside the report."""
+        return f"{self.report_name}.{BY_PROVIDER_FILE}" if self.report_name else BY_PROVIDER_FILE
+
+    def _frame(self, key: str) -> pd.DataFrame:
+        """A revenue, fieldworker or payer frame, which every view but service-codes has."""
+        frame = getattr(self.figures, key)
+        if frame is None:
+            msg = f"the {self.request.view} view has no {key} figures"
+            raise ValueError(msg)
+        result: pd.DataFrame = frame
+        return result
+
+    def _visit_filters(self) -> bool:
+        """Whether a filter that describes visits only (provider, case type, billable) is set."""
+        f = self.request.filters
+        return bool(f.providers or f.case_types or f.billable is not None)
+
+    def revenue_summary_html(self) -> str:
+        """Where the authorized dollars went, in words (`words.revenue_paragraph`)."""
+        text = words.revenue_paragraph(
+            self._frame("revenue"),
+            self._frame("revenue_by_procedure"),
+            self.request.period,
+            self.figures.newest_payment_date,
+        )
+        note = ""
+        if self._visit_filters():
+            note = (
+                '<p class="revenue-note">Approved and not delivered are those of every visit: '
+                "the provider, case type and billable filters narrow the other figures only.</p>"
+            )
+        return f'<p class="revenue-summary">{escape(text)}</p>\n{note}'
+
+    def chart_revenue(self) -> charts.ChartLike:
+        """The waterfall from dollars approved to dollars delivered to dollars paid."""
+        steps = charts.revenue_steps(self._frame("revenue"), self._visit_filters())
+        return charts.revenue_waterfall(steps)
+
+    def revenue_table_html(self) -> str:
+        """Every category of §12 with its units and dollars, and what it means."""
+        frame = self._frame("revenue").copy()
+        frame["meaning"] = frame["category"].map(REVENUE_MEANINGS)
+        frame["category"] = frame["category"].map(REVENUE_LABELS)
+        return tables.table(
+            frame,
+            columns={"category": "Category", "units": "Units", "amount": "Amount", "meaning": ""},
+            money=["amount"],
+            units=["units"],
+        )
+
+    def revenue_clients_html(self) -> str:
+        """The clients with the largest losses (`LOSS_ROWS`), their losses by category."""
+        frame = _with_losses(self._frame("revenue_by_client"))
+        columns = {"client_name": "Client", "client_id": "Client id", **LOSS_COLUMNS}
+        return self._losses_table(frame, "client_id", columns, "clients", "revenue_by_client")
+
+    def revenue_procedures_html(self) -> str:
+        """The procedure codes with the largest losses, their losses by category."""
+        frame = _with_losses(self._frame("revenue_by_procedure"))
+        columns = {"procedure_code": "Procedure", "description": "Type", **LOSS_COLUMNS}
+        return self._losses_table(
+            frame, "procedure_code", columns, "procedure codes", "revenue_by_procedure"
+        )
+
+    def revenue_providers_html(self) -> str:
+        """The fieldworkers with the largest losses: cancelled, unauthorized, over
+        authorization and hand-rounded units of their visits (undelivered capacity belongs
+        to no fieldworker).
+        """
+        frame = self._frame("by_provider").copy()
+        frame["lost_amount"] = frame[
+            [
+                "amount_cancelled",
+                "amount_unauthorized",
+                "amount_over_authorization",
+                "amount_under_recorded",
+            ]
+        ].sum(axis=1)
+        frame["provider_name"] = _no_provider(frame["provider_name"], frame["provider_id"])
+        columns = {
+            "provider_name": "Fieldworker",
+            "provider_id": "Id",
+            "amount_cancelled": "Cancelled",
+            "amount_unauthorized": "Unauthorized",
+            "amount_over_authorization": "Over authorization",
+            "amount_under_recorded": "Hand-rounded (under the rule)",
+            "lost_amount": "Total lost",
+            "amount_over_recorded": "Recorded over the rule (risk)",
+        }
+        return self._losses_table(frame, "provider_id", columns, "fieldworkers", "by_provider")
+
+    def _losses_table(
+        self,
+        frame: pd.DataFrame,
+        key: str,
+        columns: dict[str, str],
+        noun: str,
+        export_key: str,
+    ) -> str:
+        """The `LOSS_ROWS` rows with the largest `lost_amount` (ties by `key`), and a note
+        saying how many there are and where all of them are.
+        """
+        lost = frame[frame["lost_amount"] >= words.CENT]
+        shown = lost.sort_values(["lost_amount", key], ascending=[False, True]).head(LOSS_ROWS)
+        money = [c for c in columns if c.endswith("_amount") or c.startswith("amount_")]
+        note = (
+            f'<p class="table-note">{len(shown):,} of the {len(lost):,} {noun} with a loss, '
+            f"largest first. {LOSS_NOTES[export_key]} Every row: "
+            f"<code>{escape(export_key)}</code> in the export "
+            f"(<code>utilization export {escape(self.request.view)} --format csv</code>).</p>\n"
+        )
+        return note + tables.table(shown, columns=columns, money=money)
+
+    def by_provider_html(self) -> str:
+        """The `PROVIDER_ROWS` fieldworkers with the most units used, and a link to every row
+        (`<report name>.by_provider.csv`, written beside the report; `files`).
+        """
+        frame = self._frame("by_provider")
+        shown = providers.top_by_units(frame, PROVIDER_ROWS).copy()
+        shown["provider_name"] = _no_provider(shown["provider_name"], shown["provider_id"])
+        href = escape(self.by_provider_href, quote=True)
+        note = (
+            f'<p class="table-note">The {len(shown):,} fieldworkers with the most units used, '
+            f'of {len(frame):,}. All of them: <a href="{href}">{escape(self.by_provider_href)}'
+            "</a>.</p>\n"
+        )
+        table = tables.table(
+            shown,
+            columns=PROVIDER_COLUMNS,
+            money=["amount_used"],
+            units=[
+                c for c in PROVIDER_COLUMNS if c.startswith(("units_", "visits")) or c == "clients"
+            ],
+        )
+        return note + table
+
+    def files(self) -> dict[str, str]:
+        """Files a renderer writes beside this report, by name suffix: the full
+        by-fieldworker table when the view shows its top rows.
+        """
+        if "by_provider" not in views.get(self.request.view).sections:
+            return {}
+        from utilization.export import rounded_frame
+
+        frame = rounded_frame(self._frame("by_provider"), "by_provider")
+        return {BY_PROVIDER_FILE: frame.to_csv(index=False, lineterminator="\n")}
+
+    def by_payer_html(self) -> str:
+        """Approved, used and paid per payer."""
+        frame = self._frame("by_payer").copy()
+        frame["payer_name"] = frame["payer_name"].where(
+            frame["payer_id"] != "", "No payer (neither the visit nor an authorization names one)"
+        )
+        return tables.table(
+            frame,
+            columns={
+                "payer_name": "Payer",
+                "payer_id": "Id",
+                "units_approved": "Units approved",
+                "units_used": "Units used",
+                "amount_approved": "Amount approved",
+                "amount_used": "Amount used",
+                "insurance_paid": "Insurance paid",
+            },
+            money=["amount_approved", "amount_used", "insurance_paid"],
+            units=["units_approved", "units_used"],
+        ) + (
+            "<p>Approved goes to the authorization's payer; used to the visit's own payer, "
+            "else to that of the authorization whose rate it takes. Insurance paid counts the "
+            "payer's payments for the visits used, whatever the day they were paid.</p>\n"
+        )
+
+    def _provider_row(self) -> dict[str, Any]:
+        """The fieldworker's `by_provider` row (zeros when they have no visit in the period)."""
+        frame = self._frame("by_provider")
+        chosen = frame[frame["provider_id"].isin(self.request.filters.providers)]
+        if chosen.empty:
+            return dict.fromkeys(providers.COLUMNS, 0)
+        return {
+            c: chosen[c].sum()
+            for c in providers.COLUMNS
+            if c not in ("provider_id", "provider_name")
+        }
+
+    def provider_summary_html(self) -> str:
+        """The fieldworker's figures as cards: clients, visits, units and dollars, and what
+        their visits put at risk.
+        """
+        row = self._provider_row()
+        items = [
+            ("Clients", tables.format_units(row["clients"])),
+            ("Visits", tables.format_units(row["visits"])),
+            ("Units used", tables.format_units(row["units_used"])),
+            ("Amount used", tables.format_money(row["amount_used"])),
+            ("Visits cancelled", tables.format_units(row["visits_cancelled"])),
+            ("Units cancelled", tables.format_units(row["units_cancelled"])),
+            ("Units unauthorized", tables.format_units(row["units_unauthorized"])),
+            ("Units over authorization", tables.format_units(row["units_over_authorization"])),
+            (
+                "Visits: recorded units off the rule",
+                tables.format_units(row["units_mismatch_visits"]),
+            ),
+            ("Hand-rounded units cost", tables.format_money(row["amount_under_recorded"])),
+        ]
+        return tables.cards(items)
+
+    def provider_clients_html(self) -> str:
+        """The fieldworker's clients: what their visits delivered, cancelled and put at risk."""
+        frame = _visited(self._frame("revenue_by_client"))
+        columns = {"client_name": "Client", "client_id": "Client id", **VISIT_COLUMNS}
+        return tables.table(
+            frame,
+            columns=columns,
+            money=["delivered_amount"],
+            units=list(VISIT_COLUMNS)[:1] + list(VISIT_COLUMNS)[2:],
+        )
+
+    def provider_procedures_html(self) -> str:
+        """Units the fieldworker delivered per procedure code, with cancellations and risks."""
+        frame = _visited(self._frame("revenue_by_procedure"))
+        columns = {"procedure_code": "Procedure", "description": "Type", **VISIT_COLUMNS}
+        return tables.table(
+            frame,
+            columns=columns,
+            money=["delivered_amount"],
+            units=list(VISIT_COLUMNS)[:1] + list(VISIT_COLUMNS)[2:],
+        )
+
+    def mismatches_html(self) -> str:
+        """The visits of the period whose staff-recorded units differ from the rule's."""
+        flags = self.figures.flags
+        chosen = flags[flags["kind"] == "units_mismatch"]
+        if chosen.empty:
+            return "<p>Every recorded unit of the period follows the rounding rule.</p>\n"
+        shown = chosen.head(MISMATCH_ROWS)
+        note = ""
+        if len(chosen) > len(shown):
+            note = (
+                f'<p class="table-note">The first {len(shown):,} of {len(chosen):,}; all in the '
+                "export's flags (kind units_mismatch).</p>\n"
+            )
+        return note + tables.table(
+            shown,
+            columns={
+                "visit_id": "Visit",
+                "client_id": "Client",
+                "procedure_code": "Procedure",
+                "service_date": "Date",
+                "units": "Units by the rule",
+                "detail": "Detail",
+            },
+            units=["units"],
+        )
+
 
 def limit_sentence(row: Mapping[Hashable, Any]) -> str:
     """One limit's period in words: "March: 82 of 100 units used, 18 left until 31 Mar"
@@ -710,3 +1087,22 @@ def _hours(hours: float) -> str:
     if whole and minutes:
         return f"{whole} h {minutes} min"
     return f"{whole} h" if whole else f"{minutes} min"
+
+
+def _with_losses(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (revenue by client or procedure) with `lost_amount`: not delivered,
+    unauthorized, over authorization and hand-rounded units (cancelled visits are already
+    inside not delivered; units recorded over the rule are a risk, not a loss).
+    """
+    lost = [c for c in LOSS_COLUMNS if c not in ("lost_amount", "cancelled_amount")]
+    return frame.assign(lost_amount=frame[lost].sum(axis=1))
+
+
+def _visited(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a revenue frame with a visit of the request (delivered or cancelled)."""
+    return frame[(frame["delivered_units"] > 0) | (frame["cancelled_units"] > 0)]
+
+
+def _no_provider(names: pd.Series, ids: pd.Series) -> pd.Series:
+    """Provider names, with the row of visits without a provider named so."""
+    return names.where(ids != "", "No fieldworker recorded")

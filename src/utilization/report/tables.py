@@ -78,6 +78,12 @@ def kpi_cards(kpis: Mapping[str, Any]) -> str:
     return f'<div class="kpi-cards">\n{"".join(cards)}</div>\n'
 
 
+def cards(items: Sequence[tuple[str, str]]) -> str:
+    """Cards of (label, value as shown), in order: the look of `kpi_cards` for any figures."""
+    shown = [_card(f"card-{i}", label, value) for i, (label, value) in enumerate(items)]
+    return f'<div class="kpi-cards">\n{"".join(shown)}</div>\n'
+
+
 def table(
     frame: pd.DataFrame,
     columns: Sequence[str] | Mapping[str, str] | None = None,
