@@ -364,3 +364,64 @@ def test_reports_say_each_limits_period_and_the_scheduled_visits_in_words(
         f"units: {REASON_M}." in family
     )
     assert "M · T1019 (10 a month)" in charts.to_svg(report.chart_balances())
+
+
+def test_every_kind_of_reason_in_words(tmp_path: Path) -> None:
+    """Each reason a scheduled visit would not be paid, on one data set (period Apr 2025):
+
+    C1 T1019: G1 ended 4 Apr, G2 starts 20 Apr: 10 Apr is in the gap. C1 S5125: P1 holds
+    10 Apr but for payer MCD, the visit is for PVT. C2 T1019: no authorization at all. C2
+    S5125: T1 has 6 units left in total, the 8 u visit gets 6: 2 over. C3 T1019: W1 allows 6
+    a week (weeks from Sunday 6 Apr): 4 u on Monday 7 Apr fits, 4 u on Tuesday 8 Apr gets 2.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        authorizations=[
+            auth("G1", "C1", "T1019", "2025-03-01", "2025-04-04", 100),
+            auth("G2", "C1", "T1019", "2025-04-20", "2025-06-30", 100),
+            auth("P1", "C1", "S5125", "2025-04-01", "2025-04-30", 100, payer_id="MCD"),
+            auth("T1", "C2", "S5125", "2025-04-01", "2025-04-30", 6),
+            auth("W1", "C3", "T1019", "2025-04-01", "2025-04-30", 100, units_per_week=6),
+        ],
+        visits=[
+            timed("GAP", "C1", "T1019", "2025-04-10", 60, status="scheduled"),
+            timed("PAY", "C1", "S5125", "2025-04-10", 60, status="scheduled", payer_id="PVT"),
+            timed("NONE", "C2", "T1019", "2025-04-10", 60, status="scheduled"),
+            timed("TOTAL", "C2", "S5125", "2025-04-10", 120, status="scheduled"),
+            timed("MON", "C3", "T1019", "2025-04-07", 60, status="scheduled"),
+            timed("TUE", "C3", "T1019", "2025-04-08", 60, status="scheduled"),
+        ],
+    )
+    data = export(folder, "agency", frm="2025-04-01", to="2025-04-30")
+    got = {
+        r["visit_id"]: (r["schedule_status"], r["units_over"], r["reason"])
+        for r in data["schedule"]
+    }
+    assert got == {
+        "GAP": (
+            "unauthorized",
+            0,
+            "no authorization holds 2025-04-10: G1 ended 2025-04-04, G2 starts 2025-04-20",
+        ),
+        "PAY": (
+            "unauthorized",
+            0,
+            "no authorization holds 2025-04-10 for payer PVT: P1 is for payer MCD",
+        ),
+        "NONE": (
+            "unauthorized",
+            0,
+            "no authorization holds 2025-04-10: C2 has no authorization for T1019",
+        ),
+        "TOTAL": (
+            "over",
+            2,
+            "would exceed the 6 units approved of T1 (1 Apr 2025 – 30 Apr 2025)",
+        ),
+        "MON": ("fits", 0, ""),
+        "TUE": (
+            "over",
+            2,
+            "would exceed the weekly limit of 6 units for the week of 6 Apr 2025 (W1)",
+        ),
+    }

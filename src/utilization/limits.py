@@ -131,6 +131,12 @@ def _key(auth: IntArray, index: IntArray) -> IntArray:
     )
 
 
+KINDS: tuple[str, ...] = ("total", *PERIODS)
+"""What can stop a request: the units left in total, or in a limited day, week or month;
+`serve_explained` answers with the index of one of these.
+"""
+
+
 def serve(
     auth: IntArray,
     asked: IntArray,
@@ -138,6 +144,42 @@ def serve(
     limits: Limits,
     usage: Usage | None = None,
 ) -> IntArray:
+    """Units each request gets (see `serve_explained`)."""
+    take, _ = _serve(auth, asked, days, limits, usage)
+    return take
+
+
+def serve_explained(
+    auth: IntArray,
+    asked: IntArray,
+    days: IntArray,
+    limits: Limits,
+    usage: Usage | None = None,
+) -> tuple[IntArray, IntArray]:
+    """Units each request gets, and what stopped it from getting what it asked: an index
+    into `KINDS` (-1 where it got all it asked). Where the total and a period limit leave
+    the same, the period limit is named.
+    """
+    take, (starts, caps, kinds) = _serve(auth, asked, days, limits, usage)
+    stopped = np.full(len(take), -1, dtype=np.int64)
+    short = np.flatnonzero(take < np.asarray(asked, dtype=np.int64))
+    if len(short):
+        lefts = np.stack(
+            [cap - _before(take, start) for start, cap in zip(starts, caps, strict=True)]
+        )
+        # The smallest left names the cause; on a tie, the later (a period, not the total).
+        reversed_first = np.argmin(lefts[::-1, short], axis=0)
+        stopped[short] = np.asarray(kinds)[len(kinds) - 1 - reversed_first]
+    return take, stopped
+
+
+def _serve(
+    auth: IntArray,
+    asked: IntArray,
+    days: IntArray,
+    limits: Limits,
+    usage: Usage | None = None,
+) -> tuple[IntArray, tuple[list[IntArray], list[IntArray], list[int]]]:
     """Units each request gets when every authorization serves its requests first come, first
     served, never giving more than its units left in total nor, in any limited period, its
     units left in that period (data contract §4, §10).
@@ -155,7 +197,7 @@ def serve(
     """
     n = len(auth)
     if not n:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), ([], [], [])
     auth = np.asarray(auth, dtype=np.int64)
     asked = np.asarray(asked, dtype=np.int64)
     days = np.asarray(days, dtype=np.int64)
@@ -167,6 +209,7 @@ def serve(
     # authorization, then time) and the capacity it gives each request's run.
     starts: list[IntArray] = []
     caps: list[IntArray] = []
+    kinds: list[int] = [0]
     total = limits.total[auth] - (usage.total[auth] if usage is not None else 0)
     starts.append(_run_starts(~np.r_[False, same_auth]))
     caps.append(total)
@@ -181,14 +224,16 @@ def serve(
         new_run = np.r_[True, ~same_auth | (index[1:] != index[:-1])]
         starts.append(_run_starts(new_run))
         caps.append(capacity)
+        kinds.append(KINDS.index(per))
+    constraints = (starts, caps, kinds)
     take = asked.copy()
     for _ in range(ROUNDS):
         left = _left(take, starts, caps)
         new = np.clip(left, 0, asked)
         if len(starts) == 1 or np.array_equal(new, take):
-            return new
+            return new, constraints
         take = new
-    return _serve_one_by_one(take, asked, starts, caps)
+    return _serve_one_by_one(take, asked, starts, caps), constraints
 
 
 def _run_starts(new_run: npt.NDArray[np.bool_]) -> IntArray:
@@ -207,6 +252,13 @@ def _left(take: IntArray, starts: list[IntArray], caps: list[IntArray]) -> IntAr
         before = before_all - before_all[start]  # taken before it within its run
         np.minimum(left, cap - before, out=left)
     return left
+
+
+def _before(take: IntArray, start: IntArray) -> IntArray:
+    """Units taken before each request within its run (runs beginning at `start`)."""
+    before_all = np.cumsum(take) - take
+    result: IntArray = before_all - before_all[start]
+    return result
 
 
 def _serve_one_by_one(

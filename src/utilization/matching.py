@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
-from utilization.limits import Limits, Usage, serve
+from utilization.limits import KINDS, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
 CHUNK = 1_000_000  # visits per block when counting the authorizations holding each date
@@ -135,6 +135,9 @@ class _Allocated:
     visit: IntArray
     auth: IntArray
     units: IntArray
+    stopped_visit: IntArray  # with `explain`: requests that got less than they asked ...
+    stopped_auth: IntArray  # ... of which authorization ...
+    stopped_by: IntArray  # ... and what stopped them (an index into limits.KINDS)
 
 
 def _allocate(
@@ -147,11 +150,13 @@ def _allocate(
     first_holder: IntArray,
     limits: Limits,
     usage: Usage | None = None,
+    explain: bool = False,
 ) -> _Allocated:
     """Visit rows `rows` take units in time order from the authorizations holding their date,
     ends-first (data contract §4), within each authorization's total and period limits (§10);
     `usage` is what was taken before them (the scheduled projection starts after completed
-    visits).
+    visits). With `explain`, every request that got less than it asked is kept with what
+    stopped it (the scheduled projection's reasons, §11).
     """
     n = len(units)
     authorized = np.zeros(n, dtype=np.int64)
@@ -159,6 +164,16 @@ def _allocate(
     alloc_visit: list[IntArray] = []
     alloc_auth: list[IntArray] = []
     alloc_units: list[IntArray] = []
+    stopped: list[tuple[IntArray, IntArray, IntArray]] = []
+
+    def served(auth: IntArray, asked: IntArray, days: IntArray, rows: IntArray) -> IntArray:
+        if not explain:
+            return serve(auth, asked, days, limits, usage)
+        take, why = serve_explained(auth, asked, days, limits, usage)
+        short = why >= 0
+        stopped.append((rows[short], auth[short], why[short]))
+        return take
+
     chosen = np.zeros(n, dtype=bool)
     chosen[rows] = True
     multi_groups = np.unique(cands.visit_group[rows[holders[rows] > 1]])
@@ -172,7 +187,7 @@ def _allocate(
         auth = first_holder[srows]
         by_auth = np.lexsort((order[srows], auth))
         srows, auth = srows[by_auth], auth[by_auth]
-        fit = serve(auth, units[srows], service_day[srows], limits, usage)
+        fit = served(auth, units[srows], service_day[srows], srows)
         authorized[srows] = fit
         got = fit > 0
         first_used[srows[got]] = auth[got]
@@ -204,7 +219,7 @@ def _allocate(
             auth = cands.index[groups[asking], k]
             by_auth = np.argsort(auth, kind="stable")  # each authorization's askers, in order
             asking, auth = asking[by_auth], auth[by_auth]
-            take = serve(auth, need[asking], service_day[mrows[asking]], limits, usage)
+            take = served(auth, need[asking], service_day[mrows[asking]], mrows[asking])
             need[asking] -= take
             got = take > 0
             fresh = got & (first[asking] < 0)
@@ -227,7 +242,14 @@ def _allocate(
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     return _Allocated(
-        authorized, first_used, joined(alloc_visit), joined(alloc_auth), joined(alloc_units)
+        authorized,
+        first_used,
+        joined(alloc_visit),
+        joined(alloc_auth),
+        joined(alloc_units),
+        joined([v for v, _, _ in stopped]),
+        joined([a for _, a, _ in stopped]),
+        joined([k for _, _, k in stopped]),
     )
 
 
@@ -238,7 +260,9 @@ def match(dataset: Dataset) -> Dataset:
     visits are projected as if delivered as scheduled, after every completed visit (§11).
     Visits gain the columns of `MATCH_COLUMNS`; `allocations` has one row per completed visit
     and authorization it used units from (visit_id, authorization_id, units, service_date);
-    `projections` the same for scheduled visits as projected, with the visit's `order`.
+    `schedule_stops` has one row per scheduled visit that would not fit and authorization
+    holding its date that could not give what it asked (visit_id, authorization_id,
+    stopped_by: total, day, week or month), in visit order.
     """
     visits = dataset.visits
     auths = dataset.authorizations
@@ -290,6 +314,7 @@ def match(dataset: Dataset) -> Dataset:
         first_holder,
         limits,
         usage,
+        explain=True,
     )
     fit = np.where(scheduled & (holders > 0), projected.authorized, 0)
     schedule_over = np.where(scheduled & (holders > 0), units - fit, 0)
@@ -304,15 +329,26 @@ def match(dataset: Dataset) -> Dataset:
     matched["schedule_authorization_id"] = _take_text(
         auths["authorization_id"], schedule_auth, matched.index
     )
-    projections = _allocations(
-        visits, auths, [projected.visit], [projected.auth], [projected.units]
+    # What stopped each scheduled visit that would not fit, at each authorization (§11).
+    over_rows = schedule_over[projected.stopped_visit] > 0
+    by_visit = np.argsort(order[projected.stopped_visit], kind="stable")  # then ends-first
+    by_visit = by_visit[over_rows[by_visit]]
+    stops = pd.DataFrame(
+        {
+            "visit_id": visits["visit_id"].array.take(projected.stopped_visit[by_visit]),
+            "authorization_id": auths["authorization_id"].array.take(
+                projected.stopped_auth[by_visit]
+            ),
+            "stopped_by": pd.array(
+                np.asarray(KINDS, dtype=object)[projected.stopped_by[by_visit]], dtype="str"
+            ),
+        }
     )
-    projections["order"] = order[projected.visit]
     return replace(
         dataset,
         visits=matched,
         allocations=_allocations(visits, auths, [done.visit], [done.auth], [done.units]),
-        projections=projections,
+        schedule_stops=stops,
     )
 
 

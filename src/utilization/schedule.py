@@ -4,7 +4,6 @@ not, in words a scheduler can act on.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -63,10 +62,9 @@ def schedule(selection: Selection) -> pd.DataFrame:
     )
     for column in ("visit_id", "client_id", "procedure_code", "authorization_id", "reason"):
         out[column] = out[column].astype("str")
-    problems = np.flatnonzero(status != FITS)
-    if len(problems):
-        texts = [reason(dataset, visits.iloc[i]) for i in problems.tolist()]
-        out.loc[problems, "reason"] = texts
+    problems = status != FITS
+    if problems.any():
+        out.loc[problems, "reason"] = reasons(dataset, visits[problems])
     return out.reset_index(drop=True)
 
 
@@ -101,147 +99,128 @@ def schedule_text(rows: pd.DataFrame, dataset: Dataset, period: Period) -> str:
     return "\n".join(lines)
 
 
-def reason(dataset: Dataset, visit: pd.Series) -> str:
-    """Why units of a scheduled visit would not be paid, in words.
+def reasons(dataset: Dataset, visits: pd.DataFrame) -> list[str]:
+    """Why units of each scheduled visit (over or unauthorized) would not be paid, in words.
 
-    Unauthorized: "no authorization holds 2027-02-03: A0031 ended 2027-01-31" (or starts
-    later, holds the date for another payer, or none exists). Over: each authorization
-    holding the date that could not give what was asked, and what stopped it: "would exceed
-    the monthly limit of 100 units for March 2026 (A0012)", "would exceed the 480 units
-    approved of A0012 (1 Jan 2026 – 30 Jun 2026)".
+    Over: each authorization holding the date that could not give what was still asked, and
+    what stopped it (matching's `schedule_stops`): "would exceed the monthly limit of 100
+    units for March 2026 (A0012)", "would exceed the 480 units approved of A0012
+    (1 Jan 2026 – 30 Jun 2026)". Unauthorized: "no authorization holds 2027-02-03: A0031
+    ended 2027-01-31" (or starts later, holds the date for another payer, or none exists).
+    Computed for all the visits at once; `visits` has visit_id, client_id, procedure_code,
+    service_date, payer_id and schedule_authorization_id.
     """
-    holders, others = _holders(dataset, visit)
-    day = pd.Timestamp(visit["service_date"]).date()
-    if holders.empty:
-        return _no_holder(visit, day, others)
-    notes = []
-    need = int(visit["units"])
-    for row in holders.itertuples(index=False):
-        auth: Any = row  # a row of the authorizations frame
-        left = _left_before(dataset, auth, visit)
-        room = max(0, min(left.values()))
-        if room >= need:
-            break
-        binding = min(left, key=lambda per: (left[per], per == "total"))
-        if binding == "total":
-            notes.append(
-                f"would exceed the {_count(auth.units_approved)} units approved of "
-                f"{auth.authorization_id} ({_day(auth.start_date)} – {_day(auth.end_date)})"
-            )
-        else:
-            limit = int(getattr(auth, LIMIT_COLUMNS[binding]))
-            notes.append(
-                f"would exceed the {LIMIT_WORDS[binding]} limit of {limit} units "
-                f"{_period_words(day, binding, dataset.settings.week_start)} "
-                f"({auth.authorization_id})"
-            )
-        need -= room
-    return "; ".join(dict.fromkeys(notes))
+    texts = pd.Series("", index=visits["visit_id"].to_numpy(), dtype="str")
+    unauthorized = visits["schedule_authorization_id"].isna().to_numpy()
+    if (~unauthorized).any():
+        over = _over_reasons(dataset, visits.loc[~unauthorized, "visit_id"])
+        texts.loc[over.index] = over
+    if unauthorized.any():
+        none = _unauthorized_reasons(dataset, visits[unauthorized])
+        texts.loc[none.index] = none
+    return texts.tolist()
 
 
-def _holders(dataset: Dataset, visit: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The authorizations holding the visit's date (ends first) and the client's other
-    authorizations of the same procedure code.
-    """
-    auths = dataset.authorizations
-    same = auths[
-        (auths["client_id"] == visit["client_id"])
-        & (auths["procedure_code"] == visit["procedure_code"])
-    ]
-    day = pd.Timestamp(visit["service_date"])
-    payer = visit["payer_id"]
-    compatible = same["payer_id"].isna() | pd.isna(payer) | (same["payer_id"] == payer)
-    holds = (same["start_date"] <= day) & (same["end_date"] >= day)
-    holders = same[holds & compatible].sort_values(["end_date", "authorization_id"])
-    return holders, same[~(holds & compatible)]
-
-
-def _no_holder(visit: pd.Series, day: date, others: pd.DataFrame) -> str:
-    """Why no authorization holds the date, naming the nearest one."""
-    head = f"no authorization holds {day.isoformat()}"
-    if others.empty:
-        return f"{head}: {visit['client_id']} has no authorization for {visit['procedure_code']}"
-    stamp = pd.Timestamp(day)
-    holding = others[(others["start_date"] <= stamp) & (others["end_date"] >= stamp)]
-    if not holding.empty:
-        first = holding.sort_values(["end_date", "authorization_id"]).iloc[0]
-        return (
-            f"{head} for payer {visit['payer_id']}: {first['authorization_id']} is for "
-            f"payer {first['payer_id']}"
-        )
-    before = others[others["end_date"] < stamp].sort_values(["end_date", "authorization_id"])
-    after = others[others["start_date"] > stamp].sort_values(["start_date", "authorization_id"])
-    parts = []
-    if not before.empty:
-        last = before.iloc[-1]
-        parts.append(f"{last['authorization_id']} ended {_iso(last['end_date'])}")
-    if not after.empty:
-        nxt = after.iloc[0]
-        parts.append(f"{nxt['authorization_id']} starts {_iso(nxt['start_date'])}")
-    return f"{head}: {', '.join(parts)}"
-
-
-def _left_before(dataset: Dataset, auth: Any, visit: pd.Series) -> dict[str, int]:
-    """Units the authorization had left before the visit: in total (`total`) and in each of
-    its limited periods holding the visit's date, after completed visits and the scheduled
-    visits before this one.
-    """
-    auth_id = auth.authorization_id
-    taken = _taken(dataset, auth_id, int(visit["order"]))
-    days = taken["service_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-    units = taken["units"].to_numpy(dtype=np.int64)
-    left = {"total": int(np.floor(auth.units_approved)) - int(units.sum())}
-    visit_day = (
-        np.array([pd.Timestamp(visit["service_date"]).to_datetime64()])
-        .astype("datetime64[D]")
-        .astype(np.int64)
-    )
+def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
+    """Reasons of over visits, by visit_id, from what stopped them at each authorization."""
+    stops = dataset.schedule_stops
+    if stops is None or stops.empty:
+        return pd.Series(dtype="str")
+    stops = stops[stops["visit_id"].isin(set(visit_ids))]
+    auths = dataset.authorizations.set_index("authorization_id")
+    day = stops["visit_id"].map(dataset.visits.set_index("visit_id")["service_date"])
+    auth = stops["authorization_id"]
+    kind = stops["stopped_by"].to_numpy()
     week_start = dataset.settings.week_start
+    days = day.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    first_of_week, _ = period_bounds(period_index(days, "week", week_start), "week", week_start)
+    when = {
+        "month": "for " + day.dt.strftime("%B %Y"),
+        "week": "for the week of "
+        + pd.Series(first_of_week.astype("datetime64[D]"), index=day.index).dt.strftime(
+            "%-d %b %Y"
+        ),
+        "day": "on " + day.dt.strftime("%-d %b %Y"),
+    }
+    text = pd.Series("", index=stops.index, dtype="str")
     for per, column in LIMIT_COLUMNS.items():
-        limit = getattr(auth, column, np.nan)
-        if pd.isna(limit):
-            continue
-        index = period_index(visit_day, per, week_start)[0]
-        inside = period_index(days, per, week_start) == index
-        left[per] = int(limit) - int(units[inside].sum())
-    return left
+        rows = kind == per
+        if rows.any():
+            limit = auth[rows].map(auths[column]).astype("int64").astype("str")
+            text[rows] = (
+                f"would exceed the {LIMIT_WORDS[per]} limit of "
+                + limit
+                + " units "
+                + when[per][rows]
+                + " ("
+                + auth[rows]
+                + ")"
+            )
+    total = kind == "total"
+    if total.any():
+        mine = auths.loc[auth[total]]
+        approved = pd.Series(
+            [f"{v:,.0f}" for v in mine["units_approved"].to_numpy()], index=text.index[total]
+        )
+        span = (
+            mine["start_date"].dt.strftime("%-d %b %Y")
+            + " – "
+            + mine["end_date"].dt.strftime("%-d %b %Y")
+        ).to_numpy()
+        text[total] = (
+            "would exceed the " + approved + " units approved of " + auth[total] + " (" + span + ")"
+        )
+    joined: pd.Series = text.groupby(stops["visit_id"].to_numpy(), sort=False).agg(
+        lambda parts: "; ".join(dict.fromkeys(parts))
+    )
+    return joined
 
 
-def _taken(dataset: Dataset, auth_id: str, order: int) -> pd.DataFrame:
-    """Units taken from an authorization by completed visits and by the scheduled visits
-    before `order` (service_date, units).
-    """
-    parts = []
-    if dataset.allocations is not None:
-        mine = dataset.allocations[dataset.allocations["authorization_id"] == auth_id]
-        parts.append(mine[["service_date", "units"]])
-    if dataset.projections is not None:
-        mine = dataset.projections[dataset.projections["authorization_id"] == auth_id]
-        earlier = mine["order"].to_numpy() < order
-        parts.append(mine.loc[earlier, ["service_date", "units"]])
-    if not parts:
-        return pd.DataFrame({"service_date": pd.Series(dtype="datetime64[ns]"), "units": []})
-    return pd.concat(parts, ignore_index=True)
-
-
-def _period_words(day: date, per: str, week_start: str) -> str:
-    """`for March 2026`, `for the week of 1 Mar 2026`, `on 3 Mar 2026`."""
-    if per == "month":
-        return f"for {day:%B %Y}"
-    number = np.array([pd.Timestamp(day).to_datetime64()]).astype("datetime64[D]").astype(np.int64)
-    if per == "week":
-        first, _ = period_bounds(period_index(number, "week", week_start), "week", week_start)
-        return f"for the week of {_day(pd.Timestamp(int(first[0]), unit='D'))}"
-    return f"on {_day(day)}"
-
-
-def _day(value: object) -> str:
-    return pd.Timestamp(value).strftime("%-d %b %Y")  # type: ignore[arg-type]
+def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
+    """Reasons of visits no authorization holds, by visit_id, naming the nearest one."""
+    auths = dataset.authorizations[
+        ["authorization_id", "client_id", "procedure_code", "start_date", "end_date", "payer_id"]
+    ]
+    mine = visits[["visit_id", "client_id", "procedure_code", "service_date", "payer_id"]]
+    pairs = mine.merge(auths, on=["client_id", "procedure_code"], suffixes=("", "_auth"))
+    date = pairs["service_date"]
+    holds = (pairs["start_date"] <= date) & (pairs["end_date"] >= date)
+    ended = pairs[pairs["end_date"] < date].sort_values(["end_date", "authorization_id"])
+    starts = pairs[pairs["start_date"] > date].sort_values(["start_date", "authorization_id"])
+    other_payer = pairs[holds].sort_values(["end_date", "authorization_id"])
+    last = ended.groupby("visit_id").tail(1).set_index("visit_id")
+    nxt = starts.groupby("visit_id").head(1).set_index("visit_id")
+    payer = other_payer.groupby("visit_id").head(1).set_index("visit_id")
+    ids = mine["visit_id"]
+    head = "no authorization holds " + mine["service_date"].dt.strftime("%Y-%m-%d").to_numpy()
+    found_payer = payer.reindex(ids)
+    found_last = last.reindex(ids)
+    found_next = nxt.reindex(ids)
+    ended_text = (
+        found_last["authorization_id"] + " ended " + found_last["end_date"].dt.strftime("%Y-%m-%d")
+    )
+    next_text = (
+        found_next["authorization_id"]
+        + " starts "
+        + found_next["start_date"].dt.strftime("%Y-%m-%d")
+    )
+    around = ended_text.fillna("").str.cat(next_text.fillna(""), sep=", ").str.strip(", ")
+    nothing = (mine["client_id"] + " has no authorization for " + mine["procedure_code"]).to_numpy()
+    other = (
+        " for payer "
+        + mine["payer_id"].fillna("").to_numpy()
+        + ": "
+        + found_payer["authorization_id"].fillna("")
+        + " is for payer "
+        + found_payer["payer_id_auth"].fillna("")
+    ).to_numpy()
+    out = np.where(
+        found_payer["authorization_id"].notna().to_numpy(),
+        head + other,
+        np.where(around.to_numpy() != "", head + ": " + around.to_numpy(), head + ": " + nothing),
+    )
+    return pd.Series(out, index=ids.to_numpy(), dtype="str")
 
 
 def _iso(value: object) -> str:
     return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
-
-
-def _count(value: float) -> str:
-    return f"{value:,.0f}"
