@@ -101,15 +101,17 @@ class Usage:
     units: dict[str, IntArray]  # units taken in each keyed period
 
     @classmethod
-    def of(cls, auth: IntArray, days: IntArray, units: IntArray, limits: Limits) -> Usage:
+    def of(cls, auth: IntArray, days: IntArray, units_all: IntArray, limits: Limits) -> Usage:
         """Usage from allocations: the authorization, service day and units of each."""
         n_auth = len(limits.total)
-        total = np.bincount(auth, weights=units, minlength=n_auth).astype(np.int64)
+        total = np.bincount(auth, weights=units_all, minlength=n_auth).astype(np.int64)
         keys: dict[str, IntArray] = {}
         sums: dict[str, IntArray] = {}
-        for per in limits.per:
-            key = _key(auth, period_index(days, per, limits.week_start))
+        for per, limit in limits.per.items():
+            limited = limit[auth] < NO_LIMIT  # only limited periods are ever looked up
+            key = _key(auth[limited], period_index(days[limited], per, limits.week_start))
             unique, inverse = np.unique(key, return_inverse=True)
+            units = units_all[limited]
             keys[per] = unique
             sums[per] = np.bincount(inverse, weights=units, minlength=len(unique)).astype(np.int64)
         return cls(total, keys, sums)
@@ -145,7 +147,7 @@ def serve(
     usage: Usage | None = None,
 ) -> IntArray:
     """Units each request gets (see `serve_explained`)."""
-    take, _ = _serve(auth, asked, days, limits, usage)
+    take, _ = serve_explained(auth, asked, days, limits, usage, explain=False)
     return take
 
 
@@ -155,14 +157,38 @@ def serve_explained(
     days: IntArray,
     limits: Limits,
     usage: Usage | None = None,
+    explain: bool = True,
 ) -> tuple[IntArray, IntArray]:
     """Units each request gets, and what stopped it from getting what it asked: an index
     into `KINDS` (-1 where it got all it asked). Where the total and a period limit leave
-    the same, the period limit is named.
+    the same, the period limit is named. (Without `explain`, the second array is empty.)
+
+    Requests of authorizations without any period limit are served in one round apart from
+    the others, whose fixed point then runs on fewer requests.
     """
+    auth = np.asarray(auth, dtype=np.int64)
+    asked = np.asarray(asked, dtype=np.int64)
+    days = np.asarray(days, dtype=np.int64)
+    if limits.any:
+        limited = np.zeros(len(limits.total), dtype=bool)
+        for limit in limits.per.values():
+            limited |= limit < NO_LIMIT
+        mine = limited[auth]
+        if mine.any() and not mine.all():  # the order within each authorization is kept
+            take = np.empty(len(auth), dtype=np.int64)
+            stopped = np.empty(len(auth) if explain else 0, dtype=np.int64)
+            plain = Limits(limits.total, {}, limits.week_start)
+            for part, rules in ((mine, limits), (~mine, plain)):
+                got, why = serve_explained(
+                    auth[part], asked[part], days[part], rules, usage, explain
+                )
+                take[part] = got
+                if explain:
+                    stopped[part] = why
+            return take, stopped
     take, (starts, caps, kinds) = _serve(auth, asked, days, limits, usage)
-    stopped = np.full(len(take), -1, dtype=np.int64)
-    short = np.flatnonzero(take < np.asarray(asked, dtype=np.int64))
+    stopped = np.full(len(take) if explain else 0, -1, dtype=np.int64)
+    short = np.flatnonzero(take < asked) if explain else np.zeros(0, dtype=np.int64)
     if len(short):
         lefts = np.stack(
             [cap - _before(take, start) for start, cap in zip(starts, caps, strict=True)]

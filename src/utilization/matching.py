@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
-from utilization.limits import KINDS, Limits, Usage, serve, serve_explained
+from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
 CHUNK = 1_000_000  # visits per block when counting the authorizations holding each date
@@ -262,7 +262,7 @@ def match(dataset: Dataset) -> Dataset:
     and authorization it used units from (visit_id, authorization_id, units, service_date);
     `schedule_stops` has one row per scheduled visit that would not fit and authorization
     holding its date that could not give what it asked (visit_id, authorization_id,
-    stopped_by: total, day, week or month), in visit order.
+    stopped_by: total, day, week or month, service_date), in visit order.
     """
     visits = dataset.visits
     auths = dataset.authorizations
@@ -342,6 +342,7 @@ def match(dataset: Dataset) -> Dataset:
             "stopped_by": pd.array(
                 np.asarray(KINDS, dtype=object)[projected.stopped_by[by_visit]], dtype="str"
             ),
+            "service_date": visits["service_date"].to_numpy()[projected.stopped_visit[by_visit]],
         }
     )
     return replace(
@@ -364,8 +365,14 @@ def _over_limit(
     has units left in total after them: a period limit, not the total, stopped them (§10).
     """
     result = np.zeros(len(over), dtype=bool)
-    rows = np.flatnonzero(over > 0)
-    if not len(rows) or not limits.any:
+    if not limits.any:
+        return result
+    limited = np.zeros(len(limits.total) + 1, dtype=bool)  # the last one: the padding (-1)
+    for limit in limits.per.values():
+        limited[:-1] |= limit < NO_LIMIT
+    group_limited = np.asarray(limited[cands.index].any(axis=1), dtype=bool)  # a limit may have
+    rows = np.flatnonzero((over > 0) & group_limited[cands.visit_group])
+    if not len(rows):
         return result
     masks = cands.mask(rows, service_day)
     which, rank = np.nonzero(masks)

@@ -7,7 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
 from utilization.limits import LIMIT_COLUMNS, period_bounds, period_index
@@ -122,58 +125,81 @@ def reasons(dataset: Dataset, visits: pd.DataFrame) -> list[str]:
 
 
 def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
-    """Reasons of over visits, by visit_id, from what stopped them at each authorization."""
+    """Reasons of over visits, by visit_id, from what stopped them at each authorization.
+
+    The words depend only on the authorization, what stopped it and the period: each such
+    combination is written once and shared by every visit it stopped.
+    """
     stops = dataset.schedule_stops
     if stops is None or stops.empty:
         return pd.Series(dtype="str")
-    stops = stops[stops["visit_id"].isin(set(visit_ids))]
-    auths = dataset.authorizations.set_index("authorization_id")
-    day = stops["visit_id"].map(dataset.visits.set_index("visit_id")["service_date"])
-    auth = stops["authorization_id"]
-    kind = stops["stopped_by"].to_numpy()
+    stops = stops[_isin(stops["visit_id"], visit_ids)].reset_index(drop=True)
+    days = stops["service_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    kind = stops["stopped_by"].to_numpy(dtype=object)
     week_start = dataset.settings.week_start
-    days = day.to_numpy(dtype="datetime64[D]").astype(np.int64)
-    first_of_week, _ = period_bounds(period_index(days, "week", week_start), "week", week_start)
-    when = {
-        "month": "for " + day.dt.strftime("%B %Y"),
-        "week": "for the week of "
-        + pd.Series(first_of_week.astype("datetime64[D]"), index=day.index).dt.strftime(
-            "%-d %b %Y"
-        ),
-        "day": "on " + day.dt.strftime("%-d %b %Y"),
-    }
-    text = pd.Series("", index=stops.index, dtype="str")
-    for per, column in LIMIT_COLUMNS.items():
+    period = np.zeros(len(stops), dtype=np.int64)  # the total: one text per authorization
+    for per in LIMIT_COLUMNS:
         rows = kind == per
-        if rows.any():
-            limit = auth[rows].map(auths[column]).astype("int64").astype("str")
-            text[rows] = (
-                f"would exceed the {LIMIT_WORDS[per]} limit of "
-                + limit
-                + " units "
-                + when[per][rows]
-                + " ("
-                + auth[rows]
-                + ")"
-            )
-    total = kind == "total"
-    if total.any():
-        mine = auths.loc[auth[total]]
-        approved = pd.Series(
-            [f"{v:,.0f}" for v in mine["units_approved"].to_numpy()], index=text.index[total]
-        )
-        span = (
-            mine["start_date"].dt.strftime("%-d %b %Y")
-            + " – "
-            + mine["end_date"].dt.strftime("%-d %b %Y")
-        ).to_numpy()
-        text[total] = (
-            "would exceed the " + approved + " units approved of " + auth[total] + " (" + span + ")"
-        )
-    joined: pd.Series = text.groupby(stops["visit_id"].to_numpy(), sort=False).agg(
-        lambda parts: "; ".join(dict.fromkeys(parts))
+        period[rows] = period_index(days[rows], per, week_start)
+    combos = pd.DataFrame({"auth": stops["authorization_id"], "kind": kind, "period": period})
+    code, found = pd.MultiIndex.from_frame(combos).factorize()
+    unique = pd.MultiIndex.from_tuples(list(found))
+    ids = unique.get_level_values(0)
+    auths = dataset.authorizations.set_index("authorization_id").reindex(ids)
+    rows = zip(
+        ids,
+        unique.get_level_values(1),
+        unique.get_level_values(2),
+        auths["units_approved"].to_numpy(),
+        auths["start_date"].to_numpy(),
+        auths["end_date"].to_numpy(),
+        *(auths[column].to_numpy() for column in LIMIT_COLUMNS.values()),
+        strict=True,
     )
-    return joined
+    words = [_stop_words(row, week_start) for row in rows]
+    text = np.asarray(words, dtype=object)[code]
+    visit = stops["visit_id"].to_numpy(dtype=object)
+    first = np.r_[True, visit[1:] != visit[:-1]]  # stops of a visit are next to each other
+    if first.all():
+        return pd.Series(text, index=visit, dtype="str")
+    # Each visit's texts (one per authorization, so never the same twice) joined in Arrow.
+    offsets = np.r_[np.flatnonzero(first), len(visit)].astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(text.tolist(), pa.string()))
+    joined = pc.binary_join(lists, "; ").to_numpy(zero_copy_only=False)
+    return pd.Series(joined, index=visit[first], dtype="str")
+
+
+def _isin(values: pd.Series, pool: pd.Series) -> npt.NDArray[np.bool_]:
+    """Where text `values` are among `pool`, computed by Arrow (pandas lists the values)."""
+    array = pa.array(values.astype("str").array)
+    found = pc.is_in(array, value_set=pa.array(pool.astype("str").array).cast(array.type))
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _stop_words(row: tuple[Any, ...], week_start: str) -> str:
+    """What stopped visits at one authorization, in words: `row` is the authorization's id,
+    the kind, the period number, units approved, start and end dates and its three limits.
+    """
+    auth, kind, period, approved, start_date, end_date, *limits = row
+    if kind == "total":
+        return (
+            f"would exceed the {approved:,.0f} units approved of {auth} "
+            f"({_day(start_date)} – {_day(end_date)})"
+        )
+    limit = int(limits[list(LIMIT_COLUMNS).index(kind)])
+    first, _ = period_bounds(np.array([period]), kind, week_start)
+    start = pd.Timestamp(int(first[0]), unit="D")
+    if kind == "month":
+        when = f"for {start:%B %Y}"
+    elif kind == "week":
+        when = f"for the week of {_day(start)}"
+    else:
+        when = f"on {_day(start)}"
+    return f"would exceed the {LIMIT_WORDS[kind]} limit of {limit} units {when} ({auth})"
+
+
+def _day(value: object) -> str:
+    return pd.Timestamp(value).strftime("%-d %b %Y")  # type: ignore[arg-type]
 
 
 def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
