@@ -7,6 +7,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
 from utilization.limits import LIMIT_COLUMNS as LIMITS
@@ -31,7 +33,16 @@ LIMIT_COLUMNS = [
 def balances(
     dataset: Dataset, as_of: date, filters: Filters, period: Period | None = None
 ) -> pd.DataFrame:
-    """Where each authorization stands on the as-of date.
+    """Where each authorization stands on the as-of date (see `balances_and_limits`)."""
+    table, _ = balances_and_limits(dataset, as_of, filters, period)
+    return table
+
+
+def balances_and_limits(
+    dataset: Dataset, as_of: date, filters: Filters, period: Period | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where each authorization stands on the as-of date, and the limits of those holding it
+    (`limits`, whose rows decide the status `limit reached`).
 
     Grain: one row per authorization passing the client, procedure and payer filters (and
     overlapping `period` when one is given). `units_used` counts completed visits up to and
@@ -132,9 +143,10 @@ def balances(
     ]
     choices = [NOT_STARTED, EXPIRED, EXHAUSTED, LIMIT_REACHED, AT_RISK, EXPIRING, UNDER_USED]
     out["status"] = np.select(conditions, choices, default=OK)
-    return out.sort_values(
+    table = out.sort_values(
         ["client_name", "procedure_code", "start_date", "authorization_id"]
     ).reset_index(drop=True)
+    return table, limit_rows
 
 
 def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.DataFrame:
@@ -224,7 +236,10 @@ def _units_in(
         rows["period_start"].to_numpy(dtype="datetime64[D]"),
         rows["period_end"].to_numpy(dtype="datetime64[D]"),
     )
-    mine = taken[taken["authorization_id"].isin(set(rows["authorization_id"]))]
+    ids = pa.array(taken["authorization_id"].astype("str").array)
+    pool = pa.array(rows["authorization_id"].astype("str").array).cast(ids.type)
+    inside_ids = pc.fill_null(pc.is_in(ids, value_set=pool), False)
+    mine = taken[np.asarray(inside_ids.to_numpy(zero_copy_only=False), dtype=bool)]
     joined = (
         rows[["authorization_id"]]
         .assign(_row=np.arange(len(rows)), _lo=lo, _hi=hi)

@@ -112,28 +112,24 @@ def once(selection: Selection, key: str, make: Callable[[], T]) -> T:
 
 def balance_table(selection: Selection) -> pd.DataFrame:
     """Authorization balances as of the balance date (§6); grain: one row per authorization."""
-    return once(
-        selection,
-        "balances",
-        lambda: balances.balances(
-            selection.dataset, selection.as_of, selection.filters, selection.period
-        ),
-    )
+    return _balances_and_limits(selection)[0]
 
 
 def limit_rows(selection: Selection) -> pd.DataFrame:
     """Limits of the balances' authorizations holding the as-of date (§10); grain: one row
     per authorization and limited period kind.
     """
+    return _balances_and_limits(selection)[1]
 
-    def make() -> pd.DataFrame:
-        auths = selection.dataset.authorizations
-        shown = set(balance_table(selection)["authorization_id"])
-        return balances.limits(
-            selection.dataset, selection.as_of, auths[auths["authorization_id"].isin(shown)]
-        )
 
-    return once(selection, "limits", make)
+def _balances_and_limits(selection: Selection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return once(
+        selection,
+        "balances",
+        lambda: balances.balances_and_limits(
+            selection.dataset, selection.as_of, selection.filters, selection.period
+        ),
+    )
 
 
 def schedule_table(selection: Selection) -> pd.DataFrame:
