@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",
     )
+    export.add_argument(
+        "--plain-csv",
+        action="store_true",
+        help="CSV text exactly as in the data, for programs: no apostrophe before a cell "
+        "starting with = + - @ (which keeps spreadsheets from running it)",
+    )
 
     report = sub.add_parser(
         "report", help="render a view to offline HTML, PDF and the executed notebook"
@@ -120,7 +126,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     request = Request.from_cli(args.view, args)
     dataset = load(args.data, args.settings)
     view = build_view(dataset, request)
-    text = export.write(view, args.format, Path(args.out) if args.out else None)
+    out = Path(args.out) if args.out else None
+    text = export.write(view, args.format, out, plain_csv=args.plain_csv)
     if text is not None:
         sys.stdout.write(text)
     return EXIT_OK

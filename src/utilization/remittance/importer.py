@@ -20,6 +20,18 @@ from utilization.remittance.x12 import (
     UNMATCHED_FILE,
     read_remittances,
 )
+from utilization.schema import PAYMENTS
+from utilization.spreadsheets import csv_text
+
+READ_BACK: tuple[str, ...] = (
+    *PAYMENTS.required_columns,
+    *PAYMENTS.optional_columns,
+    "remittance_key",
+)
+"""The columns of payments.csv the product reads back: written exactly, never neutralized
+(a neutralized `visit_id` would no longer name its visit). The others (check number, file,
+claim numbers, payer, how a line was matched, columns of the agency's own) are neutralized.
+"""
 
 
 @dataclass
@@ -79,7 +91,7 @@ def import_835(
     ):
         columns = _columns(existing, PAYMENT_COLUMNS)
         table = pd.concat([existing.reindex(columns=columns, fill_value=""), added[columns]])
-        _write_csv(table.fillna(""), payments_path)
+        _write_csv(table.fillna(""), payments_path, exempt=READ_BACK)
 
     earlier = _read_csv(unmatched_path, UNMATCHED_COLUMNS)
     read_now = set(lines["remittance_key"]) | set(added["remittance_key"]) | known
@@ -133,6 +145,8 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write through the atomic writer, with `\\n` line ends."""
-    write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+def _write_csv(frame: pd.DataFrame, path: Path, exempt: tuple[str, ...] = ()) -> None:
+    """Write through the atomic writer, with `\\n` line ends; text cells a spreadsheet would
+    run are neutralized (`utilization.spreadsheets`), but for the `exempt` columns.
+    """
+    write_atomic(path, csv_text(frame, exempt=exempt))
