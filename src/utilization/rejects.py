@@ -32,12 +32,13 @@ def summary_text(dataset: Dataset) -> str:
     return "\n".join(lines)
 
 
-def write_rejects(dataset: Dataset, folder: Path) -> Path:
+def write_rejects(dataset: Dataset, folder: Path, within: Path | None = None) -> Path:
     """Write `rejects.csv` (table, row, column, value, reason, code) into `folder`; its path.
 
     Values are written as found, but for text a spreadsheet would run as a formula, which
-    gets an apostrophe in front (`utilization.spreadsheets`).
+    gets an apostrophe in front (`utilization.spreadsheets`). `within`: see
+    `files.write_atomic`.
     """
     path = folder / "rejects.csv"
-    write_atomic(path, csv_text(dataset.rejects))
+    write_atomic(path, csv_text(dataset.rejects), within=within)
     return path

@@ -154,5 +154,5 @@ def write_manifest(folder: Path, header: dict[str, Any], records: list[ReportRec
         "reports": [r.as_json() for r in ordered],
     }
     path = folder / MANIFEST
-    write_atomic(path, json.dumps(body, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(body, indent=1, ensure_ascii=False) + "\n", within=folder)
     return path

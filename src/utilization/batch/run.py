@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -30,11 +28,19 @@ from utilization.batch.manifest import (
 from utilization.batch.plan import Job, ParameterSet, read_parameter_set, unknown_subject
 from utilization.batch.workers import Task
 from utilization.dataset import Dataset
-from utilization.exceptions import InputError, require
-from utilization.files import sha256_file, write_atomic
+from utilization.exceptions import require
+from utilization.files import (
+    ensure_folder,
+    locked,
+    open_append,
+    remove_temporary,
+    sha256_file,
+    write_atomic,
+)
 from utilization.report.runner import RESET, templates_dir
 
 LOG = "batch.log"
+LOCK = ".batch.lock"  # one run per set and period at a time
 INDEX = "index.html"
 SAVE_EVERY_SECONDS = 2.0  # the manifest is rewritten this often while reports finish
 CHUNK_MAX = 50  # reports per Dask task at most
@@ -119,13 +125,13 @@ def run_batch(
 
     if "pdf" in spec.formats:
         require("weasyprint", "pdf", "PDF reports (formats: [pdf])")
-    folder = spec.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder), _Log(folder / LOG) as log:
+    folder = ensure_folder(spec.folder, within=spec.out)  # no planted link on the way
+    with locked(folder / LOCK, "another batch run"), _Log(folder / LOG) as log:
+        ensure_folder(folder / spec.view, within=folder)  # the reports' folder: no link
         removed = remove_temporary_files(folder)
         dataset = load(spec.data, spec.settings or None)
         log.names = _client_names(dataset)
-        rejects = write_rejects(dataset, folder)
+        rejects = write_rejects(dataset, folder, within=folder)
         header = _header(spec, dataset)
         records, todo, keys = _plan(spec, dataset, header, force)
         log.write(
@@ -146,7 +152,7 @@ def run_batch(
                 write_manifest(folder, header, records)
                 saved = time.monotonic()
         header |= {"status": "complete", "finished": _now()}
-        write_atomic(folder / INDEX, index_html(header, records))
+        write_atomic(folder / INDEX, index_html(header, records), within=folder)
         header["files"] = {p.name: sha256_file(p) for p in (folder / INDEX, rejects)}
         write_manifest(folder, header, records)
         result = BatchResult(folder, records)
@@ -318,24 +324,10 @@ def sliced_tasks(
 
 
 def remove_temporary_files(folder: Path) -> int:
-    """Delete the temporary files (`.<name>.<random>.tmp`) an interrupted run left behind."""
-    count = 0
-    for path in folder.rglob(".*.tmp"):
-        path.unlink(missing_ok=True)
-        count += 1
-    return count
-
-
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One run per set and period at a time (the lock goes when the process ends)."""
-    with (folder / ".batch.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            msg = f"another batch run is writing into {folder}; wait for it to finish"
-            raise InputError(msg) from None
-        yield
+    """Delete the product's own temporary files (`files.temporary_name`) an interrupted run
+    left behind in the set's folder; a user's file, whatever its name, stays.
+    """
+    return remove_temporary(folder)
 
 
 class _Log:
@@ -347,7 +339,7 @@ class _Log:
         self._handle: TextIO | None = None
 
     def __enter__(self) -> _Log:
-        self._handle = self.path.open("a", encoding="utf-8")
+        self._handle = open_append(self.path)  # never through a planted link
         return self
 
     def __exit__(self, *exc: object) -> None:

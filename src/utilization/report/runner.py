@@ -137,8 +137,13 @@ class Renderer:
         out_dir: Path,
         name: str,
         formats: tuple[str, ...],
+        within: Path | None = None,
     ) -> dict[str, Path]:
-        """Execute and write `<out_dir>/<name>.<format>` for each format; return the paths."""
+        """Execute and write `<out_dir>/<name>.<format>` for each format; return the paths.
+
+        `within`: a folder holding `out_dir` below which no symbolic link is followed
+        (a batch's output set; `files.write_atomic`).
+        """
         from utilization.report.render import html_to_pdf, notebook_to_html
 
         nb = self.execute(view, parameters)
@@ -146,17 +151,17 @@ class Renderer:
         written: dict[str, Path] = {}
         if "ipynb" in formats:
             path = out_dir / f"{name}.ipynb"
-            write_atomic(path, nbformat.writes(nb).encode("utf-8"))
+            write_atomic(path, nbformat.writes(nb).encode("utf-8"), within=within)
             written["ipynb"] = path
         if "html" in formats or "pdf" in formats:
             subtitle = meta.get("subtitle", meta.get("running_header", ""))
             html = notebook_to_html(nb, meta.get("title", view), subtitle)
             if "html" in formats:
                 path = out_dir / f"{name}.html"
-                write_atomic(path, html.encode("utf-8"))
+                write_atomic(path, html.encode("utf-8"), within=within)
                 written["html"] = path
             if "pdf" in formats:
                 path = out_dir / f"{name}.pdf"
-                html_to_pdf(html, path, header=meta.get("running_header", ""))
+                html_to_pdf(html, path, header=meta.get("running_header", ""), within=within)
                 written["pdf"] = path
         return written
