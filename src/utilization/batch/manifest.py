@@ -77,18 +77,20 @@ def package_fingerprint() -> dict[str, str]:
 
 
 def input_fingerprints(data: str, settings: str, dataset: Dataset) -> dict[str, str]:
-    """SHA-256 of every input file (a folder's files, a workbook, the settings file).
+    """SHA-256 of every input file: every file `load` reads (`pipeline.source_files`: a
+    folder's files, a workbook, `utilization.toml`, the 835 files of `remittances/`, the
+    settings file), so a new remittance or a changed setting makes the reports out of date.
 
     Sources without files (`demo`, a database) are fingerprinted by the content of the tables
     as read: `<source>#<table>` -> SHA-256 of the table's row hashes.
     """
+    from utilization.pipeline import source_files
+
     prints: dict[str, str] = {}
     path = Path(data)
     if data != "demo" and "://" not in data and path.exists():
-        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-        for file in files:
-            if not file.name.startswith("."):
-                prints[str(file.resolve())] = sha256_file(file)
+        for file in source_files(data, settings or None):
+            prints[str(file.resolve())] = sha256_file(file)
     else:
         shown = masked_source(data)
         for table in (*TABLES, "rejects"):
