@@ -6,11 +6,13 @@ import codecs
 import csv
 import datetime as dt
 import io
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -385,12 +387,28 @@ def cell_text(value: Any) -> str:
 # -- SQL ------------------------------------------------------------------------------------
 
 
+PASSWORD_ENV = "UTILIZATION_DB_PASSWORD"
+"""The environment variable a database URL without a password takes its password from."""
+
+
 def masked_source(source: str) -> str:
     """A data source as it may be shown or written: a database URL's password as `***`."""
     return _PASSWORD.sub(r"\1:***@", source)
 
 
-_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+def split_password(source: str) -> tuple[str, str]:
+    """A data source without its database URL's password, and that password (decoded from
+    the URL's %-escapes; '' when there is none). `postgresql://u:pw@host/db` gives
+    (`postgresql://u@host/db`, `pw`).
+    """
+    match = _PASSWORD.search(source)
+    if match is None:
+        return source, ""
+    bare = source[: match.start()] + match.group(1) + "@" + source[match.end() :]
+    return bare, unquote(match.group(2))
+
+
+_PASSWORD = re.compile(r"(://[^:/@\s]*):([^@\s]*)@")
 
 
 def _read_sql(url: str) -> RawSource:
@@ -401,7 +419,7 @@ def _read_sql(url: str) -> RawSource:
 
     shown = masked_source(url)
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(_with_password(url))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         reason = masked_source(str(exc)).replace(url, shown)
         msg = f"{shown!r} is not a usable database URL ({reason}); e.g. sqlite:///agency.db"
@@ -437,6 +455,20 @@ def _read_sql(url: str) -> RawSource:
     origin = {t: t for t in tables}
     described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
     return RawSource(tables, origin, f"database {shown}: {described}", None, "sql")
+
+
+def _with_password(url: str) -> Any:
+    """The URL to connect with: given a password, as it is; without one, with the password of
+    the environment variable UTILIZATION_DB_PASSWORD when set (else the driver's own way,
+    e.g. PostgreSQL's ~/.pgpass or PGPASSWORD).
+    """
+    import sqlalchemy as sa
+
+    password = os.environ.get(PASSWORD_ENV, "")
+    if not password or split_password(url)[1]:
+        return url
+    parsed = sa.engine.make_url(url)
+    return parsed if parsed.get_backend_name() == "sqlite" else parsed.set(password=password)
 
 
 # -- demo -----------------------------------------------------------------------------------

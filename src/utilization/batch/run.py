@@ -38,6 +38,7 @@ from utilization.files import (
     write_atomic,
 )
 from utilization.report.runner import RESET, templates_dir
+from utilization.sources import masked_source
 
 LOG = "batch.log"
 LOCK = ".batch.lock"  # one run per set and period at a time
@@ -189,9 +190,11 @@ def _plan(
 
 
 def _key(job: Job, header: dict[str, Any]) -> str:
-    return job_key(
-        job.parameters, header["inputs"], header["templates"][job.view], header["package"]
-    )
+    """The job's key, from its parameters with a database password masked (a hash of a
+    password among known values could be guessed back).
+    """
+    parameters = job.parameters | {"data": masked_source(str(job.parameters.get("data", "")))}
+    return job_key(parameters, header["inputs"], header["templates"][job.view], header["package"])
 
 
 def _header(spec: ParameterSet, dataset: Dataset) -> dict[str, Any]:
