@@ -6,11 +6,9 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -144,7 +142,7 @@ def run_batch(
             log.report(record)
         saved = time.monotonic()
         for record in _execute(
-            spec, dataset, todo, keys, workers, scheduler, progress, len(records)
+            spec, dataset, todo, keys, workers, scheduler, progress, len(records), log.write
         ):
             record.error = log.scrub(record.error)
             records.append(record)
@@ -240,8 +238,11 @@ def _execute(
     scheduler: str | None,
     progress: bool,
     done: int,
+    note: Callable[[str], None],
 ) -> Iterator[ReportRecord]:
-    """Records of the jobs as they finish, under a progress bar (counts, rate, ETA)."""
+    """Records of the jobs as they finish, under a progress bar (counts, rate, ETA); `note`
+    is told what happened on the way (a worker that died).
+    """
     from tqdm import tqdm
 
     total = done + len(todo)
@@ -249,7 +250,7 @@ def _execute(
         total=total, initial=done, unit="report", disable=not progress or not todo, file=sys.stderr
     ) as bar:
         failed = 0
-        for records in _batches(spec, dataset, todo, keys, workers, scheduler):
+        for records in _batches(spec, dataset, todo, keys, workers, scheduler, note):
             for record in records:
                 failed += record.status == "failed"
                 bar.set_postfix(failed=failed, refresh=False)
@@ -264,6 +265,7 @@ def _batches(
     keys: dict[str, str],
     workers: int,
     scheduler: str | None,
+    note: Callable[[str], None],
 ) -> Iterator[list[ReportRecord]]:
     if not todo:
         return
@@ -285,27 +287,9 @@ def _batches(
         finally:
             close_renderer()
         return
-    yield from _pool(tasks, min(workers, len(tasks)))
+    from utilization.batch.pool import run_pool
 
-
-def _pool(tasks: list[Task], workers: int) -> Iterator[list[ReportRecord]]:
-    """Tasks on `workers` processes; a process that dies fails its report, not the batch."""
-    from utilization.batch.workers import run_task
-
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_task, task): task for task in tasks}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # BrokenProcessPool: a worker was killed
-                task = futures[future]
-                error = f"worker process failed: {type(exc).__name__}: {exc}"
-                yield [
-                    ReportRecord(
-                        j.name, j.view, j.subject, task.keys[j.name], "failed", error=error
-                    )
-                    for j in task.jobs
-                ]
+    yield from run_pool(tasks, min(workers, len(tasks)), note)
 
 
 def sliced_tasks(
