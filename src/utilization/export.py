@@ -49,7 +49,7 @@ SECTION_COLUMNS: dict[str, list[str]] = {
 
 def round_money(value: float) -> float:
     """Dollars rounded half up to cents: once, at the edge."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return value
     return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 

@@ -174,6 +174,8 @@ class _Table:
             self.rows = np.arange(2, self.n + 2, dtype=np.int64)
         self.bad = np.zeros(self.n, dtype=bool)
         self.parts: list[pd.DataFrame] = []
+        declared = schema.TABLES.get(name)
+        self._kinds = {c.name: c.kind for c in declared.columns} if declared else {}
         self._text: dict[str, pd.Series] = {}
 
     def has(self, column: str) -> bool:
@@ -313,7 +315,7 @@ class _Table:
             fraction = ok & ~np.isnan(values) & (values != np.floor(values))
             self.reject(fraction, column, whole, "not_whole")
             values = np.where(fraction, np.nan, values)
-        return values
+        return self._bounded(column, values)
 
     def flag(self, column: str) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """The column as booleans and where it was given; rejects values that are not a flag."""
@@ -338,7 +340,7 @@ class _Table:
         if required:
             self.reject(~given, column, MISSING, "missing")
         self.reject(given & ~ok, column, NOT_A_DATE, "not_a_date")
-        return values
+        return self._within_dates(column, values, values)
 
     def instant(
         self, column: str, settings: Settings
@@ -352,6 +354,9 @@ class _Table:
         text = self.text(column) if typed is None else None
         values, given, parsed, naive = _instants(typed, text, settings.timezone, self.n)
         self.reject(given & ~parsed, column, NOT_A_DATETIME, "not_a_datetime")
+        checked = np.where(naive != NAT, naive, values)  # the local time, else the instant
+        values = self._within_dates(column, values, checked)
+        parsed &= (checked == NAT) | ((checked >= FIRST_DAY) & (checked < AFTER_LAST_DAY))
         gap = parsed & (values == NAT)
         if gap.any():
             where = np.flatnonzero(gap)
@@ -363,6 +368,43 @@ class _Table:
             ]
             self.reject(gap, column, reasons, "nonexistent_local_time")
         return values, np.where(values != NAT, naive, NAT)
+
+    def _within_dates(
+        self, column: str, values: npt.NDArray[np.int64], checked: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """`values` with NAT where `checked` (microseconds) is outside the bound of dates
+        (1900-01-01 to 2199-12-31, data contract §2); those rows rejected as out of range.
+        """
+        known = checked != NAT
+        early = known & (checked < FIRST_DAY)
+        late = known & (checked >= AFTER_LAST_DAY)
+        if not (early.any() or late.any()):
+            return values
+        self.reject(early, column, f"out of range: before {DATES.low}", "out_of_range")
+        self.reject(late, column, f"out of range: after {DATES.high}", "out_of_range")
+        return np.where(early | late, NAT, values)
+
+    def _bounded(self, column: str, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`values` with NaN where beyond the bound of the column's kind (data contract §2),
+        those rows rejected as out of range.
+        """
+        kind = self._kinds.get(column)
+        limit = schema.bound(kind) if kind else None
+        if limit is None or not isinstance(limit.high, int | float):
+            return values
+        low, high = float(limit.low), float(limit.high)
+        known = ~np.isnan(values)
+        above = known & (values > high)
+        below = known & (values < low)
+        if not (above.any() or below.any()):
+            return values
+        self.reject(
+            above, column, "out of range: more than " + _amount(kind, limit.high), "out_of_range"
+        )
+        self.reject(
+            below, column, "out of range: less than " + _amount(kind, limit.low), "out_of_range"
+        )
+        return np.where(above | below, np.nan, values)
 
     def references(self, column: str, catalog: _Catalog) -> None:
         """Reject rows whose `column` value is not an accepted row of `catalog`."""
@@ -395,6 +437,21 @@ class _Table:
 
 NAT = np.iinfo(np.int64).min
 """Missing instant or date, as the int64 microsecond count numpy uses for NaT."""
+DATES = next(b for b in schema.BOUNDS if "date" in b.kinds)
+_MINUTES = next(b for b in schema.BOUNDS if "minutes" in b.kinds)
+FIRST_DAY = int(np.datetime64(str(DATES.low), "us").astype(np.int64))
+AFTER_LAST_DAY = int(
+    (np.datetime64(str(DATES.high), "us") + np.timedelta64(1, "D")).astype(np.int64)
+)
+"""The bound of dates and date-times (data contract §2), as microseconds since 1970."""
+
+
+def _amount(kind: str | None, value: float | str) -> str:
+    """A bound as the reason shows it: `1,000,000 units`, `$1,000,000`, `-$1,000,000`."""
+    number = float(value)
+    if kind == "money":
+        return f"{'-' if number < 0 else ''}${abs(number):,.0f}"
+    return f"{number:,.0f} {kind}"
 
 
 @dataclass
@@ -598,6 +655,10 @@ def _visits(
     elapsed = np.where(both, end - start, 0)
     t.reject(both & (elapsed < 0), "end", "end is before start", "end_before_start")
     computed = np.where(both & (elapsed >= 0), elapsed // _US_PER_MINUTE, 0)
+    longest = _MINUTES.high
+    too_long = both & (computed > float(longest))
+    after = f"out of range: more than {_amount('minutes', longest)} after start"
+    t.reject(too_long, "end", after, "out_of_range")
     local_day = np.where(start_local != NAT, start_local // _US_PER_DAY * _US_PER_DAY, NAT)
     offset_given = (start != NAT) & (start_local == NAT)
     if offset_given.any():
@@ -1045,11 +1106,11 @@ def _instants(
             _parse_fallback(text, naive, todo, _NAIVE_FORMATS)
     else:
         return utc, np.zeros(n, bool), np.zeros(n, bool), naive
-    local = given & (naive != NAT)
+    local = given & (naive != NAT) & (naive >= FIRST_DAY) & (naive < AFTER_LAST_DAY)
     if local.any():
         where = np.flatnonzero(local)
         utc[where] = _localize(naive[where], timezone, nonexistent="NaT")
-    parsed = local | (given & (utc != NAT))
+    parsed = (given & (naive != NAT)) | (given & (utc != NAT))
     return utc, given, parsed, naive
 
 

@@ -53,6 +53,7 @@ from typing import Any
 import pandas as pd
 
 from utilization.exceptions import RemittanceError
+from utilization.schema import BOUNDS
 
 LINE_COLUMNS: list[str] = [
     "file",
@@ -127,6 +128,10 @@ ADJUSTMENT_GROUPS = frozenset({"CO", "CR", "OA", "PI", "PR"})
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 _AMOUNT = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
 _BALANCE_WARNINGS_PER_FILE = 5
+_DATES = next(b for b in BOUNDS if "date" in b.kinds)
+_MOST_MONEY = int(next(b for b in BOUNDS if "money" in b.kinds).high)
+_MOST_UNITS = int(next(b for b in BOUNDS if "units" in b.kinds).high)
+_FIRST_DAY, _LAST_DAY = date.fromisoformat(str(_DATES.low)), date.fromisoformat(str(_DATES.high))
 
 
 @dataclass(frozen=True)
@@ -305,16 +310,30 @@ class _Reader:
             return Decimal(0)
         if not _AMOUNT.match(value):
             raise self.fail(segment, f"{segment.id}{position:02d} {value!r} is not an amount")
-        return Decimal(value)
+        amount = Decimal(value)
+        if abs(amount) > _MOST_MONEY:
+            raise self.fail(
+                segment,
+                f"{segment.id}{position:02d} {value!r} is out of range: amounts run from "
+                f"-${_MOST_MONEY:,} to ${_MOST_MONEY:,} (data contract §2)",
+            )
+        return amount
 
     def date_value(self, segment: _Segment, position: int, value: str | None = None) -> date:
         value = segment.get(position) if value is None else value
         try:
-            return datetime.strptime(value, "%Y%m%d").date()
+            day = datetime.strptime(value, "%Y%m%d").date()
         except ValueError:
             raise self.fail(
                 segment, f"{segment.id}{position:02d} {value!r} is not a date (CCYYMMDD)"
             ) from None
+        if not _FIRST_DAY <= day <= _LAST_DAY:
+            raise self.fail(
+                segment,
+                f"{segment.id}{position:02d} {value!r} is out of range: dates run from "
+                f"{_FIRST_DAY} to {_LAST_DAY} (data contract §2)",
+            )
+        return day
 
     def composite(self, segment: _Segment, position: int) -> list[str]:
         """Components of a composite element, reading `>` for a declared `:` if unambiguous."""
@@ -513,6 +532,10 @@ class _Reader:
         units_text = segment.get(5)
         if units_text and not _AMOUNT.match(units_text):
             raise self.fail(segment, f"SVC05 {units_text!r} (units) is not a number")
+        if units_text and abs(Decimal(units_text)) > _MOST_UNITS:
+            raise self.fail(
+                segment, f"SVC05 {units_text!r} (units) is out of range: at most {_MOST_UNITS:,}"
+            )
         return _Line(
             segment=segment.number,
             procedure_code=submitted,

@@ -312,6 +312,66 @@ ROW_COUNTS = Table(
     ),
 )
 
+# -- bounds ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range a value of one kind must lie in (data contract §2), and why.
+
+    Beyond it a value is rejected (`out_of_range`): no real agency reaches it, and inside
+    it every figure stays exact and every date in the range the engine computes with.
+    """
+
+    kinds: tuple[Kind, ...]
+    low: float | str
+    high: float | str
+    shown: str
+    why: str
+
+
+BOUNDS: tuple[Bound, ...] = (
+    Bound(
+        ("minutes",),
+        0,
+        44_640,
+        "0 to 44,640 minutes (31 days)",
+        "a month of round-the-clock care, longer than any visit or unit; the minutes of ten "
+        "million visits still add up exactly",
+    ),
+    Bound(
+        ("units",),
+        0,
+        1_000_000,
+        "0 to 1,000,000 units",
+        "far above any authorization (a year of 15-minute units day and night is 35,040); "
+        "sums of ten million rows stay exact whole numbers",
+    ),
+    Bound(
+        ("money",),
+        -1_000_000,
+        1_000_000,
+        "-$1,000,000 to $1,000,000 (below 0 for payments only)",
+        "far above any rate, visit's bill or payment line; each amount is exact to the cent, "
+        "and so is a sum of ten million of them (2⁵³ cents is about $90 trillion)",
+    ),
+    Bound(
+        ("date", "datetime"),
+        "1900-01-01",
+        "2199-12-31",
+        "1900-01-01 to 2199-12-31",
+        "no service, authorization or payment falls outside; the engine's date arithmetic "
+        "(nanosecond dates end in 2262) stays in range",
+    ),
+)
+"""The bound of each kind of value that has one."""
+
+
+def bound(kind: Kind) -> Bound | None:
+    """The bound of values of `kind`, if any."""
+    return next((b for b in BOUNDS if kind in b.kinds), None)
+
+
 # -- reject codes ---------------------------------------------------------------------------
 
 Code = Literal[
@@ -320,6 +380,7 @@ Code = Literal[
     "not_a_number",
     "negative",
     "not_whole",
+    "out_of_range",
     "not_a_date",
     "not_a_datetime",
     "nonexistent_local_time",
@@ -369,6 +430,11 @@ REJECT_CODES: tuple[RejectCode, ...] = (
         "not_whole",
         "a fraction where whole units or minutes are needed",
         "not a whole number of units",
+    ),
+    RejectCode(
+        "out_of_range",
+        "beyond the bounds of its kind (minutes, units, dollars, dates; see the table below)",
+        "out of range: more than 1,000,000 units",
     ),
     RejectCode("not_a_date", "not a calendar date", "not a date (expected YYYY-MM-DD)"),
     RejectCode(
@@ -502,6 +568,17 @@ def codes_table() -> str:
     """The table of reject codes of data contract §2: code, meaning, example reason."""
     lines = ["| code | meaning | example reason |", "|---|---|---|"]
     lines += [f"| `{c.code}` | {c.meaning} | {c.example} |" for c in REJECT_CODES]
+    return "\n".join(lines) + "\n"
+
+
+def bounds_table() -> str:
+    """The table of bounds of data contract §2: kind, the columns of that kind, range, why."""
+    lines = ["| values | columns | range | why |", "|---|---|---|---|"]
+    for b in BOUNDS:
+        names = dict.fromkeys(
+            f"`{c.name}`" for t in TABLES.values() for c in t.columns if c.kind in b.kinds
+        )
+        lines.append(f"| {', '.join(b.kinds)} | {', '.join(names)} | {b.shown} | {b.why} |")
     return "\n".join(lines) + "\n"
 
 
