@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from utilization.exceptions import InputError, UtilizationError, require
+from utilization.files import fault
 from utilization.parameters import Request
 from utilization.views import VIEWS
 
@@ -235,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UtilizationError as exc:
         print(f"utilization {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine refused somewhere no message was prepared for
+        where = exc.filename if exc.filename is not None else "a file or folder"
+        print(f"utilization {args.command}: {fault(exc, where, 'use')}", file=sys.stderr)
+        return EXIT_UNUSABLE
 
 
 if __name__ == "__main__":

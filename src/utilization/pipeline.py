@@ -57,7 +57,7 @@ def source_files(source: str | Path, settings: str | Path | None = None) -> list
             files.append(path)
             if settings is None and (folder / SETTINGS_FILE).is_file():
                 files.append(folder / SETTINGS_FILE)
-        files += remittance_files(folder / REMITTANCES)
+        files += [p for p in remittance_files(folder / REMITTANCES) if p.is_file()]
     if settings:
         files.append(Path(settings))
     return sorted(dict.fromkeys(files))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import errno
 import io
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import pyarrow.csv as pacsv
 
 from utilization.dataset import TABLES
 from utilization.exceptions import InputError, require
+from utilization.files import fault
 from utilization.schema import REQUIRED_TABLES
 
 ROW = "_row"
@@ -67,6 +70,14 @@ def read_source(source: str | Path) -> RawSource:
     if isinstance(source, str) and "://" in text:
         return _read_sql(text)
     path = Path(source)
+    try:
+        return _read_path(path, text)
+    except OSError as exc:  # the machine refused: permissions, a device error
+        raise fault(exc, exc.filename or path, "read") from None
+
+
+def _read_path(path: Path, text: str) -> RawSource:
+    """`read_source` of a folder or a workbook."""
     if path.is_dir():
         return _read_folder(path)
     if not path.exists():
@@ -100,7 +111,7 @@ def _read_folder(folder: Path) -> RawSource:
     missing: list[str] = []
     for table in TABLES:
         candidates = [folder / f"{table}.csv", folder / f"{table}.parquet"]
-        present = [p for p in candidates if p.is_file()]
+        present = [p for p in candidates if _table_file(p)]
         if len(present) == 2:
             msg = (
                 f"{folder}: table '{table}' is given twice, as {present[0].name} and "
@@ -126,6 +137,37 @@ def _read_folder(folder: Path) -> RawSource:
     return RawSource(tables, origin, f"folder {folder}: {described}", folder, "folder")
 
 
+def _table_file(path: Path) -> bool:
+    """Whether a table file is there (a link to a file counts); InputError when the name is
+    taken by something that is not a file: a folder, a FIFO or device (which would block or
+    mislead the reader), a link to nothing or a loop of links.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            msg = (
+                f"{path}: a symbolic link to {os.readlink(path)!r}, which does not exist; "
+                "point it at the table file or replace it with the file"
+            )
+            raise InputError(msg) from None
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            msg = f"{path}: a loop of symbolic links; replace it with the table file"
+            raise InputError(msg) from None
+        raise
+    if stat.S_ISREG(info.st_mode):
+        return True
+    what = (
+        "a folder"
+        if stat.S_ISDIR(info.st_mode)
+        else "not a regular file (a FIFO, socket or device)"
+    )
+    msg = f"{path}: {what}, not a table file; export the table as {path.name} or rename it"
+    raise InputError(msg)
+
+
 def read_csv(path: Path) -> pd.DataFrame:
     """One CSV file as text columns (empty cells as ''), with `_row` (header = row 1).
 
@@ -139,8 +181,7 @@ def read_csv(path: Path) -> pd.DataFrame:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
     except OSError as exc:
-        msg = f"{path}: cannot be opened ({exc.strerror})"
-        raise InputError(msg) from None
+        raise fault(exc, path, "open the file") from None
     _check_text(path, head)
     header = _csv_header(path, head)
     width = len(header)
@@ -418,6 +459,7 @@ def _read_sql(url: str) -> RawSource:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     shown = masked_source(url)
+    _check_sqlite_file(url, shown)
     try:
         engine = sa.create_engine(_with_password(url))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
@@ -455,6 +497,28 @@ def _read_sql(url: str) -> RawSource:
     origin = {t: t for t in tables}
     described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
     return RawSource(tables, origin, f"database {shown}: {described}", None, "sql")
+
+
+def _check_sqlite_file(url: str, shown: str) -> None:
+    """InputError when a SQLite URL names a file that does not exist (SQLite would create an
+    empty database there, and report every table missing).
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except (ArgumentError, ValueError):
+        return  # create_engine says what is wrong
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return  # a URI filename: SQLite's own options (e.g. mode=ro) decide
+    if not Path(database).is_file():
+        what = "is not a file" if Path(database).exists() else "does not exist"
+        msg = f"{shown}: the database file {database} {what}; check the path"
+        raise InputError(msg)
 
 
 def _with_password(url: str) -> Any:

@@ -132,7 +132,7 @@ def run_batch(
         log.names = _client_names(dataset)
         rejects = write_rejects(dataset, folder, within=folder)
         header = _header(spec, dataset)
-        records, todo, keys = _plan(spec, dataset, header, force)
+        records, todo, keys = _plan(spec, dataset, header, force, log.write)
         log.write(
             f"start set {spec.name} period {spec.period.label} view {spec.view}: "
             f"{len(records) + len(todo)} report(s), {len(todo)} to render"
@@ -160,7 +160,11 @@ def run_batch(
 
 
 def _plan(
-    spec: ParameterSet, dataset: Dataset, header: dict[str, Any], force: bool
+    spec: ParameterSet,
+    dataset: Dataset,
+    header: dict[str, Any],
+    force: bool,
+    note: Callable[[str], None],
 ) -> tuple[list[ReportRecord], list[Job], dict[str, str]]:
     """Records settled before rendering (up to date, or an id not in the data: failed), the
     jobs to render, and every job's key.
@@ -169,7 +173,7 @@ def _plan(
 
     all_jobs = jobs(spec, dataset)
     keys = {j.name: _key(j, header) for j in all_jobs}
-    previous = {} if force else read_manifest(spec.folder)
+    previous = {} if force else read_manifest(spec.folder, note)
     records: list[ReportRecord] = []
     todo: list[Job] = []
     for job in all_jobs:

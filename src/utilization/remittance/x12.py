@@ -42,7 +42,9 @@ negative charge, is not a denial).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -389,6 +391,11 @@ class _Reader:
     # ---- structure ----------------------------------------------------------------------
     def read(self) -> pd.DataFrame:
         try:
+            mode = os.stat(self.path).st_mode
+            if not stat.S_ISREG(mode):
+                what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+                reason = f"{what}, not an 835 file; put 835 files directly in the folder"
+                raise RemittanceError(self.name, None, reason)
             raw = self.path.read_bytes()
         except OSError as error:
             raise RemittanceError(self.name, None, f"cannot be read: {error.strerror}") from None
@@ -797,14 +804,15 @@ def read_remittances(paths: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def remittance_files(folder: Path) -> list[Path]:
-    """The files of a `remittances/` folder, by name; hidden files are left out.
+    """The entries of a `remittances/` folder, by name; hidden ones are left out.
 
-    Every other file is offered to the reader, so a stray file is reported, not skipped.
+    Every other entry is offered to the reader, so a stray file, a folder or a FIFO is
+    reported (the reader never opens what is not a regular file), not skipped.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 # ---- matching ---------------------------------------------------------------------------
