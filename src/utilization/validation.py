@@ -18,7 +18,7 @@ from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
 from utilization.exceptions import InputError
 from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
-from utilization.sources import ROW, RawSource, cell_text
+from utilization.sources import LINES, ROW, RawSource, cell_text, may_hold_line_breaks
 from utilization.units import PER_VISIT, RULES, units_array
 
 TEXT: Literal["str"] = "str"
@@ -40,6 +40,7 @@ NEGATIVE = "negative; must be 0 or more"
 NOT_A_DATE = "not a date (expected YYYY-MM-DD)"
 NOT_A_DATETIME = "not a date-time (expected YYYY-MM-DD HH:MM:SS, optionally with a UTC offset)"
 NOT_A_FLAG = "not true or false (use true/false, yes/no, y/n or 1/0)"
+LINE_BREAK = "contains a line break: an unclosed quote?"
 
 _OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
 _NAIVE_FORMATS: tuple[str, ...] = (
@@ -87,6 +88,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
         frame = tables.get(name)
         present = frame is not None
         checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        checked[name].line_breaks()
         return checked[name]
 
     frames["clients"] = _clients(table("clients"))
@@ -112,9 +114,9 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
     counts = pd.DataFrame(
         {
             "table": pd.Series(list(TABLES), dtype=TEXT),
-            "rows_read": [checked[t].n for t in TABLES],
+            "rows_read": [checked[t].n + checked[t].swallowed for t in TABLES],
             "rows_used": [checked[t].n - int(checked[t].bad.sum()) for t in TABLES],
-            "rows_rejected": [int(checked[t].bad.sum()) for t in TABLES],
+            "rows_rejected": [int(checked[t].bad.sum()) + checked[t].swallowed for t in TABLES],
         }
     ).astype({"rows_read": np.int64, "rows_used": np.int64, "rows_rejected": np.int64})
     return Dataset(
@@ -134,7 +136,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
 
 def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
     """Raise InputError naming the table, the missing column(s) and the columns found."""
-    found = [str(c) for c in frame.columns if c != ROW]
+    found = [str(c) for c in frame.columns if c not in (ROW, LINES)]
     missing = [c for c in REQUIRED_COLUMNS[name] if c not in found]
     groups = schema.TABLES[name].alternatives  # visits: start + end, or service_date + minutes
     if groups and not any(all(c in found for c in group) for group in groups):
@@ -176,7 +178,37 @@ class _Table:
         self.parts: list[pd.DataFrame] = []
         declared = schema.TABLES.get(name)
         self._kinds = {c.name: c.kind for c in declared.columns} if declared else {}
+        self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
+
+    def line_breaks(self) -> None:
+        """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
+        is most often an unclosed quote that swallowed the rows below. Such a row counts as
+        every line of the file it runs over, in rows read and rows rejected, so the rows it
+        swallowed do not disappear from the counts.
+        """
+        declared = schema.TABLES.get(self.name)
+        if declared is None or not self.n:
+            return
+        spans = self.frame[LINES].to_numpy(dtype=np.int64) if LINES in self.frame else None
+        hit = np.zeros(self.n, dtype=bool)
+        for column in declared.columns:
+            if column.lines or not self.has(column.name):
+                continue
+            raw = self.frame[column.name]
+            if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
+                continue  # typed numbers and dates hold no line break
+            found = _line_break(self.text(column.name))
+            if not found.any():
+                continue
+            reasons = [
+                LINE_BREAK + (f" (the row runs over {k} lines of the file)" if k > 1 else "")
+                for k in (spans[found] if spans is not None else np.ones(found.sum(), np.int64))
+            ]
+            self.reject(found, column.name, reasons, "line_break")
+            hit |= found
+        if spans is not None and hit.any():
+            self.swallowed = int((spans[hit] - 1).sum())
 
     def has(self, column: str) -> bool:
         """Whether the table has this column."""
@@ -880,6 +912,15 @@ def _as_text(values: pd.Series) -> pd.Series:
     text = text.str.strip()
     result: pd.Series = text.where(text != "")
     return result
+
+
+def _line_break(text: pd.Series) -> npt.NDArray[np.bool_]:
+    """Where text values hold a line break (LF or CR), computed by Arrow."""
+    array = pa.array(text.astype(TEXT).array)
+    if not may_hold_line_breaks(array):
+        return np.zeros(len(text), dtype=bool)
+    found = pc.or_(pc.match_substring(array, "\n"), pc.match_substring(array, "\r"))
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _needs_tidying(text: pd.Series) -> bool:

@@ -130,6 +130,7 @@ ADJUSTMENT_GROUPS = frozenset({"CO", "CR", "OA", "PI", "PR"})
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 _AMOUNT = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
 _BALANCE_WARNINGS_PER_FILE = 5
+_NOT_SEPARATORS = " \t\r\n"  # X12 allows any other character (FS, GS, RS, US: \x1c-\x1f)
 _DATES = next(b for b in BOUNDS if "date" in b.kinds)
 _MOST_MONEY = int(next(b for b in BOUNDS if "money" in b.kinds).high)
 _MOST_UNITS = int(next(b for b in BOUNDS if "units" in b.kinds).high)
@@ -156,10 +157,6 @@ class _Segment:
     def get(self, position: int) -> str:
         """The element at `position` (1-based, as in `SVC01`), stripped; '' when absent."""
         return self.elements[position].strip() if position < len(self.elements) else ""
-
-    def text(self, delimiters: _Delimiters) -> str:
-        joined = delimiters.element.join(self.elements)
-        return joined if len(joined) <= 80 else joined[:77] + "..."
 
 
 @dataclass
@@ -225,9 +222,8 @@ class _Reader:
 
     # ---- errors -------------------------------------------------------------------------
     def fail(self, segment: _Segment | int | None, reason: str) -> RemittanceError:
-        if isinstance(segment, _Segment):
-            text = segment.text(self.delimiters)
-            return RemittanceError(self.name, segment.number, reason, text)
+        if isinstance(segment, _Segment):  # its id only: elements may name a patient
+            return RemittanceError(self.name, segment.number, reason, segment.id)
         return RemittanceError(self.name, segment, reason)
 
     def warn(self, segment: _Segment | None, reason: str) -> None:
@@ -253,7 +249,7 @@ class _Reader:
                 reason = f"not an X12 file: it begins with {head!r}, not with an ISA segment"
             raise self.fail(None, reason)
         element = text[3] if len(text) > 3 else ""
-        if not element or element.isalnum() or element.isspace():
+        if not element or element.isalnum() or element in _NOT_SEPARATORS:
             raise self.fail(1, f"not an X12 file: no element separator after 'ISA' ({text[:20]!r})")
         fields = text.split(element, 16)
         if len(fields) < 17 or len(fields[16]) < 2:
@@ -265,7 +261,11 @@ class _Reader:
         repetition = fields[11] if fields[12] >= "00501" else None
         if repetition is not None and (len(repetition) != 1 or repetition.isalnum()):
             repetition = None
-        if len({element, component, terminator}) < 3 or component.isalnum():
+        if (
+            len({element, component, terminator}) < 3
+            or component.isalnum()
+            or component in _NOT_SEPARATORS
+        ):
             raise self.fail(
                 1,
                 f"ISA declares unusable separators: element {element!r}, component "
@@ -282,7 +282,7 @@ class _Reader:
             if not _SEGMENT_ID.match(segment.id):
                 raise self.fail(
                     segment.number,
-                    f"segment does not start with a segment id: {piece[:60]!r}; the file is "
+                    f"segment does not start with a segment id: {piece[:12]!r}; the file is "
                     "not X12 or uses another segment terminator than the ISA declares "
                     f"({terminator!r})",
                 )
@@ -291,7 +291,7 @@ class _Reader:
         if rest:
             raise self.fail(
                 len(segments) + 1,
-                f"the file ends in the middle of a segment ({rest[:40]!r}) without the segment "
+                f"the file ends in the middle of a segment ({rest[:12]!r}…) without the segment "
                 f"terminator {terminator!r}: it looks truncated; ask for the file again",
             )
         if segments[-1].id != "IEA":

@@ -23,7 +23,9 @@ class Column:
     """One column of the input contract (data contract §1): what an agency's export gives.
 
     `description` and `default` are the words of the contract's column table; `values` are
-    the only words validation accepts (empty: any).
+    the only words validation accepts (empty: any). `lines`: the value may hold line breaks
+    (free text such as a description); in any other column a line break is a reject
+    (`line_break`: in a CSV file, most often an unclosed quote that swallowed the rows below).
     """
 
     name: str
@@ -32,6 +34,7 @@ class Column:
     description: str = ""
     default: str = ""
     values: tuple[str, ...] = ()
+    lines: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ PROCEDURES = Table(
             required=True,
             description="as the agency writes it, modifiers included: `T2021 U4`",
         ),
-        _text("description", required=True),
+        Column("description", "text", required=True, lines=True),
         Column(
             "unit_minutes",
             "minutes",
@@ -375,6 +378,7 @@ def bound(kind: Kind) -> Bound | None:
 # -- reject codes ---------------------------------------------------------------------------
 
 Code = Literal[
+    "line_break",
     "missing",
     "incomplete_times",
     "not_a_number",
@@ -409,6 +413,12 @@ class RejectCode:
 
 
 REJECT_CODES: tuple[RejectCode, ...] = (
+    RejectCode(
+        "line_break",
+        "a line break in an id, code, name, date, number or flag (in a CSV file most often an "
+        "unclosed quote; the row counts as every line of the file it runs over)",
+        "contains a line break: an unclosed quote? (the row runs over 4 lines of the file)",
+    ),
     RejectCode("missing", "a required value is empty or only spaces", "required value is missing"),
     RejectCode(
         "incomplete_times",
