@@ -51,12 +51,12 @@ DAY = {"service_date": ["2025-01-06"] * 2}
 HOUR = DAY | {"minutes": ["60"] * 2}
 VISIT_EDGES = {
     "minutes": (
-        DAY | {"minutes": ["44640", "44641"]},
-        ("minutes", "out of range: more than 44,640 minutes"),
+        DAY | {"minutes": ["527040", "527041"]},
+        ("minutes", "out of range: more than 527,040 minutes"),
     ),
     "start-to-end": (
-        {"start": ["2025-01-01 00:00"] * 2, "end": ["2025-02-01 00:00", "2025-02-01 00:01"]},
-        ("end", "out of range: more than 44,640 minutes after start"),
+        {"start": ["2025-01-01 00:00"] * 2, "end": ["2026-01-02 00:00", "2026-01-02 00:01"]},
+        ("end", "out of range: more than 527,040 minutes after start"),
     ),
     "first-instant": (
         {"start": ["1900-01-01 00:00:00", "1899-12-31 23:59:59"], "end": ["1900-01-01 01:00"] * 2},
@@ -104,9 +104,9 @@ def test_payment_bounds_hold_both_ways() -> None:
 
 
 def test_unit_minutes_beyond_the_bound_is_rejected() -> None:
-    """A procedure's unit length is minutes too: 44,641 is out of range."""
-    ds = run(procedures={**PROC, "unit_minutes": ["44640", "44641"]})
-    assert _coded(ds) == [(3, "unit_minutes", "out of range: more than 44,640 minutes", OUT)]
+    """A procedure's unit length is minutes too: 527,041 is out of range."""
+    ds = run(procedures={**PROC, "unit_minutes": ["527040", "527041"]})
+    assert _coded(ds) == [(3, "unit_minutes", "out of range: more than 527,040 minutes", OUT)]
 
 
 ISSUE = {  # the values of issue 12, item 7, that once gave tracebacks further on

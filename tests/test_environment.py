@@ -187,7 +187,7 @@ def test_a_manifest_of_the_wrong_shape_is_made_again(tmp_path: Path, manifest: s
         ("unit_minutes = nan", "setting 'unit_minutes' = nan is not a finite number"),
         ("unit_minutes = 15.5", "setting 'unit_minutes' = 15.5 is not a whole number"),
         ("unit_minutes = true", "setting 'unit_minutes' = True is not a finite number"),
-        ("unit_minutes = 44641", "unit_minutes must be from 0 to 44640, not 44641"),
+        ("unit_minutes = 527041", "unit_minutes must be from 0 to 527040, not 527041"),
         ("expiring_days = 1e18", "expiring_days must be from 0 to 36500"),
         ("at_risk_remaining_share = 2", "at_risk_remaining_share must be from 0 to 1, not 2"),
         ("timezone = 5", "setting 'timezone' = 5 is not text"),

@@ -62,8 +62,10 @@ def fault(exc: OSError, path: Path | str, action: str) -> EnvironmentFault:
         advice = "a part of the path is a file, not a folder"
     elif code == errno.EISDIR:
         advice = "it is a folder, not a file"
+    elif code == errno.EEXIST:
+        advice = "a file of that name is in the way of a folder"
     else:
-        advice = f"{exc.strerror or exc.__class__.__name__}"
+        advice = exc.strerror or str(exc) or exc.__class__.__name__
     return EnvironmentFault(f"{path}: cannot {action}: {advice}")
 
 

@@ -72,8 +72,8 @@ class Settings:
 
 
 RANGES: dict[str, tuple[float, float]] = {
-    "unit_minutes": (0, 44_640),  # the bound of minutes (data contract §2): 31 days
-    "long_visit_hours": (0, 744),  # 31 days
+    "unit_minutes": (0, 527_040),  # the bound of minutes (data contract §2): 366 days
+    "long_visit_hours": (0, 8_784),  # 366 days
     "at_risk_remaining_share": (0, 1),
     "under_used_pace": (0, 100),
     "under_used_min_elapsed_share": (0, 1),

@@ -337,10 +337,10 @@ BOUNDS: tuple[Bound, ...] = (
     Bound(
         ("minutes",),
         0,
-        44_640,
-        "0 to 44,640 minutes (31 days)",
-        "a month of round-the-clock care, longer than any visit or unit; the minutes of ten "
-        "million visits still add up exactly",
+        527_040,
+        "0 to 527,040 minutes (366 days)",
+        "a year of round-the-clock care, longer than any visit, stay or unit (a facility stay "
+        "entered as one service included); the minutes of ten million visits add up exactly",
     ),
     Bound(
         ("units",),
