@@ -124,8 +124,7 @@ def write(view: ViewFigures, fmt: str, out: Path | None, *, plain_csv: bool = Fa
         msg = f"--format {fmt} needs --out (a folder for csv, a .xlsx file for xlsx)"
         raise InputError(msg)
     if fmt == "csv":
-        out.mkdir(parents=True, exist_ok=True)
-        for name, frame in sections.items():
+        for name, frame in sections.items():  # write_atomic makes the folder
             write_atomic(out / f"{name}.csv", csv_text(frame, neutralize=not plain_csv))
         return None
     write_atomic(out, workbook_bytes(sections))
