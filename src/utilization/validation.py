@@ -334,7 +334,10 @@ class _Table:
         Rejects text that is not a number, negative values unless `negative`, and values
         that are not whole numbers when `whole` (the reason) is given.
         """
-        values, given, ok = _numbers(self.frame[column] if self.has(column) else None, self.n)
+        raw = self.frame[column] if self.has(column) else None
+        typed = raw is not None and pd.api.types.is_numeric_dtype(raw.dtype)
+        text = self.text(column) if raw is not None and not typed else None  # cached
+        values, given, ok = _numbers(raw, self.n, text)
         if required:
             self.reject(~given, column, MISSING, "missing")
         self.reject(given & ~ok, column, NOT_A_NUMBER, "not_a_number")
@@ -961,9 +964,11 @@ def _needs_tidying(text: pd.Series) -> bool:
 
 
 def _numbers(
-    raw: pd.Series | None, n: int
+    raw: pd.Series | None, n: int, text: pd.Series | None = None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Values as floats, where a value was given, and where it is a usable finite number."""
+    """Values as floats, where a value was given, and where it is a usable finite number
+    (`text`: the column as stripped text, when already made).
+    """
     if raw is None:
         return np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     dtype = raw.dtype
@@ -971,7 +976,7 @@ def _numbers(
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         given = ~np.isnan(values)
         return values, given, given & np.isfinite(values)
-    text = _as_text(raw)
+    text = _as_text(raw) if text is None else text
     given = text.notna().to_numpy()
     try:
         values = pc.cast(pa.array(text.array), pa.float64()).to_numpy(zero_copy_only=False)
