@@ -276,10 +276,13 @@ def may_hold_line_breaks(values: pa.Array | pa.ChunkedArray) -> bool:
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
     for chunk in chunks:
-        data = chunk.buffers()[2] if len(chunk.buffers()) > 2 else None
-        if data is None:
+        buffers = chunk.buffers()
+        if len(chunk) == 0 or len(buffers) < 3 or buffers[1] is None or buffers[2] is None:
             continue
-        view = memoryview(data)
+        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
+        first, last = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        view = memoryview(buffers[2])[first:last]  # this chunk's bytes only
         for start in range(0, len(view), _SCAN_BYTES):
             window = bytes(view[start : start + _SCAN_BYTES])
             if b"\n" in window or b"\r" in window:
