@@ -131,10 +131,11 @@ def test_every_view_exports_with_the_values_that_once_broke_it(
         frame.loc[0, ["start", "end", "service_date"]] = ["", "", "2026-10-05"]
     frame.loc[0, column] = value
     frame.to_csv(data / f"{table}.csv", index=False)
-    for view in views.VIEWS:
-        subject = {"client": ["--client", "C0001"], "procedure": ["--procedure", "T1019 U3"]}
-        args = ["export", view, "--data", str(data), "--from", "2026-10-01", "--to", "2026-12-31"]
-        assert main([*args, *subject.get(view, [])]) == 0, view
+    for view in views.VIEWS.values():
+        subject = [f"--{view.subject}", view.example] if view.subject else []
+        args = ["export", view.name, "--data", str(data), "--from", "2026-10-01"]
+        args += ["--to", "2026-12-31", *subject]
+        assert main(args) == 0, view.name
         found = json.loads(capsys.readouterr().out)["rejects"]
         assert [
             (r["table"], r["row"], r["column"], r["code"]) for r in found if r["code"] == OUT
