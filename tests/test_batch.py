@@ -256,7 +256,7 @@ def test_a_report_failing_while_rendering_does_not_stop_the_next(
     """An error in one render is that report's failed record; the worker goes on."""
 
     def render(self: BatchRenderer, view: str, parameters: dict[str, str], out_dir: Path,
-               name: str, formats: tuple[str, ...]) -> dict[str, Path]:  # fmt: skip
+               name: str, formats: tuple[str, ...], within: Path) -> dict[str, Path]:  # fmt: skip
         if parameters["client"] == "C0001":
             raise RuntimeError("kernel died")
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -280,24 +280,27 @@ def test_a_report_failing_while_rendering_does_not_stop_the_next(
 def test_temporary_files_never_look_like_reports_and_are_cleaned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write killed before its rename leaves no `*.html`; a stray `.<name>.<random>.tmp` of
-    a killed run is removed by the next run.
+    """A write killed before its rename leaves no `*.html` and no temporary file; a stray
+    temporary file of a killed run (`.<name>.<16 hex>.utilization.tmp`) is removed by the
+    next run, while a user's own `.notes.tmp` stays.
     """
-    from utilization.files import write_atomic
+    from utilization.files import temporary_name, write_atomic
 
     folder = tmp_path / "client"
     folder.mkdir()
-    (folder / ".C0001.html.k2j3.tmp").write_text("<html><body>half")
+    (folder / temporary_name("C0001.html")).write_text("<html><body>half")
+    (folder / ".notes.tmp").write_text("mine")
 
-    def killed(src: str, dst: str) -> None:
+    def killed(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(os, "replace", killed)
         write_atomic(folder / "C0002.html", "<html>complete</html>")
     assert list(folder.glob("*.html")) == []
+    assert len(list(folder.iterdir())) == 2
     assert remove_temporary_files(tmp_path) == 1
-    assert list(folder.iterdir()) == []
+    assert [p.name for p in folder.iterdir()] == [".notes.tmp"]
 
 
 @pytest.mark.slow

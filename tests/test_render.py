@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from browser import ink, open_offline, pdf_page_images, pdf_pages, screenshot_offline
+from utilization.exceptions import EnvironmentFault
 from utilization.report import render, tables
 
 HEADER = "Andre Fuego Mandana Maya · 2025-10-01 to 2026-03-21"
@@ -296,15 +298,17 @@ def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure before the rename leaves the previous report whole and no temporary file."""
+    """A failure before the rename leaves the previous report whole and no temporary file,
+    and says what happened.
+    """
     path = tmp_path / "r.pdf"
     render.write_atomic(path, b"old")
 
-    def fail(*args: object) -> None:
-        raise OSError("disk full")
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(EnvironmentFault, match=r"r\.pdf: cannot write: the disk is full"):
         render.write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]

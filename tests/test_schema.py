@@ -44,13 +44,14 @@ def markdown_table(path: Path, header: str) -> str:
 GENERATED = [
     ("docs/data-contract.md", "| table | columns |", schema.contract_table),
     ("docs/data-contract.md", "| code | meaning | example reason |", schema.codes_table),
+    ("docs/data-contract.md", "| values | columns | range | why |", schema.bounds_table),
     ("README.md", "| table | required columns | optional columns |", schema.readme_table),
     ("docs/design.md", "| frame | grain | columns |", schema.frames_table),
 ]
 
 
 @pytest.mark.parametrize(
-    ("file", "header", "render"), GENERATED, ids=["columns", "codes", "readme", "frames"]
+    ("file", "header", "render"), GENERATED, ids=["columns", "codes", "bounds", "readme", "frames"]
 )
 def test_docs_hold_exactly_the_tables_rendered_from_the_schema(
     file: str, header: str, render: Callable[[], str]
@@ -83,7 +84,12 @@ def test_python_m_utilization_schema_prints_every_table(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": path},
     )
     assert done.stderr == ""
-    for render in (schema.contract_table, schema.codes_table, schema.readme_table):
+    for render in (
+        schema.contract_table,
+        schema.codes_table,
+        schema.bounds_table,
+        schema.readme_table,
+    ):
         assert render() in done.stdout
     assert schema.frames_table() in done.stdout
     assert "| visits | start | datetime | one pair | | |" in done.stdout
@@ -201,7 +207,7 @@ def test_absent_optional_tables_have_the_declared_dtypes_too() -> None:
 def test_codes_are_declared_once_each_with_a_meaning_and_an_example() -> None:
     """The Code type and the table of codes hold the same codes, in the same order."""
     assert tuple(c.code for c in schema.REJECT_CODES) == schema.CODES
-    assert len(set(schema.CODES)) == len(schema.CODES) == 19
+    assert len(set(schema.CODES)) == len(schema.CODES) == 21
     for code in schema.REJECT_CODES:
         assert code.code.islower() and " " not in code.code
         assert code.meaning and code.example
@@ -223,12 +229,24 @@ def _in(tmp_path: Path, files: dict[str, str]) -> Dataset:
 
 
 AUTH = BASE["authorizations"]
+
+
+def _unclosed_quote(tmp_path: Path) -> Dataset:
+    """The remittance tests' agency with a client name whose quote runs over four lines."""
+    folder = _folder(tmp_path)
+    text = (folder / "clients.csv").read_text()
+    (folder / "clients.csv").write_text(text + 'C4,"Ann,WA4\nC5,Bo,WA5\nC6,Cy,WA6\nC7,Di",WA7\n')
+    return load(folder)
+
+
 CASES: dict[str, Callable[[Path], Dataset]] = {
+    "line_break": _unclosed_quote,
     "missing": lambda _: run(visits={**BASE["visits"], "procedure_code": [""]}),
     "incomplete_times": lambda _: run(visits=visits(start=["2025-01-06 09:00"], end=[""])),
     "not_a_number": lambda _: run(authorizations={**AUTH, "units_approved": ["lots"]}),
     "negative": lambda _: run(authorizations={**AUTH, "units_approved": ["-10"]}),
     "not_whole": lambda _: run(authorizations={**AUTH, "units_approved": ["10.5"]}),
+    "out_of_range": lambda _: run(authorizations={**AUTH, "units_approved": ["1000001"]}),
     "not_a_date": lambda _: run(authorizations={**AUTH, "start_date": ["2025-13-01"]}),
     "not_a_datetime": lambda _: run(visits=visits(start=["tomorrow"], end=["2025-01-06 10:00:00"])),
     "nonexistent_local_time": lambda _: run(

@@ -347,12 +347,12 @@ def exactly(message: str) -> str:
             r"visits.csv: no header row \(row 1 is blank\)",
             id="no-header-row",
         ),
-        pytest.param(  # a row with more fields than the header row
+        pytest.param(  # a row with more fields than the header row: named, not shown
             "visits.csv",
             b"visit_id,client_id\nV1,C1\nV2,C2,x\n",
             exactly(
-                "visits.csv: rows do not all have the 2 columns of the header row (Expected 2 "
-                "columns, got 3: V2,C2,x); check for unquoted commas or missing fields"
+                "visits.csv: row 3 has 3 fields but the header row has 2; check that row for a "
+                "comma in an unquoted value or a missing field (re-export the table if in doubt)"
             ),
             id="ragged-rows",
         ),

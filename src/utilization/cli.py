@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
+from utilization.files import fault
 from utilization.parameters import Request
 from utilization.period import parse_date
 from utilization.views import VIEWS
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--out",
         help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",
+    )
+    export.add_argument(
+        "--plain-csv",
+        action="store_true",
+        help="CSV text exactly as in the data, for programs: no apostrophe before a cell "
+        "starting with = + - @ (which keeps spreadsheets from running it)",
     )
 
     report = sub.add_parser(
@@ -158,7 +165,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     request = Request.from_cli(args.view, args)
     dataset = load(args.data, args.settings)
     view = build_view(dataset, request)
-    text = export.write(view, args.format, Path(args.out) if args.out else None)
+    out = Path(args.out) if args.out else None
+    text = export.write(view, args.format, out, plain_csv=args.plain_csv)
     if text is not None:
         sys.stdout.write(text)
     return EXIT_OK
@@ -322,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UtilizationError as exc:
         print(f"utilization {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine refused somewhere no message was prepared for
+        where = exc.filename if exc.filename is not None else "a file or folder"
+        print(f"utilization {args.command}: {fault(exc, where, 'use')}", file=sys.stderr)
+        return EXIT_UNUSABLE
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ The figures come from `views.build_view`; this module only formats them: money t
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from datetime import date
@@ -20,6 +19,7 @@ from utilization import payers, providers, revenue
 from utilization.exceptions import InputError
 from utilization.figures import ViewFigures
 from utilization.files import write_atomic
+from utilization.spreadsheets import csv_text, workbook_bytes
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx")
 MONEY_COLUMNS = {"rate", "total_billed", "insurance_paid", "patient_paid"}
@@ -68,7 +68,7 @@ SECTION_COLUMNS: dict[str, list[str]] = {
 
 def round_money(value: float) -> float:
     """Dollars rounded half up to cents: once, at the edge."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return value
     return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -129,8 +129,12 @@ def to_jsonable(view: ViewFigures) -> dict[str, Any]:
     return out
 
 
-def write(view: ViewFigures, fmt: str, out: Path | None) -> str | None:
-    """Write the view; JSON without `out` is returned as text for standard output."""
+def write(view: ViewFigures, fmt: str, out: Path | None, *, plain_csv: bool = False) -> str | None:
+    """Write the view; JSON without `out` is returned as text for standard output.
+
+    CSV and Excel text cells that a spreadsheet would run as a formula are neutralized
+    (`utilization.spreadsheets`); `plain_csv` writes CSV text exactly, for programs.
+    """
     if fmt not in FORMATS:
         msg = f"unknown format {fmt!r}; choose one of {list(FORMATS)}"
         raise InputError(msg)
@@ -145,17 +149,10 @@ def write(view: ViewFigures, fmt: str, out: Path | None) -> str | None:
         msg = f"--format {fmt} needs --out (a folder for csv, a .xlsx file for xlsx)"
         raise InputError(msg)
     if fmt == "csv":
-        out.mkdir(parents=True, exist_ok=True)
-        for name, frame in sections.items():
-            write_atomic(
-                out / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode()
-            )
+        for name, frame in sections.items():  # write_atomic makes the folder
+            write_atomic(out / f"{name}.csv", csv_text(frame, neutralize=not plain_csv))
         return None
-    book = io.BytesIO()
-    with pd.ExcelWriter(book, engine="openpyxl") as writer:
-        for name, frame in sections.items():
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
-    write_atomic(out, book.getvalue())
+    write_atomic(out, workbook_bytes(sections))
     return None
 
 

@@ -1,33 +1,223 @@
-"""Writing output files atomically and fingerprinting inputs."""
+"""Writing files safely (atomic, never through a planted link), locks, and fingerprints.
+
+Every file the product writes goes through `write_atomic`: a new temporary file with a
+unique random name in the same folder (`O_EXCL`, never following a link), written and
+synced, then renamed over the target, so a reader never sees half a file and a link planted
+at the target is replaced, not followed. Inside a folder tree the product owns (a batch's
+output set: `within=`), no folder on the way is followed through a symbolic link either.
+The machine refusing (permissions, a full disk, a read-only file system) is one
+`EnvironmentFault` naming the file and what to do.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TextIO
+
+from utilization.exceptions import EnvironmentFault
+
+TEMPORARY_SUFFIX = ".utilization.tmp"
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{16}" + re.escape(TEMPORARY_SUFFIX) + "$")
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `data` (text as UTF-8) to `path` through a temporary file in the same folder and
-    os.replace, so a reader never sees a half-written file, even if the run is killed.
+def temporary_name(name: str) -> str:
+    """A fresh name for a temporary file beside `name`: `.<name>.<16 hex>.utilization.tmp`."""
+    return f".{name}.{secrets.token_hex(8)}{TEMPORARY_SUFFIX}"
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of `temporary_name`'s (what clean-up may delete)."""
+    return bool(_TEMPORARY.match(name))
+
+
+def fault(exc: OSError, path: Path | str, action: str) -> EnvironmentFault:
+    """One clear message for an OSError while doing `action` (e.g. "write") on `path`."""
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        advice = "permission denied; check the permissions of the file and its folder"
+    elif code == errno.EROFS:
+        advice = "the file system is read-only; choose a writable folder"
+    elif code in (errno.ENOSPC, errno.EDQUOT):
+        advice = "the disk is full (or the quota used up); free some space and run again"
+    elif code == errno.ELOOP:
+        advice = (
+            "it is a symbolic link (or a folder on the way is), which is not followed here; "
+            "remove the link and run again"
+        )
+    elif code == errno.ENOENT:
+        advice = "it does not exist"
+    elif code == errno.ENOTDIR:
+        advice = "a part of the path is a file, not a folder"
+    elif code == errno.EISDIR:
+        advice = "it is a folder, not a file"
+    elif code == errno.EEXIST:
+        advice = "a file of that name is in the way of a folder"
+    else:
+        advice = exc.strerror or str(exc) or exc.__class__.__name__
+    return EnvironmentFault(f"{path}: cannot {action}: {advice}")
+
+
+def write_atomic(path: Path, data: str | bytes, *, within: Path | None = None) -> None:
+    """Write `data` (text as UTF-8) to `path`: a temporary file of a fresh random name in the
+    same folder (created with O_EXCL, never through a link), fsync, rename over `path`.
+
+    A reader never sees a half-written file, even if the run is killed; a symbolic link at
+    `path` is replaced, not followed. Missing folders are made. With `within` (a folder
+    holding `path`), no folder from `within` down to `path` may be a symbolic link: the
+    product's own output tree is never redirected elsewhere. OSError becomes
+    EnvironmentFault naming the file.
     """
     path = Path(path)
     data = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are meant to be shared
-        os.replace(tmp, path)
+        folder = open_folder(path.parent, within)
+    except OSError as exc:
+        raise fault(exc, path.parent, "make or open the folder") from None
+    temporary = temporary_name(path.name)
+    try:
+        try:
+            handle = os.open(temporary, _NEW_FILE, 0o666, dir_fd=folder)  # the umask applies
+            try:
+                _write_all(handle, data)
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            os.replace(temporary, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            raise
+        _sync_folder(folder)
+    except OSError as exc:
+        raise fault(exc, path, "write") from None
+    finally:
+        os.close(folder)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(handle, view)
+        view = view[written:]
+
+
+def _sync_folder(folder: int) -> None:
+    """Make the rename durable (best effort: some file systems cannot sync a folder)."""
+    try:
+        os.fsync(folder)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+
+
+def open_folder(folder: Path, within: Path | None = None) -> int:
+    """A file descriptor of `folder`, made if missing (the caller closes it).
+
+    Without `within`, the path is resolved as the system does (a link the user chose is
+    fine). With `within`, each folder below `within` is made or opened without following
+    a symbolic link (ELOOP when one is there).
+    """
+    folder = Path(folder)
+    if within is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return os.open(folder, _DIRECTORY)
+    within = Path(within)
+    parts = folder.relative_to(within).parts  # ValueError: a bug of the caller
+    within.mkdir(parents=True, exist_ok=True)
+    current = os.open(within, _DIRECTORY)
+    try:
+        for part in parts:
+            with suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=current)
+            try:
+                following = os.open(part, _DIRECTORY | os.O_NOFOLLOW, dir_fd=current)
+            except OSError as exc:
+                if stat.S_ISLNK(os.lstat(part, dir_fd=current).st_mode):
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP)) from None
+                raise exc from None
+            os.close(current)
+            current = following
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        os.close(current)
         raise
+    return current
+
+
+def ensure_folder(folder: Path, within: Path | None = None) -> Path:
+    """Make `folder` (see `open_folder`); EnvironmentFault when the machine refuses."""
+    try:
+        os.close(open_folder(folder, within))
+    except OSError as exc:
+        raise fault(exc, folder, "make or open the folder") from None
+    return Path(folder)
+
+
+def open_append(path: Path) -> TextIO:
+    """A text file to append lines to, created if missing, never through a symbolic link."""
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise fault(exc, path, "open for writing") from None
+    return os.fdopen(handle, "a", encoding="utf-8")
+
+
+@contextmanager
+def locked(path: Path, holder: str, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (made if missing; never truncated, never
+    through a symbolic link) while the block runs; the system drops it when the process ends,
+    so a killed run never leaves a stale lock.
+
+    When another process holds it: wait up to `wait_seconds`, then EnvironmentFault saying
+    that `holder` (e.g. "another import-835") is at work.
+    """
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        raise fault(exc, path, "open the lock file") from None
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    waited = f" (waited {wait_seconds:g} s)" if wait_seconds else ""
+                    msg = (
+                        f"{holder} is writing into {path.parent}{waited}; wait for it to "
+                        "finish and run again"
+                    )
+                    raise EnvironmentFault(msg) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(handle)
+
+
+def remove_temporary(folder: Path) -> int:
+    """Delete the product's own temporary files (`temporary_name`) below `folder`, which
+    a killed run left behind; never another file, never through a symbolic link. Their count.
+    """
+    count = 0
+    for root, _, names in os.walk(folder):  # never descends into a linked folder
+        for name in names:
+            path = Path(root) / name
+            if is_temporary(name) and stat.S_ISREG(os.lstat(path).st_mode):
+                path.unlink(missing_ok=True)
+                count += 1
+    return count
 
 
 def sha256_file(path: Path) -> str:

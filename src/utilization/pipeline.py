@@ -12,7 +12,7 @@ from pathlib import Path
 from utilization import matching, sources, validation
 from utilization.dataset import Dataset
 from utilization.exceptions import InputError
-from utilization.settings import Settings, load_settings
+from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
 REMITTANCES = "remittances"  # a data folder's subfolder of 835 files, read with the data
 
@@ -37,6 +37,32 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
     return matching.match(dataset)
 
 
+def source_files(source: str | Path, settings: str | Path | None = None) -> list[Path]:
+    """Every file `load(source, settings)` may read, sorted: for a folder its files (the
+    tables, `utilization.toml`, anything else at the top, hidden files aside) and the 835
+    files of its `remittances/`; for a workbook the workbook, the `utilization.toml` and the
+    `remittances/` beside it; and the settings file when one is given. Sources without
+    files (`demo`, a database) have only the settings file.
+    """
+    from utilization.remittance.x12 import remittance_files
+
+    text = str(source)
+    path = Path(source)
+    files: list[Path] = []
+    if text != "demo" and "://" not in text and path.exists():
+        folder = path if path.is_dir() else path.parent
+        if path.is_dir():
+            files += [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+        else:
+            files.append(path)
+            if settings is None and (folder / SETTINGS_FILE).is_file():
+                files.append(folder / SETTINGS_FILE)
+        files += [p for p in remittance_files(folder / REMITTANCES) if p.is_file()]
+    if settings:
+        files.append(Path(settings))
+    return sorted(dict.fromkeys(files))
+
+
 def load_cached(source: str, settings: str = "", data_slice: str = "") -> Dataset:
     """The dataset of `source`, loaded again only when one of its files changed.
 
@@ -46,18 +72,15 @@ def load_cached(source: str, settings: str = "", data_slice: str = "") -> Datase
     """
     if data_slice:
         return _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
-    path = Path(source)
-    stamp: tuple[float, ...] = ()
-    if path.exists():
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        stamp = tuple(p.stat().st_mtime_ns for p in files)
-    elif source == "demo":
-        stamp = (date.today().toordinal(),)
+    files = source_files(source, settings or None)
+    stamp: tuple[object, ...] = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    if source == "demo":
+        stamp += (date.today().toordinal(),)
     return _cached_load(source, settings, stamp)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_load(source: str, settings: str, stamp: tuple[float, ...]) -> Dataset:
+def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Dataset:
     """Load once per source, settings and modification times."""
     return load(source, settings or None)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from utilization.dataset import Dataset
 from utilization.files import write_atomic
+from utilization.spreadsheets import csv_text
 
 
 def summary_text(dataset: Dataset) -> str:
@@ -31,8 +32,13 @@ def summary_text(dataset: Dataset) -> str:
     return "\n".join(lines)
 
 
-def write_rejects(dataset: Dataset, folder: Path) -> Path:
-    """Write `rejects.csv` (table, row, column, value, reason, code) into `folder`; its path."""
+def write_rejects(dataset: Dataset, folder: Path, within: Path | None = None) -> Path:
+    """Write `rejects.csv` (table, row, column, value, reason, code) into `folder`; its path.
+
+    Values are written as found, but for text a spreadsheet would run as a formula, which
+    gets an apostrophe in front (`utilization.spreadsheets`). `within`: see
+    `files.write_atomic`.
+    """
     path = folder / "rejects.csv"
-    write_atomic(path, dataset.rejects.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    write_atomic(path, csv_text(dataset.rejects), within=within)
     return path

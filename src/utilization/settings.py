@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from utilization.exceptions import InputError
+from utilization.files import fault
 
 SETTINGS_FILE = "utilization.toml"
 WEEKDAYS: tuple[str, ...] = (
@@ -50,11 +52,7 @@ class Settings:
             if key == "week_start" and isinstance(value, str):
                 value = value.strip().lower()
             kind = type(getattr(cls(), key))
-            try:
-                converted[key] = kind(value)
-            except (TypeError, ValueError):
-                msg = f"{origin}: setting {key!r} = {value!r} is not a {kind.__name__}"
-                raise InputError(msg) from None
+            converted[key] = _converted(key, value, kind, origin)
         settings = cls(**converted)
         settings.check(origin)
         return settings
@@ -76,9 +74,51 @@ class Settings:
         if self.week_start not in WEEKDAYS:
             msg = f"{origin}: week_start {self.week_start!r} is not one of {list(WEEKDAYS)}"
             raise InputError(msg)
-        if self.unit_minutes < 0:
-            msg = f"{origin}: unit_minutes must be 0 or more, not {self.unit_minutes}"
+        for key, (low, high) in RANGES.items():
+            value = getattr(self, key)
+            if not low <= value <= high:
+                msg = f"{origin}: {key} must be from {low:g} to {high:g}, not {value:g}"
+                raise InputError(msg)
+
+
+RANGES: dict[str, tuple[float, float]] = {
+    "unit_minutes": (0, 527_040),  # the bound of minutes (data contract §2): 366 days
+    "long_visit_hours": (0, 8_784),  # 366 days
+    "at_risk_remaining_share": (0, 1),
+    "under_used_pace": (0, 100),
+    "under_used_min_elapsed_share": (0, 1),
+    "expiring_days": (0, 36_500),  # a hundred years
+    "rate_tolerance": (0, 1_000_000),  # the bound of money
+}
+"""The range each numeric setting must lie in (inclusive)."""
+
+
+def _converted(key: str, value: Any, kind: type, origin: str) -> Any:
+    """A setting's value as its type: text as text; a number finite, and whole for whole
+    settings (15.7 minutes is an error, not 15); `true` is not a number.
+    """
+    if kind is str:
+        if not isinstance(value, str):
+            msg = f"{origin}: setting {key!r} = {value!r} is not text"
             raise InputError(msg)
+        return value
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        msg = f"{origin}: setting {key!r} = {value!r} is not a finite number"
+        raise InputError(msg)
+    if kind is int:
+        if not number.is_integer():
+            msg = f"{origin}: setting {key!r} = {value!r} is not a whole number"
+            raise InputError(msg)
+        return int(number)
+    return number
 
 
 def load_settings(path: Path | str | None = None, data_dir: Path | None = None) -> Settings:
@@ -96,4 +136,6 @@ def load_settings(path: Path | str | None = None, data_dir: Path | None = None) 
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"settings file {candidate} is not valid TOML: {exc}"
         raise InputError(msg) from None
+    except OSError as exc:  # a folder, no permission, a device error
+        raise fault(exc, candidate, "read the settings file") from None
     return Settings.from_mapping(values, origin=str(candidate))

@@ -5,20 +5,27 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import errno
 import io
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from utilization.dataset import TABLES
 from utilization.exceptions import InputError, require
+from utilization.files import fault
 from utilization.schema import REQUIRED_TABLES
 
 ROW = "_row"
@@ -65,6 +72,14 @@ def read_source(source: str | Path) -> RawSource:
     if isinstance(source, str) and "://" in text:
         return _read_sql(text)
     path = Path(source)
+    try:
+        return _read_path(path, text)
+    except OSError as exc:  # the machine refused: permissions, a device error
+        raise fault(exc, exc.filename or path, "read") from None
+
+
+def _read_path(path: Path, text: str) -> RawSource:
+    """`read_source` of a folder or a workbook."""
     if path.is_dir():
         return _read_folder(path)
     if not path.exists():
@@ -98,7 +113,7 @@ def _read_folder(folder: Path) -> RawSource:
     missing: list[str] = []
     for table in TABLES:
         candidates = [folder / f"{table}.csv", folder / f"{table}.parquet"]
-        present = [p for p in candidates if p.is_file()]
+        present = [p for p in candidates if _table_file(p)]
         if len(present) == 2:
             msg = (
                 f"{folder}: table '{table}' is given twice, as {present[0].name} and "
@@ -124,60 +139,211 @@ def _read_folder(folder: Path) -> RawSource:
     return RawSource(tables, origin, f"folder {folder}: {described}", folder, "folder")
 
 
+def _table_file(path: Path) -> bool:
+    """Whether a table file is there (a link to a file counts); InputError when the name is
+    taken by something that is not a file: a folder, a FIFO or device (which would block or
+    mislead the reader), a link to nothing or a loop of links.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            msg = (
+                f"{path}: a symbolic link to {os.readlink(path)!r}, which does not exist; "
+                "point it at the table file or replace it with the file"
+            )
+            raise InputError(msg) from None
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            msg = f"{path}: a loop of symbolic links; replace it with the table file"
+            raise InputError(msg) from None
+        raise
+    if stat.S_ISREG(info.st_mode):
+        return True
+    what = (
+        "a folder"
+        if stat.S_ISDIR(info.st_mode)
+        else "not a regular file (a FIFO, socket or device)"
+    )
+    msg = f"{path}: {what}, not a table file; export the table as {path.name} or rename it"
+    raise InputError(msg)
+
+
 def read_csv(path: Path) -> pd.DataFrame:
-    """One CSV file as text columns (empty cells as ''), with `_row` (header = row 1).
+    """One CSV file as text columns (empty cells as ''), with `_row`, the spreadsheet row
+    (header = row 1, as Excel numbers the rows of this file) and, when some row spans several
+    lines of the file (a value holding a line break), `_lines`: how many lines each spans.
 
     Every column is read as text so that ids keep their leading zeros; what counts as missing
-    or as a number is decided by validation. Entirely blank lines hold no data and are skipped
-    (the row numbers of the other rows still count them). A file that cannot be read raises
-    InputError naming the file.
+    or as a number is decided by validation. Blank lines (empty, or only spaces and commas)
+    hold no data and are skipped (the row numbers of the other rows still count them); a
+    field of any size is read. A well-formed file is read by Arrow in parallel; a file Arrow
+    finds irregular is read again line by line to say exactly what and where (a row with too
+    many or too few fields is named by its line and counts, never by its values, which may
+    be client data). A file that cannot be read raises InputError naming the file.
     """
     name = path.name
     try:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
     except OSError as exc:
-        msg = f"{path}: cannot be opened ({exc.strerror})"
-        raise InputError(msg) from None
+        raise fault(exc, path, "open the file") from None
     _check_text(path, head)
     header = _csv_header(path, head)
+    table = _arrow_csv(path, header)
+    if table is None:
+        frame = _exact_csv(path, header)
+    else:
+        if table.num_columns != len(header):
+            found, width = table.num_columns, len(header)
+            msg = f"{name}: rows have {found} columns but the header row has {width}"
+            raise InputError(msg)
+        lines = _record_lines(table)
+        frame = table.slice(1).to_pandas()
+        frame.columns = pd.Index([h.strip() for h in header])
+        frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
+        if lines is not None and (lines[1:] > 1).any():
+            frame[LINES] = lines[1:]
+    return _tidy(frame, name)
+
+
+LINES = "_lines"
+"""Column holding how many lines of the file a row spans, when some row spans more than one."""
+_BLOCK = 1 << 20  # Arrow's default block; a row longer than a block is read with a larger one
+_FIELD_LIMIT = (1 << 31) - 1
+
+
+def _arrow_csv(path: Path, header: list[str]) -> pa.Table | None:
+    """The file as Arrow text columns, the header as row 0; None when Arrow finds it irregular
+    (a row with another number of fields, even of spaces only), to be read by `_exact_csv`.
+    """
     width = len(header)
-    types = {f"f{i}": pa.string() for i in range(width)}
+    irregular: list[int] = []
 
     def on_invalid(row: Any) -> str:
-        return "error"
+        irregular.append(row.actual_columns)
+        return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
-            ),
-            convert_options=pacsv.ConvertOptions(column_types=types),
-        )
-    except pa.ArrowInvalid as exc:
-        text = str(exc)
-        if "UTF8" in text or "UTF-8" in text:
-            raise InputError(_not_utf8(path)) from None
-        if "Expected" in text and "columns" in text:
-            detail = text.split("CSV parse error:", 1)[-1].strip()
-            msg = (
-                f"{name}: rows do not all have the {width} columns of the header row "
-                f"({detail}); check for unquoted commas or missing fields"
+    block = _BLOCK
+    while True:
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=block),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={f"f{i}": pa.string() for i in range(width)}
+                ),
             )
-            raise InputError(msg) from None
-        if "Empty CSV" in text:  # header only, no line break after it
-            table = pa.table({f"f{i}": pa.array([header[i]], pa.string()) for i in range(width)})
-        else:
-            raise InputError(f"{name}: cannot be read as CSV ({text})") from None
-    if table.num_columns != width:
-        msg = f"{name}: rows have {table.num_columns} columns but the header row has {width}"
-        raise InputError(msg)
-    frame = table.slice(1).to_pandas()
+        except pa.ArrowInvalid as exc:
+            text = str(exc)
+            if "UTF8" in text or "UTF-8" in text:
+                raise InputError(_not_utf8(path)) from None
+            if "Empty CSV" in text:  # header only, no line break after it
+                return pa.table({f"f{i}": pa.array([header[i]], pa.string()) for i in range(width)})
+            size = path.stat().st_size
+            if "straddl" in text and block <= size and block < _FIELD_LIMIT // 2:
+                block = min(max(block * 16, size + 1), _FIELD_LIMIT)  # a field longer than a block
+                continue
+            return None
+        return None if irregular else table
+
+
+def _record_lines(table: pa.Table) -> npt.NDArray[np.int64] | None:
+    """How many lines of the file each record spans (1 + the line breaks in its values), or
+    None when no value holds a line break (the usual case: one pass over the text, no copy).
+    """
+    breaks: npt.NDArray[np.int64] | None = None
+    for column in table.columns:
+        if not may_hold_line_breaks(column):
+            continue
+        newlines = pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+        returns = pc.count_substring(column, "\r").to_numpy(zero_copy_only=False)
+        pairs = pc.count_substring(column, "\r\n").to_numpy(zero_copy_only=False)
+        count = np.asarray(newlines + returns - pairs, dtype=np.int64)
+        breaks = count if breaks is None else breaks + count
+    return None if breaks is None else breaks + 1
+
+
+def may_hold_line_breaks(values: pa.Array | pa.ChunkedArray) -> bool:
+    """False when no text value can hold a line break: a scan of the text's bytes for CR and
+    LF (memchr speed, a few MB at a time), no per-value work; True means look closer.
+    """
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        buffers = chunk.buffers()
+        if len(chunk) == 0 or len(buffers) < 3 or buffers[1] is None or buffers[2] is None:
+            continue
+        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
+        first, last = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        view = memoryview(buffers[2])[first:last]  # this chunk's bytes only
+        for start in range(0, len(view), _SCAN_BYTES):
+            window = bytes(view[start : start + _SCAN_BYTES])
+            if b"\n" in window or b"\r" in window:
+                return True
+    return False
+
+
+_SCAN_BYTES = 1 << 24
+
+
+def _exact_csv(path: Path, header: list[str]) -> pd.DataFrame:
+    """An irregular CSV file read record by record (Python's csv): blank lines skipped (but
+    counted in the row numbers, as a spreadsheet counts them), and a row with another number
+    of fields than the header named by its row and line (its values are not shown: they may
+    be client data).
+    """
+    name = path.name
+    width = len(header)
+    columns: list[list[str]] = [[] for _ in range(width)]
+    starts: list[int] = []
+    spans: list[int] = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=False)
+            previous = 0
+            for row, record in enumerate(reader, start=1):
+                line, previous = previous + 1, reader.line_num
+                if row == 1:
+                    continue  # the header row, read by _csv_header
+                if len(record) != width:
+                    if all(not field.strip() for field in record):
+                        continue  # a blank line, perhaps of spaces
+                    where = f"row {row}" + (f" (line {line} of the file)" if line != row else "")
+                    msg = (
+                        f"{name}: {where} has {len(record)} fields but the header row has "
+                        f"{width}; check that row for a comma in an unquoted value or a "
+                        "missing field (re-export the table if in doubt)"
+                    )
+                    raise InputError(msg)
+                for column, value in zip(columns, record, strict=True):
+                    column.append(value)
+                starts.append(row)
+                spans.append(previous - line + 1)
+    except UnicodeDecodeError:
+        raise InputError(_not_utf8(path)) from None
+    except csv.Error as exc:
+        msg = f"{name}: cannot be read as CSV at line {previous + 1} ({exc})"
+        raise InputError(msg) from None
+    finally:
+        csv.field_size_limit(limit)
+    frame = pd.DataFrame(
+        {f"c{i}": pd.Series(columns[i], dtype="str") for i in range(width)},
+        index=pd.RangeIndex(len(starts)),
+    )
     frame.columns = pd.Index([h.strip() for h in header])
-    frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
-    return _tidy(frame, name)
+    frame[ROW] = np.asarray(starts, dtype=np.int64)
+    if any(span > 1 for span in spans):
+        frame[LINES] = np.asarray(spans, dtype=np.int64)
+    return frame
 
 
 def _check_text(path: Path, head: bytes) -> None:
@@ -263,7 +429,7 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 def _tidy(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     """Drop unnamed empty columns and blank rows; raise on unnamed or repeated columns."""
-    columns = [c for c in frame.columns if c != ROW]
+    columns = [c for c in frame.columns if c not in (ROW, LINES)]
     blank = {c: _blank(frame[c]) for c in columns if c == ""}
     for position, column in enumerate(columns, start=1):
         if column == "" and not blank[column].all():
@@ -385,12 +551,28 @@ def cell_text(value: Any) -> str:
 # -- SQL ------------------------------------------------------------------------------------
 
 
+PASSWORD_ENV = "UTILIZATION_DB_PASSWORD"
+"""The environment variable a database URL without a password takes its password from."""
+
+
 def masked_source(source: str) -> str:
     """A data source as it may be shown or written: a database URL's password as `***`."""
     return _PASSWORD.sub(r"\1:***@", source)
 
 
-_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+def split_password(source: str) -> tuple[str, str]:
+    """A data source without its database URL's password, and that password (decoded from
+    the URL's %-escapes; '' when there is none). `postgresql://u:pw@host/db` gives
+    (`postgresql://u@host/db`, `pw`).
+    """
+    match = _PASSWORD.search(source)
+    if match is None:
+        return source, ""
+    bare = source[: match.start()] + match.group(1) + "@" + source[match.end() :]
+    return bare, unquote(match.group(2))
+
+
+_PASSWORD = re.compile(r"(://[^:/@\s]*):([^@\s]*)@")
 
 
 def _read_sql(url: str) -> RawSource:
@@ -400,8 +582,9 @@ def _read_sql(url: str) -> RawSource:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     shown = masked_source(url)
+    _check_sqlite_file(url, shown)
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(_with_password(url))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         reason = masked_source(str(exc)).replace(url, shown)
         msg = f"{shown!r} is not a usable database URL ({reason}); e.g. sqlite:///agency.db"
@@ -437,6 +620,42 @@ def _read_sql(url: str) -> RawSource:
     origin = {t: t for t in tables}
     described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
     return RawSource(tables, origin, f"database {shown}: {described}", None, "sql")
+
+
+def _check_sqlite_file(url: str, shown: str) -> None:
+    """InputError when a SQLite URL names a file that does not exist (SQLite would create an
+    empty database there, and report every table missing).
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except (ArgumentError, ValueError):
+        return  # create_engine says what is wrong
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return  # a URI filename: SQLite's own options (e.g. mode=ro) decide
+    if not Path(database).is_file():
+        what = "is not a file" if Path(database).exists() else "does not exist"
+        msg = f"{shown}: the database file {database} {what}; check the path"
+        raise InputError(msg)
+
+
+def _with_password(url: str) -> Any:
+    """The URL to connect with: given a password, as it is; without one, with the password of
+    the environment variable UTILIZATION_DB_PASSWORD when set (else the driver's own way,
+    e.g. PostgreSQL's ~/.pgpass or PGPASSWORD).
+    """
+    import sqlalchemy as sa
+
+    password = os.environ.get(PASSWORD_ENV, "")
+    if not password or split_password(url)[1]:
+        return url
+    parsed = sa.engine.make_url(url)
+    return parsed if parsed.get_backend_name() == "sqlite" else parsed.set(password=password)
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
 from utilization.exceptions import InputError
 from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
-from utilization.sources import ROW, RawSource, cell_text
+from utilization.sources import LINES, ROW, RawSource, cell_text, may_hold_line_breaks
 from utilization.units import PER_VISIT, RULES, units_array
 
 TEXT: Literal["str"] = "str"
@@ -40,6 +40,7 @@ NEGATIVE = "negative; must be 0 or more"
 NOT_A_DATE = "not a date (expected YYYY-MM-DD)"
 NOT_A_DATETIME = "not a date-time (expected YYYY-MM-DD HH:MM:SS, optionally with a UTC offset)"
 NOT_A_FLAG = "not true or false (use true/false, yes/no, y/n or 1/0)"
+LINE_BREAK = "contains a line break: an unclosed quote?"
 
 _OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
 _NAIVE_FORMATS: tuple[str, ...] = (
@@ -87,6 +88,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
         frame = tables.get(name)
         present = frame is not None
         checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        checked[name].line_breaks()
         return checked[name]
 
     frames["clients"] = _clients(table("clients"))
@@ -112,9 +114,9 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
     counts = pd.DataFrame(
         {
             "table": pd.Series(list(TABLES), dtype=TEXT),
-            "rows_read": [checked[t].n for t in TABLES],
+            "rows_read": [checked[t].n + checked[t].swallowed for t in TABLES],
             "rows_used": [checked[t].n - int(checked[t].bad.sum()) for t in TABLES],
-            "rows_rejected": [int(checked[t].bad.sum()) for t in TABLES],
+            "rows_rejected": [int(checked[t].bad.sum()) + checked[t].swallowed for t in TABLES],
         }
     ).astype({"rows_read": np.int64, "rows_used": np.int64, "rows_rejected": np.int64})
     return Dataset(
@@ -134,7 +136,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
 
 def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
     """Raise InputError naming the table, the missing column(s) and the columns found."""
-    found = [str(c) for c in frame.columns if c != ROW]
+    found = [str(c) for c in frame.columns if c not in (ROW, LINES)]
     missing = [c for c in REQUIRED_COLUMNS[name] if c not in found]
     groups = schema.TABLES[name].alternatives  # visits: start + end, or service_date + minutes
     if groups and not any(all(c in found for c in group) for group in groups):
@@ -174,7 +176,39 @@ class _Table:
             self.rows = np.arange(2, self.n + 2, dtype=np.int64)
         self.bad = np.zeros(self.n, dtype=bool)
         self.parts: list[pd.DataFrame] = []
+        declared = schema.TABLES.get(name)
+        self._kinds = {c.name: c.kind for c in declared.columns} if declared else {}
+        self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
+
+    def line_breaks(self) -> None:
+        """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
+        is most often an unclosed quote that swallowed the rows below. Such a row counts as
+        every line of the file it runs over, in rows read and rows rejected, so the rows it
+        swallowed do not disappear from the counts.
+        """
+        declared = schema.TABLES.get(self.name)
+        if declared is None or not self.n:
+            return
+        spans = self.frame[LINES].to_numpy(dtype=np.int64) if LINES in self.frame else None
+        hit = np.zeros(self.n, dtype=bool)
+        for column in declared.columns:
+            if column.lines or not self.has(column.name):
+                continue
+            raw = self.frame[column.name]
+            if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
+                continue  # typed numbers and dates hold no line break
+            found = _line_break(self.text(column.name))
+            if not found.any():
+                continue
+            reasons = [
+                LINE_BREAK + (f" (the row runs over {k} lines of the file)" if k > 1 else "")
+                for k in (spans[found] if spans is not None else np.ones(found.sum(), np.int64))
+            ]
+            self.reject(found, column.name, reasons, "line_break")
+            hit |= found
+        if spans is not None and hit.any():
+            self.swallowed = int((spans[hit] - 1).sum())
 
     def has(self, column: str) -> bool:
         """Whether the table has this column."""
@@ -300,7 +334,10 @@ class _Table:
         Rejects text that is not a number, negative values unless `negative`, and values
         that are not whole numbers when `whole` (the reason) is given.
         """
-        values, given, ok = _numbers(self.frame[column] if self.has(column) else None, self.n)
+        raw = self.frame[column] if self.has(column) else None
+        typed = raw is not None and pd.api.types.is_numeric_dtype(raw.dtype)
+        text = self.text(column) if raw is not None and not typed else None  # cached
+        values, given, ok = _numbers(raw, self.n, text)
         if required:
             self.reject(~given, column, MISSING, "missing")
         self.reject(given & ~ok, column, NOT_A_NUMBER, "not_a_number")
@@ -313,7 +350,7 @@ class _Table:
             fraction = ok & ~np.isnan(values) & (values != np.floor(values))
             self.reject(fraction, column, whole, "not_whole")
             values = np.where(fraction, np.nan, values)
-        return values
+        return self._bounded(column, values)
 
     def flag(self, column: str) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """The column as booleans and where it was given; rejects values that are not a flag."""
@@ -338,7 +375,7 @@ class _Table:
         if required:
             self.reject(~given, column, MISSING, "missing")
         self.reject(given & ~ok, column, NOT_A_DATE, "not_a_date")
-        return values
+        return self._within_dates(column, values, values)
 
     def instant(
         self, column: str, settings: Settings
@@ -352,6 +389,9 @@ class _Table:
         text = self.text(column) if typed is None else None
         values, given, parsed, naive = _instants(typed, text, settings.timezone, self.n)
         self.reject(given & ~parsed, column, NOT_A_DATETIME, "not_a_datetime")
+        checked = np.where(naive != NAT, naive, values)  # the local time, else the instant
+        values = self._within_dates(column, values, checked)
+        parsed &= (checked == NAT) | ((checked >= FIRST_DAY) & (checked < AFTER_LAST_DAY))
         gap = parsed & (values == NAT)
         if gap.any():
             where = np.flatnonzero(gap)
@@ -363,6 +403,43 @@ class _Table:
             ]
             self.reject(gap, column, reasons, "nonexistent_local_time")
         return values, np.where(values != NAT, naive, NAT)
+
+    def _within_dates(
+        self, column: str, values: npt.NDArray[np.int64], checked: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """`values` with NAT where `checked` (microseconds) is outside the bound of dates
+        (1900-01-01 to 2199-12-31, data contract §2); those rows rejected as out of range.
+        """
+        known = checked != NAT
+        early = known & (checked < FIRST_DAY)
+        late = known & (checked >= AFTER_LAST_DAY)
+        if not (early.any() or late.any()):
+            return values
+        self.reject(early, column, f"out of range: before {DATES.low}", "out_of_range")
+        self.reject(late, column, f"out of range: after {DATES.high}", "out_of_range")
+        return np.where(early | late, NAT, values)
+
+    def _bounded(self, column: str, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`values` with NaN where beyond the bound of the column's kind (data contract §2),
+        those rows rejected as out of range.
+        """
+        kind = self._kinds.get(column)
+        limit = schema.bound(kind) if kind else None
+        if limit is None or not isinstance(limit.high, int | float):
+            return values
+        low, high = float(limit.low), float(limit.high)
+        known = ~np.isnan(values)
+        above = known & (values > high)
+        below = known & (values < low)
+        if not (above.any() or below.any()):
+            return values
+        self.reject(
+            above, column, "out of range: more than " + _amount(kind, limit.high), "out_of_range"
+        )
+        self.reject(
+            below, column, "out of range: less than " + _amount(kind, limit.low), "out_of_range"
+        )
+        return np.where(above | below, np.nan, values)
 
     def references(self, column: str, catalog: _Catalog) -> None:
         """Reject rows whose `column` value is not an accepted row of `catalog`."""
@@ -395,6 +472,21 @@ class _Table:
 
 NAT = np.iinfo(np.int64).min
 """Missing instant or date, as the int64 microsecond count numpy uses for NaT."""
+DATES = next(b for b in schema.BOUNDS if "date" in b.kinds)
+_MINUTES = next(b for b in schema.BOUNDS if "minutes" in b.kinds)
+FIRST_DAY = int(np.datetime64(str(DATES.low), "us").astype(np.int64))
+AFTER_LAST_DAY = int(
+    (np.datetime64(str(DATES.high), "us") + np.timedelta64(1, "D")).astype(np.int64)
+)
+"""The bound of dates and date-times (data contract §2), as microseconds since 1970."""
+
+
+def _amount(kind: str | None, value: float | str) -> str:
+    """A bound as the reason shows it: `1,000,000 units`, `$1,000,000`, `-$1,000,000`."""
+    number = float(value)
+    if kind == "money":
+        return f"{'-' if number < 0 else ''}${abs(number):,.0f}"
+    return f"{number:,.0f} {kind}"
 
 
 @dataclass
@@ -605,6 +697,10 @@ def _visits(
     elapsed = np.where(both, end - start, 0)
     t.reject(both & (elapsed < 0), "end", "end is before start", "end_before_start")
     computed = np.where(both & (elapsed >= 0), elapsed // _US_PER_MINUTE, 0)
+    longest = _MINUTES.high
+    too_long = both & (computed > float(longest))
+    after = f"out of range: more than {_amount('minutes', longest)} after start"
+    t.reject(too_long, "end", after, "out_of_range")
     local_day = np.where(start_local != NAT, start_local // _US_PER_DAY * _US_PER_DAY, NAT)
     offset_given = (start != NAT) & (start_local == NAT)
     if offset_given.any():
@@ -828,6 +924,15 @@ def _as_text(values: pd.Series) -> pd.Series:
     return result
 
 
+def _line_break(text: pd.Series) -> npt.NDArray[np.bool_]:
+    """Where text values hold a line break (LF or CR), computed by Arrow."""
+    array = pa.array(text.astype(TEXT).array)
+    if not may_hold_line_breaks(array):
+        return np.zeros(len(text), dtype=bool)
+    found = pc.or_(pc.match_substring(array, "\n"), pc.match_substring(array, "\r"))
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _needs_tidying(text: pd.Series) -> bool:
     """Whether some value of a text column is empty or may begin or end with white space.
 
@@ -866,9 +971,11 @@ def _needs_tidying(text: pd.Series) -> bool:
 
 
 def _numbers(
-    raw: pd.Series | None, n: int
+    raw: pd.Series | None, n: int, text: pd.Series | None = None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Values as floats, where a value was given, and where it is a usable finite number."""
+    """Values as floats, where a value was given, and where it is a usable finite number
+    (`text`: the column as stripped text, when already made).
+    """
     if raw is None:
         return np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     dtype = raw.dtype
@@ -876,7 +983,7 @@ def _numbers(
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         given = ~np.isnan(values)
         return values, given, given & np.isfinite(values)
-    text = _as_text(raw)
+    text = _as_text(raw) if text is None else text
     given = text.notna().to_numpy()
     try:
         values = pc.cast(pa.array(text.array), pa.float64()).to_numpy(zero_copy_only=False)
@@ -1052,11 +1159,11 @@ def _instants(
             _parse_fallback(text, naive, todo, _NAIVE_FORMATS)
     else:
         return utc, np.zeros(n, bool), np.zeros(n, bool), naive
-    local = given & (naive != NAT)
+    local = given & (naive != NAT) & (naive >= FIRST_DAY) & (naive < AFTER_LAST_DAY)
     if local.any():
         where = np.flatnonzero(local)
         utc[where] = _localize(naive[where], timezone, nonexistent="NaT")
-    parsed = local | (given & (utc != NAT))
+    parsed = (given & (naive != NAT)) | (given & (utc != NAT))
     return utc, given, parsed, naive
 
 

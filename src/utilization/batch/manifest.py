@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +53,36 @@ class ReportRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ReportRecord:
-        """A record read back from a manifest; marked as not rendered by this run."""
-        fields = ("name", "view", "subject", "key", "status", "outputs", "figures", "error")
-        return cls(**{k: data[k] for k in fields if k in data}, rendered=False)
+        """A record read back from a manifest; marked as not rendered by this run.
+
+        ValueError when it is not a record: keys missing or of the wrong type.
+        """
+        if not isinstance(data, dict):
+            msg = f"a report record is {type(data).__name__}, not a mapping"
+            raise ValueError(msg)
+        texts = ("name", "view", "subject", "key", "status")
+        missing = [k for k in texts if not isinstance(data.get(k), str)]
+        outputs = data.get("outputs", {})
+        if (
+            missing
+            or not isinstance(outputs, dict)
+            or not all(
+                isinstance(o, dict)
+                and isinstance(o.get("path"), str)
+                and isinstance(o.get("sha256"), str)
+                for o in outputs.values()
+            )
+        ):
+            msg = f"a report record lacks {missing or ['outputs']}"
+            raise ValueError(msg)
+        figures = data.get("figures", {})
+        return cls(
+            **{k: data[k] for k in texts},
+            outputs=outputs,
+            figures=figures if isinstance(figures, dict) else {},
+            error=str(data.get("error", "")),
+            rendered=False,
+        )
 
 
 def sha256_text(text: str) -> str:
@@ -77,18 +107,20 @@ def package_fingerprint() -> dict[str, str]:
 
 
 def input_fingerprints(data: str, settings: str, dataset: Dataset) -> dict[str, str]:
-    """SHA-256 of every input file (a folder's files, a workbook, the settings file).
+    """SHA-256 of every input file: every file `load` reads (`pipeline.source_files`: a
+    folder's files, a workbook, `utilization.toml`, the 835 files of `remittances/`, the
+    settings file), so a new remittance or a changed setting makes the reports out of date.
 
     Sources without files (`demo`, a database) are fingerprinted by the content of the tables
     as read: `<source>#<table>` -> SHA-256 of the table's row hashes.
     """
+    from utilization.pipeline import source_files
+
     prints: dict[str, str] = {}
     path = Path(data)
     if data != "demo" and "://" not in data and path.exists():
-        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-        for file in files:
-            if not file.name.startswith("."):
-                prints[str(file.resolve())] = sha256_file(file)
+        for file in source_files(data, settings or None):
+            prints[str(file.resolve())] = sha256_file(file)
     else:
         shown = masked_source(data)
         for table in (*TABLES, "rejects"):
@@ -109,16 +141,29 @@ def job_key(
     return sha256_text(canonical_json(payload))
 
 
-def read_manifest(folder: Path) -> dict[str, ReportRecord]:
-    """The records of an earlier run in `folder`, by report name; empty when there is none."""
+def read_manifest(
+    folder: Path, note: Callable[[str], None] = lambda _: None
+) -> dict[str, ReportRecord]:
+    """The records of an earlier run in `folder`, by report name; empty when there is none.
+
+    A manifest that cannot be used (not JSON, another shape, a record without its keys, as a
+    hand edit or a damaged disk leaves it) counts as none: every report is made again and
+    the new run writes a sound one. `note` is told why.
+    """
     path = folder / MANIFEST
+    if not path.exists():
+        return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            msg = f"not a manifest of format {MANIFEST_FORMAT}"
+            raise ValueError(msg)
+        records = [ReportRecord.from_json(r) for r in data.get("reports", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        note(f"{MANIFEST} of the earlier run cannot be used ({why}); every report is made again")
         return {}
-    if data.get("format") != MANIFEST_FORMAT:
-        return {}
-    return {r["name"]: ReportRecord.from_json(r) for r in data.get("reports", [])}
+    return {r.name: r for r in records}
 
 
 def up_to_date(
@@ -134,9 +179,18 @@ def up_to_date(
         if output is None:
             return False
         path = folder / output["path"]
-        if not path.is_file() or sha256_file(path) != output["sha256"]:
+        if ".." in Path(output["path"]).parts or not _regular(path):
+            return False  # only a report of the set's own, never a link, FIFO or folder
+        if sha256_file(path) != output["sha256"]:
             return False
     return True
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def write_manifest(folder: Path, header: dict[str, Any], records: list[ReportRecord]) -> Path:
@@ -154,5 +208,5 @@ def write_manifest(folder: Path, header: dict[str, Any], records: list[ReportRec
         "reports": [r.as_json() for r in ordered],
     }
     path = folder / MANIFEST
-    write_atomic(path, json.dumps(body, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(body, indent=1, ensure_ascii=False) + "\n", within=folder)
     return path

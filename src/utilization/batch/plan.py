@@ -17,6 +17,7 @@ from utilization.filenames import safe_name, unique_names
 from utilization.parameters import FILTERS, Request
 from utilization.period import Period
 from utilization.report.runner import parse_formats
+from utilization.sources import masked_source
 
 KEYS = (
     "name", "view", "period", "data", "settings", "clients", "procedures", "providers",
@@ -77,6 +78,7 @@ class ParameterSet:
             request[CATALOGS[subject]] = (
                 selection if isinstance(selection, str) else list(selection)
             )
+        request["data"] = masked_source(request["data"])  # a database password never written
         return {
             "name": self.name,
             **request,

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,11 +26,20 @@ from utilization.batch.manifest import (
 from utilization.batch.plan import Job, ParameterSet, read_parameter_set, unknown_subject
 from utilization.batch.workers import Task
 from utilization.dataset import Dataset
-from utilization.exceptions import InputError, require
-from utilization.files import sha256_file, write_atomic
+from utilization.exceptions import require
+from utilization.files import (
+    ensure_folder,
+    locked,
+    open_append,
+    remove_temporary,
+    sha256_file,
+    write_atomic,
+)
 from utilization.report.runner import RESET, templates_dir
+from utilization.sources import masked_source
 
 LOG = "batch.log"
+LOCK = ".batch.lock"  # one run per set and period at a time
 INDEX = "index.html"
 SAVE_EVERY_SECONDS = 2.0  # the manifest is rewritten this often while reports finish
 CHUNK_MAX = 50  # reports per Dask task at most
@@ -119,15 +124,15 @@ def run_batch(
 
     if "pdf" in spec.formats:
         require("weasyprint", "pdf", "PDF reports (formats: [pdf])")
-    folder = spec.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder), _Log(folder / LOG) as log:
+    folder = ensure_folder(spec.folder, within=spec.out)  # no planted link on the way
+    with locked(folder / LOCK, "another batch run"), _Log(folder / LOG) as log:
+        ensure_folder(folder / spec.view, within=folder)  # the reports' folder: no link
         removed = remove_temporary_files(folder)
         dataset = load(spec.data, spec.settings or None)
         log.names = _client_names(dataset)
-        rejects = write_rejects(dataset, folder)
+        rejects = write_rejects(dataset, folder, within=folder)
         header = _header(spec, dataset)
-        records, todo, keys = _plan(spec, dataset, header, force)
+        records, todo, keys = _plan(spec, dataset, header, force, log.write)
         log.write(
             f"start set {spec.name} period {spec.period.label} view {spec.view}: "
             f"{len(records) + len(todo)} report(s), {len(todo)} to render"
@@ -137,7 +142,7 @@ def run_batch(
             log.report(record)
         saved = time.monotonic()
         for record in _execute(
-            spec, dataset, todo, keys, workers, scheduler, progress, len(records)
+            spec, dataset, todo, keys, workers, scheduler, progress, len(records), log.write
         ):
             record.error = log.scrub(record.error)
             records.append(record)
@@ -146,7 +151,7 @@ def run_batch(
                 write_manifest(folder, header, records)
                 saved = time.monotonic()
         header |= {"status": "complete", "finished": _now()}
-        write_atomic(folder / INDEX, index_html(header, records))
+        write_atomic(folder / INDEX, index_html(header, records), within=folder)
         header["files"] = {p.name: sha256_file(p) for p in (folder / INDEX, rejects)}
         write_manifest(folder, header, records)
         result = BatchResult(folder, records)
@@ -155,7 +160,11 @@ def run_batch(
 
 
 def _plan(
-    spec: ParameterSet, dataset: Dataset, header: dict[str, Any], force: bool
+    spec: ParameterSet,
+    dataset: Dataset,
+    header: dict[str, Any],
+    force: bool,
+    note: Callable[[str], None],
 ) -> tuple[list[ReportRecord], list[Job], dict[str, str]]:
     """Records settled before rendering (up to date, or an id not in the data: failed), the
     jobs to render, and every job's key.
@@ -164,7 +173,7 @@ def _plan(
 
     all_jobs = jobs(spec, dataset)
     keys = {j.name: _key(j, header) for j in all_jobs}
-    previous = {} if force else read_manifest(spec.folder)
+    previous = {} if force else read_manifest(spec.folder, note)
     records: list[ReportRecord] = []
     todo: list[Job] = []
     for job in all_jobs:
@@ -183,9 +192,11 @@ def _plan(
 
 
 def _key(job: Job, header: dict[str, Any]) -> str:
-    return job_key(
-        job.parameters, header["inputs"], header["templates"][job.view], header["package"]
-    )
+    """The job's key, from its parameters with a database password masked (a hash of a
+    password among known values could be guessed back).
+    """
+    parameters = job.parameters | {"data": masked_source(str(job.parameters.get("data", "")))}
+    return job_key(parameters, header["inputs"], header["templates"][job.view], header["package"])
 
 
 def _header(spec: ParameterSet, dataset: Dataset) -> dict[str, Any]:
@@ -231,8 +242,11 @@ def _execute(
     scheduler: str | None,
     progress: bool,
     done: int,
+    note: Callable[[str], None],
 ) -> Iterator[ReportRecord]:
-    """Records of the jobs as they finish, under a progress bar (counts, rate, ETA)."""
+    """Records of the jobs as they finish, under a progress bar (counts, rate, ETA); `note`
+    is told what happened on the way (a worker that died).
+    """
     from tqdm import tqdm
 
     total = done + len(todo)
@@ -240,7 +254,7 @@ def _execute(
         total=total, initial=done, unit="report", disable=not progress or not todo, file=sys.stderr
     ) as bar:
         failed = 0
-        for records in _batches(spec, dataset, todo, keys, workers, scheduler):
+        for records in _batches(spec, dataset, todo, keys, workers, scheduler, note):
             for record in records:
                 failed += record.status == "failed"
                 bar.set_postfix(failed=failed, refresh=False)
@@ -255,6 +269,7 @@ def _batches(
     keys: dict[str, str],
     workers: int,
     scheduler: str | None,
+    note: Callable[[str], None],
 ) -> Iterator[list[ReportRecord]]:
     if not todo:
         return
@@ -276,27 +291,9 @@ def _batches(
         finally:
             close_renderer()
         return
-    yield from _pool(tasks, min(workers, len(tasks)))
+    from utilization.batch.pool import run_pool
 
-
-def _pool(tasks: list[Task], workers: int) -> Iterator[list[ReportRecord]]:
-    """Tasks on `workers` processes; a process that dies fails its report, not the batch."""
-    from utilization.batch.workers import run_task
-
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_task, task): task for task in tasks}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # BrokenProcessPool: a worker was killed
-                task = futures[future]
-                error = f"worker process failed: {type(exc).__name__}: {exc}"
-                yield [
-                    ReportRecord(
-                        j.name, j.view, j.subject, task.keys[j.name], "failed", error=error
-                    )
-                    for j in task.jobs
-                ]
+    yield from run_pool(tasks, min(workers, len(tasks)), note)
 
 
 def sliced_tasks(
@@ -318,24 +315,10 @@ def sliced_tasks(
 
 
 def remove_temporary_files(folder: Path) -> int:
-    """Delete the temporary files (`.<name>.<random>.tmp`) an interrupted run left behind."""
-    count = 0
-    for path in folder.rglob(".*.tmp"):
-        path.unlink(missing_ok=True)
-        count += 1
-    return count
-
-
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One run per set and period at a time (the lock goes when the process ends)."""
-    with (folder / ".batch.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            msg = f"another batch run is writing into {folder}; wait for it to finish"
-            raise InputError(msg) from None
-        yield
+    """Delete the product's own temporary files (`files.temporary_name`) an interrupted run
+    left behind in the set's folder; a user's file, whatever its name, stays.
+    """
+    return remove_temporary(folder)
 
 
 class _Log:
@@ -347,7 +330,7 @@ class _Log:
         self._handle: TextIO | None = None
 
     def __enter__(self) -> _Log:
-        self._handle = self.path.open("a", encoding="utf-8")
+        self._handle = open_append(self.path)  # never through a planted link
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from utilization import views
 from utilization.dataset import Dataset
-from utilization.files import write_atomic
+from utilization.exceptions import EnvironmentFault
+from utilization.files import fault, write_atomic
 
 SUFFIX = ".dataset.pickle"
 
@@ -53,9 +55,34 @@ def to_bytes(dataset: Dataset) -> bytes:
 def materialize(data: bytes, folder: Path | None = None) -> str:
     """Write slice bytes once to the worker's temporary folder; return the path to pass as
     the notebooks' `data_slice` parameter (read by `pipeline.load_cached`).
+
+    The default folder, in the shared temporary folder, is this user's own: made 0700, and
+    used only when it is a real folder owned by this user that nobody else can write (a
+    slice is unpickled, so a file planted there would run code).
     """
-    folder = folder or Path(tempfile.gettempdir()) / f"utilization-slices-{os.getuid()}"
+    folder = folder or private_folder(
+        Path(tempfile.gettempdir()) / f"utilization-slices-{os.getuid()}"
+    )
     path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIX}"
     if not path.is_file():
         write_atomic(path, data)
     return str(path)
+
+
+def private_folder(folder: Path) -> Path:
+    """`folder`, made 0700 if missing; EnvironmentFault unless it is a real folder of this
+    user that no other user can write.
+    """
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise fault(exc, folder, "make the folder") from None
+    mine = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+    if not mine or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        msg = (
+            f"{folder}: not a private folder of this user (a link, another user's, or "
+            "writable by others); remove it, or set TMPDIR to a folder of your own"
+        )
+        raise EnvironmentFault(msg)
+    return folder

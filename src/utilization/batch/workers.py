@@ -98,7 +98,9 @@ def _render(job: Job, task: Task, data: str | None) -> ReportRecord:
     start = time.perf_counter()
     try:
         rend = renderer()
-        written = rend.render(job.view, parameters, out_dir, job.name, task.formats)
+        written = rend.render(
+            job.view, parameters, out_dir, job.name, task.formats, within=task.folder
+        )
         record.figures = rend.last_figures
         record.outputs = {
             fmt: {"path": f"{job.view}/{path.name}", "sha256": sha256_file(path)}

@@ -23,6 +23,7 @@ from utilization import export, views
 from utilization.filenames import safe_name
 from utilization.report import charts
 from utilization.report.sections import SECTIONS, Report
+from utilization.spreadsheets import csv_text
 
 Format = Literal["csv", "xlsx", "pdf"]
 FORMATS: dict[Format, tuple[str, str]] = {
@@ -73,7 +74,7 @@ def build(report: Report, fmt: Format) -> Download:
     if fmt == "csv":
         section = table_section(report)
         frame = export.rounded_frame(getattr(report.figures, section), section)
-        data = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        data = csv_text(frame).encode("utf-8")  # names never run as formulas in Excel
     elif fmt == "xlsx":
         with tempfile.TemporaryDirectory(prefix="utilization-download-") as folder:
             path = Path(folder) / "figures.xlsx"

@@ -51,6 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import TABLES
+from utilization.files import write_atomic
 from utilization.units import units_array
 
 IntArray = npt.NDArray[np.int64]
@@ -256,16 +257,14 @@ def write_demo(out: Path, fmt: str = "csv", **generate_kwargs: Any) -> list[Path
         raise ValueError(msg)
     tables = generate(**generate_kwargs)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name, frame in tables.items():
         path = out / f"{name}.{fmt}"
         if fmt == "csv":
-            frame.to_csv(
-                path, index=False, lineterminator="\n", float_format="%.2f", encoding="utf-8"
-            )
+            data: str | bytes = frame.to_csv(index=False, lineterminator="\n", float_format="%.2f")
         else:
-            frame.to_parquet(path, index=False)
+            data = frame.to_parquet(None, index=False)
+        write_atomic(path, data)
         paths.append(path)
     return paths
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from utilization.exceptions import InputError
-from utilization.files import write_atomic
+from utilization.files import locked, write_atomic
 from utilization.remittance.lines import match_lines
 from utilization.remittance.x12 import (
     PAYMENT_COLUMNS,
@@ -20,6 +20,22 @@ from utilization.remittance.x12 import (
     UNMATCHED_FILE,
     read_remittances,
 )
+from utilization.schema import PAYMENTS
+from utilization.spreadsheets import csv_text
+
+READ_BACK: tuple[str, ...] = (
+    *PAYMENTS.required_columns,
+    *PAYMENTS.optional_columns,
+    "remittance_key",
+)
+"""The columns of payments.csv the product reads back: written exactly, never neutralized
+(a neutralized `visit_id` would no longer name its visit). The others (check number, file,
+claim numbers, payer, how a line was matched, columns of the agency's own) are neutralized.
+"""
+
+
+LOCK = ".import-835.lock"
+LOCK_WAIT_SECONDS = 600.0
 
 
 @dataclass
@@ -54,8 +70,20 @@ def import_835(
     Unmatched lines go to `data_dir/remittance_unmatched.csv`, which keeps earlier unmatched
     lines that were not read again and drops those that have since been matched.
     Files that cannot be read are listed in `errors` and the others are imported.
+
+    One import at a time per data folder: the run holds `.import-835.lock` from reading
+    payments.csv to writing it, and a second import waits for it (up to LOCK_WAIT_SECONDS),
+    so two imports at once never lose or double a payment.
     """
     data_dir = Path(data_dir)
+    with locked(data_dir / LOCK, "another import-835", wait_seconds=LOCK_WAIT_SECONDS):
+        return _import(files, data_dir, visits=visits, clients=clients)
+
+
+def _import(
+    files: Sequence[Path], data_dir: Path, *, visits: pd.DataFrame, clients: pd.DataFrame
+) -> ImportResult:
+    """`import_835` once the data folder's lock is held."""
     payments_path = data_dir / PAYMENTS_FILE
     unmatched_path = data_dir / UNMATCHED_FILE
     for other in ("payments.parquet",):
@@ -79,7 +107,7 @@ def import_835(
     ):
         columns = _columns(existing, PAYMENT_COLUMNS)
         table = pd.concat([existing.reindex(columns=columns, fill_value=""), added[columns]])
-        _write_csv(table.fillna(""), payments_path)
+        _write_csv(table.fillna(""), payments_path, exempt=READ_BACK)
 
     earlier = _read_csv(unmatched_path, UNMATCHED_COLUMNS)
     read_now = set(lines["remittance_key"]) | set(added["remittance_key"]) | known
@@ -133,6 +161,8 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write through the atomic writer, with `\\n` line ends."""
-    write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+def _write_csv(frame: pd.DataFrame, path: Path, exempt: tuple[str, ...] = ()) -> None:
+    """Write through the atomic writer, with `\\n` line ends; text cells a spreadsheet would
+    run are neutralized (`utilization.spreadsheets`), but for the `exempt` columns.
+    """
+    write_atomic(path, csv_text(frame, exempt=exempt))

@@ -42,7 +42,9 @@ negative charge, is not a denial).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,6 +55,7 @@ from typing import Any
 import pandas as pd
 
 from utilization.exceptions import RemittanceError
+from utilization.schema import BOUNDS
 
 LINE_COLUMNS: list[str] = [
     "file",
@@ -127,6 +130,11 @@ ADJUSTMENT_GROUPS = frozenset({"CO", "CR", "OA", "PI", "PR"})
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 _AMOUNT = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
 _BALANCE_WARNINGS_PER_FILE = 5
+_NOT_SEPARATORS = " \t\r\n"  # X12 allows any other character (FS, GS, RS, US: \x1c-\x1f)
+_DATES = next(b for b in BOUNDS if "date" in b.kinds)
+_MOST_MONEY = int(next(b for b in BOUNDS if "money" in b.kinds).high)
+_MOST_UNITS = int(next(b for b in BOUNDS if "units" in b.kinds).high)
+_FIRST_DAY, _LAST_DAY = date.fromisoformat(str(_DATES.low)), date.fromisoformat(str(_DATES.high))
 
 
 @dataclass(frozen=True)
@@ -149,10 +157,6 @@ class _Segment:
     def get(self, position: int) -> str:
         """The element at `position` (1-based, as in `SVC01`), stripped; '' when absent."""
         return self.elements[position].strip() if position < len(self.elements) else ""
-
-    def text(self, delimiters: _Delimiters) -> str:
-        joined = delimiters.element.join(self.elements)
-        return joined if len(joined) <= 80 else joined[:77] + "..."
 
 
 @dataclass
@@ -218,9 +222,8 @@ class _Reader:
 
     # ---- errors -------------------------------------------------------------------------
     def fail(self, segment: _Segment | int | None, reason: str) -> RemittanceError:
-        if isinstance(segment, _Segment):
-            text = segment.text(self.delimiters)
-            return RemittanceError(self.name, segment.number, reason, text)
+        if isinstance(segment, _Segment):  # its id only: elements may name a patient
+            return RemittanceError(self.name, segment.number, reason, segment.id)
         return RemittanceError(self.name, segment, reason)
 
     def warn(self, segment: _Segment | None, reason: str) -> None:
@@ -246,7 +249,7 @@ class _Reader:
                 reason = f"not an X12 file: it begins with {head!r}, not with an ISA segment"
             raise self.fail(None, reason)
         element = text[3] if len(text) > 3 else ""
-        if not element or element.isalnum() or element.isspace():
+        if not element or element.isalnum() or element in _NOT_SEPARATORS:
             raise self.fail(1, f"not an X12 file: no element separator after 'ISA' ({text[:20]!r})")
         fields = text.split(element, 16)
         if len(fields) < 17 or len(fields[16]) < 2:
@@ -258,7 +261,11 @@ class _Reader:
         repetition = fields[11] if fields[12] >= "00501" else None
         if repetition is not None and (len(repetition) != 1 or repetition.isalnum()):
             repetition = None
-        if len({element, component, terminator}) < 3 or component.isalnum():
+        if (
+            len({element, component, terminator}) < 3
+            or component.isalnum()
+            or component in _NOT_SEPARATORS
+        ):
             raise self.fail(
                 1,
                 f"ISA declares unusable separators: element {element!r}, component "
@@ -275,7 +282,7 @@ class _Reader:
             if not _SEGMENT_ID.match(segment.id):
                 raise self.fail(
                     segment.number,
-                    f"segment does not start with a segment id: {piece[:60]!r}; the file is "
+                    f"segment does not start with a segment id: {piece[:12]!r}; the file is "
                     "not X12 or uses another segment terminator than the ISA declares "
                     f"({terminator!r})",
                 )
@@ -284,7 +291,7 @@ class _Reader:
         if rest:
             raise self.fail(
                 len(segments) + 1,
-                f"the file ends in the middle of a segment ({rest[:40]!r}) without the segment "
+                f"the file ends in the middle of a segment ({rest[:12]!r}…) without the segment "
                 f"terminator {terminator!r}: it looks truncated; ask for the file again",
             )
         if segments[-1].id != "IEA":
@@ -305,16 +312,30 @@ class _Reader:
             return Decimal(0)
         if not _AMOUNT.match(value):
             raise self.fail(segment, f"{segment.id}{position:02d} {value!r} is not an amount")
-        return Decimal(value)
+        amount = Decimal(value)
+        if abs(amount) > _MOST_MONEY:
+            raise self.fail(
+                segment,
+                f"{segment.id}{position:02d} {value!r} is out of range: amounts run from "
+                f"-${_MOST_MONEY:,} to ${_MOST_MONEY:,} (data contract §2)",
+            )
+        return amount
 
     def date_value(self, segment: _Segment, position: int, value: str | None = None) -> date:
         value = segment.get(position) if value is None else value
         try:
-            return datetime.strptime(value, "%Y%m%d").date()
+            day = datetime.strptime(value, "%Y%m%d").date()
         except ValueError:
             raise self.fail(
                 segment, f"{segment.id}{position:02d} {value!r} is not a date (CCYYMMDD)"
             ) from None
+        if not _FIRST_DAY <= day <= _LAST_DAY:
+            raise self.fail(
+                segment,
+                f"{segment.id}{position:02d} {value!r} is out of range: dates run from "
+                f"{_FIRST_DAY} to {_LAST_DAY} (data contract §2)",
+            )
+        return day
 
     def composite(self, segment: _Segment, position: int) -> list[str]:
         """Components of a composite element, reading `>` for a declared `:` if unambiguous."""
@@ -370,6 +391,11 @@ class _Reader:
     # ---- structure ----------------------------------------------------------------------
     def read(self) -> pd.DataFrame:
         try:
+            mode = os.stat(self.path).st_mode
+            if not stat.S_ISREG(mode):
+                what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+                reason = f"{what}, not an 835 file; put 835 files directly in the folder"
+                raise RemittanceError(self.name, None, reason)
             raw = self.path.read_bytes()
         except OSError as error:
             raise RemittanceError(self.name, None, f"cannot be read: {error.strerror}") from None
@@ -513,6 +539,10 @@ class _Reader:
         units_text = segment.get(5)
         if units_text and not _AMOUNT.match(units_text):
             raise self.fail(segment, f"SVC05 {units_text!r} (units) is not a number")
+        if units_text and abs(Decimal(units_text)) > _MOST_UNITS:
+            raise self.fail(
+                segment, f"SVC05 {units_text!r} (units) is out of range: at most {_MOST_UNITS:,}"
+            )
         return _Line(
             segment=segment.number,
             procedure_code=submitted,
@@ -774,14 +804,15 @@ def read_remittances(paths: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def remittance_files(folder: Path) -> list[Path]:
-    """The files of a `remittances/` folder, by name; hidden files are left out.
+    """The entries of a `remittances/` folder, by name; hidden ones are left out.
 
-    Every other file is offered to the reader, so a stray file is reported, not skipped.
+    Every other entry is offered to the reader, so a stray file, a folder or a FIFO is
+    reported (the reader never opens what is not a regular file), not skipped.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 # ---- matching ---------------------------------------------------------------------------

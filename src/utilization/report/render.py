@@ -83,7 +83,9 @@ def page_css(header: str, size: PageSize = "Letter") -> str:
 """
 
 
-def html_to_pdf(html: str, out: Path, header: str, size: PageSize = "Letter") -> None:
+def html_to_pdf(
+    html: str, out: Path, header: str, size: PageSize = "Letter", within: Path | None = None
+) -> None:
     """Write `html` as a PDF to `out` (atomically) with WeasyPrint; fetches nothing remote.
 
     Tables break across pages with their header row repeated; charts are scaled to the
@@ -103,7 +105,7 @@ def html_to_pdf(html: str, out: Path, header: str, size: PageSize = "Letter") ->
     local_only = URLFetcher(allowed_protocols={"data"})  # reports embed data: URLs only
     document = HTML(string=html, url_fetcher=local_only, base_url=str(out.parent))
     pdf = document.write_pdf(stylesheets=[CSS(string=page_css(header, size))])
-    write_atomic(out, pdf)
+    write_atomic(out, pdf, within=within)
 
 
 def _css_string(text: str) -> str:

@@ -16,6 +16,7 @@ import nbformat
 from utilization import views
 from utilization.exceptions import InputError, ReportError
 from utilization.files import write_atomic
+from utilization.sources import PASSWORD_ENV, split_password
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "ipynb")
 FILES_KEY = "utilization_files"  # output metadata: files to write beside the report
@@ -86,6 +87,7 @@ class Renderer:
     reuse_kernel: bool = True
     _km: Any = None
     _templates: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
+    _password: str = ""
 
     def __enter__(self) -> Renderer:
         return self
@@ -108,9 +110,14 @@ class Renderer:
             self._templates[view] = nbformat.read(path, as_version=4)
         return self._templates[view]
 
-    def _kernel_manager(self) -> Any:
-        if not self.reuse_kernel:
+    def _kernel_manager(self, password: str) -> Any:
+        """The kernel to run in, started with `password` in its environment (PASSWORD_ENV)
+        when one is given; None (papermill starts one per report) without reuse or password.
+        """
+        if not self.reuse_kernel and not password:
             return None
+        if self._km is not None and password != self._password:
+            self.close()  # a kernel knows one password: start another
         if self._km is None or (self._km.has_kernel and not self._km.is_alive()):
             from jupyter_client.manager import KernelManager
 
@@ -121,15 +128,28 @@ class Renderer:
             self._km = KernelManager(
                 kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel")
             )
+        if not self._km.has_kernel:
+            env = dict(os.environ)
+            if password:
+                env[PASSWORD_ENV] = password
+            self._km.start_kernel(env=env)
+            self._password = password
         return self._km
 
     def execute(self, view: str, parameters: dict[str, Any]) -> nbformat.NotebookNode:
-        """Run the view's template with the parameters; return the executed notebook."""
+        """Run the view's template with the parameters; return the executed notebook.
+
+        A database URL's password never enters the notebook: the `data` parameter is the
+        URL without it, and the kernel reads it from its environment (UTILIZATION_DB_PASSWORD).
+        """
         import papermill
         from papermill.exceptions import PapermillExecutionError
 
         nb = copy.deepcopy(self.template(view))
-        km = self._kernel_manager()
+        data, password = split_password(str(parameters.get("data", "")))
+        if password:
+            parameters = parameters | {"data": data}
+        km = self._kernel_manager(password)
         if km is not None:
             nb.cells.insert(0, nbformat.v4.new_code_cell(RESET, metadata={"tags": ["remove-cell"]}))
         try:
@@ -140,6 +160,9 @@ class Renderer:
         except PapermillExecutionError as exc:
             msg = f"{view} report failed: {exc.ename}: {exc.evalue}"
             raise ReportError(msg) from None
+        finally:
+            if not self.reuse_kernel:
+                self.close()
 
     def render(
         self,
@@ -148,10 +171,14 @@ class Renderer:
         out_dir: Path,
         name: str,
         formats: tuple[str, ...],
+        within: Path | None = None,
     ) -> dict[str, Path]:
         """Execute and write `<out_dir>/<name>.<format>` for each format, and the files the
         report links to beside it (`<out_dir>/<name>.<suffix>`, e.g. `agency.by_provider.csv`,
         `Report.files`); return the paths by format or suffix.
+
+        `within`: a folder holding `out_dir` below which no symbolic link is followed
+        (a batch's output set; `files.write_atomic`).
         """
         from utilization.report.render import html_to_pdf, notebook_to_html
 
@@ -160,21 +187,21 @@ class Renderer:
         written: dict[str, Path] = {}
         for suffix, text in sorted(report_files(nb).items()):
             path = out_dir / f"{name}.{suffix}"
-            write_atomic(path, text.encode("utf-8"))
+            write_atomic(path, text.encode("utf-8"), within=within)
             written[suffix] = path
         if "ipynb" in formats:
             path = out_dir / f"{name}.ipynb"
-            write_atomic(path, nbformat.writes(nb).encode("utf-8"))
+            write_atomic(path, nbformat.writes(nb).encode("utf-8"), within=within)
             written["ipynb"] = path
         if "html" in formats or "pdf" in formats:
             subtitle = meta.get("subtitle", meta.get("running_header", ""))
             html = notebook_to_html(nb, meta.get("title", view), subtitle)
             if "html" in formats:
                 path = out_dir / f"{name}.html"
-                write_atomic(path, html.encode("utf-8"))
+                write_atomic(path, html.encode("utf-8"), within=within)
                 written["html"] = path
             if "pdf" in formats:
                 path = out_dir / f"{name}.pdf"
-                html_to_pdf(html, path, header=meta.get("running_header", ""))
+                html_to_pdf(html, path, header=meta.get("running_header", ""), within=within)
                 written["pdf"] = path
         return written

@@ -879,9 +879,10 @@ class Report:
         if "by_provider" not in views.get(self.request.view).sections:
             return {}
         from utilization.export import rounded_frame
+        from utilization.spreadsheets import csv_text
 
         frame = rounded_frame(self._frame("by_provider"), "by_provider")
-        return {BY_PROVIDER_FILE: frame.to_csv(index=False, lineterminator="\n")}
+        return {BY_PROVIDER_FILE: csv_text(frame)}  # fieldworker names never run in Excel
 
     def by_payer_html(self) -> str:
         """Approved, used and paid per payer."""

@@ -23,7 +23,9 @@ class Column:
     """One column of the input contract (data contract §1): what an agency's export gives.
 
     `description` and `default` are the words of the contract's column table; `values` are
-    the only words validation accepts (empty: any).
+    the only words validation accepts (empty: any). `lines`: the value may hold line breaks
+    (free text such as a description); in any other column a line break is a reject
+    (`line_break`: in a CSV file, most often an unclosed quote that swallowed the rows below).
     """
 
     name: str
@@ -32,6 +34,7 @@ class Column:
     description: str = ""
     default: str = ""
     values: tuple[str, ...] = ()
+    lines: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ PROCEDURES = Table(
             required=True,
             description="as the agency writes it, modifiers included: `T2021 U4`",
         ),
-        _text("description", required=True),
+        Column("description", "text", required=True, lines=True),
         Column(
             "unit_minutes",
             "minutes",
@@ -318,14 +321,76 @@ ROW_COUNTS = Table(
     ),
 )
 
+# -- bounds ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range a value of one kind must lie in (data contract §2), and why.
+
+    Beyond it a value is rejected (`out_of_range`): no real agency reaches it, and inside
+    it every figure stays exact and every date in the range the engine computes with.
+    """
+
+    kinds: tuple[Kind, ...]
+    low: float | str
+    high: float | str
+    shown: str
+    why: str
+
+
+BOUNDS: tuple[Bound, ...] = (
+    Bound(
+        ("minutes",),
+        0,
+        527_040,
+        "0 to 527,040 minutes (366 days)",
+        "a year of round-the-clock care, longer than any visit, stay or unit (a facility stay "
+        "entered as one service included); the minutes of ten million visits add up exactly",
+    ),
+    Bound(
+        ("units",),
+        0,
+        1_000_000,
+        "0 to 1,000,000 units",
+        "far above any authorization (a year of 15-minute units day and night is 35,040); "
+        "sums of ten million rows stay exact whole numbers",
+    ),
+    Bound(
+        ("money",),
+        -1_000_000,
+        1_000_000,
+        "-$1,000,000 to $1,000,000 (below 0 for payments only)",
+        "far above any rate, visit's bill or payment line; each amount is exact to the cent, "
+        "and so is a sum of ten million of them (2⁵³ cents is about $90 trillion)",
+    ),
+    Bound(
+        ("date", "datetime"),
+        "1900-01-01",
+        "2199-12-31",
+        "1900-01-01 to 2199-12-31",
+        "no service, authorization or payment falls outside; the engine's date arithmetic "
+        "(nanosecond dates end in 2262) stays in range",
+    ),
+)
+"""The bound of each kind of value that has one."""
+
+
+def bound(kind: Kind) -> Bound | None:
+    """The bound of values of `kind`, if any."""
+    return next((b for b in BOUNDS if kind in b.kinds), None)
+
+
 # -- reject codes ---------------------------------------------------------------------------
 
 Code = Literal[
+    "line_break",
     "missing",
     "incomplete_times",
     "not_a_number",
     "negative",
     "not_whole",
+    "out_of_range",
     "not_a_date",
     "not_a_datetime",
     "nonexistent_local_time",
@@ -354,6 +419,12 @@ class RejectCode:
 
 
 REJECT_CODES: tuple[RejectCode, ...] = (
+    RejectCode(
+        "line_break",
+        "a line break in an id, code, name, date, number or flag (in a CSV file most often an "
+        "unclosed quote; the row counts as every line of the file it runs over)",
+        "contains a line break: an unclosed quote? (the row runs over 4 lines of the file)",
+    ),
     RejectCode("missing", "a required value is empty or only spaces", "required value is missing"),
     RejectCode(
         "incomplete_times",
@@ -375,6 +446,11 @@ REJECT_CODES: tuple[RejectCode, ...] = (
         "not_whole",
         "a fraction where whole units or minutes are needed",
         "not a whole number of units",
+    ),
+    RejectCode(
+        "out_of_range",
+        "beyond the bounds of its kind (minutes, units, dollars, dates; see the table below)",
+        "out of range: more than 1,000,000 units",
     ),
     RejectCode("not_a_date", "not a calendar date", "not a date (expected YYYY-MM-DD)"),
     RejectCode(
@@ -508,6 +584,17 @@ def codes_table() -> str:
     """The table of reject codes of data contract §2: code, meaning, example reason."""
     lines = ["| code | meaning | example reason |", "|---|---|---|"]
     lines += [f"| `{c.code}` | {c.meaning} | {c.example} |" for c in REJECT_CODES]
+    return "\n".join(lines) + "\n"
+
+
+def bounds_table() -> str:
+    """The table of bounds of data contract §2: kind, the columns of that kind, range, why."""
+    lines = ["| values | columns | range | why |", "|---|---|---|---|"]
+    for b in BOUNDS:
+        names = dict.fromkeys(
+            f"`{c.name}`" for t in TABLES.values() for c in t.columns if c.kind in b.kinds
+        )
+        lines.append(f"| {', '.join(b.kinds)} | {', '.join(names)} | {b.shown} | {b.why} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
 """`python -m utilization.schema` prints the tables the docs are generated from."""
 
 from utilization.schema import (
+    bounds_table,
     codes_table,
     contract_table,
     frames_table,
@@ -12,6 +13,8 @@ print("## data contract §1 (docs/data-contract.md)\n")
 print(contract_table())
 print("## reject codes, data contract §2 (docs/data-contract.md)\n")
 print(codes_table())
+print("## bounds, data contract §2 (docs/data-contract.md)\n")
+print(bounds_table())
 print("## README.md\n")
 print(readme_table())
 print("## canonical frames (docs/design.md)\n")
