@@ -28,16 +28,9 @@ def replace_table(text: str, table: str) -> str:
 
 def main() -> None:
     """Rewrite the tables in place."""
-    for path, tables in (
-        ("docs/data-contract.md", [schema.contract_table(), schema.codes_table()]),
-        ("README.md", [schema.readme_table()]),
-        ("docs/design.md", [schema.frames_table()]),
-    ):
+    for path, render in schema.DOC_TABLES:
         file = ROOT / path
-        text = file.read_text(encoding="utf-8")
-        for table in tables:
-            text = replace_table(text, table)
-        file.write_text(text, encoding="utf-8")
+        file.write_text(replace_table(file.read_text(encoding="utf-8"), render()), "utf-8")
 
 
 if __name__ == "__main__":

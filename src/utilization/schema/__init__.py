@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, get_args
@@ -634,3 +634,14 @@ def table_details(tables: Iterable[Table] = TABLES.values()) -> str:
             described = ", ".join(c.values) or c.description
             lines.append(_row([table.name, c.name, c.kind, required, described, c.default]))
     return "\n".join(lines) + "\n"
+
+
+DOC_TABLES: tuple[tuple[str, Callable[[], str]], ...] = (
+    ("docs/data-contract.md", contract_table),
+    ("docs/data-contract.md", codes_table),
+    ("docs/data-contract.md", bounds_table),
+    ("README.md", readme_table),
+    ("docs/design.md", frames_table),
+)
+"""Where each rendered table stands in the repository's docs (scripts/schema_docs.py writes
+them there; tests/test_schema.py checks they are the same)."""
