@@ -95,9 +95,14 @@ def _gb(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.2f} GB"
 
 
-def _child(args: list[str]) -> dict[str, Any]:
-    """Run this script in a fresh process with `args`; its last stdout line is JSON."""
+def _child(args: list[str], src: Path | None = None) -> dict[str, Any]:
+    """Run this script in a fresh process with `args`; its last stdout line is JSON.
+
+    `src`: another checkout's `src/` folder to run instead of this one (`--against`).
+    """
     env = dict(os.environ, PYTHONHASHSEED="0")
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), *args],
         capture_output=True,
@@ -329,11 +334,35 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"best": min(values), "median": statistics.median(values), "worst": max(values)}
 
 
+def source_of(rev: str, out: Path) -> Path:
+    """The `src/` folder of git revision `rev`, extracted once into the cache folder."""
+    sha = subprocess.run(
+        ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    folder = out / "src" / sha[:12]
+    if not (folder / "src" / "utilization").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", sha, "src"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
 def measure(
-    out: Path, sizes: list[int], baseline_size: int, repeat: int, csv_size: int
+    out: Path,
+    sizes: list[int],
+    baseline_size: int,
+    repeat: int,
+    csv_size: int,
+    against: str | None = None,
 ) -> dict[str, Any]:
-    """Run every measurement; the figures by size, plus the baseline."""
-    results: dict[str, Any] = {"sizes": {}, "baseline": None}
+    """Run every measurement; the figures by size, plus the baseline. With `against`, the
+    engine of that git revision runs on the same data too, its runs alternating with this
+    checkout's so that the machine's load falls on both alike.
+    """
+    results: dict[str, Any] = {"sizes": {}, "baseline": None, "against": against}
+    old_src = source_of(against, out) if against else None
     base_info = ensure_data(out, baseline_size, ["parquet"])
     infos = {
         size: ensure_data(out, size, ["parquet", "csv"] if size == csv_size else ["parquet"])
@@ -349,13 +378,18 @@ def measure(
 
     for size in sizes:
         folder = out / "data" / f"visits-{size}"
-        runs = []
+        runs, old_runs = [], []
         for i in range(repeat):
             print(
                 f"engine on {infos[size]['visits']:,} visits, run {i + 1}/{repeat} ...", flush=True
             )
             runs.append(_child(["--child", "engine", str(folder / "parquet")]))
+            if old_src is not None:
+                print(f"  the same with {against} ...", flush=True)
+                old_runs.append(_child(["--child", "engine", str(folder / "parquet")], old_src))
         entry = _collect(runs, STAGES, infos[size]["visits"])
+        if old_runs:
+            entry["against"] = _collect(old_runs, STAGES, infos[size]["visits"])
         entry["generate_seconds"] = infos[size]["generate_seconds"]
         if size == csv_size:
             csv_runs = []
@@ -433,6 +467,18 @@ def report(results: dict[str, Any]) -> str:
             lines.append(
                 f"{'target peak RSS':<28}{'<= ' + str(memory) + ' GB':>9}   {met} (worst run)"
             )
+        if "against" in entry:
+            old = entry["against"]
+            lines.append(f"-- the same data with {results['against']} (same run, alternating) --")
+            for stage in STAGES:
+                lines.append(_row(STAGE_NAMES[stage], old["stages"][stage]))
+            lines.append(_row("total (end to end)", old["total"]))
+            new_best, old_best = entry["total"]["best"], old["total"]["best"]
+            new_med, old_med = entry["total"]["median"], old["total"]["median"]
+            lines.append(
+                f"{'this checkout / ' + results['against']:<28}{new_best / old_best:>8.2f}x"
+                f"{new_med / old_med:>8.2f}x   (best, median)"
+            )
         lines.append(
             f"{'(import, not counted)':<28}{entry['import']['best']:>9.2f}"
             f"   generate: {entry['generate_seconds']:.1f} s (once, cached)"
@@ -465,6 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-size", type=int, help=f"default {BASELINE_SIZE:,}")
     parser.add_argument("--quick", action="store_true", help="a small smoke run: 20k visits, 1 run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="cache and results folder")
+    parser.add_argument(
+        "--against", help="also run the engine of this git revision on the same data (e.g. main)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--formats", nargs="+", help=argparse.SUPPRESS)
@@ -494,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         csv_size = CSV_SIZE
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    results = measure(out, sizes, baseline_size, repeat, csv_size)
+    results = measure(out, sizes, baseline_size, repeat, csv_size, args.against)
     text = report(results)
     print()
     print(text)

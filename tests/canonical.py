@@ -53,10 +53,15 @@ def dataset(
             "payer_id",
             "rate",
             "status",
+            "units_per_day",
+            "units_per_week",
+            "units_per_month",
         ],
     )
     a["start_date"], a["end_date"] = _dates(list(a["start_date"])), _dates(list(a["end_date"]))
     a["units_approved"] = a["units_approved"].astype(float)
+    for column in ("units_per_day", "units_per_week", "units_per_month"):
+        a[column] = a[column].astype(float)
     a["rate"] = a["rate"].astype(float).fillna(a["procedure_code"].map(rate))
     a["days"] = (a["end_date"] - a["start_date"]).dt.days + 1
     a["payer_id"] = a["payer_id"].astype("str")

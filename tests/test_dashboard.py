@@ -73,6 +73,10 @@ def exported_cards(data: Path, *options: str) -> list[str]:
     with redirect_stdout(out):
         assert main(["export", *options, "--data", str(data)]) == 0
     kpis = json.loads(out.getvalue())["kpis"]
+    # The JSON rounds the share to 4 decimals; a card shows it to 0.1 %: rounding twice could
+    # move the last digit (0.42949 -> 0.4295 -> 43.0 %), so the share comes from the units.
+    if kpis["units_approved"]:
+        kpis["utilization"] = kpis["units_used"] / kpis["units_approved"]
     return [
         tables.format_money(kpis[key])
         if kind == "money"

@@ -21,7 +21,8 @@ CONTRACT_COLUMNS = {
     "providers": ["provider_id", "provider_name"],
     "authorizations": [
         "authorization_id", "client_id", "procedure_code", "start_date", "end_date",
-        "units_approved", "payer_id", "rate", "status",
+        "units_approved", "payer_id", "rate", "status", "units_per_day", "units_per_week",
+        "units_per_month",
     ],
     "visits": [
         "visit_id", "client_id", "procedure_code", "start", "end", "service_date", "minutes",
@@ -382,3 +383,64 @@ def test_denied_payments_carry_their_reason_codes(tables: dict[str, pd.DataFrame
     assert (denied["insurance_paid"] == 0).all()
     assert set(denied["adjustment_reason_codes"]) <= {"CO-197", "CO-29", "CO-16"}
     assert (payments.loc[~payments["denied"], "adjustment_reason_codes"] == "").all()
+
+
+def test_the_demo_has_limits_that_bind_and_renewals_not_in_yet(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    """Monthly limits on the waiver's Community Engagement, Specialized Habilitation and
+    Staff-Family Consultation plans only; one weekly-capped Respite plan and one daily-capped
+    Habilitation plan; after matching, limits stop some visits (`over_limit`) and some
+    scheduled visits would not be paid, over a limit or past an authorization's end.
+    """
+    from utilization.limits import LIMIT_COLUMNS
+
+    auths = tables["authorizations"]
+    monthly = auths[auths["units_per_month"].notna()]
+    assert set(monthly["procedure_code"]) == set(demo.MONTHLY_LIMITED)
+    assert set(monthly["payer_id"]) == {"DDA"}
+    weekly = auths[auths["units_per_week"].notna()]
+    daily = auths[auths["units_per_day"].notna()]
+    assert set(weekly["procedure_code"]) == {"T1005"}
+    assert set(daily["procedure_code"]) == {"T2017"} and set(daily["units_per_day"]) == {12}
+    assert len(set(weekly["client_id"])) == 1 and len(set(daily["client_id"])) == 1
+    assert list(LIMIT_COLUMNS.values()) == ["units_per_day", "units_per_week", "units_per_month"]
+
+
+def test_the_matched_demo_shows_every_limit_and_scheduling_problem(tmp_path: Path) -> None:
+    """On the demo as of its `today`, limits bind (over_limit visits under monthly, weekly and
+    daily limits) and the projection finds scheduled visits over a limit, over the units left
+    and past an authorization's end.
+    """
+    from utilization import load
+    from utilization.parameters import Request
+    from utilization.period import Period
+    from utilization.views import build_view
+
+    folder = tmp_path / "data"
+    demo.write_demo(folder, today=TODAY)
+    dataset = load(folder)
+    visits = dataset.visits
+    stopped = visits[visits["over_limit"]]
+    auths = dataset.authorizations.set_index("authorization_id")
+    limited = {
+        per: auths[column].notna()
+        for per, column in (
+            ("day", "units_per_day"),
+            ("week", "units_per_week"),
+            ("month", "units_per_month"),
+        )
+    }
+    holders = stopped["authorization_id"].map(lambda a: a in auths.index)
+    assert holders.all() and len(stopped) > 0
+    for per, mask in limited.items():
+        ids = set(auths.index[mask])
+        assert (stopped["authorization_id"].isin(ids)).any(), per
+    figures = build_view(dataset, Request("agency", Period.parse("2026-Q4"), as_of=TODAY))
+    schedule = figures.schedule
+    assert schedule is not None
+    reasons = schedule.loc[schedule["schedule_status"] != "fits", "reason"]
+    assert reasons.str.contains("monthly limit").any()
+    assert reasons.str.contains("daily limit").any()
+    assert reasons.str.contains("units approved of").any()
+    assert reasons.str.contains(r"ended \d{4}-\d{2}-\d{2}", regex=True).any()

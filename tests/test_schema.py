@@ -41,13 +41,7 @@ def markdown_table(path: Path, header: str) -> str:
 
 # -- the docs are generated from the schema -------------------------------------------------
 
-GENERATED = [
-    ("docs/data-contract.md", "| table | columns |", schema.contract_table),
-    ("docs/data-contract.md", "| code | meaning | example reason |", schema.codes_table),
-    ("docs/data-contract.md", "| values | columns | range | why |", schema.bounds_table),
-    ("README.md", "| table | required columns | optional columns |", schema.readme_table),
-    ("docs/design.md", "| frame | grain | columns |", schema.frames_table),
-]
+GENERATED = [(file, render().splitlines()[0], render) for file, render in schema.DOC_TABLES]
 
 
 @pytest.mark.parametrize(
@@ -58,8 +52,7 @@ def test_docs_hold_exactly_the_tables_rendered_from_the_schema(
 ) -> None:
     """Each column or code table of the docs is the schema's rendering, row for row.
 
-    To change one, change `utilization.schema` and paste what `python -m utilization.schema`
-    prints.
+    To change one, change `utilization.schema` and run `python scripts/schema_docs.py`.
     """
     assert markdown_table(ROOT / file, header) == render()
 

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
+from utilization.limits import LIMIT_COLUMNS as LIMITS
+from utilization.limits import period_bounds, period_index
 from utilization.period import Filters, Period
 
 NOT_STARTED = "not started"
 EXPIRED = "expired"
 EXHAUSTED = "exhausted"
+LIMIT_REACHED = "limit reached"
 AT_RISK = "at risk"
 EXPIRING = "expiring"
 UNDER_USED = "under-used"
 OK = "ok"
-STATUSES = (EXPIRED, EXHAUSTED, AT_RISK, EXPIRING, UNDER_USED, OK, NOT_STARTED)
+STATUSES = (EXPIRED, EXHAUSTED, LIMIT_REACHED, AT_RISK, EXPIRING, UNDER_USED, OK, NOT_STARTED)
+LIMIT_COLUMNS = [
+    "authorization_id", "per", "period_start", "period_end", "units_limit", "units_used",
+    "units_scheduled", "units_remaining",
+]  # fmt: skip
 
 
 def balances(
     dataset: Dataset, as_of: date, filters: Filters, period: Period | None = None
 ) -> pd.DataFrame:
-    """Where each authorization stands on the as-of date.
+    """Where each authorization stands on the as-of date (see `balances_and_limits`)."""
+    table, _ = balances_and_limits(dataset, as_of, filters, period)
+    return table
+
+
+def balances_and_limits(
+    dataset: Dataset, as_of: date, filters: Filters, period: Period | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where each authorization stands on the as-of date, and the limits of those holding it
+    (`limits`, whose rows decide the status `limit reached`).
 
     Grain: one row per authorization passing the client, procedure and payer filters (and
     overlapping `period` when one is given). `units_used` counts completed visits up to and
@@ -31,10 +50,11 @@ def balances(
     share of units used divided by the share of days elapsed (days counted inclusively from
     `start_date` to `as_of`); the projected exhaustion date is the day the remaining units run
     out at the average daily use so far: `as_of + ceil(remaining / (used / elapsed_days))`.
-    Status, first that applies: not started, expired, exhausted, at risk (projected to run
-    out before `end_date`, or under the at-risk share left), expiring (ends within the
-    expiring window with units left), under-used (pace below the setting once enough of the
-    span has elapsed), ok.
+    Status, first that applies: not started, expired, exhausted, limit reached (units left
+    in total, none left in a limited period holding `as_of`, data contract §10), at risk
+    (projected to run out before `end_date`, or under the at-risk share left), expiring
+    (ends within the expiring window with units left), under-used (pace below the setting
+    once enough of the span has elapsed), ok.
     """
     settings = dataset.settings
     auths = dataset.authorizations[filters.authorization_mask(dataset.authorizations)]
@@ -109,20 +129,130 @@ def balances(
 
     runs_out_early = ~np.isnat(projected) & (projected < end)
     low = remaining < settings.at_risk_remaining_share * approved
+    limit_rows = limits(dataset, as_of, auths)
+    reached = limit_rows.loc[limit_rows["units_remaining"] <= 0, "authorization_id"]
     conditions = [
         start > day,
         end < day,
         remaining <= 0,
+        out["authorization_id"].isin(set(reached)).to_numpy(),
         runs_out_early | low,
         (out["days_to_end"].to_numpy() <= settings.expiring_days) & (remaining > 0),
         (pace < settings.under_used_pace)
         & (elapsed_share >= settings.under_used_min_elapsed_share),
     ]
-    choices = [NOT_STARTED, EXPIRED, EXHAUSTED, AT_RISK, EXPIRING, UNDER_USED]
+    choices = [NOT_STARTED, EXPIRED, EXHAUSTED, LIMIT_REACHED, AT_RISK, EXPIRING, UNDER_USED]
     out["status"] = np.select(conditions, choices, default=OK)
-    return out.sort_values(
+    table = out.sort_values(
         ["client_name", "procedure_code", "start_date", "authorization_id"]
     ).reset_index(drop=True)
+    return table, limit_rows
+
+
+def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.DataFrame:
+    """Each limit of each of `authorizations` whose span holds `as_of`, for the calendar
+    period holding `as_of` (data contract §10).
+
+    Grain: one row per authorization and limited period kind (`per`: day, week, month).
+    `period_start`/`period_end` are the calendar period's bounds, even where the
+    authorization starts or ends inside it. `units_used`: units completed visits with a
+    service date in the period, up to and including `as_of`, took from the authorization;
+    `units_scheduled`: units of scheduled billable visits in the period after `as_of`
+    counted against it (the authorization ending first among those holding their date, as
+    in §6); `units_remaining` = limit - used.
+    """
+    day = np.datetime64(as_of, "D")
+    holding = authorizations[
+        (authorizations["start_date"].to_numpy(dtype="datetime64[ns]") <= day)
+        & (authorizations["end_date"].to_numpy(dtype="datetime64[ns]") >= day)
+    ]
+    as_of_number = np.array([day.astype(np.int64)])
+    week_start = dataset.settings.week_start
+    frames = []
+    for per, column in LIMITS.items():
+        if column not in holding:
+            continue
+        limited = holding[holding[column].notna()]
+        if limited.empty:
+            continue
+        first, last = period_bounds(period_index(as_of_number, per, week_start), per, week_start)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "authorization_id": limited["authorization_id"].to_numpy(),
+                    "per": per,
+                    "period_start": pd.Timestamp(first[0], unit="D"),
+                    "period_end": pd.Timestamp(last[0], unit="D"),
+                    "units_limit": limited[column].to_numpy(dtype=np.float64),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=_LIMIT_DTYPES.get(c, "str")) for c in LIMIT_COLUMNS}
+        )
+    rows = pd.concat(frames, ignore_index=True)
+    rows["authorization_id"] = rows["authorization_id"].astype("str")
+    rows["units_used"] = _units_in(
+        rows, dataset.allocations, lambda start, end: (start, np.minimum(end, day))
+    )
+    visits = dataset.visits
+    scheduled = visits.loc[
+        ((visits["status"] == "scheduled") & visits["billable"]).to_numpy(),
+        ["authorization_id", "service_date", "units"],
+    ]
+    rows["units_scheduled"] = _units_in(
+        rows, scheduled, lambda start, end: (np.maximum(start, day + 1), end)
+    )
+    rows["units_remaining"] = rows["units_limit"] - rows["units_used"]
+    order = {per: i for i, per in enumerate(LIMITS)}
+    rows = rows.sort_values(
+        ["authorization_id", "per"], key=lambda c: c.map(order) if c.name == "per" else c
+    )
+    return rows[LIMIT_COLUMNS].reset_index(drop=True)
+
+
+_LIMIT_DTYPES = {
+    "period_start": "datetime64[ns]",
+    "period_end": "datetime64[ns]",
+    "units_limit": "float64",
+    "units_used": "int64",
+    "units_scheduled": "int64",
+    "units_remaining": "float64",
+}
+
+
+def _units_in(
+    rows: pd.DataFrame,
+    taken: pd.DataFrame | None,
+    window: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Units of `taken` (authorization_id, service_date, units) per row of `rows`, counting
+    the service dates inside `window(period_start, period_end)`.
+    """
+    if taken is None or taken.empty:
+        return np.zeros(len(rows), dtype=np.int64)
+    lo, hi = window(
+        rows["period_start"].to_numpy(dtype="datetime64[D]"),
+        rows["period_end"].to_numpy(dtype="datetime64[D]"),
+    )
+    ids = pa.array(taken["authorization_id"].astype("str").array)
+    pool = pa.array(rows["authorization_id"].astype("str").array).cast(ids.type)
+    inside_ids = pc.fill_null(pc.is_in(ids, value_set=pool), False)
+    mine = taken[np.asarray(inside_ids.to_numpy(zero_copy_only=False), dtype=bool)]
+    joined = (
+        rows[["authorization_id"]]
+        .assign(_row=np.arange(len(rows)), _lo=lo, _hi=hi)
+        .merge(mine[["authorization_id", "service_date", "units"]], on="authorization_id")
+    )
+    day = joined["service_date"].to_numpy(dtype="datetime64[D]")
+    inside = (day >= joined["_lo"].to_numpy()) & (day <= joined["_hi"].to_numpy())
+    sums = np.bincount(
+        joined["_row"].to_numpy()[inside],
+        weights=joined["units"].to_numpy(dtype=np.float64)[inside],
+        minlength=len(rows),
+    )
+    return sums.astype(np.int64)
 
 
 def units_per_week_needed(

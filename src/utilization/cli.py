@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
 from utilization.files import fault
 from utilization.parameters import Request
+from utilization.period import parse_date
 from utilization.views import VIEWS
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 1
 EXIT_USAGE = 2
+EXIT_UNPAID_SCHEDULE = 3  # check-schedule: some scheduled visits would not be paid
+CHECK_DAYS = 90  # check-schedule's default window: today and the 90 days after
 VIEW_HELP = ", ".join(VIEWS)
 
 
@@ -85,6 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)"
     )
+    check = sub.add_parser(
+        "check-schedule",
+        help="scheduled visits that would not be paid (exit 3 when there are some)",
+        description=(
+            "Lists the scheduled billable visits that would be over an authorization's units "
+            "or limits, or that no authorization holds, with the reason. Exit code 0: every "
+            "scheduled visit fits; 3: some would not be paid; 1 and 2 as for other commands."
+        ),
+    )
+    _add_data(check)
+    Request.add_options(
+        check, period_required=False, period_default=f"today and the {CHECK_DAYS} days after"
+    )
+    check.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    check.add_argument("--out", help="write to this file instead of standard output")
     remit = sub.add_parser(
         "import-835", help="add the payments of X12 835 remittance files to a data folder"
     )
@@ -253,6 +272,39 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return cmd_batch(args)
 
 
+def _cmd_check_schedule(args: argparse.Namespace) -> int:
+    from utilization import export
+    from utilization.files import write_atomic
+    from utilization.pipeline import load
+    from utilization.schedule import not_paid, schedule_text
+    from utilization.selection import Selection
+
+    today = date.today()
+    start = parse_date(args.start) if args.start else today
+    args.start = start.isoformat()
+    args.end = args.end or (start + timedelta(days=CHECK_DAYS)).isoformat()
+    request = Request.from_cli("agency", args, today)
+    dataset = load(args.data, args.settings)
+    selection = Selection(dataset, request.period, request.filters, request.balance_date)
+    rows = not_paid(selection)
+    if args.format == "json":
+        body = {
+            "from": request.period.start.isoformat(),
+            "to": request.period.end.isoformat(),
+            "visits": export.rounded_records(rows, "schedule"),
+        }
+        text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "csv":
+        text = export.rounded_frame(rows, "schedule").to_csv(index=False, lineterminator="\n")
+    else:
+        text = schedule_text(rows, dataset, request.period) + "\n"
+    if args.out:
+        write_atomic(Path(args.out), text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_UNPAID_SCHEDULE if len(rows) else EXIT_OK
+
+
 COMMANDS = {
     "validate": _cmd_validate,
     "export": _cmd_export,
@@ -261,6 +313,7 @@ COMMANDS = {
     "demo-run": _cmd_demo_run,
     "batch": _cmd_batch,
     "import-835": _cmd_import_835,
+    "check-schedule": _cmd_check_schedule,
     "dashboard": _cmd_dashboard,
 }
 

@@ -35,3 +35,4 @@ class Dataset:
     settings: Settings = field(default_factory=Settings)
     source: str = ""
     allocations: pd.DataFrame | None = None
+    schedule_stops: pd.DataFrame | None = None

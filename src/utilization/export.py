@@ -48,6 +48,14 @@ SECTION_COLUMNS: dict[str, list[str]] = {
         "projected_exhaustion_date", "days_to_end", "status", "rate", "amount_approved",
         "amount_used", "units_per_week_needed",
     ],
+    "limits": [
+        "authorization_id", "per", "period_start", "period_end", "units_limit", "units_used",
+        "units_scheduled", "units_remaining",
+    ],
+    "schedule": [
+        "visit_id", "client_id", "client_name", "procedure_code", "service_date", "units",
+        "units_fit", "units_over", "schedule_status", "authorization_id", "reason",
+    ],
     "revenue": ["category", "units", "amount"],
     "revenue_by_client": ["client_id", "client_name", *revenue.category_columns()],
     "revenue_by_procedure": [

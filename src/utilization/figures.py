@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization import balances, flags, metrics, payers, providers, service_codes
+from utilization import balances, flags, metrics, payers, providers, schedule, service_codes
 from utilization import revenue as revenue_figures
 from utilization.metrics import Basis
 from utilization.period import Period
@@ -37,6 +37,12 @@ class ViewFigures:
     - `rounding_rules`: one row per procedure_code; `rejects`: one row per rejected value;
       `row_counts`: one row per table;
     - `service_codes` (view `service-codes` only, else None): one row per procedure_code (§7).
+
+    Limits and the schedule (§10, §11; every view but `service-codes`, else None):
+
+    - `limits`: one row per limit of an authorization holding the as-of date, for the
+      calendar period holding it; `schedule`: one row per scheduled billable visit in the
+      period, as projected.
 
     Revenue, fieldworkers and payers (§12, §13; every view but `service-codes`, else None):
 
@@ -66,6 +72,8 @@ class ViewFigures:
     rejects: pd.DataFrame
     row_counts: pd.DataFrame
     service_codes: pd.DataFrame | None = None
+    limits: pd.DataFrame | None = None
+    schedule: pd.DataFrame | None = None
     revenue: pd.DataFrame | None = None
     revenue_by_client: pd.DataFrame | None = None
     revenue_by_procedure: pd.DataFrame | None = None
@@ -89,8 +97,44 @@ class ViewFigures:
         return {k: v for k, v in self.items() if isinstance(v, pd.DataFrame)}
 
 
+T = TypeVar("T")
 FiguresFunction = Callable[[Selection], dict[str, Any]]
 """A function adding some `ViewFigures` fields (by name) for a selection."""
+
+
+def once(selection: Selection, key: str, make: Callable[[], T]) -> T:
+    """`make()` computed once per selection: figures several functions read."""
+    if key not in selection.memo:
+        selection.memo[key] = make()
+    value: T = selection.memo[key]
+    return value
+
+
+def balance_table(selection: Selection) -> pd.DataFrame:
+    """Authorization balances as of the balance date (§6); grain: one row per authorization."""
+    return _balances_and_limits(selection)[0]
+
+
+def limit_rows(selection: Selection) -> pd.DataFrame:
+    """Limits of the balances' authorizations holding the as-of date (§10); grain: one row
+    per authorization and limited period kind.
+    """
+    return _balances_and_limits(selection)[1]
+
+
+def _balances_and_limits(selection: Selection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return once(
+        selection,
+        "balances",
+        lambda: balances.balances_and_limits(
+            selection.dataset, selection.as_of, selection.filters, selection.period
+        ),
+    )
+
+
+def schedule_table(selection: Selection) -> pd.DataFrame:
+    """Scheduled billable visits of the period as projected (§11); grain: one row per visit."""
+    return once(selection, "schedule", lambda: schedule.schedule(selection))
 
 
 def usage(selection: Selection) -> dict[str, Any]:
@@ -100,7 +144,7 @@ def usage(selection: Selection) -> dict[str, Any]:
     """
     dataset = selection.dataset
     table = metrics.detail(selection)
-    balance_table = balances.balances(dataset, selection.as_of, selection.filters, selection.period)
+    balance = balance_table(selection)
     return {
         "kpis": metrics.kpis(table),
         "by_procedure": metrics.by_procedure(table),
@@ -109,12 +153,19 @@ def usage(selection: Selection) -> dict[str, Any]:
             dataset, selection.period.end, selection.filters, selection.as_of
         ),
         "detail": table,
-        "authorizations": balance_table,
-        "flags": flags.flags(selection, balance_table),
+        "authorizations": balance,
+        "flags": flags.flags(selection, balance, schedule_table(selection), limit_rows(selection)),
         "rounding_rules": rounding_rules(selection),
         "rejects": dataset.rejects,
         "row_counts": dataset.row_counts,
     }
+
+
+def limits_and_schedule(selection: Selection) -> dict[str, Any]:
+    """Each limit's current period and the scheduled visits checked (§10, §11): keys `limits`
+    and `schedule`.
+    """
+    return {"limits": limit_rows(selection), "schedule": schedule_table(selection)}
 
 
 def service_code_usage(selection: Selection) -> dict[str, Any]:

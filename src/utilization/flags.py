@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,7 @@ FLAG_COLUMNS = [
 ]
 AUTHORIZATION_KINDS = {
     bal.EXHAUSTED: "authorization_exhausted",
+    bal.LIMIT_REACHED: "authorization_limit_reached",
     bal.AT_RISK: "authorization_at_risk",
     bal.EXPIRING: "authorization_expiring",
     bal.UNDER_USED: "authorization_under_used",
@@ -46,6 +49,12 @@ def _details(kind: str, chosen: pd.DataFrame, long_hours: float) -> list[str]:
             f"billed ${b / u:,.2f}/unit, authorized ${r:,.2f}/unit"
             for b, u, r in zip(billed, units, rate, strict=True)
         ]
+    if kind == "over_limit":
+        over = chosen["units_over_authorization"].tolist()
+        return [
+            f"{o} of {u} units beyond a limit per day, week or month, with units left in total"
+            for o, u in zip(over, units, strict=True)
+        ]
     minutes = chosen["minutes"].tolist()
     if kind == "units_mismatch":
         recorded = chosen["units_recorded"].tolist()
@@ -63,6 +72,7 @@ VISIT_KINDS: dict[str, tuple[str, str]] = {
     "rate_mismatch": ("rate_mismatch", "units"),
     "units_mismatch": ("units_mismatch", "units"),
     "long_visit": ("long_visit", "units"),
+    "over_limit": ("over_limit", "units_over_authorization"),
 }
 _FLAG_VISIT_COLUMNS = [
     "visit_id",
@@ -110,11 +120,39 @@ def visit_flags(selection: Selection) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
-    """Authorizations needing attention, from a balances table.
+def scheduled_flags(schedule_table: pd.DataFrame) -> pd.DataFrame:
+    """Scheduled visits that would not be paid, from a schedule table (data contract §11).
 
-    Grain: one row per authorization whose status is exhausted, at risk, expiring or
-    under-used; units = units remaining.
+    Grain: one row per scheduled visit that is over (`scheduled_over_authorization`, units =
+    units over) or unauthorized (`scheduled_unauthorized`, units = the visit's units).
+    """
+    chosen = schedule_table[schedule_table["schedule_status"] != "fits"]
+    over = (chosen["schedule_status"] == "over").to_numpy()
+    return pd.DataFrame(
+        {
+            "kind": pd.Series(
+                np.where(over, "scheduled_over_authorization", "scheduled_unauthorized"),
+                index=chosen.index,
+                dtype="str",
+            ),
+            "visit_id": chosen["visit_id"],
+            "authorization_id": chosen["authorization_id"],
+            "client_id": chosen["client_id"],
+            "procedure_code": chosen["procedure_code"],
+            "service_date": chosen["service_date"],
+            "units": np.where(over, chosen["units_over"], chosen["units"]).astype(np.int64),
+            "detail": chosen["reason"].astype("str"),
+        }
+    )
+
+
+def authorization_flags(
+    balance_table: pd.DataFrame, limit_rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Authorizations needing attention, from a balances table (and its limits, §10).
+
+    Grain: one row per authorization whose status is exhausted, limit reached, at risk,
+    expiring or under-used; units = units remaining (in total).
     """
     chosen = balance_table[balance_table["status"].isin(list(AUTHORIZATION_KINDS))]
     ends = _iso_dates(chosen["end_date"])
@@ -126,11 +164,13 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
         else "; at the current pace they last until it ends"
         for d, end in zip(_iso_dates(chosen["projected_exhaustion_date"]), ends, strict=True)
     ]
+    reached = _limits_reached(limit_rows)
     detail = [
         f"all {approved:g} units used (ends {end})"
         if remaining <= 0
-        else f"{remaining:g} of {approved:g} units left until {end}{pace}"
-        for approved, remaining, end, pace in zip(
+        else f"{reached.get(auth, '')}{remaining:g} of {approved:g} units left until {end}{pace}"
+        for auth, approved, remaining, end, pace in zip(
+            chosen["authorization_id"].tolist(),
             chosen["units_approved"].tolist(),
             chosen["units_remaining"].tolist(),
             ends,
@@ -152,6 +192,26 @@ def authorization_flags(balance_table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _limits_reached(limit_rows: pd.DataFrame | None) -> dict[str, str]:
+    """Per authorization with a period limit used up: `no units left of the monthly limit of
+    100 (2026-03-01 to 2026-03-31); ` (the start of its flag's detail).
+    """
+    if limit_rows is None or limit_rows.empty:
+        return {}
+    full = limit_rows[limit_rows["units_remaining"] <= 0]
+    words = {"day": "daily", "week": "weekly", "month": "monthly"}
+    out: dict[str, str] = {}
+    for each in full.itertuples(index=False):
+        row: Any = each  # a row of the limits frame (data contract §10 columns)
+        out.setdefault(
+            str(row.authorization_id),
+            f"no units left of the {words[str(row.per)]} limit of {float(row.units_limit):g} "
+            f"({_iso_dates(pd.Series([row.period_start]))[0]} to "
+            f"{_iso_dates(pd.Series([row.period_end]))[0]}); ",
+        )
+    return out
+
+
 def _iso_dates(dates: pd.Series) -> list[str | None]:
     """Dates as `YYYY-MM-DD` (None for NaT), formatted at once rather than one by one."""
     days = np.asarray(dates.to_numpy()).astype("datetime64[D]")
@@ -164,9 +224,17 @@ def _iso_dates(dates: pd.Series) -> list[str | None]:
     return text
 
 
-def flags(selection: Selection, balance_table: pd.DataFrame) -> pd.DataFrame:
-    """Every flag of the period: visit kinds first, then authorization kinds."""
-    return pd.concat(
-        [visit_flags(selection), authorization_flags(balance_table)],
-        ignore_index=True,
-    )[FLAG_COLUMNS]
+def flags(
+    selection: Selection,
+    balance_table: pd.DataFrame,
+    schedule_table: pd.DataFrame | None = None,
+    limit_rows: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every flag of the period: completed visits' kinds, scheduled visits' kinds (§11), then
+    authorization kinds.
+    """
+    parts = [visit_flags(selection)]
+    if schedule_table is not None:
+        parts.append(scheduled_flags(schedule_table))
+    parts.append(authorization_flags(balance_table, limit_rows))
+    return pd.concat(parts, ignore_index=True)[FLAG_COLUMNS]

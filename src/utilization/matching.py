@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
+from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
 CHUNK = 1_000_000  # visits per block when counting the authorizations holding each date
@@ -26,6 +27,10 @@ MATCH_COLUMNS = (
     "amount",
     "rate_mismatch",
     "units_mismatch",
+    "over_limit",
+    "units_fit",
+    "units_over",
+    "schedule_authorization_id",
 )
 
 
@@ -118,82 +123,91 @@ class _Candidates:
         return out
 
 
-def match(dataset: Dataset) -> Dataset:
-    """Return the dataset with visits matched to authorizations and the allocations made.
-
-    Visits gain the columns of `MATCH_COLUMNS`; `allocations` has one row per visit and
-    authorization it used units from (visit_id, authorization_id, units, service_date).
+@dataclass
+class _Allocated:
+    """What a pass of matching gave: per visit row asked, units authorized and the first
+    authorization it took units from (-1: none); per allocation its visit row, authorization
+    row and units, in visit order then ends-first.
     """
-    visits = dataset.visits
-    auths = dataset.authorizations
-    n = len(visits)
-    units = visits["units"].to_numpy(dtype=np.int64)
-    eligible = (visits["status"] == "completed").to_numpy() & visits["billable"].to_numpy(
-        dtype=bool
-    )
-    service_day = _days(visits["service_date"])
-    cands = _Candidates(auths, visits)
-    approved = auths["units_approved"].to_numpy(dtype=np.float64)
 
+    authorized: IntArray
+    first_used: IntArray
+    visit: IntArray
+    auth: IntArray
+    units: IntArray
+    stopped_visit: IntArray  # with `explain`: requests that got less than they asked ...
+    stopped_auth: IntArray  # ... of which authorization ...
+    stopped_by: IntArray  # ... and what stopped them (an index into limits.KINDS)
+
+
+def _allocate(
+    cands: _Candidates,
+    rows: IntArray,
+    units: IntArray,
+    service_day: IntArray,
+    order: IntArray,
+    holders: IntArray,
+    first_holder: IntArray,
+    limits: Limits,
+    usage: Usage | None = None,
+    explain: bool = False,
+) -> _Allocated:
+    """Visit rows `rows` take units in time order from the authorizations holding their date,
+    ends-first (data contract §4), within each authorization's total and period limits (§10);
+    `usage` is what was taken before them (the scheduled projection starts after completed
+    visits). With `explain`, every request that got less than it asked is kept with what
+    stopped it (the scheduled projection's reasons, §11).
+    """
+    n = len(units)
     authorized = np.zeros(n, dtype=np.int64)
-    rate_auth = np.full(n, -1, dtype=np.int64)  # authorization row whose rate applies
-    holders = np.zeros(n, dtype=np.int64)  # how many authorizations hold the visit's date
+    first_used = np.full(n, -1, dtype=np.int64)
     alloc_visit: list[IntArray] = []
     alloc_auth: list[IntArray] = []
     alloc_units: list[IntArray] = []
+    stopped: list[tuple[IntArray, IntArray, IntArray]] = []
 
-    billable = visits["billable"].to_numpy(dtype=bool)
-    # Scheduled and cancelled billable visits use no units; each is counted against the
-    # authorization it would draw on first (the one ending first among those holding its
-    # date), whose rate and payer it takes: balances count scheduled units against it and
-    # revenue values cancelled units at its rate (data contract §6, §12).
-    status = visits["status"].to_numpy()
-    planned = ((status == "scheduled") | (status == "cancelled")) & billable
-    rows_all = np.flatnonzero(eligible | planned)
-    first_holder = np.full(n, -1, dtype=np.int64)
-    for lo in range(0, len(rows_all), CHUNK):
-        rows = rows_all[lo : lo + CHUNK]
-        m = cands.mask(rows, service_day)
-        holders[rows] = m.sum(axis=1)
-        col = m.argmax(axis=1)
-        g = cands.visit_group[rows]
-        first_holder[rows] = np.where(holders[rows] > 0, cands.index[g, col], -1)
+    def served(auth: IntArray, asked: IntArray, days: IntArray, rows: IntArray) -> IntArray:
+        if not explain:
+            return serve(auth, asked, days, limits, usage)
+        take, why = serve_explained(auth, asked, days, limits, usage)
+        short = why >= 0
+        stopped.append((rows[short], auth[short], why[short]))
+        return take
 
-    rate_auth[planned] = first_holder[planned]
-    completed_rows = np.flatnonzero(eligible)
-    multi_groups = np.unique(cands.visit_group[completed_rows[holders[completed_rows] > 1]])
-    in_multi = np.isin(cands.visit_group, multi_groups) & eligible
-    single = eligible & ~in_multi & (holders == 1)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[rows] = True
+    multi_groups = np.unique(cands.visit_group[rows[holders[rows] > 1]])
+    in_multi = np.isin(cands.visit_group, multi_groups) & chosen
+    single = chosen & ~in_multi & (holders == 1)
 
-    # Groups where no date is held by two authorizations: each authorization is used in visit
-    # order, a running total per authorization decides where its units run out.
+    # Groups where no date is held by two authorizations: each authorization serves its
+    # visits in visit order.
     srows = np.flatnonzero(single)
     if len(srows):
         auth = first_holder[srows]
-        order = np.lexsort((visits["order"].to_numpy()[srows], auth))
-        srows, auth = srows[order], auth[order]
-        fit = _fifo(auth, units[srows], np.floor(approved).astype(np.int64))
+        by_auth = np.lexsort((order[srows], auth))
+        srows, auth = srows[by_auth], auth[by_auth]
+        fit = served(auth, units[srows], service_day[srows], srows)
         authorized[srows] = fit
-        rate_auth[srows] = auth
-        used = fit > 0
-        alloc_visit.append(srows[used])
-        alloc_auth.append(auth[used])
-        alloc_units.append(fit[used])
+        got = fit > 0
+        first_used[srows[got]] = auth[got]
+        alloc_visit.append(srows[got])
+        alloc_auth.append(auth[got])
+        alloc_units.append(fit[got])
 
     # Groups with overlapping authorizations: each visit draws on the authorizations holding
     # its date, ends-first, while they have units left. Every visit of a group tries them in
     # the same order (end date, then id: the candidate columns), so what a visit asks of the
     # k-th authorization depends only on what it got from the ones before: column by column,
-    # each authorization serves what is asked of it in visit order until its units run out.
+    # each authorization serves what is asked of it in visit order within its limits.
     mrows = np.flatnonzero(in_multi)
     if len(mrows):
-        order = np.lexsort((visits["order"].to_numpy()[mrows], cands.visit_group[mrows]))
-        mrows = mrows[order]
+        by_group = np.lexsort((order[mrows], cands.visit_group[mrows]))
+        mrows = mrows[by_group]
         masks = cands.mask(mrows, service_day)
         groups = cands.visit_group[mrows]
-        capacity = np.floor(approved).astype(np.int64)
         need = units[mrows].copy()
-        first_used = np.full(len(mrows), -1, dtype=np.int64)
+        first = np.full(len(mrows), -1, dtype=np.int64)
         took_visit: list[IntArray] = []
         took_rank: list[IntArray] = []
         took_auth: list[IntArray] = []
@@ -205,17 +219,17 @@ def match(dataset: Dataset) -> Dataset:
             auth = cands.index[groups[asking], k]
             by_auth = np.argsort(auth, kind="stable")  # each authorization's askers, in order
             asking, auth = asking[by_auth], auth[by_auth]
-            take = _fifo(auth, need[asking], capacity)
+            take = served(auth, need[asking], service_day[mrows[asking]], mrows[asking])
             need[asking] -= take
             got = take > 0
-            fresh = got & (first_used[asking] < 0)
-            first_used[asking[fresh]] = auth[fresh]
+            fresh = got & (first[asking] < 0)
+            first[asking[fresh]] = auth[fresh]
             took_visit.append(asking[got])
             took_rank.append(np.full(int(got.sum()), k, dtype=np.int64))
             took_auth.append(auth[got])
             took_units.append(take[got])
         authorized[mrows] = units[mrows] - need
-        rate_auth[mrows] = np.where(first_used >= 0, first_used, first_holder[mrows])
+        first_used[mrows] = first
         if took_visit:
             visit_at = np.concatenate(took_visit)
             rank = np.concatenate(took_rank)
@@ -224,27 +238,159 @@ def match(dataset: Dataset) -> Dataset:
             alloc_auth.append(np.concatenate(took_auth)[by_visit])
             alloc_units.append(np.concatenate(took_units)[by_visit])
 
-    held = eligible & (holders > 0)
-    over = np.where(held, units - authorized, 0)
-    unauthorized = np.where(eligible & (holders == 0), units, 0)
-    return replace(
-        dataset,
-        visits=_with_amounts(dataset, authorized, over, unauthorized, rate_auth),
-        allocations=_allocations(visits, auths, alloc_visit, alloc_auth, alloc_units),
+    def joined(parts: list[IntArray]) -> IntArray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    return _Allocated(
+        authorized,
+        first_used,
+        joined(alloc_visit),
+        joined(alloc_auth),
+        joined(alloc_units),
+        joined([v for v, _, _ in stopped]),
+        joined([a for _, a, _ in stopped]),
+        joined([k for _, _, k in stopped]),
     )
 
 
-def _fifo(auth: IntArray, asked: IntArray, capacity: IntArray) -> IntArray:
-    """Units each request gets when every authorization serves its requests first come, first
-    served until its capacity runs out; `auth` is sorted (requests of one authorization
-    together, in visit order)."""
-    if not len(auth):
-        return np.zeros(0, dtype=np.int64)
-    total = np.cumsum(asked)
-    starts = np.flatnonzero(np.r_[True, auth[1:] != auth[:-1]])
-    base = np.repeat(total[starts] - asked[starts], np.diff(np.r_[starts, len(auth)]))
-    before = total - base - asked  # asked of the same authorization by earlier requests
-    return np.clip(capacity[auth] - before, 0, asked).astype(np.int64)
+def match(dataset: Dataset) -> Dataset:
+    """Return the dataset with visits matched to authorizations and the allocations made.
+
+    Completed billable visits take units (data contract §4, §10); then scheduled billable
+    visits are projected as if delivered as scheduled, after every completed visit (§11).
+    Visits gain the columns of `MATCH_COLUMNS`; `allocations` has one row per completed visit
+    and authorization it used units from (visit_id, authorization_id, units, service_date);
+    `schedule_stops` has one row per scheduled visit that would not fit and authorization
+    holding its date that could not give what it asked (visit_id, authorization_id,
+    stopped_by: total, day, week or month, service_date), in visit order.
+    """
+    visits = dataset.visits
+    auths = dataset.authorizations
+    n = len(visits)
+    units = visits["units"].to_numpy(dtype=np.int64)
+    status = visits["status"].to_numpy()
+    billable = visits["billable"].to_numpy(dtype=bool)
+    eligible = (status == "completed") & billable
+    scheduled = (status == "scheduled") & billable
+    # Scheduled and cancelled billable visits use no units; each is counted against the
+    # authorization it would draw on first (the one ending first among those holding its
+    # date), whose rate and payer it takes: balances count scheduled units against it and
+    # revenue values cancelled units at its rate (data contract §6, §12).
+    planned = (scheduled | (status == "cancelled")) & billable
+    service_day = _days(visits["service_date"])
+    order = visits["order"].to_numpy()
+    cands = _Candidates(auths, visits)
+    limits = Limits.of(auths, dataset.settings.week_start)
+
+    holders = np.zeros(n, dtype=np.int64)  # how many authorizations hold the visit's date
+    first_holder = np.full(n, -1, dtype=np.int64)
+    rows_all = np.flatnonzero(eligible | planned)
+    for lo in range(0, len(rows_all), CHUNK):
+        rows = rows_all[lo : lo + CHUNK]
+        m = cands.mask(rows, service_day)
+        holders[rows] = m.sum(axis=1)
+        col = m.argmax(axis=1)
+        g = cands.visit_group[rows]
+        first_holder[rows] = np.where(holders[rows] > 0, cands.index[g, col], -1)
+
+    done = _allocate(
+        cands, np.flatnonzero(eligible), units, service_day, order, holders, first_holder, limits
+    )
+    rate_auth = np.where(done.first_used >= 0, done.first_used, first_holder)
+    rate_auth = np.where(eligible | planned, rate_auth, -1)
+    held = eligible & (holders > 0)
+    over = np.where(held, units - done.authorized, 0)
+    unauthorized = np.where(eligible & (holders == 0), units, 0)
+
+    # The projection of scheduled visits starts from what completed visits took.
+    usage = Usage.of(done.auth, service_day[done.visit], done.units, limits)
+    projected = _allocate(
+        cands,
+        np.flatnonzero(scheduled),
+        units,
+        service_day,
+        order,
+        holders,
+        first_holder,
+        limits,
+        usage,
+        explain=True,
+    )
+    fit = np.where(scheduled & (holders > 0), projected.authorized, 0)
+    schedule_over = np.where(scheduled & (holders > 0), units - fit, 0)
+    schedule_auth = np.where(projected.first_used >= 0, projected.first_used, first_holder)
+    schedule_auth = np.where(scheduled, schedule_auth, -1)
+    over_limit = _over_limit(cands, done, over, service_day, order, limits)
+
+    matched = _with_amounts(dataset, done.authorized, over, unauthorized, rate_auth)
+    matched["over_limit"] = over_limit
+    matched["units_fit"] = fit
+    matched["units_over"] = schedule_over
+    matched["schedule_authorization_id"] = _take_text(
+        auths["authorization_id"], schedule_auth, matched.index
+    )
+    # What stopped each scheduled visit that would not fit, at each authorization (§11).
+    over_rows = schedule_over[projected.stopped_visit] > 0
+    by_visit = np.argsort(order[projected.stopped_visit], kind="stable")  # then ends-first
+    by_visit = by_visit[over_rows[by_visit]]
+    stops = pd.DataFrame(
+        {
+            "visit_id": visits["visit_id"].array.take(projected.stopped_visit[by_visit]),
+            "authorization_id": auths["authorization_id"].array.take(
+                projected.stopped_auth[by_visit]
+            ),
+            "stopped_by": pd.array(
+                np.asarray(KINDS, dtype=object)[projected.stopped_by[by_visit]], dtype="str"
+            ),
+            "service_date": visits["service_date"].to_numpy()[projected.stopped_visit[by_visit]],
+        }
+    )
+    return replace(
+        dataset,
+        visits=matched,
+        allocations=_allocations(visits, auths, [done.visit], [done.auth], [done.units]),
+        schedule_stops=stops,
+    )
+
+
+def _over_limit(
+    cands: _Candidates,
+    done: _Allocated,
+    over: IntArray,
+    service_day: IntArray,
+    order: IntArray,
+    limits: Limits,
+) -> npt.NDArray[np.bool_]:
+    """Visits with over-authorization units while an authorization holding their date still
+    has units left in total after them: a period limit, not the total, stopped them (§10).
+    """
+    result = np.zeros(len(over), dtype=bool)
+    if not limits.any:
+        return result
+    limited = np.zeros(len(limits.total) + 1, dtype=bool)  # the last one: the padding (-1)
+    for limit in limits.per.values():
+        limited[:-1] |= limit < NO_LIMIT
+    group_limited = np.asarray(limited[cands.index].any(axis=1), dtype=bool)  # a limit may have
+    rows = np.flatnonzero((over > 0) & group_limited[cands.visit_group])
+    if not len(rows):
+        return result
+    masks = cands.mask(rows, service_day)
+    which, rank = np.nonzero(masks)
+    visit_rows = rows[which]
+    auth = cands.index[cands.visit_group[visit_rows], rank]
+    # Units each holder gave up to and including the visit, from the allocations in visit
+    # order per authorization.
+    size = int(order.max()) + 2 if len(order) else 2
+    alloc_key = done.auth * size + order[done.visit]
+    by_key = np.argsort(alloc_key, kind="stable")
+    keys = alloc_key[by_key]
+    taken = np.r_[0, np.cumsum(done.units[by_key])]  # taken[i]: by the first i allocations
+    auth_start = np.searchsorted(keys, auth * size)
+    upto = np.searchsorted(keys, auth * size + order[visit_rows], side="right")
+    used = taken[upto] - taken[auth_start]
+    left = limits.total[auth] - used
+    result[np.unique(visit_rows[left > 0])] = True
+    return result
 
 
 def _with_amounts(

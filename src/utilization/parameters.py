@@ -137,11 +137,16 @@ class Request:
 
     # -- command line --------------------------------------------------------------------
     @staticmethod
-    def add_options(parser: argparse.ArgumentParser, period_required: bool = True) -> None:
+    def add_options(
+        parser: argparse.ArgumentParser,
+        period_required: bool = True,
+        period_default: str = "the current quarter",
+    ) -> None:
         """The request's options: period, filters, balance date, basis. Without
-        `period_required`, no --from/--to means the current quarter, balances as of today.
+        `period_required`, no --from/--to means `period_default` (in the help text; the
+        command fills it in; `from_cli` takes the current quarter, balances as of today).
         """
-        default = "" if period_required else " (default: the current quarter)"
+        default = "" if period_required else f" (default: {period_default})"
         parser.add_argument(
             "--from",
             dest="start",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,8 @@ class Selection:
     basis: Basis = "prorated"
     _in_period: BoolArray | None = field(default=None, repr=False)
     _status: dict[str, BoolArray] = field(default_factory=dict, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Figures more than one figure function reads, computed once (`figures.once`)."""
 
     @property
     def in_period(self) -> BoolArray:

@@ -12,6 +12,10 @@ from utilization.exceptions import InputError
 from utilization.files import fault
 
 SETTINGS_FILE = "utilization.toml"
+WEEKDAYS: tuple[str, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+"""Names of the days of the week, Monday first (the setting `week_start` is one of them)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Settings:
     under_used_min_elapsed_share: float = 0.25
     expiring_days: int = 30
     rate_tolerance: float = 0.01
+    week_start: str = "sunday"
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], origin: str = "settings") -> Settings:
@@ -44,6 +49,8 @@ class Settings:
             raise InputError(msg)
         converted: dict[str, Any] = {}
         for key, value in flat.items():
+            if key == "week_start" and isinstance(value, str):
+                value = value.strip().lower()
             kind = type(getattr(cls(), key))
             converted[key] = _converted(key, value, kind, origin)
         settings = cls(**converted)
@@ -63,6 +70,9 @@ class Settings:
             raise InputError(msg) from None
         if self.rounding not in RULES:
             msg = f"{origin}: rounding {self.rounding!r} is not one of {list(RULES)}"
+            raise InputError(msg)
+        if self.week_start not in WEEKDAYS:
+            msg = f"{origin}: week_start {self.week_start!r} is not one of {list(WEEKDAYS)}"
             raise InputError(msg)
         for key, (low, high) in RANGES.items():
             value = getattr(self, key)

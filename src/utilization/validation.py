@@ -599,6 +599,8 @@ def _authorizations(
 
     Dates are inclusive; `days` = end_date - start_date + 1. `units_approved` must be a whole
     number of 0 or more. `rate` defaults to the procedure's rate. Status is lower-cased.
+    The limits `units_per_day`, `units_per_week`, `units_per_month` (data contract §10) are
+    whole numbers of 0 or more, NaN when empty (no limit).
     """
     t.required("authorization_id")
     t.unique("authorization_id")
@@ -620,6 +622,10 @@ def _authorizations(
         fallback[known] = _lookup(procedures, "procedure_code", codes, ["rate"])["rate"]
     rate = np.where(np.isnan(rate), fallback, rate)
     days = np.where(both, (end - start) // _US_PER_DAY + 1, 0)
+    limits = {
+        column: t.number(column, whole="not a whole number of units")
+        for column in ("units_per_day", "units_per_week", "units_per_month")
+    }
     return _frame(
         t,
         {
@@ -633,6 +639,7 @@ def _authorizations(
             "rate": rate,
             "status": t.text("status").str.lower(),
             "days": days.astype(np.int64),
+            **limits,
         },
     )
 

@@ -55,7 +55,11 @@ class View:
     template: str
     subject: Subject | None
     sections: tuple[str, ...]
-    figures: tuple[FiguresFunction, ...] = (figures.usage, figures.revenue)
+    figures: tuple[FiguresFunction, ...] = (
+        figures.usage,
+        figures.limits_and_schedule,
+        figures.revenue,
+    )
     example: str = ""
     batch_slice: str | None = None
 
@@ -77,6 +81,7 @@ VIEWS: dict[str, View] = {
                 "by_provider",
                 "by_payer",
                 "detail",
+                "schedule_summary",
                 "flags",
                 "method",
                 "explore",
@@ -95,6 +100,8 @@ VIEWS: dict[str, View] = {
                 "balances_chart",
                 "detail",
                 "balances",
+                "limits",
+                "schedule",
                 "flags",
                 "method",
                 "explore",
@@ -133,7 +140,16 @@ VIEWS: dict[str, View] = {
             "Authorization balances",
             "authorizations.ipynb",
             None,
-            ("kpis", "balances_chart", "balances", "flags", "method", "explore"),
+            (
+                "kpis",
+                "balances_chart",
+                "balances",
+                "limits",
+                "schedule",
+                "flags",
+                "method",
+                "explore",
+            ),
         ),
         View(
             "provider",

@@ -142,6 +142,7 @@ SERVICES: tuple[Service, ...] = (
         0.0,
     ),
 )
+HABILITATION = 3  # index of Habilitation in SERVICES
 RESPITE = 7  # index of Respite in SERVICES
 NON_BILLABLE = 9  # index of the non-billable code
 VISIT_RATE_SCALE = 0.94  # calibrates SERVICES' visits_per_week to VISITS_PER_CLIENT_MONTH
@@ -190,6 +191,18 @@ CASE_MANAGERS = (
     "Tomas Brightwater",
 )  # fmt: skip
 
+# Limits per period (data contract §10) on the Washington-DDCS-style services of the waiver:
+# units per month on Community Engagement, Specialized Habilitation and Staff-Family
+# Consultation; a few plans authorized below their usual month hit the monthly cap; one
+# Respite plan has a weekly cap and one Habilitation plan a daily cap below its long visits.
+MONTHLY_LIMITED = ("T2021 U4", "H2014 HI", "T2025 U7")
+MONTHLY_HEADROOM = (1.25, 1.6)  # monthly limit / usual month's units
+CAPPED_PLANS = 3  # plans whose monthly limit is below their usual month (they hit it)
+CAPPED_HEADROOM = (0.7, 0.85)
+WEEKLY_CAP = 0.8  # the weekly-capped Respite plan: limit / its usual week's units
+DAILY_CAP_UNITS = 12  # the daily-capped Habilitation plan (3 hours a day)
+RENEWAL_PENDING_PLANS = 2  # authorizations ending 1-3 weeks after today, renewal not in yet
+
 # Intentional bad rows (see the module docstring).
 BAD_PROCEDURE_CODE = "T2012 U4"
 BAD_MINUTES = "1h30"
@@ -214,10 +227,11 @@ def generate(
         msg = f"months must be 3 or more (the window ends with today's quarter), not {months}"
         raise ValueError(msg)
     rng = np.random.default_rng(seed)
+    limits_rng = rng.spawn(1)[0]  # its own stream: the other tables do not depend on it
     days = _calendar(today or date.today(), months)
     people = _clients(rng, clients, days)
     plans = _plans(rng, people, days)
-    auths = _authorizations(rng, plans, people, days)
+    auths = _with_limits(limits_rng, _authorizations(rng, plans, people, days), plans, days)
     visits = _visits(rng, plans, days)
     tables = {
         "clients": people.frame,
@@ -675,7 +689,7 @@ def _authorizations(
     client, service, payer = plans.client[plan], plans.service[plan], plans.payer[plan]
     order = np.lexsort((end, start, service, client))
     client, service, payer = client[order], service[order], payer[order]
-    start, end, units = start[order], end[order], units[order]
+    start, end, units, plan = start[order], end[order], units[order], plan[order]
     contracted = _rate_cents(service, payer) / 100
     own_rate = np.array([p.rate_factor != 1.0 for p in PAYERS])[payer]
     return pd.DataFrame(
@@ -689,8 +703,65 @@ def _authorizations(
             "payer_id": _text([p.payer_id for p in PAYERS], payer),
             "rate": np.where(own_rate, contracted, np.nan),
             "status": _text(("approved",), np.zeros(client.size, dtype=np.int64)),
+            "_plan": plan,  # for _with_limits; not exported
         }
     )
+
+
+def _with_limits(
+    rng: np.random.Generator, frame: pd.DataFrame, plans: _Plans, days: _Calendar
+) -> pd.DataFrame:
+    """Authorizations with their limits per day, week and month (empty: none) and a few
+    ending soon after today with the renewal not in yet (see MONTHLY_LIMITED and below).
+    """
+    frame = frame.copy()
+    plan = frame.pop("_plan").to_numpy()
+    codes = np.array([s.code for s in SERVICES])
+    monthly_plan = np.isin(codes[plans.service], MONTHLY_LIMITED) & (plans.payer == WAIVER)
+    monthly_plan &= plans.authorized
+    capped = np.zeros(plans.service.size, dtype=bool)
+    candidates = np.flatnonzero(monthly_plan & (plans.usage >= 1.0) & (plans.usage < 2.0))
+    capped[rng.permutation(candidates)[:CAPPED_PLANS]] = True
+    usual_month = _expected_units(plans)
+    headroom = np.where(
+        capped,
+        rng.uniform(*CAPPED_HEADROOM, capped.size),
+        rng.uniform(*MONTHLY_HEADROOM, capped.size),
+    )
+    per_month = np.where(monthly_plan, np.maximum(1, np.ceil(usual_month * headroom)), np.nan)
+    per_week = np.full(plans.service.size, np.nan)
+    respite = np.flatnonzero(
+        plans.authorized & (plans.service == RESPITE) & (plans.payer == WAIVER) & ~plans.overnight
+    )
+    if respite.size:
+        chosen = respite[0]
+        usual_week = usual_month[chosen] / WEEKS_PER_MONTH
+        per_week[chosen] = max(1, int(usual_week * WEEKLY_CAP))
+    per_day = np.full(plans.service.size, np.nan)
+    habilitation = np.flatnonzero(plans.authorized & (plans.service == HABILITATION))
+    if habilitation.size:
+        per_day[habilitation[np.argmax(plans.minutes[habilitation])]] = DAILY_CAP_UNITS
+    frame["units_per_day"] = pd.array(per_day[plan], dtype="Int64")
+    frame["units_per_week"] = pd.array(per_week[plan], dtype="Int64")
+    frame["units_per_month"] = pd.array(per_month[plan], dtype="Int64")
+    return _renewals_pending(rng, frame, plan, days)
+
+
+def _renewals_pending(
+    rng: np.random.Generator, frame: pd.DataFrame, plan: IntArray, days: _Calendar
+) -> pd.DataFrame:
+    """A few authorizations holding today that are the last of their plan end 8-20 days
+    after today instead: the visits scheduled after that have no authorization yet.
+    """
+    start = pd.to_datetime(frame["start_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    end = pd.to_datetime(frame["end_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    latest = pd.Series(end).groupby(plan).transform("max").to_numpy()
+    holding = (start <= days.today) & (end >= days.today + 30) & (end == latest)
+    chosen = rng.permutation(np.flatnonzero(holding))[:RENEWAL_PENDING_PLANS]
+    new_end = days.today + rng.integers(8, 21, chosen.size)
+    end[chosen] = new_end
+    frame["end_date"] = _date_text(end)
+    return frame
 
 
 def _with_bad_authorization(frame: pd.DataFrame, days: _Calendar) -> pd.DataFrame:

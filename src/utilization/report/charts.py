@@ -27,6 +27,7 @@ UNSCHEDULED_COLOUR = "#dde3ea"
 PAID_COLOUR = "#2e7d32"
 STATUS_COLOURS = {
     "exhausted": "#b71c1c",
+    "limit reached": "#ad1457",
     "at risk": "#d35400",
     "under-used": "#6a1b9a",
     "expiring": "#b7791f",
@@ -258,7 +259,11 @@ def _trend_to_date(frame: pd.DataFrame, title: str) -> ChartLike:
     return chart
 
 
-def authorization_balances(frame: pd.DataFrame, title: str = "Authorization balances") -> ChartLike:
+def authorization_balances(
+    frame: pd.DataFrame,
+    title: str = "Authorization balances",
+    limits: dict[str, str] | None = None,
+) -> ChartLike:
     """Stacked bars per authorization: units used, scheduled and unscheduled, with status.
 
     `frame`: one row per authorization (`authorizations`): `authorization_id`,
@@ -272,7 +277,11 @@ def authorization_balances(frame: pd.DataFrame, title: str = "Authorization bala
     if frame.empty:
         return no_data(title)
     rows = frame[columns].copy().fillna({c: 0.0 for c in columns[2:6]})
-    rows["label"] = shorten(rows["authorization_id"].astype(str) + " · " + rows["procedure_code"])
+    label = rows["authorization_id"].astype(str) + " · " + rows["procedure_code"]
+    if limits:  # each limit per period after the label: "A0012 · T2017 (100 a month)"
+        marks = rows["authorization_id"].astype(str).map(limits)
+        label = label.where(marks.isna(), label + " (" + marks.fillna("") + ")")
+    rows["label"] = shorten(label)
     rows["units_unscheduled"] = (rows["units_remaining"] - rows["units_scheduled"]).clip(lower=0)
     rows["status"] = rows["status"].fillna("").astype(str)
     rows["status_colour"] = rows["status"].map(STATUS_COLOURS).fillna("#33383d")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import PurePath
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from utilization import providers, views
@@ -55,6 +57,10 @@ FLAG_LABELS = {
     "authorization_at_risk": "Authorization at risk",
     "authorization_expiring": "Authorization expiring",
     "authorization_under_used": "Authorization under-used",
+    "over_limit": "Over a limit per day, week or month",
+    "scheduled_over_authorization": "Scheduled visit over the authorization",
+    "scheduled_unauthorized": "Scheduled visit without an authorization",
+    "authorization_limit_reached": "Authorization limit reached this period",
 }
 FILTER_LABELS = {
     "client_id": "client",
@@ -83,6 +89,18 @@ SECTIONS: dict[str, tuple[str | None, str]] = {
     ),
     "service_chart": ("Billed and paid by service code", "show(report.chart_service_codes())"),
     "service_table": ("Service code usage", "display_html(report.service_codes_html())"),
+    "limits": (
+        "Limits per day, week and month, this period",
+        "display_html(report.limits_html())",
+    ),
+    "schedule": (
+        "Scheduled visits that would not be paid",
+        "display_html(report.schedule_html())",
+    ),
+    "schedule_summary": (
+        "Scheduled visits that would not be paid",
+        "display_html(report.schedule_summary_html())",
+    ),
     "flags": ("Flags", "display_html(report.flags_html())"),
     "method": ("How these numbers were made", "display_html(report.method_html())"),
     "explore": (None, "explore(report, batch)"),
@@ -123,7 +141,9 @@ SECTIONS: dict[str, tuple[str | None, str]] = {
 """Every section a view can list: its heading and the one call its template cell makes."""
 FLAG_ROWS_PER_KIND = 10  # the report lists this many flags of each kind; the export has them all
 CHART_AUTHORIZATIONS = 25  # the balances chart draws this many; the table lists them all
-STATUS_ORDER = ("exhausted", "at risk", "expiring", "under-used", "ok", "expired")
+STATUS_ORDER = ("exhausted", "limit reached", "at risk", "expiring", "under-used", "ok", "expired")
+SCHEDULE_ROWS = 25  # the agency report lists this many scheduled visits; the export has all
+PER_WORDS = {"day": "a day", "week": "a week", "month": "a month"}
 LOSS_ROWS = 10  # the largest losses by client, procedure code and fieldworker listed
 PROVIDER_ROWS = 20  # the agency's by-fieldworker table lists this many; the CSV has them all
 MISMATCH_ROWS = 50  # visits whose recorded units differ, listed in the provider report
@@ -311,7 +331,39 @@ class Report:
                 )
                 text += f" {pace}" if pace else ""
             items.append(f"<li>{escape(text)}</li>")
+        items += [f"<li>{escape(t)}</li>" for t in self._family_limits_and_schedule()]
         return f'<ul class="family-summary">{"".join(items)}</ul>\n'
+
+    def _family_limits_and_schedule(self) -> list[str]:
+        """Plain sentences on each limit's current period and on scheduled visits that
+        would not be paid (data contract §10, §11).
+        """
+        texts = []
+        procedures = self.dataset.procedures.set_index("procedure_code")["description"]
+        codes = self.figures.authorizations.set_index("authorization_id")["procedure_code"]
+        limits = self.figures.limits
+        for row in [] if limits is None else limits.to_dict("records"):
+            code = codes.get(row["authorization_id"], "")
+            service = procedures.get(code, code)
+            limit = f"{_count(row['units_limit'])} units {PER_WORDS[row['per']]}"
+            texts.append(f"{service}, limited to {limit}: {limit_sentence(row)}.")
+        schedule = self.figures.schedule
+        if schedule is not None:
+            problems = schedule[schedule["schedule_status"] != "fits"]
+            lost = problems["units"].where(
+                problems["schedule_status"] == "unauthorized", problems["units_over"]
+            )
+            for code, group in problems.assign(lost=lost).groupby("procedure_code", sort=True):
+                service = procedures.get(code, code)
+                first, last = group["service_date"].min(), group["service_date"].max()
+                when = _day(first) if first == last else f"{_day(first)} – {_day(last)}"
+                visits = "visit" if len(group) == 1 else "visits"
+                texts.append(
+                    f"{len(group)} scheduled {service} {visits} ({when}) would not be paid "
+                    f"for {_count(group['lost'].sum())} units: {group['reason'].iloc[0]}"
+                    + (" (and others)." if group["reason"].nunique() > 1 else ".")
+                )
+        return texts
 
     def method_html(self) -> str:
         """How the numbers were made: rounding rules, approved basis, rows rejected."""
@@ -505,6 +557,90 @@ class Report:
             )
         )
 
+    def limits_html(self) -> str:
+        """Each limit of the authorizations holding the balance date, for the calendar period
+        holding it: "March: 82 of 100 units used, 18 left until 31 Mar" (§10).
+        """
+        limits = self.figures.limits
+        if limits is None or limits.empty:
+            return "<p>No limit per day, week or month applies on the balance date.</p>\n"
+        procedures = self.figures.authorizations.set_index("authorization_id")["procedure_code"]
+        frame = limits.assign(
+            procedure_code=limits["authorization_id"].map(procedures),
+            limit=[
+                f"{_count(u)} {PER_WORDS[p]}"
+                for u, p in zip(limits["units_limit"], limits["per"], strict=True)
+            ],
+            this_period=[limit_sentence(r) for r in limits.to_dict("records")],
+        )
+        return tables.table(
+            frame,
+            columns={
+                "authorization_id": "Authorization",
+                "procedure_code": "Procedure",
+                "limit": "Limit",
+                "this_period": "This period",
+                "units_scheduled": "Units scheduled after the balance date",
+            },
+            units=["units_scheduled"],
+        )
+
+    def schedule_html(self) -> str:
+        """Scheduled visits of the period that would not be paid in full, with the reason
+        (§11); the client view leaves out the client column.
+        """
+        schedule = self.figures.schedule
+        problems = None if schedule is None else schedule[schedule["schedule_status"] != "fits"]
+        if problems is None or problems.empty:
+            return "<p>Every scheduled visit of this period would be paid.</p>\n"
+        names = self.dataset.clients.set_index("client_id")["client_name"]
+        frame = problems.assign(
+            client_name=problems["client_id"].map(names),
+            not_paid=np.where(
+                problems["schedule_status"] == "unauthorized",
+                problems["units"],
+                problems["units_over"],
+            ),
+        )
+        columns = {
+            "service_date": "Date",
+            "client_name": "Client",
+            "procedure_code": "Procedure",
+            "units": "Units",
+            "not_paid": "Units not paid",
+            "reason": "Why",
+        }
+        if self.request.view == "client":
+            del columns["client_name"]
+        shown = frame.head(SCHEDULE_ROWS) if self.request.view == "agency" else frame
+        note = ""
+        if len(shown) < len(frame):
+            note = (
+                f'<p class="flag-note">Listed: the first {len(shown):,} of {len(frame):,}. '
+                "All are in <code>utilization check-schedule</code> and the export "
+                "(<code>schedule</code>).</p>"
+            )
+        return note + tables.table(shown, columns=columns, units=["units", "not_paid"])
+
+    def schedule_summary_html(self) -> str:
+        """Agency view: how many scheduled visits of the period would not be paid, then the
+        first of them.
+        """
+        schedule = self.figures.schedule
+        if schedule is None or schedule.empty:
+            return "<p>No scheduled visits in this period.</p>\n"
+        over = schedule[schedule["schedule_status"] == "over"]
+        unauthorized = schedule[schedule["schedule_status"] == "unauthorized"]
+        text = (
+            f"<p>{len(over) + len(unauthorized):,} of {len(schedule):,} scheduled visits would "
+            f"not be paid in full: <b>{len(over):,}</b> over an authorization's units or limits "
+            f"({_count(over['units_over'].sum())} units), <b>{len(unauthorized):,}</b> without "
+            f"an authorization ({_count(unauthorized['units'].sum())} units).</p>\n"
+        )
+        if len(over) + len(unauthorized) == 0:
+            return text
+        return text + self.schedule_html()
+
     def balances_html(self) -> str:
         """Authorization balances as of the as-of date (the client view leaves out the
         client column: every row is that client's).
@@ -563,8 +699,15 @@ class Report:
         under-used, then the rest), so the chart stays readable on a page.
         """
         frame = self.figures.authorizations
+        limits = self.figures.limits
+        marks: dict[str, str] = {}
+        if limits is not None:
+            for row in limits.to_dict("records"):
+                mark = f"{_count(row['units_limit'])} {PER_WORDS[row['per']]}"
+                auth = str(row["authorization_id"])
+                marks[auth] = f"{marks[auth]}, {mark}" if auth in marks else mark
         if len(frame) <= CHART_AUTHORIZATIONS:
-            return charts.authorization_balances(frame)
+            return charts.authorization_balances(frame, limits=marks)
         rank = frame["status"].map({s: i for i, s in enumerate(STATUS_ORDER)})
         chosen = (
             frame.assign(_rank=rank.fillna(len(STATUS_ORDER)))
@@ -576,7 +719,7 @@ class Report:
             f"Authorization balances: the {CHART_AUTHORIZATIONS} nearest to running out, "
             f"of {len(frame):,} (all in the table)"
         )
-        return charts.authorization_balances(chosen, title=title)
+        return charts.authorization_balances(chosen, title=title, limits=marks)
 
     def chart_service_codes(self) -> charts.ChartLike:
         """Billed vs paid per service code."""
@@ -847,6 +990,27 @@ class Report:
             },
             units=["units"],
         )
+
+
+def limit_sentence(row: Mapping[Hashable, Any]) -> str:
+    """One limit's period in words: "March: 82 of 100 units used, 18 left until 31 Mar"
+    (a week: "Week of 1 Mar: ..."; a day: "3 Mar: ... left that day").
+    """
+    start, end = pd.Timestamp(row["period_start"]), pd.Timestamp(row["period_end"])
+    per = row["per"]
+    if per == "month":
+        name = f"{start:%B}"
+    elif per == "week":
+        name = f"Week of {start.day} {start:%b}"
+    else:
+        name = f"{start.day} {start:%b}"
+    used, limit = row["units_used"], row["units_limit"]
+    left = max(float(limit) - float(used), 0.0)
+    until = "that day" if per == "day" else f"until {end.day} {end:%b}"
+    text = f"{name}: {_count(used)} of {_count(limit)} units used, {_count(left)} left {until}"
+    if row.get("units_scheduled"):
+        text += f", {_count(row['units_scheduled'])} more scheduled"
+    return text
 
 
 def filters_text(filters: dict[str, Any]) -> str:

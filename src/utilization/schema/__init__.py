@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, get_args
@@ -198,6 +198,9 @@ AUTHORIZATIONS = Table(
         _id("payer_id"),
         Column("rate", "money", default="the procedure's"),
         Column("status", "choice"),
+        Column("units_per_day", "units", description="limit per calendar day", default="none"),
+        Column("units_per_week", "units", description="limit per week", default="none"),
+        Column("units_per_month", "units", description="limit per calendar month", default="none"),
     ),
     canonical=(
         Field("authorization_id", _TEXT),
@@ -210,6 +213,9 @@ AUTHORIZATIONS = Table(
         Field("rate", "float64", "filled from the procedure"),
         Field("status", _TEXT, "lower-cased, not checked"),
         Field("days", "int64", "end_date - start_date + 1"),
+        Field("units_per_day", "float64", "whole numbers, NaN: no limit"),
+        Field("units_per_week", "float64", "whole numbers, NaN: no limit"),
+        Field("units_per_month", "float64", "whole numbers, NaN: no limit"),
     ),
 )
 VISITS = Table(
@@ -628,3 +634,14 @@ def table_details(tables: Iterable[Table] = TABLES.values()) -> str:
             described = ", ".join(c.values) or c.description
             lines.append(_row([table.name, c.name, c.kind, required, described, c.default]))
     return "\n".join(lines) + "\n"
+
+
+DOC_TABLES: tuple[tuple[str, Callable[[], str]], ...] = (
+    ("docs/data-contract.md", contract_table),
+    ("docs/data-contract.md", codes_table),
+    ("docs/data-contract.md", bounds_table),
+    ("README.md", readme_table),
+    ("docs/design.md", frames_table),
+)
+"""Where each rendered table stands in the repository's docs (scripts/schema_docs.py writes
+them there; tests/test_schema.py checks they are the same)."""

@@ -1,0 +1,252 @@
+"""Scheduled visits checked before they happen (data contract §11): what would be paid, and why
+not, in words a scheduler can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from utilization.dataset import Dataset
+from utilization.limits import LIMIT_COLUMNS, period_bounds, period_index
+from utilization.period import Period
+from utilization.selection import Selection
+
+FITS = "fits"
+OVER = "over"
+UNAUTHORIZED = "unauthorized"
+SCHEDULE_COLUMNS = [
+    "visit_id", "client_id", "procedure_code", "service_date", "units", "units_fit",
+    "units_over", "schedule_status", "authorization_id", "reason",
+]  # fmt: skip
+LIMIT_WORDS = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+def schedule(selection: Selection) -> pd.DataFrame:
+    """Scheduled billable visits in the period passing the filters, as projected (§11).
+
+    Grain: one row per scheduled billable visit, in time order. `units_fit` would be paid,
+    `units_over` would be over-authorization; `schedule_status` is `fits`, `over` or
+    `unauthorized` (no authorization holds its date: fit and over are 0); `authorization_id`
+    is the first it would take units from, else the one ending first among those holding its
+    date, else empty; `reason` says in words why units would not be paid ('' when it fits).
+    """
+    dataset = selection.dataset
+    columns = [
+        "visit_id", "client_id", "procedure_code", "service_date", "units", "units_fit",
+        "units_over", "schedule_authorization_id", "billable", "payer_id", "order",
+    ]  # fmt: skip
+    visits = selection.visits(status="scheduled", billable_default=True, columns=columns)
+    visits = visits[visits["billable"].to_numpy(dtype=bool)].sort_values("order")
+    auth = visits["schedule_authorization_id"]
+    status = np.where(
+        auth.isna().to_numpy(),
+        UNAUTHORIZED,
+        np.where(visits["units_over"].to_numpy() > 0, OVER, FITS),
+    )
+    out = pd.DataFrame(
+        {
+            "visit_id": visits["visit_id"].to_numpy(),
+            "client_id": visits["client_id"].to_numpy(),
+            "procedure_code": visits["procedure_code"].to_numpy(),
+            "service_date": visits["service_date"].to_numpy(),
+            "units": visits["units"].to_numpy(dtype=np.int64),
+            "units_fit": visits["units_fit"].to_numpy(dtype=np.int64),
+            "units_over": visits["units_over"].to_numpy(dtype=np.int64),
+            "schedule_status": pd.array(status, dtype="str"),
+            "authorization_id": auth.to_numpy(),
+            "reason": "",
+        }
+    )
+    for column in ("visit_id", "client_id", "procedure_code", "authorization_id", "reason"):
+        out[column] = out[column].astype("str")
+    problems = status != FITS
+    if problems.any():
+        out.loc[problems, "reason"] = reasons(dataset, visits[problems])
+    return out.reset_index(drop=True)
+
+
+def not_paid(selection: Selection) -> pd.DataFrame:
+    """The scheduled visits of `schedule` that would not be paid in full (over or
+    unauthorized), with the client's name. Grain: one row per visit, in time order.
+    """
+    rows = schedule(selection)
+    rows = rows[rows["schedule_status"] != FITS].reset_index(drop=True)
+    names = selection.dataset.clients.set_index("client_id")["client_name"]
+    rows.insert(2, "client_name", rows["client_id"].map(names).astype("str"))
+    return rows
+
+
+def schedule_text(rows: pd.DataFrame, dataset: Dataset, period: Period) -> str:
+    """`not_paid` rows as a plain-text table for a terminal or an e-mail from a nightly job."""
+    span = f"{period.start.isoformat()} to {period.end.isoformat()}"
+    if rows.empty:
+        return f"Every scheduled billable visit from {span} would be paid."
+    lines = [
+        f"{len(rows):,} scheduled visit(s) from {span} would not be paid in full:",
+        "",
+    ]
+    for row in rows.itertuples(index=False):
+        item: Any = row
+        day = pd.Timestamp(item.service_date).date().isoformat()
+        lost = item.units if item.schedule_status == UNAUTHORIZED else item.units_over
+        lines.append(
+            f"{day}  {item.client_name} ({item.client_id})  {item.procedure_code}  "
+            f"{lost} of {item.units} units: {item.reason}"
+        )
+    return "\n".join(lines)
+
+
+def reasons(dataset: Dataset, visits: pd.DataFrame) -> list[str]:
+    """Why units of each scheduled visit (over or unauthorized) would not be paid, in words.
+
+    Over: each authorization holding the date that could not give what was still asked, and
+    what stopped it (matching's `schedule_stops`): "would exceed the monthly limit of 100
+    units for March 2026 (A0012)", "would exceed the 480 units approved of A0012
+    (1 Jan 2026 – 30 Jun 2026)". Unauthorized: "no authorization holds 2027-02-03: A0031
+    ended 2027-01-31" (or starts later, holds the date for another payer, or none exists).
+    Computed for all the visits at once; `visits` has visit_id, client_id, procedure_code,
+    service_date, payer_id and schedule_authorization_id.
+    """
+    texts = pd.Series("", index=visits["visit_id"].to_numpy(), dtype="str")
+    unauthorized = visits["schedule_authorization_id"].isna().to_numpy()
+    if (~unauthorized).any():
+        over = _over_reasons(dataset, visits.loc[~unauthorized, "visit_id"])
+        texts.loc[over.index] = over
+    if unauthorized.any():
+        none = _unauthorized_reasons(dataset, visits[unauthorized])
+        texts.loc[none.index] = none
+    return texts.tolist()
+
+
+def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
+    """Reasons of over visits, by visit_id, from what stopped them at each authorization.
+
+    The words depend only on the authorization, what stopped it and the period: each such
+    combination is written once and shared by every visit it stopped.
+    """
+    stops = dataset.schedule_stops
+    if stops is None or stops.empty:
+        return pd.Series(dtype="str")
+    stops = stops[_isin(stops["visit_id"], visit_ids)].reset_index(drop=True)
+    days = stops["service_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    kind = stops["stopped_by"].to_numpy(dtype=object)
+    week_start = dataset.settings.week_start
+    period = np.zeros(len(stops), dtype=np.int64)  # the total: one text per authorization
+    for per in LIMIT_COLUMNS:
+        rows = kind == per
+        period[rows] = period_index(days[rows], per, week_start)
+    combos = pd.DataFrame({"auth": stops["authorization_id"], "kind": kind, "period": period})
+    code, found = pd.MultiIndex.from_frame(combos).factorize()
+    unique = pd.MultiIndex.from_tuples(list(found))
+    ids = unique.get_level_values(0)
+    auths = dataset.authorizations.set_index("authorization_id").reindex(ids)
+    rows = zip(
+        ids,
+        unique.get_level_values(1),
+        unique.get_level_values(2),
+        auths["units_approved"].to_numpy(),
+        auths["start_date"].to_numpy(),
+        auths["end_date"].to_numpy(),
+        *(auths[column].to_numpy() for column in LIMIT_COLUMNS.values()),
+        strict=True,
+    )
+    words = [_stop_words(row, week_start) for row in rows]
+    text = np.asarray(words, dtype=object)[code]
+    visit = stops["visit_id"].to_numpy(dtype=object)
+    first = np.r_[True, visit[1:] != visit[:-1]]  # stops of a visit are next to each other
+    if first.all():
+        return pd.Series(text, index=visit, dtype="str")
+    # Each visit's texts (one per authorization, so never the same twice) joined in Arrow.
+    offsets = np.r_[np.flatnonzero(first), len(visit)].astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(text.tolist(), pa.string()))
+    joined = pc.binary_join(lists, "; ").to_numpy(zero_copy_only=False)
+    return pd.Series(joined, index=visit[first], dtype="str")
+
+
+def _isin(values: pd.Series, pool: pd.Series) -> npt.NDArray[np.bool_]:
+    """Where text `values` are among `pool`, computed by Arrow (pandas lists the values)."""
+    array = pa.array(values.astype("str").array)
+    found = pc.is_in(array, value_set=pa.array(pool.astype("str").array).cast(array.type))
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _stop_words(row: tuple[Any, ...], week_start: str) -> str:
+    """What stopped visits at one authorization, in words: `row` is the authorization's id,
+    the kind, the period number, units approved, start and end dates and its three limits.
+    """
+    auth, kind, period, approved, start_date, end_date, *limits = row
+    if kind == "total":
+        return (
+            f"would exceed the {approved:,.0f} units approved of {auth} "
+            f"({_day(start_date)} – {_day(end_date)})"
+        )
+    limit = int(limits[list(LIMIT_COLUMNS).index(kind)])
+    first, _ = period_bounds(np.array([period]), kind, week_start)
+    start = pd.Timestamp(int(first[0]), unit="D")
+    if kind == "month":
+        when = f"for {start:%B %Y}"
+    elif kind == "week":
+        when = f"for the week of {_day(start)}"
+    else:
+        when = f"on {_day(start)}"
+    return f"would exceed the {LIMIT_WORDS[kind]} limit of {limit} units {when} ({auth})"
+
+
+def _day(value: object) -> str:
+    return pd.Timestamp(value).strftime("%-d %b %Y")  # type: ignore[arg-type]
+
+
+def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
+    """Reasons of visits no authorization holds, by visit_id, naming the nearest one."""
+    auths = dataset.authorizations[
+        ["authorization_id", "client_id", "procedure_code", "start_date", "end_date", "payer_id"]
+    ]
+    mine = visits[["visit_id", "client_id", "procedure_code", "service_date", "payer_id"]]
+    pairs = mine.merge(auths, on=["client_id", "procedure_code"], suffixes=("", "_auth"))
+    date = pairs["service_date"]
+    holds = (pairs["start_date"] <= date) & (pairs["end_date"] >= date)
+    ended = pairs[pairs["end_date"] < date].sort_values(["end_date", "authorization_id"])
+    starts = pairs[pairs["start_date"] > date].sort_values(["start_date", "authorization_id"])
+    other_payer = pairs[holds].sort_values(["end_date", "authorization_id"])
+    last = ended.groupby("visit_id").tail(1).set_index("visit_id")
+    nxt = starts.groupby("visit_id").head(1).set_index("visit_id")
+    payer = other_payer.groupby("visit_id").head(1).set_index("visit_id")
+    ids = mine["visit_id"]
+    head = "no authorization holds " + mine["service_date"].dt.strftime("%Y-%m-%d").to_numpy()
+    found_payer = payer.reindex(ids)
+    found_last = last.reindex(ids)
+    found_next = nxt.reindex(ids)
+    ended_text = (
+        found_last["authorization_id"] + " ended " + found_last["end_date"].dt.strftime("%Y-%m-%d")
+    )
+    next_text = (
+        found_next["authorization_id"]
+        + " starts "
+        + found_next["start_date"].dt.strftime("%Y-%m-%d")
+    )
+    around = ended_text.fillna("").str.cat(next_text.fillna(""), sep=", ").str.strip(", ")
+    nothing = (mine["client_id"] + " has no authorization for " + mine["procedure_code"]).to_numpy()
+    other = (
+        " for payer "
+        + mine["payer_id"].fillna("").to_numpy()
+        + ": "
+        + found_payer["authorization_id"].fillna("")
+        + " is for payer "
+        + found_payer["payer_id_auth"].fillna("")
+    ).to_numpy()
+    out = np.where(
+        found_payer["authorization_id"].notna().to_numpy(),
+        head + other,
+        np.where(around.to_numpy() != "", head + ": " + around.to_numpy(), head + ": " + nothing),
+    )
+    return pd.Series(out, index=ids.to_numpy(), dtype="str")
+
+
+def _iso(value: object) -> str:
+    return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
