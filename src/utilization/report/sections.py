@@ -269,7 +269,7 @@ class Report:
     def period_text(self) -> str:
         """The period, e.g. `1 Jan 2026 – 31 Mar 2026`."""
         p = self.request.period
-        return f"{_day(p.start)} – {_day(p.end)}"
+        return f"{words.day_words(p.start)} – {words.day_words(p.end)}"
 
     @property
     def running_header(self) -> str:
@@ -285,9 +285,9 @@ class Report:
             ("About", self.subject),
             ("Period", self.period_text),
             ("Filters", shown),
-            ("Balances as of", _day(fig.as_of)),
+            ("Balances as of", words.day_words(fig.as_of)),
             ("Units approved basis", fig.basis),
-            ("Newest payment included", _day(newest) if newest else "none yet"),
+            ("Newest payment included", words.day_words(newest) if newest else "none yet"),
             ("Data", fig.source),
         ]
         if self.request.view in ("service-codes", "provider"):  # no authorization shown
@@ -310,21 +310,23 @@ class Report:
             left = max(float(row.units_remaining), 0.0)
             text = (
                 f"{_count(left)} of {_count(row.units_approved)} units of {description} left "
-                f"until {_day(row.end_date)}"
+                f"until {words.day_words(row.end_date)}"
             )
             if minutes:
-                text += f" (about {_hours(left * minutes / 60)})"
+                text += f" (about {words.hours_words(left * minutes / 60)})"
             text += "."
             if row.status == "exhausted":
                 text = (
                     f"All {_count(row.units_approved)} units of {description} are used "
-                    f"(until {_day(row.end_date)})."
+                    f"(until {words.day_words(row.end_date)})."
                 )
             elif row.status == "at risk" and not pd.isna(row.projected_exhaustion_date):
-                runs_out = _day(row.projected_exhaustion_date)
+                runs_out = words.day_words(row.projected_exhaustion_date)
                 text += f" At the current pace they run out around {runs_out}."
             elif row.status == "expired":
-                text = f"The authorization for {description} ended on {_day(row.end_date)}."
+                text = (
+                    f"The authorization for {description} ended on {words.day_words(row.end_date)}."
+                )
             if row.status not in ("exhausted", "expired"):
                 pace = words.pace_sentence(
                     row.units_per_week_needed, left, description, row.end_date, minutes, True
@@ -356,7 +358,11 @@ class Report:
             for code, group in problems.assign(lost=lost).groupby("procedure_code", sort=True):
                 service = procedures.get(code, code)
                 first, last = group["service_date"].min(), group["service_date"].max()
-                when = _day(first) if first == last else f"{_day(first)} – {_day(last)}"
+                when = (
+                    words.day_words(first)
+                    if first == last
+                    else f"{words.day_words(first)} – {words.day_words(last)}"
+                )
                 visits = "visit" if len(group) == 1 else "visits"
                 texts.append(
                     f"{len(group)} scheduled {service} {visits} ({when}) would not be paid "
@@ -1071,23 +1077,8 @@ def balances_shown(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def _day(value: Any) -> str:
-    """A date as `31 Mar 2026`."""
-    return pd.Timestamp(value).strftime("%-d %b %Y")
-
-
 def _count(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _hours(hours: float) -> str:
-    whole = int(hours)
-    minutes = round((hours - whole) * 60)
-    if minutes == 60:
-        whole, minutes = whole + 1, 0
-    if whole and minutes:
-        return f"{whole} h {minutes} min"
-    return f"{whole} h" if whole else f"{minutes} min"
 
 
 def _with_losses(frame: pd.DataFrame) -> pd.DataFrame:
