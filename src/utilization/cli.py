@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     remit.add_argument("files", nargs="+", help="835 files")
     remit.add_argument("--data", required=True, help="the data folder whose payments.csv to update")
 
-    from utilization.batch.run import add_batch_parser
+    from utilization.batch.options import add_batch_parser
 
     add_batch_parser(sub)
 
