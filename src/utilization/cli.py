@@ -183,12 +183,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
         require("weasyprint", "pdf", "PDF reports (--format pdf)")
     request = Request.from_cli(args.view, args)
     out = Path(args.out)
-    dataset = load(args.data, args.settings)
-    write_rejects(dataset, out)
     named = request.subject or (request.filters.clients or request.filters.procedures or ("",))[0]
     name = args.name or "-".join(p for p in (args.view, named) if p)
     parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
     with Renderer() as renderer:
+        try:  # loaded as the template loads it: a template run in this process reuses it
+            dataset = renderer.dataset(parameters)
+        except UtilizationError:
+            dataset = load(args.data, args.settings)  # the error, naming the source as given
+        write_rejects(dataset, out)
         written = renderer.render(args.view, parameters, out, safe_name(name), formats)
     for path in written.values():
         print(path)
