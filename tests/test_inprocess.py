@@ -3,7 +3,8 @@
 `utilization report` and batch workers run the package's own templates without a kernel
 (`report.inprocess`): the same notebook outputs, the same HTML (the papermill-injected
 parameters cell has a random id either way), the same failures; a changed template, or an
-executed notebook to write, still runs in a kernel.
+executed notebook to write, still runs in a kernel. The command's HTML and PDF helper
+process (`report.convert`) writes what this process would write.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -20,11 +22,14 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from browser import pdf_page_images, pdf_pages
 from utilization import views
 from utilization.batch.workers import BatchRenderer
-from utilization.exceptions import ReportError
+from utilization.exceptions import EnvironmentFault, ReportError
+from utilization.files import write_atomic
 from utilization.report import inprocess
-from utilization.report.render import notebook_to_html
+from utilization.report.convert import Converter
+from utilization.report.render import html_to_pdf, notebook_to_html
 from utilization.report.runner import Renderer, report_meta
 from utilization.sources import PASSWORD_ENV
 
@@ -153,10 +158,45 @@ def test_outputs_are_made_as_nbclient_makes_them_from_kernel_messages() -> None:
     saved = os.environ.get(PASSWORD_ENV)
     with inprocess.environment(env):
         NotebookClient(in_kernel, kernel_name="python3", allow_errors=True).execute()
+    main = sys.modules["__main__"]
     with pytest.raises(inprocess.NotebookError) as failed:
         inprocess.execute(nb, env)
+    assert sys.modules["__main__"] is main  # multiprocessing's spawn still finds it
     assert (failed.value.ename, failed.value.evalue) == ("ValueError", "no such client")
     assert os.environ.get(PASSWORD_ENV) == saved
     counts = [c.execution_count for c in nb.cells[:-1]]
     assert counts == [c.execution_count for c in in_kernel.cells[:-1]] == list(range(1, 9))
     assert _outputs(nb)[:-1] == _outputs(in_kernel)[:-1]
+
+
+def test_the_helper_writes_the_html_and_pdf_this_process_writes(data: Path, tmp_path: Path) -> None:
+    """The helper's HTML is byte for byte this process's; its PDF has the same pages, as
+    text and as images; a file it cannot write is the same error here; and when the helper
+    is gone this process converts.
+    """
+    nb = Renderer().execute("client", {"data": str(data), **Q1}, in_process=True)
+    meta = report_meta(nb)
+    args = (meta["title"], meta["subtitle"], meta["running_header"])
+    html = notebook_to_html(nb, meta["title"], meta["subtitle"])
+    html_to_pdf(html, tmp_path / "here.pdf", header=meta["running_header"])
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with Converter() as converter:
+        converter.convert(nb, *args, tmp_path / "there.html", tmp_path / "there.pdf")
+        with pytest.raises(EnvironmentFault) as there:
+            converter.convert(nb, *args, blocked / "x.html", None)
+        assert converter._process is not None
+        converter._process.kill()
+        converter.convert(nb, *args, tmp_path / "after.html", None)
+    with pytest.raises(EnvironmentFault) as here:
+        write_atomic(blocked / "x.html", html)
+    assert str(there.value) == str(here.value)
+    assert (tmp_path / "there.html").read_text(encoding="utf-8") == html
+    assert (tmp_path / "after.html").read_text(encoding="utf-8") == html
+    assert pdf_pages(tmp_path / "there.pdf") == pdf_pages(tmp_path / "here.pdf")
+    images = []
+    for name in ("here", "there"):
+        (tmp_path / name).mkdir()
+        pages = pdf_page_images(tmp_path / f"{name}.pdf", tmp_path / name, dpi=50)
+        images.append([page.read_bytes() for page in pages])
+    assert images[0] == images[1] and len(images[0]) >= 2

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -176,6 +177,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from utilization.filenames import safe_name
     from utilization.pipeline import load
     from utilization.rejects import write_rejects
+    from utilization.report.convert import Converter
     from utilization.report.runner import Renderer, parse_formats
 
     formats = parse_formats(args.format)
@@ -186,7 +188,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     named = request.subject or (request.filters.clients or request.filters.procedures or ("",))[0]
     name = args.name or "-".join(p for p in (args.view, named) if p)
     parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
-    with Renderer() as renderer:
+    converts = "html" in formats or "pdf" in formats
+    # The HTML and PDF helper warms up on the other core while this process loads and runs.
+    with (
+        Converter() if converts else nullcontext() as converter,
+        Renderer(converter=converter) as renderer,
+    ):
         try:  # loaded as the template loads it: a template run in this process reuses it
             dataset = renderer.dataset(parameters)
         except UtilizationError:

@@ -17,6 +17,7 @@ IPython (a JupyterLab kernel keeps its own shell).
 
 from __future__ import annotations
 
+import atexit
 import gc
 import io
 import json
@@ -172,6 +173,11 @@ class _Shell(InteractiveShell):
     def _showtraceback(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
         self.outputs.fail(str(etype.__name__), str(evalue), stb)
 
+    def init_sys_modules(self) -> None:
+        """The process's own `__main__` stays in sys.modules (multiprocessing's spawn reads
+        it), as IPython's embedded shell leaves it.
+        """
+
 
 class _Stream(io.TextIOBase):
     """sys.stdout or sys.stderr while a notebook runs: stream outputs of the running cell."""
@@ -198,9 +204,13 @@ def available() -> bool:
 
 
 def _shell() -> _Shell:
-    config = Config()
-    config.HistoryManager.enabled = False  # nothing written to ~/.ipython
-    shell = _Shell.instance(config=config)
+    if _Shell.initialized():
+        shell = _Shell.instance()
+    else:
+        config = Config()
+        config.HistoryManager.enabled = False  # nothing written to ~/.ipython
+        shell = _Shell.instance(config=config)
+        atexit.unregister(shell.atexit_operations)  # no history to save, nothing to clean
     assert isinstance(shell, _Shell)
     return shell
 
@@ -212,7 +222,7 @@ def execute(nb: nbformat.NotebookNode, env: dict[str, str] | None = None) -> nbf
     outputs, the error among them, are kept in the notebook).
     """
     shell = _shell()
-    shell.reset(new_session=True)  # type: ignore[no-untyped-call]
+    shell.reset(new_session=True)  # type: ignore[no-untyped-call]  # the last report's names too
     gc.freeze()  # what is alive now (modules, cached data) is not scanned again (runner.RESET)
     with environment(env or {}), _streams(shell.outputs):
         for cell in nb.cells:
@@ -228,7 +238,6 @@ def execute(nb: nbformat.NotebookNode, env: dict[str, str] | None = None) -> nbf
             if not result.success:
                 ename, evalue = shell.outputs.error or ("Error", "the cell failed")
                 raise NotebookError(ename, evalue)
-    shell.reset(new_session=False)  # type: ignore[no-untyped-call]  # the report's objects are not kept until the next one
     return nb
 
 

@@ -24,6 +24,7 @@ from utilization.sources import PASSWORD_ENV, split_password
 
 if TYPE_CHECKING:
     from utilization.dataset import Dataset
+    from utilization.report.convert import Converter
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "ipynb")
 FILES_KEY = "utilization_files"  # output metadata: files to write beside the report
@@ -104,6 +105,7 @@ class Renderer:
     folder: Path = field(default_factory=templates_dir)
     reuse_kernel: bool = True
     in_process: bool = True
+    converter: Converter | None = None  # makes the HTML and PDF in a helper process
     _km: Any = None
     _templates: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     _password: str = ""
@@ -258,8 +260,6 @@ class Renderer:
         `within`: a folder holding `out_dir` below which no symbolic link is followed
         (a batch's output set; `files.write_atomic`).
         """
-        from utilization.report.render import html_to_pdf, notebook_to_html
-
         here = "ipynb" not in formats and self.runs_in_process(view)
         nb = self.execute(view, parameters | {"report_name": name}, in_process=here)
         meta = report_meta(nb)
@@ -272,7 +272,23 @@ class Renderer:
             path = out_dir / f"{name}.ipynb"
             write_atomic(path, nbformat.writes(nb).encode("utf-8"), within=within)
             written["ipynb"] = path
-        if "html" in formats or "pdf" in formats:
+        if ("html" in formats or "pdf" in formats) and self.converter is not None:
+            paths: dict[str, Path] = {
+                f: out_dir / f"{name}.{f}" for f in ("html", "pdf") if f in formats
+            }
+            self.converter.convert(
+                nb,
+                meta.get("title", view),
+                meta.get("subtitle", meta.get("running_header", "")),
+                meta.get("running_header", ""),
+                paths.get("html"),
+                paths.get("pdf"),
+                within,
+            )
+            written |= paths
+        elif "html" in formats or "pdf" in formats:
+            from utilization.report.render import html_to_pdf, notebook_to_html
+
             subtitle = meta.get("subtitle", meta.get("running_header", ""))
             html = notebook_to_html(nb, meta.get("title", view), subtitle)
             if "html" in formats:
