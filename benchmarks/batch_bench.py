@@ -9,6 +9,12 @@ In one run, on demo data with `--clients` clients (this quarter):
    `jupyter nbconvert --to html` CLI call per client;
 3. `utilization batch` HTML + PDF reports for `--pdf` clients.
 Prints a Markdown table and writes it, with the raw figures, to benchmarks/out/batch.json.
+
+    .venv/bin/python benchmarks/batch_bench.py --against d635a04 [--clients 200] [--runs 2]
+
+compares instead, in one run, `utilization batch` HTML + PDF reports for every client as a
+new process with this checkout's `src/` and with the `src/` (and templates) of an older
+commit, alternating, and prints seconds per report and the speed-up.
 """
 
 from __future__ import annotations
@@ -121,12 +127,74 @@ def baseline(data: Path, out: Path, clients: list[str]) -> None:
         )
 
 
+def batch_command(src: Path, data: Path, out: Path, clients: int) -> tuple[float, int]:
+    """Seconds and peak memory of `utilization batch` (HTML + PDF for `clients` clients, two
+    workers) as a new process running the package in `src`.
+    """
+    period = current_quarter(date.today())
+    spec = out.with_suffix(".yaml")
+    ids = ", ".join(f"C{i:04d}" for i in range(1, clients + 1))
+    spec.write_text(
+        f"name: bench\nview: client\nperiod: {period.label}\ndata: {data}\n"
+        f"clients: [{ids}]\nformats: [html, pdf]\nout: {out}\n"
+    )
+    argv = [sys.executable, "-m", "utilization", "batch", str(spec), "--workers", "2"]
+    env = os.environ | {"PYTHONPATH": str(src)}
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        done = subprocess.run([*argv, "--no-progress"], env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"batch failed with {src}:\n{done.stderr[-2000:]}")
+    return seconds, memory.peak
+
+
+def compare(against: str, clients: int, runs: int) -> None:
+    """HTML + PDF batch per report: this checkout against commit `against`, alternating."""
+    from startup_bench import source_of
+
+    sides = {"before": source_of(against, HERE / "out"), "after": HERE.parent / "src"}
+    work = Path(tempfile.mkdtemp(prefix="batch-compare-"))
+    try:
+        data = work / "data"
+        demo.write_demo(data, clients=clients, today=date.today())
+        per_report: dict[str, list[float]] = {"before": [], "after": []}
+        peaks: dict[str, list[int]] = {"before": [], "after": []}
+        for run in range(runs):
+            for side, src in sides.items():
+                seconds, peak = batch_command(src, data, work / f"{side}-{run}", clients)
+                per_report[side].append(seconds / clients)
+                peaks[side].append(peak)
+                print(f"{side}: {seconds:.1f} s, {seconds / clients:.3f} s/report", flush=True)
+        before, after = min(per_report["before"]), min(per_report["after"])
+        lines = [
+            f"`utilization batch`, HTML + PDF, {clients} clients, 2 workers, best of {runs}",
+            "| | s / report | peak memory (MB) |",
+            "|---|---:|---:|",
+            f"| {against} (before) | {before:.3f} | {max(peaks['before']) // 2**20} |",
+            f"| this checkout (after) | {after:.3f} | {max(peaks['after']) // 2**20} |",
+            f"speed-up: {before / after:.2f}x",
+        ]
+        print("\n".join(lines))
+        (HERE / "out").mkdir(exist_ok=True)
+        (HERE / "out" / "batch-compare.json").write_text(
+            json.dumps({"per_report": per_report, "table": lines}, indent=1) + "\n"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=200, help="demo clients (default 200)")
     parser.add_argument("--sample", type=int, default=5, help="clients for the baseline")
     parser.add_argument("--pdf", type=int, default=50, help="clients for the HTML + PDF run")
+    parser.add_argument("--against", help="compare HTML + PDF batches with this older commit")
+    parser.add_argument("--runs", type=int, default=2, help="runs per side with --against")
     args = parser.parse_args()
+    if args.against:
+        compare(args.against, args.clients, args.runs)
+        return
     work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
     try:
         data = work / "data"

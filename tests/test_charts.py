@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import pytest
 
 from utilization.report import charts
+from utilization.report.sections import open_report
+from utilization.views import VIEWS
 
 
 def by_procedure() -> pd.DataFrame:
@@ -227,3 +232,28 @@ def test_svg_does_not_depend_on_the_enabled_theme() -> None:
     under_ours = charts.to_svg(charts.approved_vs_used(frame))
     assert under_default == under_ours
     assert 'stroke="#ddd"' not in under_ours  # the theme's borderless view, not Vega's default
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_every_chart_of_every_view_is_valid_vega_lite(
+    view: str, demo_folder: Callable[..., Path]
+) -> None:
+    """Reports make their specs without Altair's schema check (`charts._spec`, to save its
+    cost in every report): here every chart each view draws on the demo is checked against
+    the Vega-Lite schema, so a spec the renderer would misread fails a test, not a report.
+    """
+    data = demo_folder(today=date(2026, 2, 16), clients=12)
+    spec = VIEWS[view]
+    subject = {spec.subject: spec.example} if spec.subject else {}
+    report = open_report(
+        view, data=str(data), date_from="2026-01-01", date_to="2026-03-31", **subject
+    )
+    made = []
+    for name in sorted(n for n in dir(report) if n.startswith("chart_")):
+        try:
+            made.append(getattr(report, name)())
+        except ValueError as exc:  # a chart of a section this view does not have
+            assert "has no" in str(exc), exc
+    assert made
+    for chart in made:
+        chart.to_dict(validate=True)  # raises on any spec the schema rejects

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     remit.add_argument("files", nargs="+", help="835 files")
     remit.add_argument("--data", required=True, help="the data folder whose payments.csv to update")
 
-    from utilization.batch.run import add_batch_parser
+    from utilization.batch.options import add_batch_parser
 
     add_batch_parser(sub)
 
@@ -176,6 +177,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from utilization.filenames import safe_name
     from utilization.pipeline import load
     from utilization.rejects import write_rejects
+    from utilization.report.convert import Converter
     from utilization.report.runner import Renderer, parse_formats
 
     formats = parse_formats(args.format)
@@ -183,12 +185,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
         require("weasyprint", "pdf", "PDF reports (--format pdf)")
     request = Request.from_cli(args.view, args)
     out = Path(args.out)
-    dataset = load(args.data, args.settings)
-    write_rejects(dataset, out)
     named = request.subject or (request.filters.clients or request.filters.procedures or ("",))[0]
     name = args.name or "-".join(p for p in (args.view, named) if p)
     parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
-    with Renderer() as renderer:
+    converts = "html" in formats or "pdf" in formats
+    # The HTML and PDF helper warms up on the other core while this process loads and runs.
+    with (
+        Converter() if converts else nullcontext() as converter,
+        Renderer(converter=converter) as renderer,
+    ):
+        try:  # loaded as the template loads it: a template run in this process reuses it
+            dataset = renderer.dataset(parameters)
+        except UtilizationError:
+            dataset = load(args.data, args.settings)  # the error, naming the source as given
+        write_rejects(dataset, out)
         written = renderer.render(args.view, parameters, out, safe_name(name), formats)
     for path in written.values():
         print(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -73,23 +72,6 @@ class BatchResult:
 
 
 # -- command line --------------------------------------------------------------------------
-
-
-def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """The `batch` subcommand's arguments."""
-    parser = sub.add_parser(
-        "batch",
-        help="run every report of a parameter set (params/*.yaml); only what is out of date",
-    )
-    parser.add_argument("params", help="parameter set, YAML (see params/README.md)")
-    parser.add_argument("--out", help="output folder (default: the set's `out:`, else reports)")
-    parser.add_argument("--period", help="period instead of the set's, e.g. 2026-Q1")
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (cores)"
-    )
-    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    parser.add_argument("--force", action="store_true", help="render every report again")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

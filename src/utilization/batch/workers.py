@@ -34,9 +34,15 @@ class BatchRenderer(Renderer):
             nb.cells.append(cell)
         return nb
 
-    def execute(self, view: str, parameters: dict[str, Any]) -> nbformat.NotebookNode:
+    def own_cells(self, view: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The package's cells of the template, and the key-figures cell."""
+        return [*super().own_cells(view), (FIGURES_CELL, ("remove-cell",))]
+
+    def execute(
+        self, view: str, parameters: dict[str, Any], in_process: bool = False
+    ) -> nbformat.NotebookNode:
         """Run the template; keep the key figures it published."""
-        nb = super().execute(view, parameters)
+        nb = super().execute(view, parameters, in_process)
         self.last_figures = figures_of(nb)
         return nb
 

@@ -91,6 +91,11 @@ def html_to_pdf(
     Tables break across pages with their header row repeated; charts are scaled to the
     page width; `header` (client and period) runs on top of every page.
     """
+    write_atomic(out, pdf_bytes(html, header, size, out.parent), within=within)
+
+
+def pdf_bytes(html: str, header: str, size: PageSize = "Letter", base: Path | None = None) -> bytes:
+    """The PDF of `html` (see `html_to_pdf`); `base`: the folder relative links start from."""
     require("weasyprint", "pdf", "PDF reports")
     try:
         from weasyprint import CSS, HTML
@@ -103,9 +108,9 @@ def html_to_pdf(
         raise EnvironmentFault(msg) from None
 
     local_only = URLFetcher(allowed_protocols={"data"})  # reports embed data: URLs only
-    document = HTML(string=html, url_fetcher=local_only, base_url=str(out.parent))
-    pdf = document.write_pdf(stylesheets=[CSS(string=page_css(header, size))])
-    write_atomic(out, pdf, within=within)
+    document = HTML(string=html, url_fetcher=local_only, base_url=str(base or Path.cwd()))
+    pdf: bytes = document.write_pdf(stylesheets=[CSS(string=page_css(header, size))])
+    return pdf
 
 
 def _css_string(text: str) -> str:

@@ -1,4 +1,8 @@
-"""Running a template notebook with papermill and writing HTML, PDF and the executed notebook."""
+"""Running a template notebook and writing HTML, PDF and the executed notebook.
+
+A template runs with papermill in a kernel, or, when that gives the same report, in this
+process (`report.inprocess`): the package's own templates, rendered to HTML or PDF only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
@@ -17,6 +21,10 @@ from utilization import views
 from utilization.exceptions import InputError, ReportError
 from utilization.files import write_atomic
 from utilization.sources import PASSWORD_ENV, split_password
+
+if TYPE_CHECKING:
+    from utilization.dataset import Dataset
+    from utilization.report.convert import Converter
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "ipynb")
 FILES_KEY = "utilization_files"  # output metadata: files to write beside the report
@@ -76,18 +84,32 @@ def report_meta(nb: nbformat.NotebookNode) -> dict[str, str]:
     return {}
 
 
+def _code_cells(nb: nbformat.NotebookNode) -> list[tuple[str, tuple[str, ...]]]:
+    """What a notebook runs: each code cell's source and tags, in order."""
+    return [
+        (cell.source, tuple(cell.get("metadata", {}).get("tags", ())))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
+
+
 @dataclass
 class Renderer:
     """Runs templates in one reused kernel (started by the first run) and converts the results.
 
+    `render` runs the package's own templates in this process instead (`in_process`, see
+    `runs_in_process`), which gives the same HTML and PDF without starting a kernel.
     Use as a context manager so the kernel is shut down at the end.
     """
 
     folder: Path = field(default_factory=templates_dir)
     reuse_kernel: bool = True
+    in_process: bool = True
+    converter: Converter | None = None  # makes the HTML and PDF in a helper process
     _km: Any = None
     _templates: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     _password: str = ""
+    _own: dict[str, bool] = field(default_factory=dict)
 
     def __enter__(self) -> Renderer:
         return self
@@ -136,19 +158,58 @@ class Renderer:
             self._password = password
         return self._km
 
-    def execute(self, view: str, parameters: dict[str, Any]) -> nbformat.NotebookNode:
+    def own_cells(self, view: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The code cells (source, tags) the package writes for the view's template."""
+        from utilization.report.template import notebook
+
+        return _code_cells(notebook(views.get(view)))
+
+    def runs_in_process(self, view: str) -> bool:
+        """Whether `render` runs the view's template in this process: `in_process` is on,
+        no IPython shell runs here already (inside a kernel), and the template's code cells
+        are exactly the package's own (`own_cells`; a changed template runs in a kernel).
+        """
+        from utilization.report import inprocess
+
+        if not self.in_process or not inprocess.available():
+            return False
+        if view not in self._own:
+            self._own[view] = _code_cells(self.template(view)) == self.own_cells(view)
+        return self._own[view]
+
+    def dataset(self, parameters: dict[str, Any]) -> Dataset:
+        """The data the template's `open_report` reads with these parameters, loaded through
+        the same cache (`pipeline.load_cached`): a template then run in this process finds
+        it loaded.
+        """
+        from utilization.pipeline import load_cached
+        from utilization.report.inprocess import environment
+
+        data, password = split_password(str(parameters.get("data", "demo")))
+        with environment({PASSWORD_ENV: password} if password else {}):
+            return load_cached(
+                data, str(parameters.get("settings", "")), str(parameters.get("data_slice", ""))
+            )
+
+    def execute(
+        self, view: str, parameters: dict[str, Any], in_process: bool = False
+    ) -> nbformat.NotebookNode:
         """Run the view's template with the parameters; return the executed notebook.
 
         A database URL's password never enters the notebook: the `data` parameter is the
         URL without it, and the kernel reads it from its environment (UTILIZATION_DB_PASSWORD).
+        `in_process`: run it in this process instead of a kernel (`report.inprocess`; for
+        templates `runs_in_process` accepts).
         """
-        import papermill
-        from papermill.exceptions import PapermillExecutionError
-
         nb = copy.deepcopy(self.template(view))
         data, password = split_password(str(parameters.get("data", "")))
         if password:
             parameters = parameters | {"data": data}
+        if in_process:
+            return self._execute_here(view, nb, parameters, password)
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
         km = self._kernel_manager(password)
         if km is not None:
             nb.cells.insert(0, nbformat.v4.new_code_cell(RESET, metadata={"tags": ["remove-cell"]}))
@@ -163,6 +224,25 @@ class Renderer:
         finally:
             if not self.reuse_kernel:
                 self.close()
+
+    def _execute_here(
+        self, view: str, nb: nbformat.NotebookNode, parameters: dict[str, Any], password: str
+    ) -> nbformat.NotebookNode:
+        """The template run in this process, parameterized as papermill does it."""
+        from papermill.execute import prepare_notebook_metadata, remove_error_markers
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        from utilization.report import inprocess
+
+        nb = load_notebook_node(nb)  # papermill's own steps, as `papermill.execute_notebook`
+        nb = parameterize_notebook(nb, parameters, kernel_name="python3")
+        nb = remove_error_markers(prepare_notebook_metadata(nb, "NotebookNode object", None))
+        try:
+            return inprocess.execute(nb, {PASSWORD_ENV: password} if password else {})
+        except inprocess.NotebookError as exc:
+            msg = f"{view} report failed: {exc.ename}: {exc.evalue}"
+            raise ReportError(msg) from None
 
     def render(
         self,
@@ -180,9 +260,8 @@ class Renderer:
         `within`: a folder holding `out_dir` below which no symbolic link is followed
         (a batch's output set; `files.write_atomic`).
         """
-        from utilization.report.render import html_to_pdf, notebook_to_html
-
-        nb = self.execute(view, parameters | {"report_name": name})
+        here = "ipynb" not in formats and self.runs_in_process(view)
+        nb = self.execute(view, parameters | {"report_name": name}, in_process=here)
         meta = report_meta(nb)
         written: dict[str, Path] = {}
         for suffix, text in sorted(report_files(nb).items()):
@@ -193,7 +272,23 @@ class Renderer:
             path = out_dir / f"{name}.ipynb"
             write_atomic(path, nbformat.writes(nb).encode("utf-8"), within=within)
             written["ipynb"] = path
-        if "html" in formats or "pdf" in formats:
+        if ("html" in formats or "pdf" in formats) and self.converter is not None:
+            paths: dict[str, Path] = {
+                f: out_dir / f"{name}.{f}" for f in ("html", "pdf") if f in formats
+            }
+            self.converter.convert(
+                nb,
+                meta.get("title", view),
+                meta.get("subtitle", meta.get("running_header", "")),
+                meta.get("running_header", ""),
+                paths.get("html"),
+                paths.get("pdf"),
+                within,
+            )
+            written |= paths
+        elif "html" in formats or "pdf" in formats:
+            from utilization.report.render import html_to_pdf, notebook_to_html
+
             subtitle = meta.get("subtitle", meta.get("running_header", ""))
             html = notebook_to_html(nb, meta.get("title", view), subtitle)
             if "html" in formats:

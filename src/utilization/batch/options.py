@@ -1,0 +1,25 @@
+"""The `utilization batch` command's options: here, apart from the run, so that building the
+command line's parser imports nothing of the report stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `batch` subcommand's arguments."""
+    parser = sub.add_parser(
+        "batch",
+        help="run every report of a parameter set (params/*.yaml); only what is out of date",
+    )
+    parser.add_argument("params", help="parameter set, YAML (see params/README.md)")
+    parser.add_argument("--out", help="output folder (default: the set's `out:`, else reports)")
+    parser.add_argument("--period", help="period instead of the set's, e.g. 2026-Q1")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (cores)"
+    )
+    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--force", action="store_true", help="render every report again")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
