@@ -154,7 +154,8 @@ def test_payments_csv_reads_back_exactly_and_neutralizes_what_the_product_does_n
         )
     )
     assert main(["import-835", str(remittance), "--data", str(folder)]) == 0
-    rows = list(csv.DictReader((folder / "payments.csv").open(encoding="utf-8")))
+    with (folder / "payments.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     assert [(r["visit_id"], r["insurance_paid"], r["check_number"]) for r in rows] == [
         ("=V1", "54.00", "'=CHECK1")
     ]

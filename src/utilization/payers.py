@@ -57,6 +57,6 @@ def by_payer(selection: Selection, paid: np.ndarray | None = None) -> pd.DataFra
             table[column] = 0.0
     table["units_used"] = table["units_used"].astype(np.int64)
     names = dataset.payers.set_index("payer_id")["payer_name"]
-    table["payer_name"] = table["payer_id"].map(names).fillna("").astype("str")
+    table["payer_name"] = table["payer_id"].map(names).astype(object).fillna("").astype("str")
     order = np.lexsort((table["payer_id"].to_numpy(), table["payer_id"].eq("").to_numpy()))
     return table.iloc[order][COLUMNS].reset_index(drop=True)

@@ -72,7 +72,7 @@ def by_provider(selection: Selection, lines: pd.DataFrame | None = None) -> pd.D
     table["clients"] = served.reindex(table.index).fillna(0)
     table = table.reset_index()
     names = selection.dataset.providers.set_index("provider_id")["provider_name"]
-    table["provider_name"] = table["provider_id"].map(names).fillna("").astype("str")
+    table["provider_name"] = table["provider_id"].map(names).astype(object).fillna("").astype("str")
     for column in WHOLE:
         table[column] = table[column].astype(np.int64)
     order = np.lexsort((table["provider_id"].to_numpy(), table["provider_id"].eq("").to_numpy()))
