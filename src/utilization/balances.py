@@ -14,6 +14,7 @@ from utilization.dataset import Dataset
 from utilization.limits import LIMIT_COLUMNS as LIMITS
 from utilization.limits import period_bounds, period_index
 from utilization.period import Filters, Period
+from utilization.totals import join
 
 NOT_STARTED = "not started"
 EXPIRED = "expired"
@@ -143,10 +144,29 @@ def balances_and_limits(
     ]
     choices = [NOT_STARTED, EXPIRED, EXHAUSTED, LIMIT_REACHED, AT_RISK, EXPIRING, UNDER_USED]
     out["status"] = np.select(conditions, choices, default=OK)
-    table = out.sort_values(
+    return balances_of([out]), limit_rows
+
+
+def balances_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The balances of disjoint sets of authorizations, in the order of the balances table:
+    client name, procedure code, start date, authorization id.
+    """
+    rows = join(parts)
+    return rows.sort_values(
         ["client_name", "procedure_code", "start_date", "authorization_id"]
     ).reset_index(drop=True)
-    return table, limit_rows
+
+
+def limits_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The limit rows of disjoint sets of authorizations, by authorization id, then day, week
+    and month.
+    """
+    rows = join(parts)
+    order = {per: i for i, per in enumerate(LIMITS)}
+    rows = rows.sort_values(
+        ["authorization_id", "per"], key=lambda c: c.map(order) if c.name == "per" else c
+    )
+    return rows[LIMIT_COLUMNS].reset_index(drop=True)
 
 
 def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.DataFrame:
@@ -205,11 +225,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
         rows, scheduled, lambda start, end: (np.maximum(start, day + 1), end)
     )
     rows["units_remaining"] = rows["units_limit"] - rows["units_used"]
-    order = {per: i for i, per in enumerate(LIMITS)}
-    rows = rows.sort_values(
-        ["authorization_id", "per"], key=lambda c: c.map(order) if c.name == "per" else c
-    )
-    return rows[LIMIT_COLUMNS].reset_index(drop=True)
+    return limits_of([rows])
 
 
 _LIMIT_DTYPES = {

@@ -736,15 +736,9 @@ def _visits(
     minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
     day = np.where(timed, local_day, day)[keep]
     start, end = start[keep], end[keep]
-    key = start.copy()
-    untimed = start == NAT
-    if untimed.any():
-        key[untimed] = _local_midnights(day[untimed], settings.timezone)
+    key = order_keys(start, day, settings.timezone)
     ids = _kept(t.text("visit_id"), keep)
-    ranked = pc.sort_indices(
-        pa.table({"key": key, "visit_id": pa.array(ids.array)}),
-        sort_keys=[("key", "ascending"), ("visit_id", "ascending")],
-    ).to_numpy()
+    ranked = time_order(key, ids)
     order = np.empty(len(ranked), dtype=np.int64)
     order[ranked] = np.arange(len(ranked), dtype=np.int64)
     columns: dict[str, Any] = {
@@ -1022,8 +1016,8 @@ def _numbers(
     text = _as_text(raw) if text is None else text
     given = text.notna().to_numpy()
     values = np.full(n, np.nan)
-    where = np.flatnonzero(given)
-    if len(where) == n:
+    where: npt.NDArray[np.intp] | slice = np.flatnonzero(given)
+    if given.all():
         where = slice(None)  # every value given: no copy to take them
     chosen = text.iloc[where]
     try:  # Arrow reads plain numbers; anything else in the column goes to pandas
@@ -1247,6 +1241,28 @@ def _local_dates(utc: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.in
         local = pd.DatetimeIndex(utc[known].view("datetime64[us]"), tz="UTC").tz_convert(timezone)
         out[known] = local.tz_localize(None).normalize().as_unit("us").asi8
     return out
+
+
+def order_keys(
+    start: npt.NDArray[np.int64], day: npt.NDArray[np.int64], timezone: str
+) -> npt.NDArray[np.int64]:
+    """The instant each visit counts as starting at, for putting visits in time order (data
+    contract §4): its start (UTC microseconds), else local midnight of its service date.
+    """
+    key = start.copy()
+    untimed = start == NAT
+    if untimed.any():
+        key[untimed] = _local_midnights(day[untimed], timezone)
+    return key
+
+
+def time_order(key: npt.NDArray[np.int64], visit_ids: pd.Series) -> npt.NDArray[np.int64]:
+    """Positions of visits in time order: by `order_keys`, then visit_id."""
+    ranked = pc.sort_indices(
+        pa.table({"key": key, "visit_id": pa.array(visit_ids.array)}),
+        sort_keys=[("key", "ascending"), ("visit_id", "ascending")],
+    )
+    return np.asarray(ranked.to_numpy(), dtype=np.int64)
 
 
 def _local_midnights(days: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.int64]:
