@@ -56,7 +56,13 @@ _US_PER_DAY = 86_400 * 1_000_000
 IntArray = npt.NDArray[np.int64]
 
 
-def validate(raw: RawSource, settings: Settings) -> Dataset:
+Repeats = tuple[npt.NDArray[np.int64], list[str]]
+"""Rows (the user's row numbers) that repeat an id of an earlier row, and the reason of each."""
+
+
+def validate(
+    raw: RawSource, settings: Settings, *, repeats: dict[str, Repeats] | None = None
+) -> Dataset:
     """Check every raw table against the input contract and build the canonical frames.
 
     Grain and columns of each frame as declared in `utilization.schema`; `rejects` has one
@@ -72,6 +78,9 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
       a deliberate deviation from "negative amounts are rejected" for `insurance_paid` and
       `patient_paid` only.
     - Time rules: see `_instants` and `_visits`.
+
+    `repeats`: for a table given in parts (`partitions`), its repeated ids found over the
+    whole table (`repeated_ids`), which the part's own rows cannot show.
     """
     tables = {name: frame for name, frame in raw.tables.items() if name in TABLES}
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -88,6 +97,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
         frame = tables.get(name)
         present = frame is not None
         checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        checked[name].repeats = (repeats or {}).get(name)
         checked[name].line_breaks()
         return checked[name]
 
@@ -102,15 +112,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
     frames["visits"] = _visits(table("visits"), catalogs, frames["procedures"], settings)
     frames["payments"] = _payments(table("payments"), _Catalog(checked["visits"]), settings)
 
-    parts = [part for name in TABLES for part in checked[name].parts]
-    rejects = empty_rejects()
-    if parts:
-        rejects = pd.concat(parts, ignore_index=True)
-        rejects["_table"] = rejects["table"].map({t: i for i, t in enumerate(TABLES)})
-        rejects = rejects.sort_values(["_table", "row"], kind="stable")
-        rejects = rejects[REJECT_COLUMNS].reset_index(drop=True)
-        rejects = rejects.astype({c: TEXT for c in REJECT_COLUMNS if c != "row"})
-        rejects["row"] = rejects["row"].astype(np.int64)
+    rejects = rejects_of([part for name in TABLES for part in checked[name].parts])
     counts = pd.DataFrame(
         {
             "table": pd.Series(list(TABLES), dtype=TEXT),
@@ -132,6 +134,36 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
         settings=settings,
         source=raw.description,
     )
+
+
+def rejects_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rejects of tables (frames of rejects, each table's in the order its checks found
+    them) by table, then row; a row's rejects in the order they were found.
+    """
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty_rejects()
+    rejects = pd.concat(parts, ignore_index=True)
+    rejects["_table"] = rejects["table"].map({t: i for i, t in enumerate(TABLES)})
+    rejects = rejects.sort_values(["_table", "row"], kind="stable")
+    rejects = rejects[REJECT_COLUMNS].reset_index(drop=True)
+    rejects = rejects.astype({c: TEXT for c in REJECT_COLUMNS if c != "row"})
+    rejects["row"] = rejects["row"].astype(np.int64)
+    return rejects
+
+
+def repeated_ids(name: str, column: str, values: pd.Series, rows: npt.NDArray[np.int64]) -> Repeats:
+    """The rows of table `name` whose `column` repeats the value of an earlier row, and the
+    reason of each ("duplicate of row N"), from the column as read over the whole table and
+    each value's row number: what `validate` rejects as duplicates.
+    """
+    frame = pd.DataFrame({column: values.reset_index(drop=True), ROW: rows})
+    table = _Table(name, frame, True)
+    table.unique(column)
+    if not table.parts:
+        return np.zeros(0, dtype=np.int64), []
+    found = pd.concat(table.parts, ignore_index=True)
+    return found["row"].to_numpy(dtype=np.int64), found["reason"].astype(str).tolist()
 
 
 def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
@@ -180,6 +212,7 @@ class _Table:
         self._kinds = {c.name: c.kind for c in declared.columns} if declared else {}
         self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
+        self.repeats: Repeats | None = None
 
     def line_breaks(self) -> None:
         """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
@@ -293,6 +326,14 @@ class _Table:
 
     def unique(self, column: str) -> None:
         """Reject every repeat of a value of `column` as a duplicate of its first row."""
+        if self.repeats is not None:  # found over the whole table, of which this is a part
+            rows, reasons = self.repeats
+            mine = np.isin(self.rows, rows)
+            if mine.any():
+                order = np.argsort(rows, kind="stable")
+                at = order[np.searchsorted(rows[order], self.rows[mine])]
+                self.reject(mine, column, [reasons[i] for i in at.tolist()], "duplicate")
+            return
         numbers = self.whole_numbers(column)
         if numbers is not None:
             if not (numbers[1:] > numbers[:-1]).all():  # ids in rising order repeat none
@@ -918,6 +959,13 @@ def _missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Any column as validation reads its text: stripped, NaN where missing or empty (typed
+    values written as a spreadsheet shows them).
+    """
+    return _as_text(values)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
