@@ -64,9 +64,9 @@ class _Candidates:
     def __init__(self, authorizations: pd.DataFrame, visits: pd.DataFrame) -> None:
         # One code per (client, procedure) pair, numbered in order of first appearance
         # (authorizations, then visits), from integer codes of each column: no pair strings.
-        client, n_clients = _codes(authorizations["client_id"], visits["client_id"])
-        procedure, _ = _codes(authorizations["procedure_code"], visits["procedure_code"])
-        codes, _ = pd.factorize(client * max(n_clients, 1) + procedure)
+        client, _ = _codes(authorizations["client_id"], visits["client_id"])
+        procedure, n_procedures = _codes(authorizations["procedure_code"], visits["procedure_code"])
+        codes, _ = pd.factorize(client * max(n_procedures, 1) + procedure)  # one per pair
         n_auth = len(authorizations)
         payer_codes, _ = pd.factorize(
             pd.concat([authorizations["payer_id"], visits["payer_id"]], ignore_index=True)
