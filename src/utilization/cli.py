@@ -60,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",
     )
     export.add_argument(
+        "--partitions",
+        type=int,
+        help="cut a data folder into this many parts by client, figures made part by part "
+        "(0: in memory; default: in memory up to 2,000,000 visits, else 1 part per 1,000,000)",
+    )
+    export.add_argument(
+        "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there"
+    )
+    export.add_argument(
         "--plain-csv",
         action="store_true",
         help="CSV text exactly as in the data, for programs: no apostrophe before a cell "
@@ -159,12 +168,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from utilization import export
-    from utilization.pipeline import load
-    from utilization.views import build_view
+    from utilization.partitions import view_figures
 
     request = Request.from_cli(args.view, args)
-    dataset = load(args.data, args.settings)
-    view = build_view(dataset, request)
+    if args.partitions is not None and args.partitions < 0:
+        msg = f"--partitions must be 0 or more, not {args.partitions}"
+        raise UsageError(msg)
+    if args.scheduler:
+        require("distributed", "dask", "Exports on a Dask cluster")
+        from utilization.batch.cluster import connect, part_runner
+
+        with connect(args.scheduler) as client:
+            view = view_figures(
+                args.data, request, args.settings, args.partitions, run=part_runner(client)
+            )
+    else:
+        view = view_figures(args.data, request, args.settings, args.partitions)
     out = Path(args.out) if args.out else None
     text = export.write(view, args.format, out, plain_csv=args.plain_csv)
     if text is not None:

@@ -177,11 +177,18 @@ def view_figures(
     if not isinstance(settings, Settings):
         settings = load_settings(settings, folder)
     with work_folder() as work:
-        cut_data = cut(folder, parts, work)
-        jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
-        runner = run or local_runner(workers)
-        results = sorted(runner(run_part, jobs), key=lambda r: r.index)
-        return combine(cut_data, settings, request, results)
+        return figures_of_cut(
+            cut(folder, parts, work), settings, request, run or local_runner(workers)
+        )
+
+
+def figures_of_cut(
+    cut_data: Cut, settings: Settings, request: Request, run: PartRunner
+) -> ViewFigures:
+    """The figures of `request` on a cut data folder, its parts run by `run`."""
+    jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
+    results = sorted(run(run_part, jobs), key=lambda r: r.index)
+    return combine(cut_data, settings, request, results)
 
 
 @contextmanager
