@@ -74,12 +74,48 @@ IntArray = npt.NDArray[np.int64]
 
 def positions(values: pd.Series, keys: pd.Series) -> IntArray:
     """The position in `keys` (text, each value once) of each text value; -1 where it is
-    missing or not among the keys. Computed by Arrow's hash table (pandas' `map` and `isin`
-    on text go value by value).
+    missing or not among the keys.
+
+    Ids that are plain whole numbers on both sides (`123`, as the number is written back)
+    are compared as numbers by binary search, about twice as fast as Arrow's hash table of
+    the text, which takes any other ids (pandas' `map` and `isin` on text go value by value).
     """
     if not len(values) or not len(keys):
         return np.full(len(values), -1, dtype=np.int64)
+    key_numbers = None if keys.hasnans else plain_numbers(keys)
+    value_numbers = plain_numbers(values) if key_numbers is not None else None
+    if key_numbers is not None and value_numbers is not None:
+        order = None
+        if not (key_numbers[1:] > key_numbers[:-1]).all():  # ids in rising order: no sort
+            order = np.argsort(key_numbers, kind="stable")
+            key_numbers = key_numbers[order]
+        at = np.clip(np.searchsorted(key_numbers, value_numbers), 0, len(key_numbers) - 1)
+        hit = (key_numbers[at] == value_numbers) & values.notna().to_numpy()
+        found = at if order is None else order[at]
+        result: IntArray = np.where(hit, found, -1).astype(np.int64)
+        return result
     array = pa.array(values.astype("str").array)
     pool = pa.array(keys.astype("str").array).cast(array.type)
     taken = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
     return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def plain_numbers(text: pd.Series) -> IntArray | None:
+    """The values of a text column as int64 (missing as 0) when every given value is a plain
+    whole number: its text is the number written back (no `+`, space or zero in front, at
+    most 18 digits); else None.
+    """
+    array = pa.array(text.astype("str").array)
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int64)
+    longest = pc.max(pc.utf8_length(array)).as_py()
+    if longest is not None and longest > 18:
+        return None
+    try:
+        numbers = pc.cast(array, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    same = pc.equal(pc.cast(numbers, array.type), array)
+    if not pc.all(pc.fill_null(same, True)).as_py():
+        return None
+    return np.asarray(pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, positions
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
@@ -345,11 +345,43 @@ def match(dataset: Dataset) -> Dataset:
             "service_date": visits["service_date"].to_numpy()[projected.stopped_visit[by_visit]],
         }
     )
-    return replace(
+    result = replace(
         dataset,
         visits=matched,
         allocations=_allocations(visits, auths, [done.visit], [done.auth], [done.units]),
         schedule_stops=stops,
+    )
+    # The authorization rows behind the id columns just written, for the figures that add
+    # units up per authorization (balances, limits).
+    counted = np.where(rate_auth >= 0, rate_auth, -1)
+    result.derived(VISIT_AUTHORIZATIONS, (result.visits, auths), lambda: counted)
+    result.derived(ALLOCATION_AUTHORIZATIONS, (result.allocations, auths), lambda: done.auth)
+    return result
+
+
+VISIT_AUTHORIZATIONS = "visit_authorization_rows"
+ALLOCATION_AUTHORIZATIONS = "allocation_authorization_rows"
+
+
+def visit_authorization_rows(dataset: Dataset) -> IntArray:
+    """The row in `authorizations` of each visit's `authorization_id` (-1: none)."""
+    visits, auths = dataset.visits, dataset.authorizations
+    return dataset.derived(
+        VISIT_AUTHORIZATIONS,
+        (visits, auths),
+        lambda: positions(visits["authorization_id"], auths["authorization_id"]),
+    )
+
+
+def allocation_authorization_rows(dataset: Dataset) -> IntArray:
+    """The row in `authorizations` of each allocation's `authorization_id`."""
+    allocations, auths = dataset.allocations, dataset.authorizations
+    if allocations is None:
+        return np.zeros(0, dtype=np.int64)
+    return dataset.derived(
+        ALLOCATION_AUTHORIZATIONS,
+        (allocations, auths),
+        lambda: positions(allocations["authorization_id"], auths["authorization_id"]),
     )
 
 

@@ -42,11 +42,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from utilization import matching, sources, validation, views
-from utilization.dataset import TABLES, Dataset, positions
+from utilization.dataset import TABLES, Dataset, plain_numbers, positions
 from utilization.exceptions import UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
@@ -355,7 +353,7 @@ class _Lookup:
         given = np.flatnonzero(codes >= 0)
         first[codes[given[::-1]]] = given[::-1]  # the earliest row of each id wins
         ids = pd.Series(np.asarray(distinct, dtype=object), dtype="str")
-        numbers = _plain_numbers(ids)
+        numbers = plain_numbers(ids)
         order = None
         if numbers is not None:
             order = np.argsort(numbers, kind="stable")
@@ -365,7 +363,7 @@ class _Lookup:
     def part_of(self, text: pd.Series) -> npt.NDArray[np.int64]:
         """The part of the visit of each visit_id (text); 0 where there is none."""
         at: npt.NDArray[np.int64]
-        mine = _plain_numbers(text) if self.numbers is not None else None
+        mine = plain_numbers(text) if self.numbers is not None else None
         if (
             self.numbers is not None
             and self.order is not None
@@ -378,29 +376,6 @@ class _Lookup:
         else:
             at = positions(text, self.ids)
         return np.where(at >= 0, self.parts[np.maximum(at, 0)], 0)
-
-
-def _plain_numbers(text: pd.Series) -> npt.NDArray[np.int64] | None:
-    """The values of a text column as int64 (missing as 0), when every given value is a
-    plain whole number: its text is the number written back (no sign, zero or space in
-    front, at most 18 digits); else None.
-    """
-    array = pa.array(text.astype("str").array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if len(array) == 0:
-        return np.zeros(0, dtype=np.int64)
-    longest = pc.max(pc.utf8_length(array)).as_py()
-    if longest is not None and longest > 18:
-        return None
-    try:
-        numbers = pc.cast(array, pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    same = pc.equal(pc.cast(numbers, array.type), array)
-    if not pc.all(pc.fill_null(same, True)).as_py():
-        return None
-    return np.asarray(pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _payment_parts(frame: pd.DataFrame, visits: _Lookup | None) -> npt.NDArray[np.int64]:
