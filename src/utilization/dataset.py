@@ -102,20 +102,43 @@ def positions(values: pd.Series, keys: pd.Series) -> IntArray:
 
 def plain_numbers(text: pd.Series) -> IntArray | None:
     """The values of a text column as int64 (missing as 0) when every given value is a plain
-    whole number: its text is the number written back (no `+`, space or zero in front, at
-    most 18 digits); else None.
+    whole number: its text is the number written back (digits, perhaps a `-` in front, no
+    `+`, space or zero in front, at most 18 digits); else None.
     """
     array = pa.array(text.astype("str").array)
     if len(array) == 0:
         return np.zeros(0, dtype=np.int64)
-    longest = pc.max(pc.utf8_length(array)).as_py()
-    if longest is not None and longest > 18:
-        return None
     try:
-        numbers = pc.cast(array, pa.int64())
+        numbers = pc.cast(array, pa.int64())  # digits only; it also reads `007`, `-0`, `0x1`
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    same = pc.equal(pc.cast(numbers, array.type), array)
-    if not pc.all(pc.fill_null(same, True)).as_py():
-        return None
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        if not _written_back(chunk.cast(pa.large_string())):
+            return None
     return np.asarray(pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _written_back(chunk: pa.Array) -> bool:
+    """Whether every value of a chunk of integer literals is written as its number would be:
+    at most 18 characters, no zero in front (but `0` itself), no `-0`.
+    """
+    offsets_buffer, data_buffer = chunk.buffers()[1:3]
+    if offsets_buffer is None or data_buffer is None or len(chunk) == 0:
+        return True
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    lengths = np.diff(offsets)
+    given = lengths > 0
+    if chunk.null_count:
+        given &= np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if (lengths[given] > 18).any():
+        return False
+    data = np.append(np.frombuffer(data_buffer, dtype=np.uint8), np.uint8(0))
+    first = data[offsets[:-1][given]]
+    second = data[np.minimum(offsets[:-1][given] + 1, len(data) - 1)]
+    long = lengths[given] > 1
+    zero_in_front = (first == ord("0")) & long
+    minus_zero = (first == ord("-")) & (second == ord("0"))
+    return not (zero_in_front | minus_zero).any()

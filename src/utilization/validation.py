@@ -834,11 +834,24 @@ def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
 
 
 def _kept(text: pd.Series, keep: npt.NDArray[np.bool_]) -> pd.Series:
-    """A text column at the rows kept, by Arrow (the column itself when every row is kept)."""
+    """A text column at the rows kept: the column itself when every row is kept, its runs of
+    kept rows side by side (no copy) when there are few, else filtered by Arrow.
+    """
     if keep.all():
         return text.reset_index(drop=True)
-    taken = pc.filter(pa.array(text.array), pa.array(keep))
+    array = pa.array(text.array)
+    edges = np.flatnonzero(np.diff(np.r_[False, keep, False]))  # starts and ends of runs
+    if len(edges) <= 2 * _RUNS:
+        chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+        whole = pa.chunked_array(chunks, type=array.type)
+        runs = [whole.slice(lo, hi - lo) for lo, hi in zip(edges[::2], edges[1::2], strict=True)]
+        taken = pa.chunked_array([c for run in runs for c in run.chunks], type=array.type)
+    else:
+        taken = pc.filter(array, pa.array(keep))
     return pd.Series(pd.array(taken, dtype=TEXT), copy=False)
+
+
+_RUNS = 64  # runs of kept rows taken as slices of the column, at most
 
 
 def _frame(t: _Table, columns: dict[str, Any]) -> pd.DataFrame:
