@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clients", type=int, default=60)
     demo.add_argument("--months", type=int, default=15)
     demo.add_argument(
+        "--parts",
+        type=int,
+        default=1,
+        help="generate the clients in this many blocks, one in memory at a time (for data "
+        "larger than memory: about 1 block per 5 million visits; default 1)",
+    )
+    demo.add_argument(
         "--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)"
     )
     check = sub.add_parser(
@@ -222,6 +229,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     paths = demo.write_demo(
         Path(args.out),
         fmt=args.format,
+        parts=args.parts,
         seed=args.seed,
         clients=args.clients,
         months=args.months,
