@@ -223,6 +223,23 @@ def test_a_payment_goes_to_the_part_of_the_first_row_of_its_visit(tmp_path: Path
     assert data["revenue"][-1] == {"category": "insurance_paid", "units": None, "amount": 24.0}
 
 
+def test_a_payment_without_any_visit_goes_to_part_0(tmp_path: Path) -> None:
+    """With no visit rows at all, a payment goes to part 0 and is rejected there as in
+    memory (the lookup of visit parts is empty).
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=CLIENTS,
+        authorizations=[],
+        visits=[],
+        payments=[{"visit_id": "V000", "insurance_paid": "10.00", "paid_date": "2024-04-01"}],
+    )
+    request = Request("agency", Period(date(2024, 4, 1), date(2024, 6, 30)), Filters())
+    data = json.loads(in_parts(folder, request, 2))
+    assert data == json.loads(in_memory(folder, request))
+    assert [(r["table"], r["code"]) for r in data["rejects"]] == [("payments", "unknown_reference")]
+
+
 def test_export_cuts_the_data_into_parts_on_worker_processes(tmp_path: Path) -> None:
     """`utilization export --partitions 3` (parts on local worker processes) writes the JSON
     of `--partitions 0` (in memory).

@@ -42,6 +42,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization import matching, sources, validation, views
 from utilization.dataset import TABLES, Dataset, plain_numbers, positions
@@ -280,7 +282,7 @@ def _cut_table(
     key = KEYS.get(table)
     ids: list[pd.Series] = []
     numbers: list[npt.NDArray[np.int64]] = []
-    texts: list[pd.Series] = []
+    visit_ids: list[pd.Series] = []
     part_of: list[npt.NDArray[np.int64]] = []
     count = 0
     with _Writers(work, table, parts) as writers:
@@ -295,13 +297,15 @@ def _cut_table(
                 ids.append(frame[key])
                 numbers.append(frame[ROW].to_numpy(dtype=np.int64))
             if table == "visits" and "visit_id" in frame:
-                texts.append(validation.as_text(frame["visit_id"]))
+                visit_ids.append(frame["visit_id"])
                 part_of.append(where)
     repeats = None
     if ids and key is not None:
         column = pd.concat(ids, ignore_index=True) if len(ids) > 1 else ids[0]
+        del ids
         repeats = validation.repeated_ids(table, key, column, np.concatenate(numbers))
-    lookup = _Lookup.of(texts, part_of) if texts else None
+        del column
+    lookup = _Lookup.of(visit_ids, part_of) if visit_ids else None
     return count, repeats, lookup
 
 
@@ -336,43 +340,62 @@ class _Lookup:
     """The part of the first row of each visit_id, to send each payment to its visit's part.
 
     Ids that are all plain whole numbers (`123`, as a number is written back) are looked up
-    by binary search in their sorted numbers; others by Arrow's hash table.
+    by binary search in their sorted numbers; others by Arrow's hash table. Visit ids read
+    as integers (Parquet, SQL) are kept as numbers, their text made only when a payment's
+    visit_id is not a plain number.
     """
 
-    ids: pd.Series  # each visit_id once, as text
+    given_ids: pd.Series | None  # each visit_id once, as text (None: the text of `numbers`)
     parts: npt.NDArray[np.int64]
     numbers: npt.NDArray[np.int64] | None  # sorted, when the ids are plain whole numbers
-    order: npt.NDArray[np.int64] | None
+    order: npt.NDArray[np.int64] | None  # position in `parts` of each of `numbers` (None: same)
 
     @classmethod
-    def of(cls, texts: list[pd.Series], part_of: list[npt.NDArray[np.int64]]) -> _Lookup:
-        text = pd.concat(texts, ignore_index=True) if len(texts) > 1 else texts[0]
+    def of(cls, given: list[pd.Series], part_of: list[npt.NDArray[np.int64]]) -> _Lookup:
+        """The lookup of the visit_id columns of a table's batches, as read, and the part of
+        each row.
+        """
         part = np.concatenate(part_of)
+        if all(pd.api.types.is_integer_dtype(c.dtype) and not c.hasnans for c in given):
+            values = np.concatenate([c.to_numpy(dtype=np.int64) for c in given])
+            order = np.argsort(values, kind="stable")  # the earliest row of each id first
+            values = values[order]
+            first = np.ones(len(values), dtype=bool)
+            first[1:] = values[1:] != values[:-1]
+            return cls(None, part[order[first]], values[first], None)
+        texts = [validation.as_text(c) for c in given]
+        text = pd.concat(texts, ignore_index=True) if len(texts) > 1 else texts[0]
         codes, distinct = pd.factorize(text)
-        first = np.full(len(distinct), -1, dtype=np.int64)
-        given = np.flatnonzero(codes >= 0)
-        first[codes[given[::-1]]] = given[::-1]  # the earliest row of each id wins
+        first_row = np.full(len(distinct), -1, dtype=np.int64)
+        rows = np.flatnonzero(codes >= 0)
+        first_row[codes[rows[::-1]]] = rows[::-1]  # the earliest row of each id wins
         ids = pd.Series(np.asarray(distinct, dtype=object), dtype="str")
         numbers = plain_numbers(ids)
-        order = None
+        sorting = None
         if numbers is not None:
-            order = np.argsort(numbers, kind="stable")
-            numbers = numbers[order]
-        return cls(ids, part[first], numbers, order)
+            sorting = np.argsort(numbers, kind="stable")
+            numbers = numbers[sorting]
+        return cls(ids, part[first_row], numbers, sorting)
+
+    @property
+    def ids(self) -> pd.Series:
+        """Each visit_id once, as text, in the order of `parts`."""
+        if self.given_ids is not None:
+            return self.given_ids
+        digits = pc.cast(pa.array(self.numbers, type=pa.int64()), pa.large_string())
+        return pd.Series(pd.array(digits, dtype="str"))
 
     def part_of(self, text: pd.Series) -> npt.NDArray[np.int64]:
         """The part of the visit of each visit_id (text); 0 where there is none."""
+        if not len(self.parts):
+            return np.zeros(len(text), dtype=np.int64)
         at: npt.NDArray[np.int64]
         mine = plain_numbers(text) if self.numbers is not None else None
-        if (
-            self.numbers is not None
-            and self.order is not None
-            and mine is not None
-            and len(self.numbers)
-        ):
+        if self.numbers is not None and mine is not None and len(self.numbers):
             where = np.clip(np.searchsorted(self.numbers, mine), 0, len(self.numbers) - 1)
             hit = (self.numbers[where] == mine) & text.notna().to_numpy()
-            at = np.where(hit, self.order[where], -1)
+            found = where if self.order is None else self.order[where]
+            at = np.where(hit, found, -1)
         else:
             at = positions(text, self.ids)
         return np.where(at >= 0, self.parts[np.maximum(at, 0)], 0)
