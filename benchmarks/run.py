@@ -195,6 +195,38 @@ def child_engine(folder: Path, csv: bool) -> dict[str, Any]:
     return result
 
 
+def child_parts(folder: Path) -> dict[str, Any]:
+    """Time the agency view as `utilization export` makes it above 2M visits: the folder cut
+    into parts by client (one per 1M visits, `partitions.parts_for`), the parts on one worker
+    process per core, their figures put together. Peak memory: this process's plus, for
+    each worker, the largest worker's (an upper bound of the process tree's).
+    """
+    started = time.perf_counter()
+    from utilization import partitions
+    from utilization.parameters import Request
+    from utilization.period import Filters, Period
+
+    times: dict[str, float] = {"import": time.perf_counter() - started}
+    parts = partitions.parts_for(folder)
+    request = Request("agency", Period(*PERIOD), Filters(), TODAY)
+    begin = time.perf_counter()
+    view = partitions.view_figures(folder, request, parts=parts)
+    times["parts_view"] = time.perf_counter() - begin
+    own = _peak_rss_bytes()
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    worker = int(worker) if sys.platform == "darwin" else int(worker) * 1024
+    workers = min(os.cpu_count() or 1, parts) if parts > 1 else 0
+    return {
+        "times": times,
+        "peak_rss": {"parts_view": own + workers * worker},
+        "parts": parts,
+        "workers": workers,
+        "parent_rss": own,
+        "worker_rss": worker,
+        "kpis": {k: round(v, 4) for k, v in view.kpis.items() if v is not None},
+    }
+
+
 def child_reference(folder: Path) -> dict[str, Any]:
     """Time the DuckDB reference (`benchmarks/reference.py`) on one Parquet data folder."""
     started = time.perf_counter()
@@ -402,7 +434,7 @@ def measure(
 
     for size in sizes:
         folder = out / "data" / f"visits-{size}"
-        runs, old_runs, reference_runs = [], [], []
+        runs, old_runs, reference_runs, part_runs = [], [], [], []
         for i in range(repeat):
             print(
                 f"engine on {infos[size]['visits']:,} visits, run {i + 1}/{repeat} ...", flush=True
@@ -410,11 +442,14 @@ def measure(
             runs.append(_child(["--child", "engine", str(folder / "parquet")]))
             print("  the DuckDB reference ...", flush=True)
             reference_runs.append(_child(["--child", "reference", str(folder / "parquet")]))
+            print("  the agency view in parts, as `utilization export` ...", flush=True)
+            part_runs.append(_child(["--child", "parts", str(folder / "parquet")]))
             if old_src is not None:
                 print(f"  the same with {against} ...", flush=True)
                 old_runs.append(_child(["--child", "engine", str(folder / "parquet")], old_src))
         entry = _collect(runs, STAGES, infos[size]["visits"])
         entry["reference"] = _collect(reference_runs, REFERENCE_STAGES, infos[size]["visits"])
+        entry["parts"] = _collect(part_runs, ("parts_view",), infos[size]["visits"])
         if old_runs:
             entry["against"] = _collect(old_runs, STAGES, infos[size]["visits"])
         entry["generate_seconds"] = infos[size]["generate_seconds"]
@@ -558,6 +593,22 @@ def _reference_rows(entry: dict[str, Any]) -> list[str]:
         f"{'target engine / DuckDB':<28}{'<= ' + str(REFERENCE_RATIO) + 'x':>9}   "
         f"{met} ({ratio:.1f}x, best against best)"
     )
+    parts = entry["parts"]
+    checks = parts["checks"]
+    ratio = parts["total"]["best"] / ref["total"]["best"]
+    met = "met" if ratio <= REFERENCE_RATIO else "MISSED"
+    lines += [
+        f"-- the agency view in {checks['parts']} part(s) by client on {checks['workers']} "
+        "worker process(es) (what `utilization export` runs above 2M visits) --",
+        _row("read ... agency view, parts", parts["total"]),
+        f"{'peak RSS, process tree':<28}{_gb(parts['peak_rss']['best']):>9}"
+        f"{_gb(parts['peak_rss']['median']):>9}{_gb(parts['peak_rss']['worst']):>9}"
+        f"   (bound: {_gb(checks['parent_rss'])} + {checks['workers']} x "
+        f"{_gb(checks['worker_rss'])})",
+        f"{'parts / DuckDB':<28}{ratio:>8.1f}x   target <= {REFERENCE_RATIO}x: {met} (best)",
+    ]
+    same = "same" if checks["kpis"] == entry["checks"]["kpis"] else "DIFFERENT"
+    lines.append(f"{'KPIs, parts and in memory':<28}{same:>9}")
     ours, theirs = entry["checks"], ref["checks"]
     for name, mine, other in (
         ("visits read", ours["visits_read"], theirs["visits_read"]),
@@ -575,7 +626,7 @@ def _linearity_rows(results: dict[str, Any]) -> list[str]:
     if str(small) not in sizes or str(large) not in sizes:
         return []
     lines = [f"== linearity: time({large:,}) / time({small:,}), best runs =="]
-    names = [("engine", ()), ("DuckDB reference", ("reference",))]
+    names = [("engine", ()), ("engine in parts", ("parts",)), ("DuckDB reference", ("reference",))]
     if results.get("against"):
         names.append((f"engine of {results['against']}", ("against",)))
     for name, path in names:
@@ -585,7 +636,7 @@ def _linearity_rows(results: dict[str, Any]) -> list[str]:
         times = [e["total"]["best"] for e in entries]
         visits = entries[1]["visits"] / entries[0]["visits"]
         line = f"{name:<28}{times[1] / times[0]:>8.2f}x   ({visits:.2f}x the visits)"
-        if name == "engine":
+        if name.startswith("engine"):
             met = "met" if times[1] / times[0] <= target else "MISSED"
             line += f"   target <= {target}: {met}"
         lines.append(line)
@@ -632,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
             result = child_engine(folder, args.csv)
         elif kind == "reference":
             result = child_reference(folder)
+        elif kind == "parts":
+            result = child_parts(folder)
         else:
             result = child_baseline(folder)
         print(json.dumps(result))

@@ -47,6 +47,8 @@ def test_quick_benchmark_prints_every_figure(quick_run: tuple[str, dict[str, Any
         "-- next to the DuckDB reference",
         "agency view / group-bys",
         "target engine / DuckDB",
+        "-- the agency view in 1 part(s) by client",
+        "KPIs, parts and in memory        same",
     ):
         assert line in stdout, line
     (entry,) = results["sizes"].values()
