@@ -268,6 +268,19 @@ def test_export_cuts_the_data_into_parts_on_worker_processes(tmp_path: Path) -> 
     assert texts[0] == texts[1]
 
 
+def test_parts_are_one_per_million_visits_as_a_multiple_of_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2.5M visits make 3 parts of at most 1M visits, rounded up to a multiple of the
+    workers (4 on 2 or 4 workers, 3 on 1 or 3); up to 1M visits, one part.
+    """
+    folder = write_data(tmp_path / "data", clients=CLIENTS, authorizations=[], visits=[])
+    monkeypatch.setattr(partitions.sources, "table_rows", lambda path: 2_500_000)
+    assert [partitions.parts_for(folder, w) for w in (1, 2, 3, 4)] == [3, 4, 3, 4]
+    monkeypatch.setattr(partitions.sources, "table_rows", lambda path: 1_000_000)
+    assert [partitions.parts_for(folder, w) for w in (1, 2)] == [1, 1]
+
+
 def test_a_source_that_is_not_a_folder_is_not_cut(tmp_path: Path) -> None:
     """It says that only a folder of CSV or Parquet files can be cut (exit code 2)."""
     period = ["--from", "2025-01-01", "--to", "2025-03-31"]

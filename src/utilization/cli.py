@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--partitions",
         type=int,
         help="cut a data folder into this many parts by client, figures made part by part "
-        "(0: in memory; default: in memory up to 2,000,000 visits, else 1 part per 1,000,000)",
+        "(0: in memory; default: in memory up to 2,000,000 visits, else 1 part per 1,000,000, "
+        "as many as a multiple of the cores)",
     )
     export.add_argument(
         "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there"

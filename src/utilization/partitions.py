@@ -134,13 +134,18 @@ def folder_of(source: str | Path) -> Path | None:
     return folder
 
 
-def parts_for(folder: Path) -> int:
+def parts_for(folder: Path, workers: int | None = None) -> int:
     """How many parts the data of `folder` is cut into when not told: one per
-    `ROWS_PER_PART` visits (at least one).
+    `ROWS_PER_PART` visits (at least one), more than one rounded up to a multiple of
+    `workers` (default: the cores) so that the last round of parts keeps every worker busy.
     """
     files = _table_files(folder)
     rows = sources.table_rows(files["visits"]) if "visits" in files else 0
-    return max(1, math.ceil(rows / ROWS_PER_PART))
+    parts = max(1, math.ceil(rows / ROWS_PER_PART))
+    if parts == 1:
+        return 1
+    count = max(1, workers or os.cpu_count() or 1)
+    return math.ceil(parts / count) * count
 
 
 def view_figures(
@@ -173,7 +178,7 @@ def view_figures(
         rows = sources.table_rows(files["visits"]) if "visits" in files else 0
         if rows <= AUTOMATIC_ROWS and run is None:
             return views.build_view(load(source, settings), request)
-        parts = parts_for(folder)
+        parts = parts_for(folder, workers)
     if not isinstance(settings, Settings):
         settings = load_settings(settings, folder)
     with work_folder() as work:
