@@ -16,6 +16,9 @@ What it does (benchmarks/README.md has the details and the figures measured):
 3. For each size and run, a fresh Python process runs the DuckDB reference
    (`benchmarks/reference.py`) on the same Parquet folder: the same parsing, rounding and
    group-bys in SQL; the ratio engine total / DuckDB total is printed (issue 11: at most 3x).
+   So is the agency view in parts (`partitions.view_figures`, as `utilization export` makes
+   it above 2M visits: one part per 1M visits, a worker process per core), with the peak
+   memory of its process tree.
 4. In the same run, a straightforward analyst's pandas script (row-by-row `apply` for
    units, an `iterrows` loop for matching, `groupby` for the figures) runs on a small size;
    its time is extrapolated linearly to each size and the ratio printed.
