@@ -689,6 +689,34 @@ def _reference_rows(entry: dict[str, Any], size: int) -> list[str]:
     return lines
 
 
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures held against issue 11's targets, best runs: per size the engine's, in
+    parts and DuckDB's totals, their ratios and peak memory; time(10M) / time(1M).
+    """
+    found: dict[str, Any] = {"sizes": {}, "linearity": {}}
+    for size, entry in results["sizes"].items():
+        reference = entry["reference"]["total"]["best"]
+        found["sizes"][size] = {
+            "engine_seconds": entry["total"]["best"],
+            "parts_seconds": entry["parts"]["total"]["best"],
+            "duckdb_seconds": reference,
+            "engine_over_duckdb": entry["total"]["best"] / reference,
+            "parts_over_duckdb": entry["parts"]["total"]["best"] / reference,
+            "engine_peak_rss": entry["peak_rss"]["worst"],
+            "parts_peak_rss": entry["parts"]["peak_rss"]["worst"],
+            "duckdb_peak_rss": entry["reference"]["peak_rss"]["worst"],
+        }
+    small, large, _ = LINEARITY
+    sizes = results["sizes"]
+    if str(small) in sizes and str(large) in sizes:
+        for name, key in (("engine", None), ("parts", "parts"), ("duckdb", "reference")):
+            pair = [sizes[str(small)], sizes[str(large)]]
+            if key is not None:
+                pair = [e[key] for e in pair]
+            found["linearity"][name] = pair[1]["total"]["best"] / pair[0]["total"]["best"]
+    return found
+
+
 def _linearity_rows(results: dict[str, Any]) -> list[str]:
     """time(10M) / time(1M) for the engine (and the reference, and `--against`), when both ran."""
     small, large, target = LINEARITY
@@ -773,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     results = measure(out, sizes, baseline_size, repeat, csv_size, args.against)
+    results["summary"] = summary(results)
     text = report(results)
     print()
     print(text)

@@ -72,5 +72,8 @@ def test_quick_benchmark_runs_the_duckdb_reference_on_the_same_files(
     assert reference["checks"]["visits_read"] == entry["checks"]["visits_read"] == 20_941
     assert reference["checks"]["units_used"] == entry["checks"]["kpis"]["units_used"] == 27_251
     assert reference["total"]["best"] > 0
+    figures = results["summary"]["sizes"]["20000"]
+    assert figures["engine_over_duckdb"] == entry["total"]["best"] / reference["total"]["best"]
+    assert figures["parts_peak_rss"] > 0
     assert "visits read, both                    20,941         20,941   same" in stdout
     assert "units used (quarter), both           27,251         27,251   same" in stdout
