@@ -13,7 +13,13 @@ What it does (benchmarks/README.md has the details and the figures measured):
    read (`sources.read_source`), validate including unit rounding (`validation.validate`),
    match (`matching.match`) and the agency view for one quarter (`export.build_view`), and
    reports its peak resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`).
-3. In the same run, a straightforward analyst's pandas script (row-by-row `apply` for
+3. For each size and run, a fresh Python process runs the DuckDB reference
+   (`benchmarks/reference.py`) on the same Parquet folder: the same parsing, rounding and
+   group-bys in SQL; the ratio engine total / DuckDB total is printed (issue 11: at most 3x).
+   So is the agency view in parts (`partitions.view_figures`, as `utilization export` makes
+   it above 2M visits: one part per 1M visits, a worker process per core), with the peak
+   memory of its process tree.
+4. In the same run, a straightforward analyst's pandas script (row-by-row `apply` for
    units, an `iterrows` loop for matching, `groupby` for the figures) runs on a small size;
    its time is extrapolated linearly to each size and the ratio printed.
 
@@ -52,7 +58,9 @@ TODAY = date(2026, 2, 16)  # visits: Apr 2025 - Mar 2026, completed up to today
 PERIOD = (date(2026, 1, 1), date(2026, 3, 31))  # the quarter the agency view covers
 VISITS_PER_CLIENT = 143.7  # visits per demo client over MONTHS months (measured at 1M)
 TARGETS = {1_000_000: 3.0, 10_000_000: 30.0}  # seconds end to end (issue 2)
-MEMORY_TARGET_GB = {10_000_000: 8.0}  # peak resident memory (issue 2)
+MEMORY_TARGET_GB = {10_000_000: 4.0}  # peak resident memory (issue 11; issue 2 had 8 GB)
+REFERENCE_RATIO = 3.0  # engine total / DuckDB total, at most (issue 11)
+LINEARITY = (1_000_000, 10_000_000, 10.5)  # time(10M) / time(1M), at most (issue 11)
 STAGES = ("read", "validate", "match", "agency_view")
 STAGE_NAMES = {
     "read": "read (Parquet)",
@@ -63,6 +71,8 @@ STAGE_NAMES = {
     "csv_validate": "validate + units (CSV)",
 }
 BASELINE_STAGES = ("read", "units", "match", "figures")
+REFERENCE_STAGES = ("load_units", "figures")
+REFERENCE_NAMES = {"load_units": "read + units (DuckDB)", "figures": "agency group-bys (DuckDB)"}
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -185,6 +195,116 @@ def child_engine(folder: Path, csv: bool) -> dict[str, Any]:
     result["kpis"] = {k: round(v, 4) for k, v in view.kpis.items() if v is not None}
     result["flags"] = len(view.flags)
     result["allocations"] = len(dataset.allocations) if dataset.allocations is not None else 0
+    return result
+
+
+def _tree_rss_bytes(pid: int) -> tuple[int, int]:
+    """Resident memory of process `pid` and of its descendants now (Linux `/proc`)."""
+
+    def rss(process: int) -> int:
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def children(process: int) -> list[int]:
+        found: list[int] = []
+        try:
+            for task in Path(f"/proc/{process}/task").iterdir():
+                found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+        return found
+
+    descendants, todo = 0, children(pid)
+    while todo:
+        process = todo.pop()
+        descendants += rss(process)
+        todo += children(process)
+    return rss(pid), descendants
+
+
+class _TreeSampler:
+    """The peak resident memory of this process and its descendants together, sampled
+    every 0.1 s by a thread (Linux; elsewhere this process's peak only).
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        self.peak_parent = 0
+        self.peak_children = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            parent, children = _tree_rss_bytes(os.getpid())
+            self.peak = max(self.peak, parent + children)
+            self.peak_parent = max(self.peak_parent, parent)
+            self.peak_children = max(self.peak_children, children)
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> _TreeSampler:
+        if Path("/proc/self/status").is_file():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+        self.peak = max(self.peak, _peak_rss_bytes())
+
+
+def child_parts(folder: Path) -> dict[str, Any]:
+    """Time the agency view as `utilization export` makes it above 2M visits: the folder cut
+    into parts by client (one per 1M visits, `partitions.parts_for`), the parts on one worker
+    process per core, their figures put together. Peak memory: that of this process and its
+    workers together, sampled every 0.1 s (`ru_maxrss` of a worker would count the pages of
+    this process it was forked from).
+    """
+    started = time.perf_counter()
+    from utilization import partitions
+    from utilization.parameters import Request
+    from utilization.period import Filters, Period
+
+    times: dict[str, float] = {"import": time.perf_counter() - started}
+    parts = partitions.parts_for(folder)
+    request = Request("agency", Period(*PERIOD), Filters(), TODAY)
+    begin = time.perf_counter()
+    with _TreeSampler() as sampler:
+        view = partitions.view_figures(folder, request, parts=parts)
+    times["parts_view"] = time.perf_counter() - begin
+    return {
+        "times": times,
+        "peak_rss": {"parts_view": sampler.peak},
+        "parts": parts,
+        "workers": min(os.cpu_count() or 1, parts) if parts > 1 else 0,
+        "parent_rss": _peak_rss_bytes(),
+        "workers_rss": sampler.peak_children,
+        "kpis": {k: round(v, 4) for k, v in view.kpis.items() if v is not None},
+    }
+
+
+def child_reference(folder: Path) -> dict[str, Any]:
+    """Time the DuckDB reference (`benchmarks/reference.py`) on one Parquet data folder."""
+    started = time.perf_counter()
+    sys.path.insert(0, str(HERE))
+    import duckdb
+    from reference import reference
+
+    from utilization.period import trend_months
+
+    imported = time.perf_counter() - started
+    result = reference(folder, PERIOD[0], PERIOD[1], trend_months(PERIOD[1]))
+    result["times"]["import"] = imported
+    result["peak_rss"] = {"figures": _peak_rss_bytes()}
+    result["duckdb"] = duckdb.__version__
     return result
 
 
@@ -378,16 +498,22 @@ def measure(
 
     for size in sizes:
         folder = out / "data" / f"visits-{size}"
-        runs, old_runs = [], []
+        runs, old_runs, reference_runs, part_runs = [], [], [], []
         for i in range(repeat):
             print(
                 f"engine on {infos[size]['visits']:,} visits, run {i + 1}/{repeat} ...", flush=True
             )
             runs.append(_child(["--child", "engine", str(folder / "parquet")]))
+            print("  the DuckDB reference ...", flush=True)
+            reference_runs.append(_child(["--child", "reference", str(folder / "parquet")]))
+            print("  the agency view in parts, as `utilization export` ...", flush=True)
+            part_runs.append(_child(["--child", "parts", str(folder / "parquet")]))
             if old_src is not None:
                 print(f"  the same with {against} ...", flush=True)
                 old_runs.append(_child(["--child", "engine", str(folder / "parquet")], old_src))
         entry = _collect(runs, STAGES, infos[size]["visits"])
+        entry["reference"] = _collect(reference_runs, REFERENCE_STAGES, infos[size]["visits"])
+        entry["parts"] = _collect(part_runs, ("parts_view",), infos[size]["visits"])
         if old_runs:
             entry["against"] = _collect(old_runs, STAGES, infos[size]["visits"])
         entry["generate_seconds"] = infos[size]["generate_seconds"]
@@ -450,6 +576,7 @@ def report(results: dict[str, Any]) -> str:
             for stage, summary in entry["csv"]["stages"].items():
                 lines.append(_row(STAGE_NAMES[stage], summary))
             lines.append(_row("total CSV read + validate", entry["csv"]["total"]))
+        lines += _reference_rows(entry, int(size))
         extrapolated = base["total"]["best"] * scale
         ratio = extrapolated / entry["total"]["best"]
         lines.append(
@@ -484,6 +611,7 @@ def report(results: dict[str, Any]) -> str:
             f"   generate: {entry['generate_seconds']:.1f} s (once, cached)"
         )
         lines.append("")
+    lines += _linearity_rows(results)
     lines += [f"== baseline: analyst's pandas script on {base_visits:,} visits ==", header]
     for stage, summary in base["stages"].items():
         lines.append(_row(stage, summary))
@@ -492,16 +620,141 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _reference_rows(entry: dict[str, Any], size: int) -> list[str]:
+    """The engine's figures next to the DuckDB reference's, with the ratios."""
+    ref = entry["reference"]
+    stages, ref_stages = entry["stages"], ref["stages"]
+    lines = [
+        "-- next to the DuckDB reference (same files, same run, alternating) --",
+        f"{'best (median)':<28}{'engine':>15}{'DuckDB':>15}{'ratio':>9}",
+    ]
+    pairs = [
+        (
+            "read + validate + units",
+            [stages[s] for s in ("read", "validate")],
+            [ref_stages["load_units"]],
+        ),
+        ("match", [stages["match"]], []),
+        ("agency view / group-bys", [stages["agency_view"]], [ref_stages["figures"]]),
+        ("total (end to end)", [entry["total"]], [ref["total"]]),
+    ]
+    for name, ours, theirs in pairs:
+        best = sum(s["best"] for s in ours)
+        median = sum(s["median"] for s in ours)
+        cells = f"{name:<28}{best:>7.2f} ({median:5.2f})"
+        if theirs:
+            ref_best = sum(s["best"] for s in theirs)
+            ref_median = sum(s["median"] for s in theirs)
+            cells += f"{ref_best:>7.2f} ({ref_median:5.2f}){best / ref_best:>8.1f}x"
+        else:
+            cells += f"{'(none)':>15}"
+        lines.append(cells)
+    peak, ref_peak = entry["peak_rss"]["worst"], ref["peak_rss"]["worst"]
+    lines.append(f"{'peak RSS (worst run)':<28}{_gb(peak):>15}{_gb(ref_peak):>15}")
+    ratio = entry["total"]["best"] / ref["total"]["best"]
+    met = "met" if ratio <= REFERENCE_RATIO else "MISSED"
+    lines.append(
+        f"{'target engine / DuckDB':<28}{'<= ' + str(REFERENCE_RATIO) + 'x':>9}   "
+        f"{met} ({ratio:.1f}x, best against best)"
+    )
+    parts = entry["parts"]
+    checks = parts["checks"]
+    ratio = parts["total"]["best"] / ref["total"]["best"]
+    met = "met" if ratio <= REFERENCE_RATIO else "MISSED"
+    lines += [
+        f"-- the agency view in {checks['parts']} part(s) by client on {checks['workers']} "
+        "worker process(es) (what `utilization export` runs above 2M visits) --",
+        _row("read ... agency view, parts", parts["total"]),
+        f"{'peak RSS, process tree':<28}{_gb(parts['peak_rss']['best']):>9}"
+        f"{_gb(parts['peak_rss']['median']):>9}{_gb(parts['peak_rss']['worst']):>9}"
+        f"   (parent alone {_gb(checks['parent_rss'])}, workers together "
+        f"{_gb(checks['workers_rss'])}, each at its peak)",
+        f"{'parts / DuckDB':<28}{ratio:>8.1f}x   target <= {REFERENCE_RATIO}x: {met} (best)",
+    ]
+    memory = MEMORY_TARGET_GB.get(size)
+    if memory is not None:
+        met = "met" if parts["peak_rss"]["worst"] <= memory * 1e9 else "MISSED"
+        lines.append(
+            f"{'target peak RSS, parts':<28}{'<= ' + str(memory) + ' GB':>9}   {met} (worst run)"
+        )
+    same = "same" if checks["kpis"] == entry["checks"]["kpis"] else "DIFFERENT"
+    lines.append(f"{'KPIs, parts and in memory':<28}{same:>9}")
+    ours, theirs = entry["checks"], ref["checks"]
+    for name, mine, other in (
+        ("visits read", ours["visits_read"], theirs["visits_read"]),
+        ("units used (quarter)", ours["kpis"]["units_used"], theirs["units_used"]),
+    ):
+        same = "same" if mine == other else "different (the engine rejects bad rows)"
+        lines.append(f"{name + ', both':<28}{mine:>15,.0f}{other:>15,.0f}   {same}")
+    return lines
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures held against issue 11's targets, best runs: per size the engine's, in
+    parts and DuckDB's totals, their ratios and peak memory; time(10M) / time(1M).
+    """
+    found: dict[str, Any] = {"sizes": {}, "linearity": {}}
+    for size, entry in results["sizes"].items():
+        reference = entry["reference"]["total"]["best"]
+        found["sizes"][size] = {
+            "engine_seconds": entry["total"]["best"],
+            "parts_seconds": entry["parts"]["total"]["best"],
+            "duckdb_seconds": reference,
+            "engine_over_duckdb": entry["total"]["best"] / reference,
+            "parts_over_duckdb": entry["parts"]["total"]["best"] / reference,
+            "engine_peak_rss": entry["peak_rss"]["worst"],
+            "parts_peak_rss": entry["parts"]["peak_rss"]["worst"],
+            "duckdb_peak_rss": entry["reference"]["peak_rss"]["worst"],
+        }
+    small, large, _ = LINEARITY
+    sizes = results["sizes"]
+    if str(small) in sizes and str(large) in sizes:
+        for name, key in (("engine", None), ("parts", "parts"), ("duckdb", "reference")):
+            pair = [sizes[str(small)], sizes[str(large)]]
+            if key is not None:
+                pair = [e[key] for e in pair]
+            found["linearity"][name] = pair[1]["total"]["best"] / pair[0]["total"]["best"]
+    return found
+
+
+def _linearity_rows(results: dict[str, Any]) -> list[str]:
+    """time(10M) / time(1M) for the engine (and the reference, and `--against`), when both ran."""
+    small, large, target = LINEARITY
+    sizes = results["sizes"]
+    if str(small) not in sizes or str(large) not in sizes:
+        return []
+    lines = [f"== linearity: time({large:,}) / time({small:,}), best runs =="]
+    names = [("engine", ()), ("engine in parts", ("parts",)), ("DuckDB reference", ("reference",))]
+    if results.get("against"):
+        names.append((f"engine of {results['against']}", ("against",)))
+    for name, path in names:
+        entries = [sizes[str(small)], sizes[str(large)]]
+        for key in path:
+            entries = [e[key] for e in entries]
+        times = [e["total"]["best"] for e in entries]
+        visits = entries[1]["visits"] / entries[0]["visits"]
+        line = f"{name:<28}{times[1] / times[0]:>8.2f}x   ({visits:.2f}x the visits)"
+        if name.startswith("engine"):
+            met = "met" if times[1] / times[0] <= target else "MISSED"
+            line += f"   target <= {target}: {met}"
+        lines.append(line)
+    return [*lines, ""]
+
+
 def _row(name: str, summary: dict[str, float]) -> str:
     return f"{name:<28}{summary['best']:>9.2f}{summary['median']:>9.2f}{summary['worst']:>9.2f}"
 
 
 def _versions() -> str:
+    import duckdb
     import numpy
     import pandas
     import pyarrow
 
-    return f"pandas {pandas.__version__}, numpy {numpy.__version__}, pyarrow {pyarrow.__version__}"
+    return (
+        f"pandas {pandas.__version__}, numpy {numpy.__version__}, "
+        f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -526,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
             result = child_generate(folder, args.size, args.formats)
         elif kind == "engine":
             result = child_engine(folder, args.csv)
+        elif kind == "reference":
+            result = child_reference(folder)
+        elif kind == "parts":
+            result = child_parts(folder)
         else:
             result = child_baseline(folder)
         print(json.dumps(result))
@@ -544,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     results = measure(out, sizes, baseline_size, repeat, csv_size, args.against)
+    results["summary"] = summary(results)
     text = report(results)
     print()
     print(text)

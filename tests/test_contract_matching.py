@@ -211,6 +211,30 @@ def test_visit_no_authorization_holds_is_unauthorized_service(tmp_path: Path) ->
     assert rows_by(data["authorizations"], "authorization_id")["G1"]["units_used"] == units(4)
 
 
+def test_a_visit_uses_only_authorizations_of_its_own_client_and_procedure(
+    tmp_path: Path,
+) -> None:
+    """It never lets a visit use an authorization of another client and procedure code, also
+    when an agency has fewer clients than procedure codes.
+    """
+    # "Each uses the authorizations of the same client and procedure code ..." C1 has no
+    # authorization: K1's 4 units are unauthorized, none is taken from C2's S5150.
+    clients = [{"client_id": "C1", "client_name": "A"}, {"client_id": "C2", "client_name": "B"}]
+    authorizations = [
+        auth("B0", "C2", "T1019", "2025-01-01", "2025-03-31", 40),
+        auth("B1", "C2", "S5125", "2025-01-01", "2025-03-31", 40),
+        auth("B2", "C2", "S5150", "2025-01-01", "2025-03-31", 40),
+    ]
+    visits = [timed("K1", "C1", "T1019", "2025-01-06", 60)]
+    folder = write_data(
+        tmp_path / "data", clients=clients, authorizations=authorizations, visits=visits
+    )
+    data = export(folder, "authorizations")
+    assert flag_units(data, "unauthorized_service") == {"K1": units(4)}
+    used = {r["authorization_id"]: r["units_used"] for r in data["authorizations"]}
+    assert used == {"B0": 0, "B1": 0, "B2": 0}
+
+
 def test_unauthorized_visit_is_priced_at_the_procedure_rate(tmp_path: Path) -> None:
     """It prices an unauthorized visit at its procedure's rate."""
     # "for an unauthorized or non-billable visit, the procedure's [rate]."

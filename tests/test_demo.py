@@ -444,3 +444,51 @@ def test_the_matched_demo_shows_every_limit_and_scheduling_problem(tmp_path: Pat
     assert reasons.str.contains("daily limit").any()
     assert reasons.str.contains("units approved of").any()
     assert reasons.str.contains(r"ended \d{4}-\d{2}-\d{2}", regex=True).any()
+
+
+def test_parts_write_one_agency_of_whole_client_blocks(tmp_path: Path) -> None:
+    """`parts=3` writes three blocks of 10 clients, ids numbered on across the blocks: each
+    table holds the three blocks' rows, ids are unique but for the demo's one duplicate visit
+    per block, and the data is read with three times the demo's five bad rows.
+    """
+    from utilization import load
+
+    paths = demo.write_demo_parts(
+        tmp_path / "csv", "csv", 3, seed=7, clients=30, months=6, today=TODAY
+    )
+    assert [p.name for p in paths] == [f"{t}.csv" for t in CONTRACT_COLUMNS]
+    blocks = [
+        demo.generate(
+            seed=int(np.random.SeedSequence([7, k]).generate_state(1)[0]),
+            clients=10,
+            months=6,
+            today=TODAY,
+        )
+        for k in range(3)
+    ]
+    written = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths}
+    for name, frame in written.items():
+        rows = len(blocks[0][name]) if name in ("procedures", "payers") else None
+        assert len(frame) == (rows or sum(len(b[name]) for b in blocks)), name
+    assert written["clients"]["client_id"].tolist() == [f"C{i:04d}" for i in range(1, 31)]
+    assert written["providers"]["provider_id"].is_unique
+    assert written["authorizations"]["authorization_id"].is_unique
+    assert written["visits"]["visit_id"].duplicated().sum() == 3
+    dataset = load(tmp_path / "csv")
+    rejected = dataset.rejects.groupby("table").size().to_dict()
+    assert rejected == {"authorizations": 3, "visits": 12}
+
+
+def test_parts_give_the_same_bytes_and_the_same_rows_as_parquet(tmp_path: Path) -> None:
+    """The same arguments write the same CSV bytes, and Parquet holds the same rows."""
+    arguments = {"seed": 3, "clients": 12, "months": 4, "today": TODAY}
+    first = demo.write_demo(tmp_path / "a", parts=2, **arguments)
+    second = demo.write_demo(tmp_path / "b", parts=2, **arguments)
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    parquet = demo.write_demo(tmp_path / "p", fmt="parquet", parts=2, **arguments)
+    for csv, table in zip(first, parquet, strict=True):
+        read = pd.read_parquet(table)
+        assert list(read.columns) == CONTRACT_COLUMNS[table.stem]
+        assert len(read) == len(pd.read_csv(csv)), table.name
+    assert not [p for p in (tmp_path / "p").iterdir() if p.name.startswith(".")]

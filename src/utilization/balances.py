@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, positions
 from utilization.limits import LIMIT_COLUMNS as LIMITS
 from utilization.limits import period_bounds, period_index
+from utilization.matching import allocation_authorization_rows, visit_authorization_rows
 from utilization.period import Filters, Period
+from utilization.totals import join
 
 NOT_STARTED = "not started"
 EXPIRED = "expired"
@@ -63,24 +62,27 @@ def balances_and_limits(
         auths = auths[(auths["start_date"] <= end_p) & (auths["end_date"] >= start_p)]
     as_of_ts = pd.Timestamp(as_of)
 
+    # Units per authorization (row of the authorizations frame), from the rows matching gave.
+    n_auths = len(dataset.authorizations)
+    at = positions(auths["authorization_id"], dataset.authorizations["authorization_id"])
+    used_by_row = np.zeros(n_auths, dtype=np.int64)
     allocations = dataset.allocations
-    if allocations is None:
-        allocations = pd.DataFrame(columns=["authorization_id", "units", "service_date"])
-    done = allocations.loc[
-        (allocations["service_date"] <= as_of_ts).to_numpy(), ["authorization_id", "units"]
-    ]
-    used = done.groupby("authorization_id")["units"].sum()
+    if allocations is not None and len(allocations):
+        taken = allocation_authorization_rows(dataset)
+        done = (allocations["service_date"] <= as_of_ts).to_numpy() & (taken >= 0)
+        units = allocations["units"].to_numpy(dtype=np.int64)
+        used_by_row = np.bincount(taken[done], weights=units[done], minlength=n_auths)
     visits = dataset.visits
-    later = visits.loc[
-        (
-            (visits["status"] == "scheduled")
-            & visits["billable"]
-            & (visits["service_date"] > as_of_ts)
-            & visits["authorization_id"].notna()
-        ).to_numpy(),
-        ["authorization_id", "units"],
-    ]
-    scheduled = later.groupby("authorization_id")["units"].sum()
+    counted = visit_authorization_rows(dataset)
+    later = (
+        (visits["status"] == "scheduled").to_numpy()
+        & visits["billable"].to_numpy(dtype=bool)
+        & (visits["service_date"] > as_of_ts).to_numpy()
+        & (counted >= 0)
+    )
+    scheduled_by_row = np.bincount(
+        counted[later], weights=visits["units"].to_numpy(dtype=np.int64)[later], minlength=n_auths
+    )
 
     out = auths[
         ["authorization_id", "client_id", "procedure_code", "payer_id", "start_date", "end_date"]
@@ -92,10 +94,8 @@ def balances_and_limits(
     )
     approved = auths["units_approved"].to_numpy(dtype=np.float64)
     out["units_approved"] = approved
-    out["units_used"] = out["authorization_id"].map(used).fillna(0).astype(np.int64).to_numpy()
-    out["units_scheduled"] = (
-        out["authorization_id"].map(scheduled).fillna(0).astype(np.int64).to_numpy()
-    )
+    out["units_used"] = used_by_row[at].astype(np.int64)
+    out["units_scheduled"] = scheduled_by_row[at].astype(np.int64)
     out["units_remaining"] = out["units_approved"] - out["units_used"]
     out["units_unscheduled"] = out["units_remaining"] - out["units_scheduled"]
     out["rate"] = auths["rate"].to_numpy(dtype=np.float64)
@@ -143,10 +143,29 @@ def balances_and_limits(
     ]
     choices = [NOT_STARTED, EXPIRED, EXHAUSTED, LIMIT_REACHED, AT_RISK, EXPIRING, UNDER_USED]
     out["status"] = np.select(conditions, choices, default=OK)
-    table = out.sort_values(
+    return balances_of([out]), limit_rows
+
+
+def balances_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The balances of disjoint sets of authorizations, in the order of the balances table:
+    client name, procedure code, start date, authorization id.
+    """
+    rows = join(parts)
+    return rows.sort_values(
         ["client_name", "procedure_code", "start_date", "authorization_id"]
     ).reset_index(drop=True)
-    return table, limit_rows
+
+
+def limits_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The limit rows of disjoint sets of authorizations, by authorization id, then day, week
+    and month.
+    """
+    rows = join(parts)
+    order = {per: i for i, per in enumerate(LIMITS)}
+    rows = rows.sort_values(
+        ["authorization_id", "per"], key=lambda c: c.map(order) if c.name == "per" else c
+    )
+    return rows[LIMIT_COLUMNS].reset_index(drop=True)
 
 
 def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.DataFrame:
@@ -193,23 +212,33 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
         )
     rows = pd.concat(frames, ignore_index=True)
     rows["authorization_id"] = rows["authorization_id"].astype("str")
-    rows["units_used"] = _units_in(
-        rows, dataset.allocations, lambda start, end: (start, np.minimum(end, day))
-    )
+    at = positions(rows["authorization_id"], dataset.authorizations["authorization_id"])
+    first = rows["period_start"].to_numpy(dtype="datetime64[D]")
+    last = rows["period_end"].to_numpy(dtype="datetime64[D]")
+    allocations = dataset.allocations
+    if allocations is not None and len(allocations):
+        rows["units_used"] = _units_in(
+            rows["per"].to_numpy(),
+            at,
+            (first, np.minimum(last, day)),
+            allocation_authorization_rows(dataset),
+            allocations["service_date"].to_numpy(dtype="datetime64[D]"),
+            allocations["units"].to_numpy(dtype=np.int64),
+        )
+    else:
+        rows["units_used"] = np.zeros(len(rows), dtype=np.int64)
     visits = dataset.visits
-    scheduled = visits.loc[
-        ((visits["status"] == "scheduled") & visits["billable"]).to_numpy(),
-        ["authorization_id", "service_date", "units"],
-    ]
+    planned = ((visits["status"] == "scheduled") & visits["billable"]).to_numpy()
     rows["units_scheduled"] = _units_in(
-        rows, scheduled, lambda start, end: (np.maximum(start, day + 1), end)
+        rows["per"].to_numpy(),
+        at,
+        (np.maximum(first, day + 1), last),
+        np.where(planned, visit_authorization_rows(dataset), -1),
+        visits["service_date"].to_numpy(dtype="datetime64[D]"),
+        visits["units"].to_numpy(dtype=np.int64),
     )
     rows["units_remaining"] = rows["units_limit"] - rows["units_used"]
-    order = {per: i for i, per in enumerate(LIMITS)}
-    rows = rows.sort_values(
-        ["authorization_id", "per"], key=lambda c: c.map(order) if c.name == "per" else c
-    )
-    return rows[LIMIT_COLUMNS].reset_index(drop=True)
+    return limits_of([rows])
 
 
 _LIMIT_DTYPES = {
@@ -223,36 +252,32 @@ _LIMIT_DTYPES = {
 
 
 def _units_in(
-    rows: pd.DataFrame,
-    taken: pd.DataFrame | None,
-    window: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    per: np.ndarray,
+    auth: np.ndarray,
+    window: tuple[np.ndarray, np.ndarray],
+    taken_auth: np.ndarray,
+    taken_day: np.ndarray,
+    taken_units: np.ndarray,
 ) -> np.ndarray:
-    """Units of `taken` (authorization_id, service_date, units) per row of `rows`, counting
-    the service dates inside `window(period_start, period_end)`.
+    """Units taken from each limit row's authorization (`auth`: its row in the
+    authorizations frame) on a day inside the row's `window` (first, last day): the rows
+    given by `taken_auth` (-1: none), `taken_day` and `taken_units`.
     """
-    if taken is None or taken.empty:
-        return np.zeros(len(rows), dtype=np.int64)
-    lo, hi = window(
-        rows["period_start"].to_numpy(dtype="datetime64[D]"),
-        rows["period_end"].to_numpy(dtype="datetime64[D]"),
-    )
-    ids = pa.array(taken["authorization_id"].astype("str").array)
-    pool = pa.array(rows["authorization_id"].astype("str").array).cast(ids.type)
-    inside_ids = pc.fill_null(pc.is_in(ids, value_set=pool), False)
-    mine = taken[np.asarray(inside_ids.to_numpy(zero_copy_only=False), dtype=bool)]
-    joined = (
-        rows[["authorization_id"]]
-        .assign(_row=np.arange(len(rows)), _lo=lo, _hi=hi)
-        .merge(mine[["authorization_id", "service_date", "units"]], on="authorization_id")
-    )
-    day = joined["service_date"].to_numpy(dtype="datetime64[D]")
-    inside = (day >= joined["_lo"].to_numpy()) & (day <= joined["_hi"].to_numpy())
-    sums = np.bincount(
-        joined["_row"].to_numpy()[inside],
-        weights=joined["units"].to_numpy(dtype=np.float64)[inside],
-        minlength=len(rows),
-    )
-    return sums.astype(np.int64)
+    out = np.zeros(len(auth), dtype=np.int64)
+    n_auths = int(max(auth.max(initial=-1), taken_auth.max(initial=-1))) + 1
+    lo, hi = window
+    for kind in np.unique(per):
+        rows = np.flatnonzero(per == kind)  # one row per authorization of this kind
+        row_of_auth = np.full(n_auths + 1, -1, dtype=np.int64)
+        row_of_auth[auth[rows]] = rows
+        row = row_of_auth[taken_auth]  # -1 reads the last: none
+        mine = np.flatnonzero(row >= 0)
+        row = row[mine]
+        day = taken_day[mine]
+        inside = (day >= lo[row]) & (day <= hi[row])
+        sums = np.bincount(row[inside], weights=taken_units[mine][inside], minlength=len(auth))
+        out += sums.astype(np.int64)
+    return out
 
 
 def units_per_week_needed(

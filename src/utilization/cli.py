@@ -61,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",
     )
     export.add_argument(
+        "--partitions",
+        type=int,
+        help="cut a data folder into this many parts by client, figures made part by part "
+        "(0: in memory; default: in memory up to 2,000,000 visits, else 1 part per 1,000,000, "
+        "as many as a multiple of the cores)",
+    )
+    export.add_argument(
+        "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there"
+    )
+    export.add_argument(
         "--plain-csv",
         action="store_true",
         help="CSV text exactly as in the data, for programs: no apostrophe before a cell "
@@ -87,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--clients", type=int, default=60)
     demo.add_argument("--months", type=int, default=15)
+    demo.add_argument(
+        "--parts",
+        type=int,
+        default=1,
+        help="generate the clients in this many blocks, one in memory at a time (for data "
+        "larger than memory: about 1 block per 5 million visits; default 1)",
+    )
     demo.add_argument(
         "--today", help="the day the demo is generated for, YYYY-MM-DD (default: today)"
     )
@@ -160,12 +177,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from utilization import export
-    from utilization.pipeline import load
-    from utilization.views import build_view
+    from utilization.partitions import view_figures
 
     request = Request.from_cli(args.view, args)
-    dataset = load(args.data, args.settings)
-    view = build_view(dataset, request)
+    if args.partitions is not None and args.partitions < 0:
+        msg = f"--partitions must be 0 or more, not {args.partitions}"
+        raise UsageError(msg)
+    if args.scheduler:
+        require("distributed", "dask", "Exports on a Dask cluster")
+        from utilization.batch.cluster import connect, part_runner
+
+        with connect(args.scheduler) as client:
+            view = view_figures(
+                args.data, request, args.settings, args.partitions, run=part_runner(client)
+            )
+    else:
+        view = view_figures(args.data, request, args.settings, args.partitions)
     out = Path(args.out) if args.out else None
     text = export.write(view, args.format, out, plain_csv=args.plain_csv)
     if text is not None:
@@ -213,6 +240,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     paths = demo.write_demo(
         Path(args.out),
         fmt=args.format,
+        parts=args.parts,
         seed=args.seed,
         clients=args.clients,
         months=args.months,

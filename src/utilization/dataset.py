@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization import schema
 from utilization.settings import Settings
@@ -36,3 +42,103 @@ class Dataset:
     source: str = ""
     allocations: pd.DataFrame | None = None
     schedule_stops: pd.DataFrame | None = None
+    _derived: dict[str, tuple[tuple[object, ...], Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def derived(self, name: str, sources: tuple[object, ...], make: Callable[[], T]) -> T:
+        """`make()`, computed once while `sources` (frames of this dataset) are the same
+        objects: arrays several figures read (which visit each payment is for, ...).
+
+        The frames of a dataset are not changed in place; a frame replaced (`replace`, or a
+        new frame assigned) has another identity, and the value is computed again.
+        """
+        hit = self._derived.get(name)
+        if hit is not None and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+            value: T = hit[1]
+            return value
+        made = make()
+        self._derived[name] = (sources, made)
+        return made
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The frames, without the derived values (computed again where needed)."""
+        state = dict(self.__dict__)
+        state["_derived"] = {}
+        return state
+
+
+T = TypeVar("T")
+IntArray = npt.NDArray[np.int64]
+
+
+def positions(values: pd.Series, keys: pd.Series) -> IntArray:
+    """The position in `keys` (text, each value once) of each text value; -1 where it is
+    missing or not among the keys.
+
+    Ids that are plain whole numbers on both sides (`123`, as the number is written back)
+    are compared as numbers by binary search, about twice as fast as Arrow's hash table of
+    the text, which takes any other ids (pandas' `map` and `isin` on text go value by value).
+    """
+    if not len(values) or not len(keys):
+        return np.full(len(values), -1, dtype=np.int64)
+    key_numbers = None if keys.hasnans else plain_numbers(keys)
+    value_numbers = plain_numbers(values) if key_numbers is not None else None
+    if key_numbers is not None and value_numbers is not None:
+        order = None
+        if not (key_numbers[1:] > key_numbers[:-1]).all():  # ids in rising order: no sort
+            order = np.argsort(key_numbers, kind="stable")
+            key_numbers = key_numbers[order]
+        at = np.clip(np.searchsorted(key_numbers, value_numbers), 0, len(key_numbers) - 1)
+        hit = (key_numbers[at] == value_numbers) & values.notna().to_numpy()
+        found = at if order is None else order[at]
+        result: IntArray = np.where(hit, found, -1).astype(np.int64)
+        return result
+    array = pa.array(values.astype("str").array)
+    pool = pa.array(keys.astype("str").array).cast(array.type)
+    taken = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
+    return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def plain_numbers(text: pd.Series) -> IntArray | None:
+    """The values of a text column as int64 (missing as 0) when every given value is a plain
+    whole number: its text is the number written back (digits, perhaps a `-` in front, no
+    `+`, space or zero in front, at most 18 digits); else None.
+    """
+    array = pa.array(text.astype("str").array)
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        numbers = pc.cast(array, pa.int64())  # digits only; it also reads `007`, `-0`, `0x1`
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        if not _written_back(chunk.cast(pa.large_string())):
+            return None
+    return np.asarray(pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _written_back(chunk: pa.Array) -> bool:
+    """Whether every value of a chunk of integer literals is written as its number would be:
+    at most 18 characters, no zero in front (but `0` itself), no `-0`.
+    """
+    offsets_buffer, data_buffer = chunk.buffers()[1:3]
+    if offsets_buffer is None or data_buffer is None or len(chunk) == 0:
+        return True
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    lengths = np.diff(offsets)
+    given = lengths > 0
+    if chunk.null_count:
+        given &= np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if (lengths[given] > 18).any():
+        return False
+    data = np.append(np.frombuffer(data_buffer, dtype=np.uint8), np.uint8(0))
+    first = data[offsets[:-1][given]]
+    second = data[np.minimum(offsets[:-1][given] + 1, len(data) - 1)]
+    long = lengths[given] > 1
+    zero_in_front = (first == ord("0")) & long
+    minus_zero = (first == ord("-")) & (second == ord("0"))
+    return not (zero_in_front | minus_zero).any()

@@ -6,8 +6,10 @@ The figures come from `views.build_view`; this module only formats them: money t
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -22,6 +24,8 @@ from utilization.files import write_atomic
 from utilization.spreadsheets import csv_text, workbook_bytes
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx")
+JSON_ROWS = 20_000
+"""Rows of a frame turned into JSON text at a time (`json_pieces`)."""
 MONEY_COLUMNS = {"rate", "total_billed", "insurance_paid", "patient_paid"}
 SECTION_COLUMNS: dict[str, list[str]] = {
     "by_procedure": [
@@ -118,15 +122,38 @@ def rounded_frame(frame: pd.DataFrame, section: str) -> pd.DataFrame:
 
 def to_jsonable(view: ViewFigures) -> dict[str, Any]:
     """The view with frames as lists of rows and every number rounded as shown."""
-    out: dict[str, Any] = {}
-    for key, value in view.items():
-        if isinstance(value, pd.DataFrame):
-            out[key] = rounded_records(value, key)
-        elif isinstance(value, dict):
-            out[key] = {k: _plain(v, k) for k, v in value.items()}
-        else:
-            out[key] = _plain(value, key)
-    return out
+    return {key: _jsonable(key, value) for key, value in view.items()}
+
+
+def _jsonable(key: str, value: Any) -> Any:
+    """One entry of a view as `to_jsonable` gives it."""
+    if isinstance(value, pd.DataFrame):
+        return rounded_records(value, key)
+    if isinstance(value, dict):
+        return {k: _plain(v, k) for k, v in value.items()}
+    return _plain(value, key)
+
+
+def json_pieces(view: ViewFigures, rows: int = JSON_ROWS) -> Iterator[str]:
+    """The JSON text of a view, `json.dumps(to_jsonable(view), indent=2, ensure_ascii=False)`
+    to the character, in pieces: an entry at a time, a frame `rows` rows at a time, so that
+    memory holds the text of one block of rows, not the whole (10M visits: about 0.8 GB of
+    text, several GB as Python objects).
+    """
+    yield "{"
+    for n, (key, value) in enumerate(view.items()):
+        head = ("\n  " if n == 0 else ",\n  ") + json.dumps(key, ensure_ascii=False) + ": "
+        if not isinstance(value, pd.DataFrame) or value.empty:
+            text = json.dumps(_jsonable(key, value), indent=2, ensure_ascii=False)
+            yield head + text.replace("\n", "\n  ")
+            continue
+        yield head + "["
+        for start in range(0, len(value), rows):
+            records = rounded_records(value.iloc[start : start + rows], key)
+            text = json.dumps(records, indent=2, ensure_ascii=False)  # "[\n  {…},\n  {…}\n]"
+            yield ("\n" if start == 0 else ",\n") + "  " + text[2:-2].replace("\n", "\n  ")
+        yield "\n  ]"
+    yield "\n}"
 
 
 def write(view: ViewFigures, fmt: str, out: Path | None, *, plain_csv: bool = False) -> str | None:
@@ -139,10 +166,9 @@ def write(view: ViewFigures, fmt: str, out: Path | None, *, plain_csv: bool = Fa
         msg = f"unknown format {fmt!r}; choose one of {list(FORMATS)}"
         raise InputError(msg)
     if fmt == "json":
-        text = json.dumps(to_jsonable(view), indent=2, ensure_ascii=False) + "\n"
         if out is None:
-            return text
-        write_atomic(out, text.encode("utf-8"))
+            return "".join(json_pieces(view)) + "\n"
+        write_atomic(out, itertools.chain(json_pieces(view), ["\n"]))
         return None
     sections = _sections(view)
     if out is None:

@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from utilization import balances, flags, metrics, payers, providers, schedule, service_codes
 from utilization import revenue as revenue_figures
@@ -100,6 +98,29 @@ class ViewFigures:
 T = TypeVar("T")
 FiguresFunction = Callable[[Selection], dict[str, Any]]
 """A function adding some `ViewFigures` fields (by name) for a selection."""
+Parts = dict[str, Any]
+"""Frames (and values) of one set of whole clients, by name, that `Figures.finish` puts
+together: rows that each belong to one client, or a client's share of a sum (`totals`)."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Some `ViewFigures` fields, made in two steps so that the clients can be split.
+
+    Every figure is a sum over clients or belongs to one client: `parts(selection)` gives
+    the rows of the selection's clients (each client's rows, each client's share of a sum);
+    `finish(selection, parts)` puts the parts of one or more disjoint sets of whole clients
+    together into the fields, adding the clients' shares in client order (`totals`).
+    Calling it does both for one selection: the figures of the whole are those of any split
+    (`partitions`), to the last bit. In `finish`, `selection` gives the request and the
+    catalogs, rejects and row counts (its own rows are not read).
+    """
+
+    parts: Callable[[Selection], Parts]
+    finish: Callable[[Selection, list[Parts]], dict[str, Any]]
+
+    def __call__(self, selection: Selection) -> dict[str, Any]:
+        return self.finish(selection, [self.parts(selection)])
 
 
 def once(selection: Selection, key: str, make: Callable[[], T]) -> T:
@@ -134,73 +155,140 @@ def _balances_and_limits(selection: Selection) -> tuple[pd.DataFrame, pd.DataFra
 
 def schedule_table(selection: Selection) -> pd.DataFrame:
     """Scheduled billable visits of the period as projected (§11); grain: one row per visit."""
-    return once(selection, "schedule", lambda: schedule.schedule(selection))
+    return schedule.schedule_of([_schedule_rows(selection)])
 
 
-def usage(selection: Selection) -> dict[str, Any]:
-    """The figures every view has: approved, used and scheduled; balances; flags; method.
+def _schedule_rows(selection: Selection) -> pd.DataFrame:
+    return once(selection, "schedule_rows", lambda: schedule.schedule_rows(selection))
 
-    Keys as `ViewFigures` fields from `kpis` to `row_counts`.
+
+def _usage_parts(selection: Selection) -> Parts:
+    return {
+        "detail": metrics.detail(selection),
+        "monthly": metrics.monthly_parts(
+            selection.dataset, selection.period.end, selection.filters
+        ),
+        "authorizations": balance_table(selection),
+        "limits": limit_rows(selection),
+        "schedule": _schedule_rows(selection),
+        "visit_flags": flags.visit_flag_rows(selection),
+    }
+
+
+def _finished(selection: Selection, parts: list[Parts], key: str) -> pd.DataFrame:
+    """The frame `key` of the parts put together: rows of disjoint sets of clients in the
+    order of the whole (computed once per request: several fields read them).
     """
+    combine = {
+        "detail": metrics.detail_of,
+        "authorizations": balances.balances_of,
+        "limits": balances.limits_of,
+        "schedule": schedule.schedule_of,
+    }[key]
+    return once(selection, f"finished:{key}", lambda: combine([p[key] for p in parts]))
+
+
+def _usage_finish(selection: Selection, parts: list[Parts]) -> dict[str, Any]:
     dataset = selection.dataset
-    table = metrics.detail(selection)
-    balance = balance_table(selection)
+    table = _finished(selection, parts, "detail")
+    balance = _finished(selection, parts, "authorizations")
+    visit_flags = flags.visit_flags_of([p["visit_flags"] for p in parts])
     return {
         "kpis": metrics.kpis(table),
         "by_procedure": metrics.by_procedure(table),
         "by_client": metrics.by_client(table),
-        "monthly": metrics.monthly(
-            dataset, selection.period.end, selection.filters, selection.as_of
+        "monthly": metrics.monthly_table(
+            [p["monthly"] for p in parts], selection.period.end, selection.as_of
         ),
         "detail": table,
         "authorizations": balance,
-        "flags": flags.flags(selection, balance, schedule_table(selection), limit_rows(selection)),
+        "flags": flags.flags_of(
+            visit_flags,
+            _finished(selection, parts, "schedule"),
+            balance,
+            _finished(selection, parts, "limits"),
+        ),
         "rounding_rules": rounding_rules(selection),
         "rejects": dataset.rejects,
         "row_counts": dataset.row_counts,
     }
 
 
-def limits_and_schedule(selection: Selection) -> dict[str, Any]:
-    """Each limit's current period and the scheduled visits checked (§10, §11): keys `limits`
-    and `schedule`.
-    """
-    return {"limits": limit_rows(selection), "schedule": schedule_table(selection)}
+usage = Figures(_usage_parts, _usage_finish)
+"""The figures every view has: approved, used and scheduled; balances; flags; method (keys as
+`ViewFigures` fields from `kpis` to `row_counts`).
+"""
 
 
-def service_code_usage(selection: Selection) -> dict[str, Any]:
-    """The service code usage table (data contract §7): key `service_codes`."""
-    return {"service_codes": service_codes.service_codes(selection)}
+def _limits_and_schedule_parts(selection: Selection) -> Parts:
+    return {"limits": limit_rows(selection), "schedule": _schedule_rows(selection)}
 
 
-def revenue(selection: Selection) -> dict[str, Any]:
-    """Where the authorized dollars went (§12), fieldworkers and payers (§13): keys
-    `revenue`, `revenue_by_client`, `revenue_by_procedure`, `by_provider`, `by_payer`.
-    """
+limits_and_schedule = Figures(
+    _limits_and_schedule_parts,
+    lambda selection, parts: {
+        "limits": _finished(selection, parts, "limits"),
+        "schedule": _finished(selection, parts, "schedule"),
+    },
+)
+"""Each limit's current period and the scheduled visits checked (§10, §11): keys `limits`
+and `schedule`.
+"""
+
+
+def _service_code_parts(selection: Selection) -> Parts:
+    usage_rows, denials = service_codes.service_code_parts(selection)
+    return {"service_codes": usage_rows, "denials": denials}
+
+
+service_code_usage = Figures(
+    _service_code_parts,
+    lambda selection, parts: {
+        "service_codes": service_codes.service_codes_of(
+            selection, [p["service_codes"] for p in parts], [p["denials"] for p in parts]
+        )
+    },
+)
+"""The service code usage table (data contract §7): key `service_codes`."""
+
+
+def _revenue_parts(selection: Selection) -> Parts:
     dataset = selection.dataset
     paid = revenue_figures.insurance_paid_by_visit(dataset)
     lines = revenue_figures.visit_lines(selection, paid)  # once, for revenue and fieldworkers
-    table = revenue_figures.pairs(selection, lines)
+    return {
+        "pairs": revenue_figures.pairs(selection, lines),
+        "by_provider": providers.provider_parts(selection, lines),
+        "by_payer": payers.payer_parts(selection, paid),
+    }
+
+
+def _revenue_finish(selection: Selection, parts: list[Parts]) -> dict[str, Any]:
+    dataset = selection.dataset
+    table = revenue_figures.pairs_of([p["pairs"] for p in parts])
     names = dataset.clients.set_index("client_id")["client_name"]
     descriptions = dataset.procedures.set_index("procedure_code")["description"]
     return {
         "revenue": revenue_figures.revenue(table),
         "revenue_by_client": revenue_figures.by_client(table, names),
         "revenue_by_procedure": revenue_figures.by_procedure(table, descriptions),
-        "by_provider": providers.by_provider(selection, lines),
-        "by_payer": payers.by_payer(selection, paid),
+        "by_provider": providers.by_provider_of(selection, [p["by_provider"] for p in parts]),
+        "by_payer": payers.by_payer_of(selection, [p["by_payer"] for p in parts]),
     }
+
+
+revenue = Figures(_revenue_parts, _revenue_finish)
+"""Where the authorized dollars went (§12), fieldworkers and payers (§13): keys `revenue`,
+`revenue_by_client`, `revenue_by_procedure`, `by_provider`, `by_payer`.
+"""
 
 
 def newest_payment_included(selection: Selection) -> date | None:
     """The newest paid_date among payments for the completed visits the view covers."""
-    covered = selection.visits(billable_default=None, columns=["visit_id"])["visit_id"]
-    payments = selection.dataset.payments
-    ids = pa.array(payments["visit_id"].astype("str").array)
-    pool = pa.array(covered.astype("str").array).cast(ids.type)
-    found = pc.fill_null(pc.is_in(ids, value_set=pool, skip_nulls=True), False)
-    chosen = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-    paid = payments.loc[chosen, "paid_date"].max()
+    covered = np.append(selection.mask(billable_default=None), False)
+    rows = revenue_figures.payment_visit_rows(selection.dataset)
+    chosen = covered[rows]  # -1 (no visit) reads the False appended
+    paid = selection.dataset.payments.loc[chosen, "paid_date"].max()
     return None if pd.isna(paid) else pd.Timestamp(paid).date()
 
 

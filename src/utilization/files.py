@@ -19,7 +19,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
@@ -69,9 +69,12 @@ def fault(exc: OSError, path: Path | str, action: str) -> EnvironmentFault:
     return EnvironmentFault(f"{path}: cannot {action}: {advice}")
 
 
-def write_atomic(path: Path, data: str | bytes, *, within: Path | None = None) -> None:
-    """Write `data` (text as UTF-8) to `path`: a temporary file of a fresh random name in the
-    same folder (created with O_EXCL, never through a link), fsync, rename over `path`.
+def write_atomic(
+    path: Path, data: str | bytes | Iterable[str | bytes], *, within: Path | None = None
+) -> None:
+    """Write `data` (text as UTF-8; or pieces of text or bytes, written one after the other)
+    to `path`: a temporary file of a fresh random name in the same folder (created with
+    O_EXCL, never through a link), fsync, rename over `path`.
 
     A reader never sees a half-written file, even if the run is killed; a symbolic link at
     `path` is replaced, not followed. Missing folders are made. With `within` (a folder
@@ -80,7 +83,7 @@ def write_atomic(path: Path, data: str | bytes, *, within: Path | None = None) -
     EnvironmentFault naming the file.
     """
     path = Path(path)
-    data = data.encode("utf-8") if isinstance(data, str) else data
+    pieces = [data] if isinstance(data, (str, bytes)) else data
     try:
         folder = open_folder(path.parent, within)
     except OSError as exc:
@@ -90,7 +93,8 @@ def write_atomic(path: Path, data: str | bytes, *, within: Path | None = None) -
         try:
             handle = os.open(temporary, _NEW_FILE, 0o666, dir_fd=folder)  # the umask applies
             try:
-                _write_all(handle, data)
+                for piece in pieces:
+                    _write_all(handle, piece.encode("utf-8") if isinstance(piece, str) else piece)
                 os.fsync(handle)
             finally:
                 os.close(handle)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from utilization import balances as bal
-from utilization.selection import Selection
+from utilization.selection import Selection, visit_keys
+from utilization.totals import join
 
 FLAG_COLUMNS = [
     "kind",
@@ -94,13 +95,26 @@ def visit_flags(selection: Selection) -> pd.DataFrame:
 
     Grain: one row per visit and kind: `unauthorized_service` and `over_authorization` (units
     = the units at risk), `rate_mismatch`, `units_mismatch` and `long_visit` (units = the
-    visit's computed units).
+    visit's computed units); kind by kind, visits in the order of the source.
     """
-    visits = selection.visits(billable_default=None, columns=_FLAG_VISIT_COLUMNS)
+    return visit_flags_of([visit_flag_rows(selection)])
+
+
+ORDER = ["_kind", "_visit"]
+"""Hidden columns of `visit_flag_rows`: the kind's place in `VISIT_KINDS`, the visit's key."""
+
+
+def visit_flag_rows(selection: Selection) -> pd.DataFrame:
+    """`visit_flags` with the columns `ORDER` that put the rows of several sets of clients
+    back in order (`visit_flags_of`).
+    """
+    rows = selection.visits(billable_default=None, columns=_FLAG_VISIT_COLUMNS)
+    keys = visit_keys(selection.dataset)[selection.mask(billable_default=None)]
     long_hours = selection.dataset.settings.long_visit_hours
     frames = []
-    for kind, (selector, units_column) in VISIT_KINDS.items():
-        chosen = visits[visits[selector].astype(bool).to_numpy()]
+    for number, (kind, (selector, units_column)) in enumerate(VISIT_KINDS.items()):
+        picked = rows[selector].to_numpy(dtype=bool)
+        chosen = rows[picked]
         frames.append(
             pd.DataFrame(
                 {
@@ -114,10 +128,22 @@ def visit_flags(selection: Selection) -> pd.DataFrame:
                     "detail": pd.Series(
                         _details(kind, chosen, long_hours), index=chosen.index, dtype="str"
                     ),
+                    "_kind": number,
+                    "_visit": keys[picked],
                 }
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def visit_flags_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The flagged visits of disjoint sets of clients (`visit_flag_rows`), kind by kind and in
+    the order of the source: the frame `visit_flags` gives for all of them.
+    """
+    rows = join(parts)
+    if len(parts) > 1:
+        rows = rows.sort_values(ORDER, kind="stable")
+    return rows.drop(columns=ORDER).reset_index(drop=True)
 
 
 def scheduled_flags(schedule_table: pd.DataFrame) -> pd.DataFrame:
@@ -233,7 +259,17 @@ def flags(
     """Every flag of the period: completed visits' kinds, scheduled visits' kinds (§11), then
     authorization kinds.
     """
-    parts = [visit_flags(selection)]
+    return flags_of(visit_flags(selection), schedule_table, balance_table, limit_rows)
+
+
+def flags_of(
+    visit_rows: pd.DataFrame,
+    schedule_table: pd.DataFrame | None,
+    balance_table: pd.DataFrame,
+    limit_rows: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every flag from the flagged visits (`visit_flags`), the schedule and the balances."""
+    parts = [visit_rows]
     if schedule_table is not None:
         parts.append(scheduled_flags(schedule_table))
     parts.append(authorization_flags(balance_table, limit_rows))

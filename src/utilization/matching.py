@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, positions
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
@@ -64,9 +64,9 @@ class _Candidates:
     def __init__(self, authorizations: pd.DataFrame, visits: pd.DataFrame) -> None:
         # One code per (client, procedure) pair, numbered in order of first appearance
         # (authorizations, then visits), from integer codes of each column: no pair strings.
-        client, n_clients = _codes(authorizations["client_id"], visits["client_id"])
-        procedure, _ = _codes(authorizations["procedure_code"], visits["procedure_code"])
-        codes, _ = pd.factorize(client * max(n_clients, 1) + procedure)
+        client, _ = _codes(authorizations["client_id"], visits["client_id"])
+        procedure, n_procedures = _codes(authorizations["procedure_code"], visits["procedure_code"])
+        codes, _ = pd.factorize(client * max(n_procedures, 1) + procedure)  # one per pair
         n_auth = len(authorizations)
         payer_codes, _ = pd.factorize(
             pd.concat([authorizations["payer_id"], visits["payer_id"]], ignore_index=True)
@@ -76,13 +76,10 @@ class _Candidates:
         self.auth_payer = payer_codes[:n_auth].astype(np.int64)
         self.visit_payer = payer_codes[n_auth:].astype(np.int64)
 
-        order = np.lexsort(
-            (
-                authorizations["authorization_id"].astype(str).to_numpy(),
-                _days(authorizations["end_date"]),
-                self.auth_group,
-            )
-        )
+        id_order = pc.sort_indices(pa.array(authorizations["authorization_id"].array))
+        id_rank = np.empty(n_auth, dtype=np.int64)  # ids in text order, as integers
+        id_rank[id_order.to_numpy()] = np.arange(n_auth, dtype=np.int64)
+        order = np.lexsort((id_rank, _days(authorizations["end_date"]), self.auth_group))
         groups_sorted = self.auth_group[order]
         n_groups = int(codes.max()) + 1 if len(codes) else 0
         counts = np.bincount(groups_sorted, minlength=n_groups)
@@ -176,6 +173,8 @@ def _allocate(
 
     chosen = np.zeros(n, dtype=bool)
     chosen[rows] = True
+    order = order - order.min() if len(order) else order  # from 0, for sort keys
+    span = int(order.max()) + 1 if len(order) else 1
     multi_groups = np.unique(cands.visit_group[rows[holders[rows] > 1]])
     in_multi = np.isin(cands.visit_group, multi_groups) & chosen
     single = chosen & ~in_multi & (holders == 1)
@@ -185,7 +184,7 @@ def _allocate(
     srows = np.flatnonzero(single)
     if len(srows):
         auth = first_holder[srows]
-        by_auth = np.lexsort((order[srows], auth))
+        by_auth = np.argsort(auth * span + order[srows])  # by authorization, then order
         srows, auth = srows[by_auth], auth[by_auth]
         fit = served(auth, units[srows], service_day[srows], srows)
         authorized[srows] = fit
@@ -202,7 +201,7 @@ def _allocate(
     # each authorization serves what is asked of it in visit order within its limits.
     mrows = np.flatnonzero(in_multi)
     if len(mrows):
-        by_group = np.lexsort((order[mrows], cands.visit_group[mrows]))
+        by_group = np.argsort(cands.visit_group[mrows] * span + order[mrows])
         mrows = mrows[by_group]
         masks = cands.mask(mrows, service_day)
         groups = cands.visit_group[mrows]
@@ -217,7 +216,8 @@ def _allocate(
             if not len(asking):
                 continue
             auth = cands.index[groups[asking], k]
-            by_auth = np.argsort(auth, kind="stable")  # each authorization's askers, in order
+            place = np.arange(len(asking), dtype=np.int64)
+            by_auth = np.argsort(auth * len(asking) + place)  # each one's askers, in order
             asking, auth = asking[by_auth], auth[by_auth]
             take = served(auth, need[asking], service_day[mrows[asking]], mrows[asking])
             need[asking] -= take
@@ -233,7 +233,7 @@ def _allocate(
         if took_visit:
             visit_at = np.concatenate(took_visit)
             rank = np.concatenate(took_rank)
-            by_visit = np.lexsort((rank, visit_at))  # visit order, then ends-first
+            by_visit = np.argsort(visit_at * masks.shape[1] + rank)  # visit, then ends-first
             alloc_visit.append(mrows[visit_at[by_visit]])
             alloc_auth.append(np.concatenate(took_auth)[by_visit])
             alloc_units.append(np.concatenate(took_units)[by_visit])
@@ -268,15 +268,16 @@ def match(dataset: Dataset) -> Dataset:
     auths = dataset.authorizations
     n = len(visits)
     units = visits["units"].to_numpy(dtype=np.int64)
-    status = visits["status"].to_numpy()
+    status = visits["status"]
     billable = visits["billable"].to_numpy(dtype=bool)
-    eligible = (status == "completed") & billable
-    scheduled = (status == "scheduled") & billable
+    completed = (status == "completed").to_numpy(dtype=bool)
+    eligible = completed & billable
+    scheduled = (status == "scheduled").to_numpy(dtype=bool) & billable
     # Scheduled and cancelled billable visits use no units; each is counted against the
     # authorization it would draw on first (the one ending first among those holding its
     # date), whose rate and payer it takes: balances count scheduled units against it and
     # revenue values cancelled units at its rate (data contract §6, §12).
-    planned = (scheduled | (status == "cancelled")) & billable
+    planned = (scheduled | (status == "cancelled").to_numpy(dtype=bool)) & billable
     service_day = _days(visits["service_date"])
     order = visits["order"].to_numpy()
     cands = _Candidates(auths, visits)
@@ -322,13 +323,17 @@ def match(dataset: Dataset) -> Dataset:
     schedule_auth = np.where(scheduled, schedule_auth, -1)
     over_limit = _over_limit(cands, done, over, service_day, order, limits)
 
-    matched = _with_amounts(dataset, done.authorized, over, unauthorized, rate_auth)
-    matched["over_limit"] = over_limit
-    matched["units_fit"] = fit
-    matched["units_over"] = schedule_over
-    matched["schedule_authorization_id"] = _take_text(
-        auths["authorization_id"], schedule_auth, matched.index
+    added = _with_amounts(dataset, done.authorized, over, unauthorized, rate_auth)
+    added["over_limit"] = over_limit
+    added["units_fit"] = fit
+    added["units_over"] = schedule_over
+    added["schedule_authorization_id"] = _take_text(
+        auths["authorization_id"], schedule_auth, visits.index
     )
+    # The visits' own columns shared, the new ones added without copies or stacking.
+    columns = {c: visits[c] for c in visits.columns if c not in added}
+    columns.update({c: _column(v, visits.index) for c, v in added.items()})
+    matched = pd.DataFrame(columns, index=visits.index, copy=False)
     # What stopped each scheduled visit that would not fit, at each authorization (§11).
     over_rows = schedule_over[projected.stopped_visit] > 0
     by_visit = np.argsort(order[projected.stopped_visit], kind="stable")  # then ends-first
@@ -345,11 +350,43 @@ def match(dataset: Dataset) -> Dataset:
             "service_date": visits["service_date"].to_numpy()[projected.stopped_visit[by_visit]],
         }
     )
-    return replace(
+    result = replace(
         dataset,
         visits=matched,
         allocations=_allocations(visits, auths, [done.visit], [done.auth], [done.units]),
         schedule_stops=stops,
+    )
+    # The authorization rows behind the id columns just written, for the figures that add
+    # units up per authorization (balances, limits).
+    counted = np.where(rate_auth >= 0, rate_auth, -1)
+    result.derived(VISIT_AUTHORIZATIONS, (result.visits, auths), lambda: counted)
+    result.derived(ALLOCATION_AUTHORIZATIONS, (result.allocations, auths), lambda: done.auth)
+    return result
+
+
+VISIT_AUTHORIZATIONS = "visit_authorization_rows"
+ALLOCATION_AUTHORIZATIONS = "allocation_authorization_rows"
+
+
+def visit_authorization_rows(dataset: Dataset) -> IntArray:
+    """The row in `authorizations` of each visit's `authorization_id` (-1: none)."""
+    visits, auths = dataset.visits, dataset.authorizations
+    return dataset.derived(
+        VISIT_AUTHORIZATIONS,
+        (visits, auths),
+        lambda: positions(visits["authorization_id"], auths["authorization_id"]),
+    )
+
+
+def allocation_authorization_rows(dataset: Dataset) -> IntArray:
+    """The row in `authorizations` of each allocation's `authorization_id`."""
+    allocations, auths = dataset.allocations, dataset.authorizations
+    if allocations is None:
+        return np.zeros(0, dtype=np.int64)
+    return dataset.derived(
+        ALLOCATION_AUTHORIZATIONS,
+        (allocations, auths),
+        lambda: positions(allocations["authorization_id"], auths["authorization_id"]),
     )
 
 
@@ -382,7 +419,7 @@ def _over_limit(
     # order per authorization.
     size = int(order.max()) + 2 if len(order) else 2
     alloc_key = done.auth * size + order[done.visit]
-    by_key = np.argsort(alloc_key, kind="stable")
+    by_key = np.argsort(alloc_key)  # one allocation per visit and authorization
     keys = alloc_key[by_key]
     taken = np.r_[0, np.cumsum(done.units[by_key])]  # taken[i]: by the first i allocations
     auth_start = np.searchsorted(keys, auth * size)
@@ -399,9 +436,9 @@ def _with_amounts(
     over: IntArray,
     unauthorized: IntArray,
     rate_auth: IntArray,
-) -> pd.DataFrame:
-    """Visits with the matching columns: units split, rate source, amount and the two checks."""
-    visits = dataset.visits.copy(deep=False)  # new columns only: the others are shared
+) -> dict[str, pd.Series | np.ndarray]:
+    """The matching columns of the visits: units split, rate source, amount and the checks."""
+    visits = dataset.visits
     auths = dataset.authorizations
     procedures = dataset.procedures
     position = _position_in(visits["procedure_code"], procedures["procedure_code"])
@@ -430,23 +467,41 @@ def _with_amounts(
     recorded = visits["units_recorded"].to_numpy(dtype=np.float64)
     units_mismatch = completed & ~np.isnan(recorded) & (recorded != units)
 
-    visits["units_authorized"] = authorized
-    visits["units_over_authorization"] = over
-    visits["units_unauthorized"] = unauthorized
     used = np.where(has_auth, rate_auth, -1)  # -1: none (missing text)
-    visits["authorization_id"] = _take_text(auths["authorization_id"], used, visits.index)
-    payer = visits["payer_id"]
+    added: dict[str, pd.Series | np.ndarray] = {
+        "units_authorized": authorized,
+        "units_over_authorization": over,
+        "units_unauthorized": unauthorized,
+        "authorization_id": _take_text(auths["authorization_id"], used, visits.index),
+        "payer_effective": _filled(visits["payer_id"], auths["payer_id"], used),
+        "rate": rate,
+        "amount": amount,
+        "rate_mismatch": rate_mismatch,
+        "units_mismatch": units_mismatch,
+    }
+    return added
+
+
+def _column(values: pd.Series | np.ndarray, index: pd.Index) -> pd.Series:
+    """A new column as a Series on `index`, without copying its array."""
+    if isinstance(values, pd.Series):
+        return values
+    return pd.Series(values, index=index, copy=False)
+
+
+def _filled(payer: pd.Series, auth_payer: pd.Series, used: IntArray) -> pd.Series:
+    """The visits' payer_id, where missing that of the authorization at `used` (-1: none)."""
     gaps = payer.isna().to_numpy()
-    visits["payer_effective"] = (
-        payer.fillna(_take_text(auths["payer_id"], np.where(gaps, used, -1), visits.index))
-        if gaps.any()
-        else payer.copy(deep=False)  # every visit names its payer: nothing to fill
-    )
-    visits["rate"] = rate
-    visits["amount"] = amount
-    visits["rate_mismatch"] = rate_mismatch
-    visits["units_mismatch"] = units_mismatch
-    return visits
+    if not gaps.any() or not len(auth_payer):
+        return payer.copy(deep=False)  # every visit names its payer: nothing to fill
+    where = np.flatnonzero(gaps)
+    fill = auth_payer.astype("str").array.take(used[where], allow_fill=True)
+    array = pa.array(payer.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    mask = pa.array(gaps)
+    filled = pc.replace_with_mask(array, mask, pa.array(fill).cast(array.type))
+    return pd.Series(pd.array(filled, dtype="str"), index=payer.index, copy=False)
 
 
 def _take_text(column: pd.Series, positions: IntArray, index: pd.Index) -> pd.Series:

@@ -12,9 +12,12 @@ import pandas as pd
 from utilization.dataset import Dataset
 from utilization.period import Filters, Period, trend_months
 from utilization.selection import BASES, Basis, Selection
+from utilization.totals import CLIENT, client_ranks, join, over_clients, per_client
 
 __all__ = ["BASES", "Basis", "by_client", "by_procedure", "detail", "kpis", "monthly"]
 
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 FIGURES = ["units_approved", "units_used", "amount_approved", "amount_used"]
 
 
@@ -115,8 +118,13 @@ def detail(selection: Selection) -> pd.DataFrame:
     descriptions = dataset.procedures.set_index("procedure_code")["description"]
     table.insert(1, "client_name", table["client_id"].map(names))
     table.insert(3, "description", table["procedure_code"].map(descriptions))
+    return detail_of([_with_remaining(table)])
+
+
+def detail_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The `detail` rows of disjoint sets of clients, by client name, client_id and code."""
     return (
-        _with_remaining(table)
+        join(parts)
         .sort_values(["client_name", "client_id", "procedure_code"])
         .reset_index(drop=True)
     )
@@ -184,40 +192,87 @@ def monthly(
     Grain: one row per calendar month (`month` as YYYY-MM), oldest first. `units_scheduled`:
     scheduled billable visits with a service date in the month. `partial`: the month had not
     ended on the balance date `as_of` (default `end`): its units used are those so far.
+    Each month's figures add up each client's first (`totals`).
+    """
+    return monthly_table([monthly_parts(dataset, end, filters)], end, as_of)
+
+
+MONTHLY_SUMS = ["units_approved", "amount_approved", "units_used", "amount_used", "units_scheduled"]
+
+
+def monthly_parts(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame:
+    """Each client's share of the 12-month trend ending with `end`'s month.
+
+    Grain: one row per month (`month`: months since 1970-01) and client (`_client`, its rank)
+    with anything approved, used or scheduled in it; columns `MONTHLY_SUMS`, not rounded.
     """
     months = trend_months(end)
     window = Period(months[0], (pd.Timestamp(months[-1]) + pd.offsets.MonthEnd(0)).date())
-    used = Selection(dataset, window, filters, end).visits(
-        columns=["service_date", "units", "amount"]
+    selection = Selection(dataset, window, filters, end)
+    visits = dataset.visits
+    ranks = client_ranks(dataset, "visits")
+    month_number = visits["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
+    done = selection.mask()
+    planned = selection.mask("scheduled")
+    used = per_client(
+        {"month": month_number[done]},
+        ranks[done],
+        {
+            "units_used": visits["units"].to_numpy()[done],
+            "amount_used": visits["amount"].to_numpy(dtype=np.float64)[done],
+        },
     )
-    month_number = used["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
-    used_by_month = used.groupby(month_number).agg(
-        units_used=("units", "sum"), amount_used=("amount", "sum")
+    scheduled = per_client(
+        {"month": month_number[planned]},
+        ranks[planned],
+        {"units_scheduled": visits["units"].to_numpy()[planned]},
     )
-    units_used = used_by_month["units_used"].to_dict()
-    amount_used = used_by_month["amount_used"].to_dict()
-    scheduled = Selection(dataset, window, filters, end).visits(
-        status="scheduled", columns=["service_date", "units"]
-    )
-    scheduled_month = scheduled["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
-    units_scheduled = scheduled.groupby(scheduled_month)["units"].sum().to_dict()
-    balance_day = as_of or end
-    auths = dataset.authorizations[dataset.authorizations.pipe(filters.authorization_mask)]
-    rows = []
+    chosen = filters.authorization_mask(dataset.authorizations)
+    auths = dataset.authorizations[chosen]
+    auth_ranks = client_ranks(dataset, "authorizations")[chosen]
+    shares: list[tuple[int, IntArray, FloatArray, FloatArray]] = []
     for first in months:
-        key = f"{first:%Y-%m}"
-        number = int(np.datetime64(first, "M").astype(np.int64))
         last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
         overlap, units, amount = _shares(auths, Period(first, last))
         keep = overlap > 0
+        number = int(np.datetime64(first, "M").astype(np.int64))
+        shares.append((number, auth_ranks[keep], units[keep], amount[keep]))
+    approved = per_client(
+        {"month": np.concatenate([np.full(len(r), m, dtype=np.int64) for m, r, _, _ in shares])},
+        np.concatenate([r for _, r, _, _ in shares]),
+        {
+            "units_approved": np.concatenate([u for _, _, u, _ in shares]),
+            "amount_approved": np.concatenate([a for _, _, _, a in shares]),
+        },
+    )
+    keys = ["month", CLIENT]
+    table = approved.merge(used, on=keys, how="outer").merge(scheduled, on=keys, how="outer")
+    table = table.sort_values(keys, ignore_index=True)
+    return table[[*keys, *MONTHLY_SUMS]].fillna(0.0)
+
+
+def monthly_table(parts: list[pd.DataFrame], end: date, as_of: date | None = None) -> pd.DataFrame:
+    """The 12-month trend (see `monthly`) from the clients' shares (`monthly_parts` of
+    disjoint sets of clients).
+    """
+    sums = over_clients(parts, ["month"], MONTHLY_SUMS)
+    by_month = {
+        column: dict(zip(sums["month"].tolist(), sums[column].tolist(), strict=True))
+        for column in MONTHLY_SUMS
+    }
+    balance_day = as_of or end
+    rows = []
+    for first in trend_months(end):
+        number = int(np.datetime64(first, "M").astype(np.int64))
+        last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
         rows.append(
             {
-                "month": key,
-                "units_approved": float(pd.Series(units[keep]).sum()),
-                "units_used": int(units_used.get(number, 0)),
-                "amount_approved": float(pd.Series(amount[keep]).sum()),
-                "amount_used": float(amount_used.get(number, 0.0)),
-                "units_scheduled": int(units_scheduled.get(number, 0)),
+                "month": f"{first:%Y-%m}",
+                "units_approved": float(by_month["units_approved"].get(number, 0.0)),
+                "units_used": int(by_month["units_used"].get(number, 0)),
+                "amount_approved": float(by_month["amount_approved"].get(number, 0.0)),
+                "amount_used": float(by_month["amount_used"].get(number, 0.0)),
+                "units_scheduled": int(by_month["units_scheduled"].get(number, 0)),
                 "partial": last > balance_day,
             }
         )

@@ -7,6 +7,7 @@ import pandas as pd
 
 from utilization.revenue import visit_lines
 from utilization.selection import Selection
+from utilization.totals import CLIENT, join, over_clients, per_client
 
 COLUMNS = [
     "provider_id",
@@ -62,15 +63,35 @@ def by_provider(selection: Selection, lines: pd.DataFrame | None = None) -> pd.D
     listed last. `clients` counts distinct clients with a completed visit; `visits` the
     completed visits; `units_mismatch_visits` the completed visits whose staff-recorded
     units differ from the units computed by the rule (§3). Amounts as `revenue.visit_lines`
-    (`lines`, when given, are those of `selection`); not rounded. Rows sorted by provider_id.
+    (`lines`, when given, are those of `selection`); not rounded, each fieldworker's sums
+    adding up each client's first (`totals`). Rows sorted by provider_id.
+    """
+    return by_provider_of(selection, [provider_parts(selection, lines)])
+
+
+_SUMS = list(dict.fromkeys(_FROM_LINES.values()))
+
+
+def provider_parts(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each client's share of `by_provider`. Grain: one row per provider_id ('' for none) and
+    client (`_client`, its rank) with a visit; the sums of `revenue.visit_lines` columns.
     """
     lines = visit_lines(selection) if lines is None else lines
-    lines = lines.assign(provider_id=lines["provider_id"].fillna("").astype("str"))
-    grouped = lines.groupby("provider_id")[list(dict.fromkeys(_FROM_LINES.values()))].sum()
-    table = pd.DataFrame({name: grouped[source] for name, source in _FROM_LINES.items()})
-    served = lines[lines["visits"].to_numpy() > 0].groupby("provider_id")["client_id"].nunique()
+    provider = lines["provider_id"].fillna("").astype("str")
+    return per_client(
+        {"provider_id": provider}, lines[CLIENT].to_numpy(), {c: lines[c] for c in _SUMS}
+    )
+
+
+def by_provider_of(selection: Selection, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """`by_provider` from the clients' shares (`provider_parts` of disjoint sets of clients)."""
+    sums = over_clients(parts, ["provider_id"], _SUMS).set_index("provider_id")
+    table = pd.DataFrame({name: sums[source] for name, source in _FROM_LINES.items()})
+    shares = join(parts)
+    served = shares[shares["visits"].to_numpy() > 0].groupby("provider_id").size()
     table["clients"] = served.reindex(table.index).fillna(0)
     table = table.reset_index()
+    table["provider_id"] = table["provider_id"].astype("str")
     names = selection.dataset.providers.set_index("provider_id")["provider_name"]
     table["provider_name"] = table["provider_id"].map(names).astype(object).fillna("").astype("str")
     for column in WHOLE:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, positions
 from utilization.metrics import approved_shares
 from utilization.selection import Selection, without_visit_filters
+from utilization.totals import CLIENT, client_ranks, join
 
 CATEGORIES: tuple[str, ...] = (
     "approved",
@@ -62,19 +61,28 @@ def category_columns(with_insurance_units: bool = False) -> list[str]:
 
 def insurance_paid_by_visit(dataset: Dataset) -> np.ndarray:
     """The payer payments of each visit (§7: every payment whatever its paid_date, patient
-    payments left out), by row of `dataset.visits`; 0 for a visit without any.
+    payments left out), by row of `dataset.visits`; 0 for a visit without any. Computed once
+    per dataset.
     """
     visits, payments = dataset.visits, dataset.payments
-    if not len(visits) or not len(payments):
-        return np.zeros(len(visits), dtype=np.float64)
-    pool = pa.array(visits["visit_id"].astype("str").array)
-    ids = pa.array(payments["visit_id"].astype("str").array).cast(pool.type)
-    found = pc.fill_null(pc.index_in(ids, value_set=pool, skip_nulls=True), -1)
-    row = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-    known = row >= 0
-    amounts = payments["insurance_paid"].to_numpy(dtype=np.float64)[known]
-    paid: np.ndarray = np.bincount(row[known], weights=amounts, minlength=len(visits))
-    return paid
+
+    def paid() -> np.ndarray:
+        rows = payment_visit_rows(dataset)
+        known = rows >= 0
+        amounts = payments["insurance_paid"].to_numpy(dtype=np.float64)[known]
+        return np.bincount(rows[known], weights=amounts, minlength=len(visits))
+
+    return dataset.derived("insurance_paid_by_visit", (visits, payments), paid)
+
+
+def payment_visit_rows(dataset: Dataset) -> np.ndarray:
+    """The row of `dataset.visits` each payment is for (-1: none); computed once per dataset."""
+    visits, payments = dataset.visits, dataset.payments
+    return dataset.derived(
+        "payment_visit_rows",
+        (visits, payments),
+        lambda: positions(payments["visit_id"], visits["visit_id"]),
+    )
 
 
 def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.DataFrame:
@@ -86,7 +94,7 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     `<category>_amount` of the six visit categories; insurance_paid_amount; and the counts
     `visits` (1 for a completed visit), `visits_cancelled` (1 for a cancelled one),
     `units_mismatch_visits` (1 for a completed visit whose staff-recorded units differ from
-    the computed ones).
+    the computed ones); `_client`, the client's rank (`totals.client_ranks`).
 
     `paid`: `insurance_paid_by_visit` of the dataset, when already computed.
 
@@ -99,6 +107,8 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     done_rows = selection.mask("completed")
     completed = selection.dataset.visits[_VISIT_COLUMNS][done_rows]
     cancelled = selection.visits("cancelled", columns=_VISIT_COLUMNS)
+    ranks = client_ranks(selection.dataset, "visits")
+    clients = np.concatenate([ranks[done_rows], ranks[selection.mask("cancelled")]])
     rate = np.nan_to_num(completed["rate"].to_numpy(dtype=np.float64))
     units = completed["units"].to_numpy(dtype=np.float64)
     recorded = completed["units_recorded"].to_numpy(dtype=np.float64)
@@ -148,7 +158,10 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
             lines[column] = 0.0
     lines[numbers] = lines[numbers].fillna(0.0).astype(np.float64)
     lines[list(COUNTS)] = lines[list(COUNTS)].fillna(0).astype(np.int64)
-    return lines[["visit_id", "client_id", "procedure_code", "provider_id", *numbers, *COUNTS]]
+    lines[CLIENT] = clients
+    return lines[
+        ["visit_id", "client_id", "procedure_code", "provider_id", *numbers, *COUNTS, CLIENT]
+    ]
 
 
 def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -197,7 +210,12 @@ def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFra
     # may still have capacity not delivered: it stays. Pairs with nothing at all go.
     table = table.reset_index()[[*keys, *category_columns()]]
     anything = table[category_columns()].abs().sum(axis=1) > 0
-    return table[anything.to_numpy()].sort_values(keys).reset_index(drop=True)
+    return pairs_of([table[anything.to_numpy()]])
+
+
+def pairs_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The `pairs` of disjoint sets of clients, by client_id and procedure code."""
+    return join(parts).sort_values(["client_id", "procedure_code"]).reset_index(drop=True)
 
 
 def revenue(table: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,8 @@ from utilization.dataset import Dataset
 from utilization.limits import LIMIT_COLUMNS, period_bounds, period_index
 from utilization.period import Period
 from utilization.selection import Selection
+from utilization.totals import join
+from utilization.validation import order_keys, time_order
 
 FITS = "fits"
 OVER = "over"
@@ -36,10 +38,21 @@ def schedule(selection: Selection) -> pd.DataFrame:
     is the first it would take units from, else the one ending first among those holding its
     date, else empty; `reason` says in words why units would not be paid ('' when it fits).
     """
+    return schedule_of([schedule_rows(selection)])
+
+
+START = "_start"
+"""Hidden column of `schedule_rows`: the instant the visit counts as starting at (§4 order)."""
+
+
+def schedule_rows(selection: Selection) -> pd.DataFrame:
+    """`schedule` with the column `_start`, which puts the rows of several sets of clients
+    back in time order (`schedule_of`).
+    """
     dataset = selection.dataset
     columns = [
         "visit_id", "client_id", "procedure_code", "service_date", "units", "units_fit",
-        "units_over", "schedule_authorization_id", "billable", "payer_id", "order",
+        "units_over", "schedule_authorization_id", "billable", "payer_id", "order", "start",
     ]  # fmt: skip
     visits = selection.visits(status="scheduled", billable_default=True, columns=columns)
     visits = visits[visits["billable"].to_numpy(dtype=bool)].sort_values("order")
@@ -49,6 +62,8 @@ def schedule(selection: Selection) -> pd.DataFrame:
         UNAUTHORIZED,
         np.where(visits["units_over"].to_numpy() > 0, OVER, FITS),
     )
+    start = pd.DatetimeIndex(visits["start"]).as_unit("us").asi8  # NaT: NAT
+    day = visits["service_date"].to_numpy().astype("datetime64[us]").view(np.int64)
     out = pd.DataFrame(
         {
             "visit_id": visits["visit_id"].to_numpy(),
@@ -61,6 +76,7 @@ def schedule(selection: Selection) -> pd.DataFrame:
             "schedule_status": pd.array(status, dtype="str"),
             "authorization_id": auth.to_numpy(),
             "reason": "",
+            START: order_keys(start, day, dataset.settings.timezone),
         }
     )
     for column in ("visit_id", "client_id", "procedure_code", "authorization_id", "reason"):
@@ -69,6 +85,16 @@ def schedule(selection: Selection) -> pd.DataFrame:
     if problems.any():
         out.loc[problems, "reason"] = reasons(dataset, visits[problems])
     return out.reset_index(drop=True)
+
+
+def schedule_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The scheduled visits of disjoint sets of clients (`schedule_rows`) in time order: the
+    frame `schedule` gives for all of them.
+    """
+    rows = join(parts)
+    if len(parts) > 1:
+        rows = rows.take(time_order(rows[START].to_numpy(), rows["visit_id"]))
+    return rows.drop(columns=[START]).reset_index(drop=True)
 
 
 def not_paid(selection: Selection) -> pd.DataFrame:

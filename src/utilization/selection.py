@@ -99,3 +99,15 @@ def without_visit_filters(selection: Selection) -> Selection:
         return selection
     cleared = Filters(clients=filters.clients, procedures=filters.procedures, payers=filters.payers)
     return Selection(selection.dataset, selection.period, cleared, selection.as_of, selection.basis)
+
+
+def visit_keys(dataset: Dataset) -> npt.NDArray[np.int64]:
+    """Where each visit comes in the order of the source (rising with the frame's rows): what
+    puts the visits of several sets of clients back in order. The visits' positions unless
+    the dataset says otherwise (`partitions` gives each part's visits their source rows).
+    """
+    visits = dataset.visits
+    return dataset.derived(VISIT_KEYS, (visits,), lambda: np.arange(len(visits), dtype=np.int64))
+
+
+VISIT_KEYS = "visit_keys"

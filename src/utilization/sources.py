@@ -10,7 +10,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,21 +112,48 @@ def _read_folder(folder: Path) -> RawSource:
     origin: dict[str, str] = {}
     missing: list[str] = []
     for table in TABLES:
-        candidates = [folder / f"{table}.csv", folder / f"{table}.parquet"]
-        present = [p for p in candidates if _table_file(p)]
-        if len(present) == 2:
-            msg = (
-                f"{folder}: table '{table}' is given twice, as {present[0].name} and "
-                f"{present[1].name}; keep one of the two files"
-            )
-            raise InputError(msg)
-        if not present:
+        file = _file_of(folder, table)
+        if file is None:
             if table in REQUIRED_TABLES:
                 missing.append(table)
             continue
-        file = present[0]
-        tables[table] = read_csv(file) if file.suffix == ".csv" else read_parquet(file)
+        tables[table] = read_table(file)
         origin[table] = str(file)
+    _check_missing(folder, missing)
+    described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
+    return RawSource(tables, origin, f"folder {folder}: {described}", folder, "folder")
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """One table file, `<table>.csv` or `<table>.parquet` (see `read_csv`, `read_parquet`)."""
+    return read_csv(file) if file.suffix == ".csv" else read_parquet(file)
+
+
+def folder_tables(folder: Path) -> dict[str, Path]:
+    """The file of every known table in a data folder, in table order, checked as
+    `read_source` checks them (InputError for a table given twice, a required one missing,
+    a name taken by something that is not a file), without reading them.
+    """
+    files = {table: _file_of(folder, table) for table in TABLES}
+    _check_missing(folder, [t for t in REQUIRED_TABLES if files[t] is None])
+    return {table: file for table, file in files.items() if file is not None}
+
+
+def _file_of(folder: Path, table: str) -> Path | None:
+    """The file of `table` in `folder` (None: there is none); InputError when given twice."""
+    candidates = [folder / f"{table}.csv", folder / f"{table}.parquet"]
+    present = [p for p in candidates if _table_file(p)]
+    if len(present) == 2:
+        msg = (
+            f"{folder}: table '{table}' is given twice, as {present[0].name} and "
+            f"{present[1].name}; keep one of the two files"
+        )
+        raise InputError(msg)
+    return present[0] if present else None
+
+
+def _check_missing(folder: Path, missing: list[str]) -> None:
+    """InputError naming the required tables missing from `folder`, if any."""
     if missing:
         found = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
         expected = ", ".join(f"{t}.csv" for t in missing)
@@ -135,8 +162,6 @@ def _read_folder(folder: Path) -> RawSource:
             f"Files found: {found}"
         )
         raise InputError(msg)
-    described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
-    return RawSource(tables, origin, f"folder {folder}: {described}", folder, "folder")
 
 
 def _table_file(path: Path) -> bool:
@@ -413,18 +438,158 @@ def read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(_not_parquet(path, exc)) from None
+    return _parquet_frame(table, path, 0)
+
+
+def _parquet_frame(table: pa.Table, path: Path, first: int) -> pd.DataFrame:
+    """Rows of a Parquet file from position `first` on, as `read_parquet` gives them."""
+    try:
         # One block per column and the Arrow buffers freed as they are converted: no
         # consolidating copy, about half the peak memory of a table of millions of rows.
-        frame = pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
     except (pa.ArrowException, OSError) as exc:
-        msg = f"{path.name}: cannot be read as a Parquet file ({exc}); export the table again"
-        raise InputError(msg) from None
+        raise InputError(_not_parquet(path, exc)) from None
     if not isinstance(frame.index, pd.RangeIndex) or any(n is not None for n in frame.index.names):
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
     frame.columns = pd.Index([str(c).strip() for c in frame.columns])
-    frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
+    frame[ROW] = np.arange(first + 2, first + len(frame) + 2, dtype=np.int64)
     return _tidy(frame, path.name)
+
+
+def _not_parquet(path: Path, exc: Exception) -> str:
+    return f"{path.name}: cannot be read as a Parquet file ({exc}); export the table again"
+
+
+class IrregularCsv(Exception):
+    """A CSV file `table_batches` cannot stream: read it whole with `read_csv`."""
+
+
+def table_rows(path: Path) -> int:
+    """About how many rows a table file holds: exact for Parquet (its metadata), estimated
+    from the first bytes' lines for CSV. For choosing how to read it, never for a figure.
+    """
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(_not_parquet(path, exc)) from None
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    lines = max(head.count(b"\n"), 1)
+    return int(size / max(len(head), 1) * lines)
+
+
+def table_batches(path: Path, rows: int = 1 << 20) -> Iterator[pd.DataFrame]:
+    """A table file (`<table>.csv` or `.parquet`) in frames of at most about `rows` rows, in
+    file order: together the frame `read_csv` / `read_parquet` gives, `_row` numbered over
+    the whole file (a CSV frame always has `_lines`). Memory holds one batch at a time.
+
+    A CSV file Arrow finds irregular (blank lines, ragged rows, a header only) raises
+    IrregularCsv, perhaps after some batches: read it with `read_csv` instead.
+    """
+    if path.suffix == ".parquet":
+        yield from _parquet_batches(path, rows)
+    else:
+        yield from _csv_batches(path, rows)
+
+
+def _parquet_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+        schema = source.schema_arrow
+        batches = source.iter_batches(batch_size=rows)
+        first = 0
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata)
+            frame = _parquet_frame(table, path, first)
+            first += batch.num_rows
+            yield frame
+        if first == 0:
+            yield _parquet_frame(schema.empty_table(), path, 0)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(_not_parquet(path, exc)) from None
+
+
+def _csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    name = path.name
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise fault(exc, path, "open the file") from None
+    _check_text(path, head)
+    header = _csv_header(path, head)
+    width = len(header)
+    names = pd.Index([h.strip() for h in header])
+    irregular: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        irregular.append(row.actual_columns)
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=_BLOCK),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(width)}
+            ),
+        )
+        if len(reader.schema) != width:
+            raise IrregularCsv(name)
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        first = 0  # records read before the pending ones, the header included
+        for batch in reader:
+            if irregular:
+                raise IrregularCsv(name)
+            pending.append(batch)
+            count += batch.num_rows
+            if count >= rows:
+                yield _csv_frame(pa.Table.from_batches(pending), names, first, name)
+                first += count
+                pending, count = [], 0
+        if irregular:
+            raise IrregularCsv(name)
+        if pending or first == 0:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            if first == 0 and table.num_rows == 0:
+                raise IrregularCsv(name)  # not even the header: as read_csv says
+            yield _csv_frame(table, names, first, name)
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "UTF8" in text or "UTF-8" in text:
+            raise InputError(_not_utf8(path)) from None
+        raise IrregularCsv(name) from None
+
+
+def _csv_frame(table: pa.Table, names: pd.Index, first: int, where: str) -> pd.DataFrame:
+    """Records of a CSV file (from record `first`, the header being record 0) as `read_csv`
+    gives them, with `_lines` always.
+    """
+    lines = _record_lines(table)
+    skip = 1 if first == 0 else 0
+    frame = table.slice(skip).to_pandas()
+    frame.columns = names
+    start = max(first, 1) + 1
+    frame[ROW] = np.arange(start, start + len(frame), dtype=np.int64)
+    spans = lines[skip:] if lines is not None else np.ones(len(frame), dtype=np.int64)
+    frame[LINES] = spans
+    return _tidy(frame, where)
 
 
 def _tidy(frame: pd.DataFrame, where: str) -> pd.DataFrame:

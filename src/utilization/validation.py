@@ -56,7 +56,13 @@ _US_PER_DAY = 86_400 * 1_000_000
 IntArray = npt.NDArray[np.int64]
 
 
-def validate(raw: RawSource, settings: Settings) -> Dataset:
+Repeats = tuple[npt.NDArray[np.int64], list[str]]
+"""Rows (the user's row numbers) that repeat an id of an earlier row, and the reason of each."""
+
+
+def validate(
+    raw: RawSource, settings: Settings, *, repeats: dict[str, Repeats] | None = None
+) -> Dataset:
     """Check every raw table against the input contract and build the canonical frames.
 
     Grain and columns of each frame as declared in `utilization.schema`; `rejects` has one
@@ -72,6 +78,9 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
       a deliberate deviation from "negative amounts are rejected" for `insurance_paid` and
       `patient_paid` only.
     - Time rules: see `_instants` and `_visits`.
+
+    `repeats`: for a table given in parts (`partitions`), its repeated ids found over the
+    whole table (`repeated_ids`), which the part's own rows cannot show.
     """
     tables = {name: frame for name, frame in raw.tables.items() if name in TABLES}
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -88,6 +97,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
         frame = tables.get(name)
         present = frame is not None
         checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        checked[name].repeats = (repeats or {}).get(name)
         checked[name].line_breaks()
         return checked[name]
 
@@ -102,15 +112,7 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
     frames["visits"] = _visits(table("visits"), catalogs, frames["procedures"], settings)
     frames["payments"] = _payments(table("payments"), _Catalog(checked["visits"]), settings)
 
-    parts = [part for name in TABLES for part in checked[name].parts]
-    rejects = empty_rejects()
-    if parts:
-        rejects = pd.concat(parts, ignore_index=True)
-        rejects["_table"] = rejects["table"].map({t: i for i, t in enumerate(TABLES)})
-        rejects = rejects.sort_values(["_table", "row"], kind="stable")
-        rejects = rejects[REJECT_COLUMNS].reset_index(drop=True)
-        rejects = rejects.astype({c: TEXT for c in REJECT_COLUMNS if c != "row"})
-        rejects["row"] = rejects["row"].astype(np.int64)
+    rejects = rejects_of([part for name in TABLES for part in checked[name].parts])
     counts = pd.DataFrame(
         {
             "table": pd.Series(list(TABLES), dtype=TEXT),
@@ -132,6 +134,36 @@ def validate(raw: RawSource, settings: Settings) -> Dataset:
         settings=settings,
         source=raw.description,
     )
+
+
+def rejects_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rejects of tables (frames of rejects, each table's in the order its checks found
+    them) by table, then row; a row's rejects in the order they were found.
+    """
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty_rejects()
+    rejects = pd.concat(parts, ignore_index=True)
+    rejects["_table"] = rejects["table"].map({t: i for i, t in enumerate(TABLES)})
+    rejects = rejects.sort_values(["_table", "row"], kind="stable")
+    rejects = rejects[REJECT_COLUMNS].reset_index(drop=True)
+    rejects = rejects.astype({c: TEXT for c in REJECT_COLUMNS if c != "row"})
+    rejects["row"] = rejects["row"].astype(np.int64)
+    return rejects
+
+
+def repeated_ids(name: str, column: str, values: pd.Series, rows: npt.NDArray[np.int64]) -> Repeats:
+    """The rows of table `name` whose `column` repeats the value of an earlier row, and the
+    reason of each ("duplicate of row N"), from the column as read over the whole table and
+    each value's row number: what `validate` rejects as duplicates.
+    """
+    frame = pd.DataFrame({column: values.reset_index(drop=True), ROW: rows})
+    table = _Table(name, frame, True)
+    table.unique(column)
+    if not table.parts:
+        return np.zeros(0, dtype=np.int64), []
+    found = pd.concat(table.parts, ignore_index=True)
+    return found["row"].to_numpy(dtype=np.int64), found["reason"].astype(str).tolist()
 
 
 def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
@@ -180,6 +212,7 @@ class _Table:
         self._kinds = {c.name: c.kind for c in declared.columns} if declared else {}
         self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
+        self.repeats: Repeats | None = None
 
     def line_breaks(self) -> None:
         """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
@@ -293,9 +326,20 @@ class _Table:
 
     def unique(self, column: str) -> None:
         """Reject every repeat of a value of `column` as a duplicate of its first row."""
+        if self.repeats is not None:  # found over the whole table, of which this is a part
+            rows, reasons = self.repeats
+            mine = np.isin(self.rows, rows)
+            if mine.any():
+                order = np.argsort(rows, kind="stable")
+                at = order[np.searchsorted(rows[order], self.rows[mine])]
+                self.reject(mine, column, [reasons[i] for i in at.tolist()], "duplicate")
+            return
         numbers = self.whole_numbers(column)
         if numbers is not None:
-            self._unique_numbers(column, numbers)
+            if not (numbers[1:] > numbers[:-1]).all():  # ids in rising order repeat none
+                self._unique_numbers(column, numbers)
+            return
+        if _rising(self.text(column)):
             return
         codes, distinct = pd.factorize(self.text(column))  # missing: -1
         present = codes >= 0
@@ -728,37 +772,31 @@ def _visits(
     amount = t.number("amount_billed")
 
     keep = ~t.bad
-    codes = t.text("procedure_code")[keep]
+    codes = _kept(t.text("procedure_code"), keep)
     procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
     minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
     day = np.where(timed, local_day, day)[keep]
     start, end = start[keep], end[keep]
-    key = start.copy()
-    untimed = start == NAT
-    if untimed.any():
-        key[untimed] = _local_midnights(day[untimed], settings.timezone)
-    ids = t.text("visit_id")[keep]
-    ranked = pc.sort_indices(
-        pa.table({"key": key, "visit_id": pa.array(ids.array)}),
-        sort_keys=[("key", "ascending"), ("visit_id", "ascending")],
-    ).to_numpy()
+    key = order_keys(start, day, settings.timezone)
+    ids = _kept(t.text("visit_id"), keep)
+    ranked = time_order(key, ids)
     order = np.empty(len(ranked), dtype=np.int64)
     order[ranked] = np.arange(len(ranked), dtype=np.int64)
     columns: dict[str, Any] = {
         "visit_id": ids,
-        "client_id": t.text("client_id")[keep],
+        "client_id": _kept(t.text("client_id"), keep),
         "procedure_code": codes,
         "service_date": day.view(DATE),
         "start": pd.DatetimeIndex(start.view(DATE), tz="UTC"),
         "end": pd.DatetimeIndex(end.view(DATE), tz="UTC"),
         "minutes": minutes,
-        "provider_id": t.text("provider_id")[keep],
-        "payer_id": t.text("payer_id")[keep],
-        "case_type": t.text("case_type")[keep],
+        "provider_id": _kept(t.text("provider_id"), keep),
+        "payer_id": _kept(t.text("payer_id"), keep),
+        "case_type": _kept(t.text("case_type"), keep),
         "billable": np.where(
             billable_given[keep], billable[keep], procedure["billable"].astype(bool)
         ),
-        "status": status[keep].fillna("completed"),
+        "status": _kept(status, keep).fillna("completed"),
         "units_recorded": recorded[keep],
         "amount_billed": amount[keep],
         "units": _units(minutes, np.asarray(procedure["position"], dtype=np.int64), procedures),
@@ -795,11 +833,38 @@ def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
     )
 
 
+def _kept(text: pd.Series, keep: npt.NDArray[np.bool_]) -> pd.Series:
+    """A text column at the rows kept: the column itself when every row is kept, its runs of
+    kept rows side by side (no copy) when there are few, else filtered by Arrow.
+    """
+    if keep.all():
+        return text.reset_index(drop=True)
+    array = pa.array(text.array)
+    edges = np.flatnonzero(np.diff(np.r_[False, keep, False]))  # starts and ends of runs
+    if len(edges) <= 2 * _RUNS:
+        chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+        whole = pa.chunked_array(chunks, type=array.type)
+        runs = [whole.slice(lo, hi - lo) for lo, hi in zip(edges[::2], edges[1::2], strict=True)]
+        taken = pa.chunked_array([c for run in runs for c in run.chunks], type=array.type)
+    else:
+        taken = pc.filter(array, pa.array(keep))
+    return pd.Series(pd.array(taken, dtype=TEXT), copy=False)
+
+
+_RUNS = 64  # runs of kept rows taken as slices of the column, at most
+
+
 def _frame(t: _Table, columns: dict[str, Any]) -> pd.DataFrame:
     """The canonical frame of `t` from full-length columns, keeping accepted rows only."""
     keep = ~t.bad
     kept = {
-        name: (values[keep] if isinstance(values, pd.Series) else np.asarray(values)[keep])
+        name: (
+            _kept(values, keep)
+            if isinstance(values, pd.Series) and values.dtype == TEXT
+            else values[keep]
+            if isinstance(values, pd.Series)
+            else np.asarray(values)[keep]
+        )
         for name, values in columns.items()
     }
     return _canonical(t.name, kept, int(keep.sum()))
@@ -883,12 +948,37 @@ def _isin(values: pd.Series, allowed: pd.Index | Iterable[str]) -> npt.NDArray[n
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _rising(text: pd.Series) -> bool:
+    """Whether every value of a text column is given and greater than the one before (so no
+    value repeats): one comparison per neighbour, by Arrow (byte order).
+    """
+    array = pa.array(text.array)
+    if array.null_count:
+        return False
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    previous = None
+    for chunk in (c for c in chunks if len(c)):
+        if previous is not None and not previous < chunk[0].as_py():
+            return False
+        if len(chunk) > 1 and not pc.all(pc.greater(chunk[1:], chunk[:-1])).as_py():
+            return False
+        previous = chunk[-1].as_py()
+    return True
+
+
 def _missing(value: Any) -> bool:
     """Whether one cell is missing (None, NaN, NaT, NA)."""
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Any column as validation reads its text: stripped, NaN where missing or empty (typed
+    values written as a spreadsheet shows them).
+    """
+    return _as_text(values)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -902,8 +992,9 @@ def _as_text(values: pd.Series) -> pd.Series:
         text = values.astype(TEXT)
     elif pd.api.types.is_bool_dtype(dtype):
         text = values.map({True: "true", False: "false"}).astype(TEXT)
-    elif pd.api.types.is_integer_dtype(dtype):
-        text = values.astype(TEXT)
+    elif pd.api.types.is_integer_dtype(dtype):  # Arrow writes whole numbers as Python does
+        digits = pc.cast(pa.array(values.array), pa.large_string())
+        text = pd.Series(pd.array(digits, dtype=TEXT), index=values.index, copy=False)
     elif pd.api.types.is_float_dtype(dtype):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         whole = np.isfinite(numbers) & (numbers == np.round(numbers))
@@ -985,11 +1076,16 @@ def _numbers(
         return values, given, given & np.isfinite(values)
     text = _as_text(raw) if text is None else text
     given = text.notna().to_numpy()
-    try:
-        values = pc.cast(pa.array(text.array), pa.float64()).to_numpy(zero_copy_only=False)
+    values = np.full(n, np.nan)
+    where: npt.NDArray[np.intp] | slice = np.flatnonzero(given)
+    if given.all():
+        where = slice(None)  # every value given: no copy to take them
+    chosen = text.iloc[where]
+    try:  # Arrow reads plain numbers; anything else in the column goes to pandas
+        parsed = pc.cast(pa.array(chosen.array), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    values = np.asarray(values, dtype=np.float64)
+        parsed = pd.to_numeric(chosen, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values[where] = np.asarray(parsed, dtype=np.float64)
     return values, given, given & np.isfinite(values)
 
 
@@ -1028,34 +1124,60 @@ def _parse_fixed(array: pa.LargeStringArray, fmt: str) -> npt.NDArray[np.int64]:
         return out
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + n + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8)
-    fits = np.diff(offsets) == width
-    if array.null_count:
-        fits &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    rows = np.flatnonzero(fits)
-    if not len(rows) or len(data) < width:
-        return out
-    chars = np.lib.stride_tricks.sliding_window_view(data, width)[offsets[rows]]
-    ok = ((chars >= low) & (chars <= high)).all(axis=1)  # digits where digits, separators
+    rows: npt.NDArray[np.intp] | None = None  # None: every value
+    if not array.null_count and int(offsets[-1] - offsets[0]) == n * width:
+        fits = np.diff(offsets) == width  # all of them, unless some are longer, some shorter
+    else:
+        fits = np.zeros(0, dtype=bool)
+    if fits.all() and len(fits) == n:  # values side by side: the bytes are the matrix
+        chars = data[offsets[0] : offsets[-1]].reshape(n, width)
+    else:
+        fits = np.diff(offsets) == width
+        if array.null_count:
+            fits &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        rows = np.flatnonzero(fits)
+        if not len(rows) or len(data) < width:
+            return out
+        chars = np.lib.stride_tricks.sliding_window_view(data, width)[offsets[rows]]
+    # Digits where digits, separators where separators: one unsigned comparison per byte.
+    ok = ((chars - low) <= (high - low)).all(axis=1)
+    digits = chars - np.uint8(48)
 
     def number(first: int, last: int) -> npt.NDArray[np.int32]:
-        value = chars[:, first].astype(np.int32) - 48
+        value = digits[:, first].astype(np.int32)
         for k in range(first + 1, last):
-            value = value * 10 + (chars[:, k].astype(np.int32) - 48)
+            value = value * 10 + digits[:, k]
         return value
 
     year, month, day = number(0, 4), number(5, 7), number(8, 10)
-    ok &= (month >= 1) & (month <= 12) & (day >= 1)
-    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype(np.int64)
-    first_day = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    next_first = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    ok &= day <= next_first - first_day
-    micros = (first_day + day - 1) * _US_PER_DAY
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    length = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= length)
+    micros = _days_from_civil(year, month, day) * _US_PER_DAY
     if width > 10:
         hour, minute, second = number(11, 13), number(14, 16), number(17, 19)
         ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
         micros += (hour * 3600 + minute * 60 + second).astype(np.int64) * 1_000_000
+    if rows is None:
+        return np.where(ok, micros, NAT)
     out[rows[ok]] = micros[ok]
     return out
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _days_from_civil(
+    year: npt.NDArray[np.int32], month: npt.NDArray[np.int32], day: npt.NDArray[np.int32]
+) -> npt.NDArray[np.int64]:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's `days_from_civil`)."""
+    y = year.astype(np.int64) - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    result: npt.NDArray[np.int64] = era * 146097 + doe - 719468
+    return result
 
 
 def _template(pattern: str) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
@@ -1182,6 +1304,28 @@ def _local_dates(utc: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.in
     return out
 
 
+def order_keys(
+    start: npt.NDArray[np.int64], day: npt.NDArray[np.int64], timezone: str
+) -> npt.NDArray[np.int64]:
+    """The instant each visit counts as starting at, for putting visits in time order (data
+    contract §4): its start (UTC microseconds), else local midnight of its service date.
+    """
+    key = start.copy()
+    untimed = start == NAT
+    if untimed.any():
+        key[untimed] = _local_midnights(day[untimed], timezone)
+    return key
+
+
+def time_order(key: npt.NDArray[np.int64], visit_ids: pd.Series) -> npt.NDArray[np.int64]:
+    """Positions of visits in time order: by `order_keys`, then visit_id."""
+    ranked = pc.sort_indices(
+        pa.table({"key": key, "visit_id": pa.array(visit_ids.array)}),
+        sort_keys=[("key", "ascending"), ("visit_id", "ascending")],
+    )
+    return np.asarray(ranked.to_numpy(), dtype=np.int64)
+
+
 def _local_midnights(days: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.int64]:
     """The UTC instant of local midnight of each date (for ordering); NAT stays NAT."""
     out = np.full(len(days), NAT, dtype=np.int64)
@@ -1197,9 +1341,40 @@ def _localize(
     """Local wall-clock times (microseconds, none NAT) as UTC microseconds.
 
     A time in the hour repeated when clocks fall back is its first occurrence (daylight
-    time); one in the skipped hour follows `nonexistent`. Each distinct time is localized
-    once: visits start on whole minutes, so millions of them hold few distinct values.
+    time); one in the skipped hour follows `nonexistent`. The offset from UTC is found once
+    per hour of the span the times cover: an hour whose first and last microsecond have the
+    same offset has it throughout, and each time in it is shifted by it (no hashing of
+    millions of values); the times of any other hour (a change of offset, a skipped hour)
+    are localized one distinct value at a time.
     """
+    if not len(naive):
+        return np.zeros(0, dtype=np.int64)
+    hours = naive // _US_PER_HOUR
+    first = int(hours.min())
+    span = int(hours.max()) - first + 1
+    if span > max(len(naive), _HOUR_TABLE_MIN):  # a few times spread over centuries
+        return _localize_each(naive, timezone, nonexistent)
+    grid = (first + np.arange(span, dtype=np.int64)) * _US_PER_HOUR
+    starts = _localize_each(grid, timezone, "NaT")
+    ends = _localize_each(grid + (_US_PER_HOUR - 1), timezone, "NaT")
+    offset = grid - starts
+    uniform = (starts != NAT) & (ends != NAT) & (offset == grid + (_US_PER_HOUR - 1) - ends)
+    at = hours - first
+    utc: npt.NDArray[np.int64] = naive - offset[at]
+    odd = ~uniform[at]
+    if odd.any():
+        utc[odd] = _localize_each(naive[odd], timezone, nonexistent)
+    return utc
+
+
+_US_PER_HOUR = 3_600_000_000
+_HOUR_TABLE_MIN = 1 << 16  # hours always worth a table (about 7 years)
+
+
+def _localize_each(
+    naive: npt.NDArray[np.int64], timezone: str, nonexistent: Literal["NaT", "shift_forward"]
+) -> npt.NDArray[np.int64]:
+    """`_localize` by pandas, each distinct time once (NAT where it does not exist)."""
     codes, distinct = pd.factorize(naive)
     localized = pd.DatetimeIndex(np.asarray(distinct).view("datetime64[us]")).tz_localize(
         timezone, ambiguous=np.ones(len(distinct), dtype=bool), nonexistent=nonexistent

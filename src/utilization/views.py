@@ -11,11 +11,12 @@ this table; adding a view is one entry here, one figures function and its templa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from utilization import figures
 from utilization.exceptions import InputError, UsageError
-from utilization.figures import FiguresFunction, ViewFigures
+from utilization.figures import Figures, FiguresFunction, ViewFigures
 from utilization.selection import Selection
 
 if TYPE_CHECKING:
@@ -209,6 +210,22 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
 
     The period's visits are chosen once (`Selection`) and every figure reads that choice.
     """
+    view = checked(dataset, request)
+    selection = Selection(
+        dataset, request.period, request.filters, request.balance_date, request.basis
+    )
+    computed: dict[str, Any] = {}
+    for function in view.figures:
+        computed.update(function(selection))
+    return _view_figures(
+        view, request, dataset, computed, figures.newest_payment_included(selection)
+    )
+
+
+def checked(dataset: Dataset, request: Request) -> View:
+    """The request's view, once the request is checked and its clients and procedure codes
+    are found in the dataset's catalogs (InputError naming those that are not).
+    """
     request.check()
     view = get(request.view)
     filters = request.filters
@@ -220,17 +237,63 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
         if unknown:
             msg = f"{column} {unknown} not found in the data; check the id"
             raise InputError(msg)
-    selection = Selection(dataset, request.period, filters, request.balance_date, request.basis)
+    return view
+
+
+def view_parts(dataset: Dataset, request: Request) -> tuple[dict[str, Any], date | None]:
+    """What the clients of `dataset` (a set of whole clients of a larger data set, with its
+    catalogs whole) give the request's view: the parts of each of its figures (`Figures.parts`,
+    by name) and the newest payment date included.
+    """
+    view = get(request.view)
+    selection = Selection(
+        dataset, request.period, request.filters, request.balance_date, request.basis
+    )
+    parts: dict[str, Any] = {}
+    for function in view.figures:
+        parts.update(_figures(function).parts(selection))
+    return parts, figures.newest_payment_included(selection)
+
+
+def view_of_parts(
+    dataset: Dataset, request: Request, parts: list[dict[str, Any]], newest: list[date | None]
+) -> ViewFigures:
+    """The request's view from the `view_parts` of disjoint sets of clients that make up a
+    data set: `dataset` has its catalogs, rejects, row counts, settings and source (its other
+    frames are not read). The same figures as `build_view` of the whole data set.
+    """
+    view = checked(dataset, request)
+    selection = Selection(
+        dataset, request.period, request.filters, request.balance_date, request.basis
+    )
     computed: dict[str, Any] = {}
     for function in view.figures:
-        computed.update(function(selection))
+        computed.update(_figures(function).finish(selection, parts))
+    dates = [d for d in newest if d is not None]
+    return _view_figures(view, request, dataset, computed, max(dates) if dates else None)
+
+
+def _figures(function: FiguresFunction) -> Figures:
+    if not isinstance(function, Figures):
+        msg = f"internal error: {function!r} is not made in parts (figures.Figures)"
+        raise AssertionError(msg)
+    return function
+
+
+def _view_figures(
+    view: View,
+    request: Request,
+    dataset: Dataset,
+    computed: dict[str, Any],
+    newest: date | None,
+) -> ViewFigures:
     return ViewFigures(
         view=view.name,
         period=request.period,
         as_of=request.balance_date,
         basis=request.basis,
-        filters=filters.describe(),
+        filters=request.filters.describe(),
         source=dataset.source,
-        newest_payment_date=figures.newest_payment_included(selection),
+        newest_payment_date=newest,
         **computed,
     )

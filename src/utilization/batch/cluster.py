@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from distributed import Client, WorkerPlugin, as_completed
 
 from utilization.batch.manifest import ReportRecord
 from utilization.batch.workers import Task, close_renderer, run_task
 from utilization.exceptions import InputError
+from utilization.partitions import PartFigures, PartJob, PartRunner
 
 CONNECT_TIMEOUT = "20s"
 
@@ -33,6 +34,22 @@ def connect(address: str) -> Client:
             "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"
         )
         raise InputError(msg) from None
+
+
+def part_runner(client: Client) -> PartRunner:
+    """Runs the parts of a cut data folder on the cluster's workers (`partitions`): one task
+    per part, given the part's files in the work folder (which the workers must be able to
+    read: TMPDIR a shared folder); the results as they come.
+    """
+
+    def run(work: Callable[[PartJob], PartFigures], jobs: list[PartJob]) -> Iterator[PartFigures]:
+        futures = client.map(work, jobs, pure=False)
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            result: PartFigures = future.result()
+            future.release()
+            yield result
+
+    return run
 
 
 def worker_count(client: Client) -> int:

@@ -38,6 +38,7 @@ Everything per visit is vectorized, so 10 million visits take seconds, not minut
 from __future__ import annotations
 
 import calendar
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -49,9 +50,10 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from utilization.dataset import TABLES
-from utilization.files import write_atomic
+from utilization.files import temporary_name, write_atomic
 from utilization.units import units_array
 
 IntArray = npt.NDArray[np.int64]
@@ -247,26 +249,151 @@ def generate(
     return {name: tables[name] for name in TABLES}
 
 
-def write_demo(out: Path, fmt: str = "csv", **generate_kwargs: Any) -> list[Path]:
+def write_demo(out: Path, fmt: str = "csv", parts: int = 1, **generate_kwargs: Any) -> list[Path]:
     """Write the demo tables to `out` as `<table>.csv` or `<table>.parquet`; the paths written.
 
     CSV: UTF-8, `\\n` line ends, money with two decimals, so equal arguments give equal bytes.
+    `parts` above 1: the clients generated in that many blocks, one block in memory at a time
+    (`write_demo_parts`), for data sets larger than memory.
     """
     if fmt not in ("csv", "parquet"):
         msg = f"format {fmt!r} is not supported; use 'csv' or 'parquet'"
         raise ValueError(msg)
+    if parts > 1:
+        return write_demo_parts(Path(out), fmt, parts, **generate_kwargs)
     tables = generate(**generate_kwargs)
     out = Path(out)
     paths: list[Path] = []
     for name, frame in tables.items():
         path = out / f"{name}.{fmt}"
-        if fmt == "csv":
-            data: str | bytes = frame.to_csv(index=False, lineterminator="\n", float_format="%.2f")
-        else:
-            data = frame.to_parquet(None, index=False)
-        write_atomic(path, data)
+        write_atomic(path, _table_data(frame, fmt))
         paths.append(path)
     return paths
+
+
+def write_demo_parts(
+    out: Path,
+    fmt: str,
+    parts: int,
+    seed: int = 2026,
+    clients: int = 60,
+    months: int = 15,
+    today: date | None = None,
+) -> list[Path]:
+    """Write a demo agency of `clients` clients as `parts` blocks of whole clients, one block
+    generated and appended at a time, so that memory holds one block (about 0.4 GB a million
+    visits), not the agency; the paths written.
+
+    Block k is `generate(seed=<seed and k>, clients=<its share>)` with its ids numbered on
+    from the blocks before it (clients `C…`, providers `P…`, authorizations `A…`, visit ids),
+    so the tables hold every block's rows, one agency with `parts` times the demo's bad rows;
+    `procedures` and `payers` are written once. Not the tables `generate(clients=clients)`
+    gives (another random stream), but the same arguments give the same bytes.
+    """
+    if parts < 1 or parts > clients:
+        msg = f"parts must be between 1 and the number of clients ({clients}), not {parts}"
+        raise ValueError(msg)
+    day = today or date.today()
+    shares = [len(block) for block in np.array_split(np.arange(clients), parts)]
+    widths = {
+        "client_id": max(4, len(str(clients))),
+        "provider_id": max(3, len(str(clients + 24 * parts))),
+        "authorization_id": max(5, len(str(clients * 100))),
+    }
+    prefixes = {"client_id": "C", "provider_id": "P", "authorization_id": "A"}
+    next_number = dict.fromkeys(prefixes, 0)
+    next_visit = 0
+    writers = {name: _TableWriter(Path(out), name, fmt) for name in TABLES}
+    try:
+        for k, share in enumerate(shares):
+            block_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+            tables = generate(seed=block_seed, clients=share, months=months, today=day)
+            counts = {
+                "client_id": len(tables["clients"]),
+                "provider_id": len(tables["providers"]),
+                "authorization_id": len(tables["authorizations"]),
+            }
+            for name, frame in tables.items():
+                if k > 0 and name in ("procedures", "payers"):
+                    continue
+                for column, prefix in prefixes.items():
+                    if column in frame.columns:
+                        frame[column] = _renumbered(
+                            frame[column], prefix, next_number[column], widths[column]
+                        )
+                if "visit_id" in frame.columns:
+                    frame["visit_id"] = frame["visit_id"] + next_visit
+                writers[name].append(frame)
+            for column, count in counts.items():
+                next_number[column] += count
+            next_visit += int(tables["visits"]["visit_id"].max()) + 1 - VISIT_ID_START
+            del tables
+        return [writer.close() for writer in writers.values()]
+    finally:
+        for writer in writers.values():
+            writer.discard()
+
+
+def _table_data(frame: pd.DataFrame, fmt: str) -> str | bytes:
+    """One table's file as `write_demo` writes it."""
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\n", float_format="%.2f")
+    return frame.to_parquet(None, index=False)
+
+
+def _renumbered(column: pd.Series, prefix: str, offset: int, width: int) -> pd.Series:
+    """Ids `prefix<number>` as `prefix<number + offset>` with `width` digits (missing stay)."""
+    values = pa.array(column, type=pa.large_string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = values.dictionary_encode()
+    numbers = [int(text[len(prefix) :]) + offset for text in encoded.dictionary.to_pylist()]
+    dictionary = pa.array([f"{prefix}{n:0{width}d}" for n in numbers], type=pa.large_string())
+    renamed = pa.DictionaryArray.from_arrays(encoded.indices, dictionary)
+    return pd.Series(renamed.cast(pa.large_string()).to_pandas(), dtype="str", index=column.index)
+
+
+class _TableWriter:
+    """One table written block by block into a temporary file, renamed into place at the end."""
+
+    def __init__(self, out: Path, name: str, fmt: str) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.path = out / f"{name}.{fmt}"
+        self.temporary = out / temporary_name(self.path.name)
+        self.fmt = fmt
+        self.parquet: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
+        self.started = False
+
+    def append(self, frame: pd.DataFrame) -> None:
+        """Add a block's rows (CSV: the header with the first block only)."""
+        if self.fmt == "csv":
+            text = frame.to_csv(
+                index=False, header=not self.started, lineterminator="\n", float_format="%.2f"
+            )
+            with self.temporary.open("a", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False, schema=self.schema)
+            if self.parquet is None:
+                self.schema = table.schema
+                self.parquet = pq.ParquetWriter(self.temporary, table.schema)
+            self.parquet.write_table(table)
+        self.started = True
+
+    def close(self) -> Path:
+        """Finish the file and rename it over `<table>.<fmt>`; its path."""
+        if self.parquet is not None:
+            self.parquet.close()
+            self.parquet = None
+        os.replace(self.temporary, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary file if it is still there (a block failed)."""
+        if self.parquet is not None:
+            self.parquet.close()
+        self.temporary.unlink(missing_ok=True)
 
 
 # -- calendar ---------------------------------------------------------------------------------

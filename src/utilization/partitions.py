@@ -1,0 +1,561 @@
+"""Data larger than memory: the rows cut into parts by client, each part's figures, put together.
+
+Every figure is a sum over clients or belongs to one client, and matching never crosses
+clients, so a data folder can be cut into parts that each hold whole clients:
+
+    cut(folder, parts, work)      one pass over each large table (visits, authorizations,
+                                  payments), a batch of rows at a time: each row to the part
+                                  of its client (the clients in client_id order, cut into
+                                  ranges), a payment to the part of its visit; the ids repeated
+                                  over the whole table (a visit_id given twice, in rows of two
+                                  clients) found on the way
+    run_part(job)                 one part: its rows validated with the whole catalogs and the
+                                  repeats found over the whole table, matched, and the view's
+                                  figures made in parts (`views.view_parts`)
+    view_figures(...)             the parts' figures put together (`views.view_of_parts`):
+                                  rejects by table and row, row counts added up, the view's
+                                  frames in the order of the whole
+
+The result is the `ViewFigures` of `build_view` on the whole data set, to the last bit
+(`tests/test_partitions.py`). Parts run one after the other, on local worker processes, or on
+a Dask cluster (`utilization export ... --scheduler ADDRESS`, through `batch.cluster`): a part
+is a folder of files in the work folder, which the workers must be able to read (for a
+cluster, set TMPDIR to a shared folder).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from utilization import matching, sources, validation, views
+from utilization.dataset import TABLES, Dataset, plain_numbers, positions
+from utilization.exceptions import UsageError
+from utilization.figures import ViewFigures
+from utilization.parameters import Request
+from utilization.pipeline import REMITTANCES, load
+from utilization.selection import VISIT_KEYS
+from utilization.settings import Settings, load_settings
+from utilization.sources import ROW, IrregularCsv, RawSource
+
+ROWS_PER_PART = 1_000_000
+"""Visits per part when the number of parts is chosen for the data (about 1 GB of memory)."""
+AUTOMATIC_ROWS = 2_000_000
+"""Visits above which `utilization export` cuts the data into parts by itself."""
+BATCH_ROWS = 1 << 20
+"""Rows read at a time while cutting."""
+LARGE: tuple[str, ...] = ("visits", "payments", "authorizations")
+"""The tables that are cut (visits first: a payment goes to the part of its visit)."""
+CATALOGS: tuple[str, ...] = tuple(t for t in TABLES if t not in LARGE)
+"""The tables every part reads whole (clients, procedures, payers, providers)."""
+KEYS = {"visits": "visit_id", "authorizations": "authorization_id"}
+"""The id column of each cut table whose repeats are rejected (data contract §2)."""
+
+PartRunner = Callable[
+    [Callable[["PartJob"], "PartFigures"], list["PartJob"]], Iterator["PartFigures"]
+]
+"""Runs `run_part` on every job (in any order, on any machine) and yields the results."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A data folder cut into parts: where each part's files are, and what only the whole
+    table shows (rows read of each table, ids repeated over a whole table).
+    """
+
+    folder: Path
+    work: Path
+    parts: int
+    files: dict[str, Path]  # table -> its file in the data folder
+    rows: dict[str, int]  # table -> rows read (blank rows left out)
+    repeats: dict[str, validation.Repeats]
+
+    def part_file(self, table: str, index: int) -> Path:
+        """The file holding the rows of `table` of part `index`."""
+        return part_file(self.work, table, index)
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """What one part needs: the cut, its number, the settings and the request."""
+
+    cut: Cut
+    index: int
+    settings: Settings
+    request: Request
+
+
+@dataclass
+class PartFigures:
+    """What one part gives: its parts of the view's figures, the newest payment date, the
+    rejects, row counts and rows read of the cut tables, and (part 0 only) the catalogs
+    with their rejects and row counts.
+    """
+
+    index: int
+    figures: dict[str, Any]
+    newest: date | None
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    catalogs: Dataset | None = None
+    catalog_rows: dict[str, int] = field(default_factory=dict)
+
+
+# -- choosing ---------------------------------------------------------------------------------
+
+
+def folder_of(source: str | Path) -> Path | None:
+    """The data folder of `source` when it can be cut (a folder of CSV or Parquet files
+    without `remittances/`), else None.
+    """
+    text = str(source)
+    if text.strip() == "demo" or "://" in text:
+        return None
+    folder = Path(source)
+    if not folder.is_dir() or (folder / REMITTANCES).is_dir():
+        return None
+    return folder
+
+
+def parts_for(folder: Path, workers: int | None = None) -> int:
+    """How many parts the data of `folder` is cut into when not told: one per
+    `ROWS_PER_PART` visits (at least one), more than one rounded up to a multiple of
+    `workers` (default: the cores) so that the last round of parts keeps every worker busy.
+    """
+    files = _table_files(folder)
+    rows = sources.table_rows(files["visits"]) if "visits" in files else 0
+    parts = max(1, math.ceil(rows / ROWS_PER_PART))
+    if parts == 1:
+        return 1
+    count = max(1, workers or os.cpu_count() or 1)
+    return math.ceil(parts / count) * count
+
+
+def view_figures(
+    source: str | Path,
+    request: Request,
+    settings: str | Path | Settings | None = None,
+    parts: int | None = None,
+    run: PartRunner | None = None,
+    workers: int | None = None,
+) -> ViewFigures:
+    """The figures of `request` on `source`, cut into parts when that is asked for or when
+    the data is large; else loaded in memory (`pipeline.load`, `views.build_view`).
+
+    `parts`: how many parts (0: in memory; None: chosen for the data, in memory below
+    `AUTOMATIC_ROWS` visits unless `run` is given). `run` runs the parts (a Dask cluster's,
+    `batch.cluster.part_runner`); by default they run on `workers` local processes (default:
+    the cores), one after the other in this process when `workers` is 1.
+    """
+    folder = folder_of(source)
+    if parts == 0 or (folder is None and parts is None and run is None):
+        return views.build_view(load(source, settings), request)
+    if folder is None:
+        msg = (
+            f"{source}: only a folder of CSV or Parquet files (without a remittances/ "
+            "folder) can be cut into parts; export it without --partitions and --scheduler"
+        )
+        raise UsageError(msg)
+    if parts is None:
+        files = _table_files(folder)
+        rows = sources.table_rows(files["visits"]) if "visits" in files else 0
+        if rows <= AUTOMATIC_ROWS and run is None:
+            return views.build_view(load(source, settings), request)
+        parts = parts_for(folder, workers)
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings, folder)
+    with work_folder() as work:
+        return figures_of_cut(
+            cut(folder, parts, work), settings, request, run or local_runner(workers)
+        )
+
+
+def figures_of_cut(
+    cut_data: Cut, settings: Settings, request: Request, run: PartRunner
+) -> ViewFigures:
+    """The figures of `request` on a cut data folder, its parts run by `run`."""
+    jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
+    results = sorted(run(run_part, jobs), key=lambda r: r.index)
+    return combine(cut_data, settings, request, results)
+
+
+@contextmanager
+def work_folder() -> Iterator[Path]:
+    """A new private folder for the parts, removed afterwards (in TMPDIR)."""
+    path = Path(tempfile.mkdtemp(prefix="utilization-parts-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def local_runner(workers: int | None = None) -> PartRunner:
+    """Runs parts on `workers` local processes (default: the cores); in this process when 1."""
+    count = workers or os.cpu_count() or 1
+
+    def run(work: Callable[[PartJob], PartFigures], jobs: list[PartJob]) -> Iterator[PartFigures]:
+        if count <= 1 or len(jobs) <= 1:
+            yield from map(work, jobs)
+            return
+        context = get_context("spawn")  # no forked copy of this process's threads and memory
+        with ProcessPoolExecutor(max_workers=min(count, len(jobs)), mp_context=context) as pool:
+            yield from pool.map(work, jobs)
+
+    return run
+
+
+# -- cutting ----------------------------------------------------------------------------------
+
+
+def _table_files(folder: Path) -> dict[str, Path]:
+    """The table files of a data folder, checked as `sources.read_source` checks them."""
+    return sources.folder_tables(folder)
+
+
+def cut(folder: Path, parts: int, work: Path) -> Cut:
+    """Cut the large tables of `folder` into `parts` parts by client, in `work`.
+
+    Clients are taken in client_id order and cut into `parts` ranges of about as many
+    clients; a visit or authorization goes to the part of its client (one whose client is
+    missing or unknown to part 0: it is rejected there), a payment to the part of the
+    first row of its visit_id (part 0 when there is none). Rows keep their order and row
+    numbers. A table is read a batch at a time (a CSV file Arrow cannot stream is read
+    whole).
+    """
+    files = _table_files(folder)
+    client_part = _client_parts(sources.read_table(files["clients"]), parts)
+    rows: dict[str, int] = {}
+    repeats: dict[str, validation.Repeats] = {}
+    visit_parts: _Lookup | None = None
+    for table in LARGE:
+        if table not in files:
+            continue
+        try:
+            found = _cut_table(
+                work,
+                table,
+                parts,
+                sources.table_batches(files[table], BATCH_ROWS),
+                client_part,
+                visit_parts,
+            )
+        except IrregularCsv:  # read whole, as read_csv reads it
+            found = _cut_table(
+                work,
+                table,
+                parts,
+                iter([sources.read_table(files[table])]),
+                client_part,
+                visit_parts,
+            )
+        rows[table], table_repeats, lookup = found
+        if table_repeats is not None:
+            repeats[table] = table_repeats
+        if lookup is not None:
+            visit_parts = lookup
+    return Cut(folder, work, parts, files, rows, repeats)
+
+
+def _cut_table(
+    work: Path,
+    table: str,
+    parts: int,
+    batches: Iterator[pd.DataFrame],
+    client_part: Callable[[pd.DataFrame], npt.NDArray[np.int64]],
+    visit_parts: _Lookup | None,
+) -> tuple[int, validation.Repeats | None, _Lookup | None]:
+    """Write the rows of one table into its part files; the rows read, the repeated ids
+    (visits, authorizations) and, for visits, the part of each visit_id.
+    """
+    key = KEYS.get(table)
+    ids: list[pd.Series] = []
+    numbers: list[npt.NDArray[np.int64]] = []
+    visit_ids: list[pd.Series] = []
+    part_of: list[npt.NDArray[np.int64]] = []
+    count = 0
+    with _Writers(work, table, parts) as writers:
+        for frame in batches:
+            count += len(frame)
+            if table == "payments":
+                where = _payment_parts(frame, visit_parts)
+            else:
+                where = client_part(frame)
+            writers.write(frame, where)
+            if key is not None and key in frame:
+                ids.append(frame[key])
+                numbers.append(frame[ROW].to_numpy(dtype=np.int64))
+            if table == "visits" and "visit_id" in frame:
+                visit_ids.append(frame["visit_id"])
+                part_of.append(where)
+    repeats = None
+    if ids and key is not None:
+        column = pd.concat(ids, ignore_index=True) if len(ids) > 1 else ids[0]
+        del ids
+        repeats = validation.repeated_ids(table, key, column, np.concatenate(numbers))
+        del column
+    lookup = _Lookup.of(visit_ids, part_of) if visit_ids else None
+    return count, repeats, lookup
+
+
+def _client_parts(
+    clients: pd.DataFrame, parts: int
+) -> Callable[[pd.DataFrame], npt.NDArray[np.int64]]:
+    """The part of each row of a frame with `client_id`: its client's range among the clients
+    of the catalog (every id given, valid or not) in client_id order; 0 for a client id that
+    is missing or not in the catalog.
+    """
+    if "client_id" in clients:
+        ids = validation.as_text(clients["client_id"]).dropna().drop_duplicates()
+    else:
+        ids = pd.Series([], dtype="str")
+    ordered = pd.Series(sorted(ids.tolist()), dtype="str")
+    count = max(len(ordered), 1)
+    part_of_rank = (np.arange(len(ordered) + 1, dtype=np.int64) * parts) // count
+    part_of_rank[-1] = 0  # positions says -1: missing or unknown
+
+    def part(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+        if "client_id" not in frame:
+            return np.zeros(len(frame), dtype=np.int64)
+        rank = positions(validation.as_text(frame["client_id"]), ordered)
+        found: npt.NDArray[np.int64] = part_of_rank[rank]
+        return found
+
+    return part
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """The part of the first row of each visit_id, to send each payment to its visit's part.
+
+    Ids that are all plain whole numbers (`123`, as a number is written back) are looked up
+    by binary search in their sorted numbers; others by Arrow's hash table. Visit ids read
+    as integers (Parquet, SQL) are kept as numbers, their text made only when a payment's
+    visit_id is not a plain number.
+    """
+
+    given_ids: pd.Series | None  # each visit_id once, as text (None: the text of `numbers`)
+    parts: npt.NDArray[np.int64]
+    numbers: npt.NDArray[np.int64] | None  # sorted, when the ids are plain whole numbers
+    order: npt.NDArray[np.int64] | None  # position in `parts` of each of `numbers` (None: same)
+
+    @classmethod
+    def of(cls, given: list[pd.Series], part_of: list[npt.NDArray[np.int64]]) -> _Lookup:
+        """The lookup of the visit_id columns of a table's batches, as read, and the part of
+        each row.
+        """
+        part = np.concatenate(part_of)
+        if all(pd.api.types.is_integer_dtype(c.dtype) and not c.hasnans for c in given):
+            values = np.concatenate([c.to_numpy(dtype=np.int64) for c in given])
+            order = np.argsort(values, kind="stable")  # the earliest row of each id first
+            values = values[order]
+            first = np.ones(len(values), dtype=bool)
+            first[1:] = values[1:] != values[:-1]
+            return cls(None, part[order[first]], values[first], None)
+        texts = [validation.as_text(c) for c in given]
+        text = pd.concat(texts, ignore_index=True) if len(texts) > 1 else texts[0]
+        codes, distinct = pd.factorize(text)
+        first_row = np.full(len(distinct), -1, dtype=np.int64)
+        rows = np.flatnonzero(codes >= 0)
+        first_row[codes[rows[::-1]]] = rows[::-1]  # the earliest row of each id wins
+        ids = pd.Series(np.asarray(distinct, dtype=object), dtype="str")
+        numbers = plain_numbers(ids)
+        sorting = None
+        if numbers is not None:
+            sorting = np.argsort(numbers, kind="stable")
+            numbers = numbers[sorting]
+        return cls(ids, part[first_row], numbers, sorting)
+
+    @property
+    def ids(self) -> pd.Series:
+        """Each visit_id once, as text, in the order of `parts`."""
+        if self.given_ids is not None:
+            return self.given_ids
+        digits = pc.cast(pa.array(self.numbers, type=pa.int64()), pa.large_string())
+        return pd.Series(pd.array(digits, dtype="str"))
+
+    def part_of(self, text: pd.Series) -> npt.NDArray[np.int64]:
+        """The part of the visit of each visit_id (text); 0 where there is none."""
+        if not len(self.parts):
+            return np.zeros(len(text), dtype=np.int64)
+        at: npt.NDArray[np.int64]
+        mine = plain_numbers(text) if self.numbers is not None else None
+        if self.numbers is not None and mine is not None and len(self.numbers):
+            where = np.clip(np.searchsorted(self.numbers, mine), 0, len(self.numbers) - 1)
+            hit = (self.numbers[where] == mine) & text.notna().to_numpy()
+            found = where if self.order is None else self.order[where]
+            at = np.where(hit, found, -1)
+        else:
+            at = positions(text, self.ids)
+        return np.where(at >= 0, self.parts[np.maximum(at, 0)], 0)
+
+
+def _payment_parts(frame: pd.DataFrame, visits: _Lookup | None) -> npt.NDArray[np.int64]:
+    """The part of each payment: that of the first visit row with its visit_id, else 0."""
+    if visits is None or "visit_id" not in frame:
+        return np.zeros(len(frame), dtype=np.int64)
+    return visits.part_of(validation.as_text(frame["visit_id"]))
+
+
+class _Writers:
+    """The part files of one table, each a sequence of pickled frames (exact dtypes)."""
+
+    def __init__(self, work: Path, table: str, parts: int) -> None:
+        self.paths = [part_file(work, table, i) for i in range(parts)]
+        self.handles: list[BinaryIO] = []
+
+    def __enter__(self) -> _Writers:
+        for path in self.paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.handles.append(path.open("wb"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self.handles:
+            handle.close()
+
+    def write(self, frame: pd.DataFrame, part: npt.NDArray[np.int64]) -> None:
+        """Append each part's rows of `frame` (in order) to its file; every file gets a frame,
+        perhaps empty, so that each part has the table's columns.
+        """
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(len(self.paths) + 1))
+        for index, handle in enumerate(self.handles):
+            rows = frame.iloc[order[bounds[index] : bounds[index + 1]]]
+            if len(rows) or handle.tell() == 0:
+                pickle.dump(rows.reset_index(drop=True), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def part_file(work: Path, table: str, index: int) -> Path:
+    """The file of the rows of `table` of part `index` in a work folder."""
+    return work / f"part-{index:05d}" / f"{table}.pickle"
+
+
+# -- one part ---------------------------------------------------------------------------------
+
+
+def run_part(job: PartJob) -> PartFigures:
+    """The figures of one part of a cut data folder (see the module's docstring)."""
+    cut_data = job.cut
+    tables: dict[str, pd.DataFrame] = {}
+    for table, path in cut_data.files.items():
+        if table in LARGE:
+            tables[table] = _read_part(cut_data.part_file(table, job.index))
+        else:
+            tables[table] = sources.read_table(path)
+    origin = {t: str(p) for t, p in cut_data.files.items()}
+    raw = RawSource(tables, origin, "", cut_data.folder, "folder")
+    lengths = {t: len(f) for t, f in tables.items() if t in CATALOGS}
+    dataset = validation.validate(raw, job.settings, repeats=cut_data.repeats)
+    visit_rows = _accepted_rows(tables.get("visits"), dataset.rejects, "visits")
+    del raw, tables
+    dataset = matching.match(dataset)
+    dataset.derived(VISIT_KEYS, (dataset.visits,), lambda: visit_rows)  # source rows
+    figures, newest = views.view_parts(dataset, job.request)
+    cut_tables = dataset.rejects["table"].isin(list(LARGE)).to_numpy()
+    counts = dataset.row_counts[dataset.row_counts["table"].isin(list(LARGE)).to_numpy()]
+    result = PartFigures(
+        job.index,
+        figures,
+        newest,
+        dataset.rejects[cut_tables].reset_index(drop=True),
+        counts.reset_index(drop=True),
+    )
+    if job.index == 0:
+        result.catalogs = Dataset(
+            clients=dataset.clients,
+            procedures=dataset.procedures,
+            payers=dataset.payers,
+            providers=dataset.providers,
+            authorizations=dataset.authorizations.iloc[:0],
+            visits=dataset.visits.iloc[:0],
+            payments=dataset.payments.iloc[:0],
+            rejects=dataset.rejects[~cut_tables].reset_index(drop=True),
+            row_counts=dataset.row_counts,
+            settings=job.settings,
+        )
+        result.catalog_rows = lengths
+    return result
+
+
+def _read_part(path: Path) -> pd.DataFrame:
+    """A part's rows of one table, with the columns and dtypes of the whole table as read."""
+    frames: list[pd.DataFrame] = []
+    with path.open("rb") as handle:  # written by this module's cut, in a private folder
+        while True:
+            try:
+                frames.append(pickle.load(handle))
+            except EOFError:
+                break
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0]
+    return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+
+
+def _accepted_rows(
+    frame: pd.DataFrame | None, rejects: pd.DataFrame, table: str
+) -> npt.NDArray[np.int64]:
+    """The source rows of a table's rows that validation kept, in order."""
+    if frame is None:
+        return np.zeros(0, dtype=np.int64)
+    rows = frame[ROW].to_numpy(dtype=np.int64)
+    rejected = rejects.loc[rejects["table"].eq(table).to_numpy(), "row"].to_numpy(dtype=np.int64)
+    kept: npt.NDArray[np.int64] = rows[~np.isin(rows, rejected)]
+    return kept
+
+
+# -- putting together -------------------------------------------------------------------------
+
+
+def combine(
+    cut_data: Cut, settings: Settings, request: Request, results: Sequence[PartFigures]
+) -> ViewFigures:
+    """The view of the whole data set from its parts' figures (`views.view_of_parts`): the
+    catalogs (as every part read them) from part 0, the rejects of all parts by table and
+    row, the row counts of the cut tables added up.
+    """
+    first = results[0].catalogs
+    if first is None or results[0].index != 0:
+        msg = "internal error: part 0 gave no catalogs"
+        raise AssertionError(msg)
+    numbers = ["rows_read", "rows_used", "rows_rejected"]
+    added = pd.concat([r.counts for r in results]).groupby("table", sort=False)[numbers].sum()
+    row_counts = first.row_counts.copy()
+    for table in added.index:
+        at = row_counts["table"].eq(table).to_numpy()
+        row_counts.loc[at, numbers] = added.loc[[table], numbers].to_numpy()
+    rows = {**results[0].catalog_rows, **cut_data.rows}
+    described = ", ".join(f"{t} ({rows[t]} rows)" for t in TABLES if t in cut_data.files)
+    context = Dataset(
+        clients=first.clients,
+        procedures=first.procedures,
+        payers=first.payers,
+        providers=first.providers,
+        authorizations=first.authorizations,
+        visits=first.visits,
+        payments=first.payments,
+        rejects=validation.rejects_of([first.rejects, *(r.rejects for r in results)]),
+        row_counts=row_counts,
+        settings=settings,
+        source=f"folder {cut_data.folder}: {described}",
+    )
+    return views.view_of_parts(
+        context, request, [r.figures for r in results], [r.newest for r in results]
+    )

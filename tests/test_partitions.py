@@ -1,0 +1,316 @@
+"""Data cut into parts by client gives the export of the whole, byte for byte (issue 11).
+
+Every figure is a sum over clients or belongs to one client, and matching never crosses
+clients: `partitions` cuts a data folder by client, makes each part's figures and puts them
+together. What is not per client is checked here on purpose: ids repeated in rows of two
+clients (the first row in file order is kept), payments of such ids, rejects in table and
+row order, row counts, the time order of scheduled visits, and sums over clients (by month,
+fieldworker, payer, procedure code).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract_data import CLIENTS, PROCEDURES, PROVIDERS, auth, run, timed, write_data
+from utilization import export, partitions, views
+from utilization.parameters import Request
+from utilization.period import Filters, Period
+from utilization.pipeline import load
+from utilization.settings import load_settings
+
+FIRST_DAY = date(2024, 4, 1)
+SPAN_DAYS = 365
+PERIOD = Period(date(2024, 10, 1), date(2025, 3, 31))
+AS_OF = date(2025, 1, 15)
+CLIENT_IDS = ["C1", "C2", "C3", "C4", "C5", "C6"]
+MORE_CLIENTS = [
+    {"client_id": "C4", "client_name": "Dee Dunn", "status": "active"},
+    {"client_id": "C5", "client_name": "Eve East", "status": "discharged"},
+    {"client_id": "C6", "client_name": "Fay Fox", "status": "active"},
+]
+CODES = ["T1019", "S5125", "S9123", "G0156"]
+PAYER_IDS = [None, "MCD", "PVT"]
+PROVIDER_IDS = [None, "P1", "P2", "P9"]  # P9 is unknown: its visits are rejected
+
+
+def _day(offset: int) -> str:
+    return (FIRST_DAY + timedelta(days=offset)).isoformat()
+
+
+@st.composite
+def agencies(draw: st.DrawFn) -> dict[str, Any]:
+    """A small agency with what crosses clients: ids repeated in rows of other clients,
+    payments of those ids, unknown clients, rejected rows, visits without times.
+    """
+    authorizations = []
+    for i in range(draw(st.integers(0, 8))):
+        start = draw(st.integers(0, SPAN_DAYS - 1))
+        limits = draw(st.sampled_from([{}, {"units_per_week": 6}, {"units_per_month": 20}]))
+        authorizations.append(
+            auth(
+                f"A{draw(st.integers(0, max(i, 1))):02d}",  # sometimes an id given before
+                draw(st.sampled_from([*CLIENT_IDS, "C9", ""])),
+                draw(st.sampled_from(CODES)),
+                _day(start),
+                _day(start + draw(st.integers(0, 200))),
+                draw(st.integers(0, 60)),
+                payer_id=draw(st.sampled_from(PAYER_IDS)),
+                rate=draw(st.sampled_from([None, "7.25", "12.10"])),
+                **limits,
+            )
+        )
+    visits = []
+    for i in range(draw(st.integers(0, 30))):
+        visit_id = f"V{draw(st.integers(0, max(i, 1))):03d}"  # repeats across clients
+        client = draw(st.sampled_from([*CLIENT_IDS, "C9", ""]))
+        code = draw(st.sampled_from(CODES))
+        day = _day(draw(st.integers(0, SPAN_DAYS - 1)))
+        minutes = draw(st.integers(0, 300))
+        extra = {
+            "status": draw(st.sampled_from(["completed", "completed", "scheduled", "cancelled"])),
+            "billable": draw(st.sampled_from([None, "true", "false"])),
+            "payer_id": draw(st.sampled_from(PAYER_IDS)),
+            "provider_id": draw(st.sampled_from(PROVIDER_IDS)),
+            "units": draw(st.sampled_from([None, "3", "8"])),
+            "amount_billed": draw(st.sampled_from([None, "40.00", "13.37"])),
+        }
+        if draw(st.booleans()):
+            start = f"{draw(st.integers(6, 17)):02d}:{draw(st.sampled_from([0, 15, 30])):02d}"
+            visits.append(timed(visit_id, client, code, day, minutes, start=start, **extra))
+        else:
+            visits.append(
+                {
+                    "visit_id": visit_id,
+                    "client_id": client,
+                    "procedure_code": code,
+                    "service_date": day,
+                    "minutes": minutes,
+                    **extra,
+                }
+            )
+    payments = [
+        {
+            "visit_id": f"V{draw(st.integers(0, 32)):03d}",
+            "insurance_paid": draw(st.sampled_from(["10.00", "-5.50", "33.33"])),
+            "patient_paid": draw(st.sampled_from([None, "1.25"])),
+            "paid_date": _day(draw(st.integers(0, SPAN_DAYS - 1))),
+            "denied": draw(st.sampled_from([None, "true"])),
+            "adjustment_reason_codes": draw(st.sampled_from([None, "CO-45", "CO-45;PR-2"])),
+        }
+        for _ in range(draw(st.integers(0, 12)))
+    ]
+    clients = [*CLIENTS, *MORE_CLIENTS]
+    if draw(st.booleans()):
+        clients = [*clients, {"client_id": "C2", "client_name": "Bob Twice"}]  # rejected repeat
+    return {
+        "clients": clients,
+        "authorizations": authorizations,
+        "visits": visits,
+        "payments": payments,
+        "parts": draw(st.integers(2, 5)),
+    }
+
+
+def requests() -> list[Request]:
+    """One request of every view (a subject for those that need one), and a filtered one."""
+    subjects = {"client": "C2", "procedure": "T1019", "provider": "P1"}
+    found = []
+    for name, view in views.VIEWS.items():
+        filters = Filters()
+        if view.subject is not None:
+            filters = filters.with_ids(f"{view.subject}s", (subjects[view.subject],))
+        found.append(Request(name, PERIOD, filters, AS_OF))  # type: ignore[arg-type]
+    found.append(Request("agency", PERIOD, Filters(payers=("MCD",)), AS_OF, basis="full"))
+    return found
+
+
+def in_memory(folder: Path, request: Request) -> str:
+    text = export.write(views.build_view(load(folder), request), "json", None)
+    assert text is not None
+    return text
+
+
+def in_parts(folder: Path, request: Request, parts: int) -> str:
+    """The export of `request` with the data cut into `parts` parts, run in this process."""
+    text = export.write(
+        partitions.view_figures(folder, request, parts=parts, workers=1), "json", None
+    )
+    assert text is not None
+    return text
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(agencies())
+def test_any_agency_cut_into_parts_exports_the_same_bytes(agency: dict[str, Any]) -> None:
+    """It exports every view of any agency cut into 2 to 5 parts byte for byte as in memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_data(
+            Path(tmp) / "data",
+            clients=agency["clients"],
+            procedures=PROCEDURES,
+            providers=PROVIDERS,
+            authorizations=agency["authorizations"],
+            visits=agency["visits"],
+            payments=agency["payments"],
+        )
+        settings_ = load_settings(None, folder)
+        with partitions.work_folder() as work:
+            cut = partitions.cut(folder, agency["parts"], work)
+            dataset = load(folder)
+            for request in requests():
+                whole = export.write(views.build_view(dataset, request), "json", None)
+                parts = partitions.figures_of_cut(
+                    cut, settings_, request, partitions.local_runner(1)
+                )
+                assert export.write(parts, "json", None) == whole, request.view
+
+
+def test_the_demo_agency_as_parquet_cut_into_parts_exports_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    """It gives the in-memory export of every view of the demo agency (Parquet, typed ids)."""
+    from utilization.demo import write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, fmt="parquet", seed=7, clients=40, months=6, today=date(2025, 2, 10))
+    for request in requests():
+        subject = {"client": "C0002", "procedure": "T1019 U3", "provider": "P001"}
+        view = views.get(request.view)
+        if view.subject is not None:
+            request = Request(
+                request.view,
+                request.period,
+                Filters().with_ids(f"{view.subject}s", (subject[view.subject],)),
+                request.as_of,
+            )
+        assert in_parts(folder, request, 3) == in_memory(folder, request), request.view
+
+
+def test_a_payment_goes_to_the_part_of_the_first_row_of_its_visit(tmp_path: Path) -> None:
+    """It keeps the first row of a visit_id given for two clients (in two parts), rejects the
+    second as its duplicate, and counts the visit's payment with the first.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=[*CLIENTS, *MORE_CLIENTS],
+        authorizations=[auth("A1", "C6", "T1019", "2025-01-01", "2025-03-31", 40)],
+        visits=[
+            timed("V1", "C6", "T1019", "2025-01-06", 60),
+            timed("V1", "C1", "T1019", "2025-01-07", 60),  # another client, another part
+        ],
+        payments=[{"visit_id": "V1", "insurance_paid": "24.00", "paid_date": "2025-02-01"}],
+    )
+    request = Request("agency", Period(date(2025, 1, 1), date(2025, 3, 31)), Filters())
+    data = json.loads(in_parts(folder, request, 6))
+    assert data == json.loads(in_memory(folder, request))
+    assert [(r["table"], r["row"], r["code"]) for r in data["rejects"]] == [
+        ("visits", 3, "duplicate")
+    ]
+    assert data["revenue"][-1] == {"category": "insurance_paid", "units": None, "amount": 24.0}
+
+
+def test_a_payment_without_any_visit_goes_to_part_0(tmp_path: Path) -> None:
+    """With no visit rows at all, a payment goes to part 0 and is rejected there as in
+    memory (the lookup of visit parts is empty).
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=CLIENTS,
+        authorizations=[],
+        visits=[],
+        payments=[{"visit_id": "V000", "insurance_paid": "10.00", "paid_date": "2024-04-01"}],
+    )
+    request = Request("agency", Period(date(2024, 4, 1), date(2024, 6, 30)), Filters())
+    data = json.loads(in_parts(folder, request, 2))
+    assert data == json.loads(in_memory(folder, request))
+    assert [(r["table"], r["code"]) for r in data["rejects"]] == [("payments", "unknown_reference")]
+
+
+def test_export_cuts_the_data_into_parts_on_worker_processes(tmp_path: Path) -> None:
+    """`utilization export --partitions 3` (parts on local worker processes) writes the JSON
+    of `--partitions 0` (in memory).
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=[*CLIENTS, *MORE_CLIENTS],
+        authorizations=[
+            auth(f"A{i}", c, "T1019", "2025-01-01", "2025-03-31", 30)
+            for i, c in enumerate(CLIENT_IDS)
+        ],
+        visits=[
+            timed(f"V{i}", CLIENT_IDS[i % 6], "T1019", f"2025-02-{i % 27 + 1:02d}", 45 + i)
+            for i in range(40)
+        ],
+    )
+    texts = []
+    for parts in ("0", "3"):
+        out = tmp_path / f"agency-{parts}.json"
+        rc, _, err = run(
+            ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to",
+             "2025-03-31", "--partitions", parts, "--out", str(out)]
+        )  # fmt: skip
+        assert rc == 0, err
+        texts.append(out.read_bytes())
+    assert texts[0] == texts[1]
+
+
+def test_parts_are_one_per_million_visits_as_a_multiple_of_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2.5M visits make 3 parts of at most 1M visits, rounded up to a multiple of the
+    workers (4 on 2 or 4 workers, 3 on 1 or 3); up to 1M visits, one part.
+    """
+    folder = write_data(tmp_path / "data", clients=CLIENTS, authorizations=[], visits=[])
+    monkeypatch.setattr(partitions.sources, "table_rows", lambda path: 2_500_000)
+    assert [partitions.parts_for(folder, w) for w in (1, 2, 3, 4)] == [3, 4, 3, 4]
+    monkeypatch.setattr(partitions.sources, "table_rows", lambda path: 1_000_000)
+    assert [partitions.parts_for(folder, w) for w in (1, 2)] == [1, 1]
+
+
+def test_a_source_that_is_not_a_folder_is_not_cut(tmp_path: Path) -> None:
+    """It says that only a folder of CSV or Parquet files can be cut (exit code 2)."""
+    period = ["--from", "2025-01-01", "--to", "2025-03-31"]
+    rc, _, err = run(["export", "agency", "--data", "demo", *period, "--partitions", "2"])
+    assert rc == 2
+    assert "only a folder of CSV or Parquet files" in err
+
+
+@pytest.mark.slow
+def test_the_parts_run_on_a_dask_cluster(tmp_path: Path) -> None:
+    """With --scheduler, the parts run on a LocalCluster's workers: the same JSON."""
+    from distributed import LocalCluster
+
+    from utilization.demo import write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, fmt="csv", seed=3, clients=30, months=6, today=date(2025, 2, 10))
+    common = ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to"]
+    common.append("2025-03-31")
+    local = tmp_path / "local.json"
+    rc, _, err = run([*common, "--partitions", "0", "--out", str(local)])
+    assert rc == 0, err
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = tmp_path / "cluster.json"
+        rc, _, err = run(
+            [*common, "--scheduler", cluster.scheduler_address, "--partitions", "4", "--out",
+             str(remote)]
+        )  # fmt: skip
+        assert rc == 0, err
+    assert remote.read_bytes() == local.read_bytes()
+    assert pd.read_json(remote, typ="series")["view"] == "agency"
