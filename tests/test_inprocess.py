@@ -200,3 +200,44 @@ def test_the_helper_writes_the_html_and_pdf_this_process_writes(data: Path, tmp_
         pages = pdf_page_images(tmp_path / f"{name}.pdf", tmp_path / name, dpi=50)
         images.append([page.read_bytes() for page in pages])
     assert images[0] == images[1] and len(images[0]) >= 2
+
+
+def test_a_report_run_in_process_leaves_nothing_of_itself_for_the_next() -> None:
+    """Batch workers run report after report in one process: an object of one report that
+    refers to itself (pandas and Altair make such cycles) is freed when the next runs, not
+    frozen with the process's long-lived objects.
+    """
+    import builtins
+
+    cycle = (
+        "import builtins, weakref\n"
+        "class Node:\n    pass\n"
+        "node = Node()\nnode.me = node\nnode.payload = bytearray(10_000_000)\n"
+        "builtins._utilization_probe = weakref.ref(node)"
+    )
+    first = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cycle)])
+    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    try:
+        inprocess.execute(first)
+        assert builtins._utilization_probe() is not None  # type: ignore[attr-defined]
+        inprocess.execute(second)
+        assert builtins._utilization_probe() is None  # type: ignore[attr-defined]
+    finally:
+        del builtins._utilization_probe  # type: ignore[attr-defined]
+
+
+def test_an_error_of_the_helper_process_keeps_its_words_and_stays_the_packages() -> None:
+    """An error the HTML and PDF helper cannot send back as it is (its class takes other
+    arguments than a message) reaches the command as a ReportError with the same words,
+    which the command prints as one line, never a RuntimeError with a traceback.
+    """
+    from utilization.exceptions import MissingExtraError
+    from utilization.report.convert import _sendable
+
+    missing = MissingExtraError("pdf", "weasyprint", "PDF reports")
+    sent = _sendable(missing)
+    assert isinstance(sent, ReportError)
+    assert str(sent) == str(missing)
+    assert "pip install 'utilization[pdf]'" in str(sent)
+    plain = ValueError("a value")
+    assert _sendable(plain) is plain  # what pickles goes as it is

@@ -11,11 +11,13 @@ fieldworker, payer, procedure code).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 
 from contract_data import CLIENTS, PROCEDURES, PROVIDERS, auth, run, timed, write_data
 from utilization import export, partitions, views
+from utilization.exceptions import EnvironmentFault
 from utilization.parameters import Request
 from utilization.period import Filters, Period
 from utilization.pipeline import load
@@ -314,3 +317,68 @@ def test_the_parts_run_on_a_dask_cluster(tmp_path: Path) -> None:
         assert rc == 0, err
     assert remote.read_bytes() == local.read_bytes()
     assert pd.read_json(remote, typ="series")["view"] == "agency"
+
+
+def test_unsigned_visit_ids_past_int64_find_their_visits_part() -> None:
+    """Visit ids read as unsigned 64-bit numbers of 2^63 and more (Parquet `uint64`) are
+    looked up by their text, so a payment of such a visit goes to the visit's part (as int64
+    they would wrap, miss, and the payment would go to part 0 and be rejected there).
+    """
+    big = 2**63 + 5
+    ids = pd.Series(np.array([big, 7], dtype=np.uint64))
+    lookup = partitions._Lookup.of([ids], [np.array([3, 1], dtype=np.int64)])
+    payments = pd.Series([str(big), "7", "8"], dtype="str")
+    assert lookup.part_of(payments).tolist() == [3, 1, 0]  # 8: no such visit, part 0
+
+
+def test_no_more_parts_than_clients(tmp_path: Path) -> None:
+    """Asked for 50 parts of an agency of 6 clients, it cuts 6 (a part per client; no empty
+    part costs a worker's reading of the catalogs), and exports the bytes of the whole.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=[*CLIENTS, *MORE_CLIENTS],
+        authorizations=[auth("A1", "C2", "T1019", "2025-01-01", "2025-03-31", 40)],
+        visits=[timed(f"V{i}", c, "T1019", "2025-01-06", 60) for i, c in enumerate(CLIENT_IDS)],
+    )
+    with partitions.work_folder() as work:
+        assert partitions.cut(folder, 50, work).parts == 6
+    request = Request("agency", Period(date(2025, 1, 1), date(2025, 3, 31)), Filters())
+    assert in_parts(folder, request, 50) == in_memory(folder, request)
+
+
+def _dies(job: partitions.PartJob) -> partitions.PartFigures:
+    os._exit(137)  # as the kernel's out-of-memory killer ends a worker
+
+
+def test_a_worker_process_that_dies_is_said_in_words() -> None:
+    """A part's worker process killed (out of memory) ends the run with an EnvironmentFault
+    that says what to do, not a traceback of the process pool.
+    """
+    run_parts = partitions.local_runner(workers=2)
+    with pytest.raises(EnvironmentFault, match=r"more parts \(--partitions\)"):
+        list(run_parts(_dies, [None, None, None]))  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "said"),
+    [
+        (["--scheduler", "http//bad:x"], 1, "cannot reach the Dask scheduler at 'http//bad:x'"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--partitions", "0"], 2, "choose one"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--data", "demo"], 2, "only a folder of CSV"),
+    ],
+)
+def test_scheduler_options_that_cannot_work_are_said_before_connecting(
+    tmp_path: Path, options: list[str], code: int, said: str
+) -> None:
+    """A scheduler address that is not one (exit code 1, as one that does not answer),
+    `--partitions 0` with a scheduler, or a source that cannot be cut (usage errors, 2): one
+    line naming the fault, no traceback; the last two said without trying to connect.
+    """
+    folder = write_data(tmp_path / "data", clients=CLIENTS, authorizations=[], visits=[])
+    period = ["--from", "2025-01-01", "--to", "2025-03-31"]
+    data = [] if "--data" in options else ["--data", str(folder)]
+    rc, out, err = run(["export", "agency", *data, *period, *options])
+    assert (rc, out) == (code, "")
+    assert said in err
+    assert "Traceback" not in err

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "as many as a multiple of the cores)",
     )
     export.add_argument(
-        "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there"
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there (the "
+        "workers read the parts from TMPDIR and the data folder: both shared with them)",
     )
     export.add_argument(
         "--plain-csv",
@@ -177,13 +179,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from utilization import export
-    from utilization.partitions import view_figures
+    from utilization.partitions import cuttable, view_figures
 
     request = Request.from_cli(args.view, args)
     if args.partitions is not None and args.partitions < 0:
         msg = f"--partitions must be 0 or more, not {args.partitions}"
         raise UsageError(msg)
+    if args.scheduler and args.partitions == 0:
+        msg = "--partitions 0 (in memory) and --scheduler (parts on a cluster): choose one"
+        raise UsageError(msg)
     if args.scheduler:
+        cuttable(args.data)  # before connecting: a source that cannot be cut is said first
         require("distributed", "dask", "Exports on a Dask cluster")
         from utilization.batch.cluster import connect, part_runner
 

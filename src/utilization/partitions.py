@@ -32,6 +32,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,7 +48,7 @@ import pyarrow.compute as pc
 
 from utilization import matching, sources, validation, views
 from utilization.dataset import TABLES, Dataset, plain_numbers, positions
-from utilization.exceptions import UsageError
+from utilization.exceptions import EnvironmentFault, UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
 from utilization.pipeline import REMITTANCES, load
@@ -86,10 +87,15 @@ class Cut:
     files: dict[str, Path]  # table -> its file in the data folder
     rows: dict[str, int]  # table -> rows read (blank rows left out)
     repeats: dict[str, validation.Repeats]
+    base: Path = field(default_factory=Path.cwd)  # where relative `files` start (any worker)
 
     def part_file(self, table: str, index: int) -> Path:
         """The file holding the rows of `table` of part `index`."""
         return part_file(self.work, table, index)
+
+    def file(self, table: str) -> Path:
+        """The table's file in the data folder, as a worker anywhere finds it (absolute)."""
+        return self.base / self.files[table]
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,18 @@ def folder_of(source: str | Path) -> Path | None:
     return folder
 
 
+def cuttable(source: str | Path) -> Path:
+    """The data folder of `source`, or UsageError when it cannot be cut (`folder_of`)."""
+    folder = folder_of(source)
+    if folder is None:
+        msg = (
+            f"{source}: only a folder of CSV or Parquet files (without a remittances/ "
+            "folder) can be cut into parts; export it without --partitions and --scheduler"
+        )
+        raise UsageError(msg)
+    return folder
+
+
 def parts_for(folder: Path, workers: int | None = None) -> int:
     """How many parts the data of `folder` is cut into when not told: one per
     `ROWS_PER_PART` visits (at least one), more than one rounded up to a multiple of
@@ -167,12 +185,7 @@ def view_figures(
     folder = folder_of(source)
     if parts == 0 or (folder is None and parts is None and run is None):
         return views.build_view(load(source, settings), request)
-    if folder is None:
-        msg = (
-            f"{source}: only a folder of CSV or Parquet files (without a remittances/ "
-            "folder) can be cut into parts; export it without --partitions and --scheduler"
-        )
-        raise UsageError(msg)
+    folder = cuttable(source)
     if parts is None:
         files = _table_files(folder)
         rows = sources.table_rows(files["visits"]) if "visits" in files else 0
@@ -216,7 +229,17 @@ def local_runner(workers: int | None = None) -> PartRunner:
             return
         context = get_context("spawn")  # no forked copy of this process's threads and memory
         with ProcessPoolExecutor(max_workers=min(count, len(jobs)), mp_context=context) as pool:
-            yield from pool.map(work, jobs)
+            try:
+                yield from pool.map(work, jobs)
+            except BrokenProcessPool:
+                msg = (
+                    f"a worker process ended before its part of the {len(jobs)} was done "
+                    "(out of memory?); cut the data into more parts (--partitions) or use "
+                    "fewer workers"
+                )
+                raise EnvironmentFault(msg) from None
+            finally:  # a part that failed: the others waiting are not started
+                pool.shutdown(wait=False, cancel_futures=True)
 
     return run
 
@@ -240,7 +263,9 @@ def cut(folder: Path, parts: int, work: Path) -> Cut:
     whole).
     """
     files = _table_files(folder)
-    client_part = _client_parts(sources.read_table(files["clients"]), parts)
+    clients = _catalog_ids(sources.read_table(files["clients"]))
+    parts = max(1, min(parts, len(clients)))  # at most a part per client: none left empty
+    client_part = _client_parts(clients, parts)
     rows: dict[str, int] = {}
     repeats: dict[str, validation.Repeats] = {}
     visit_parts: _Lookup | None = None
@@ -314,18 +339,21 @@ def _cut_table(
     return count, repeats, lookup
 
 
-def _client_parts(
-    clients: pd.DataFrame, parts: int
-) -> Callable[[pd.DataFrame], npt.NDArray[np.int64]]:
-    """The part of each row of a frame with `client_id`: its client's range among the clients
-    of the catalog (every id given, valid or not) in client_id order; 0 for a client id that
-    is missing or not in the catalog.
-    """
+def _catalog_ids(clients: pd.DataFrame) -> pd.Series:
+    """The client ids of the catalog, every id given (valid or not) once, in order."""
     if "client_id" in clients:
         ids = validation.as_text(clients["client_id"]).dropna().drop_duplicates()
     else:
         ids = pd.Series([], dtype="str")
-    ordered = pd.Series(sorted(ids.tolist()), dtype="str")
+    return pd.Series(sorted(ids.tolist()), dtype="str")
+
+
+def _client_parts(
+    ordered: pd.Series, parts: int
+) -> Callable[[pd.DataFrame], npt.NDArray[np.int64]]:
+    """The part of each row of a frame with `client_id`: its client's range among the clients
+    of the catalog (`_catalog_ids`); 0 for a client id that is missing or not in the catalog.
+    """
     count = max(len(ordered), 1)
     part_of_rank = (np.arange(len(ordered) + 1, dtype=np.int64) * parts) // count
     part_of_rank[-1] = 0  # positions says -1: missing or unknown
@@ -338,6 +366,15 @@ def _client_parts(
         return found
 
     return part
+
+
+def _signed_integers(column: pd.Series) -> bool:
+    """Whether a visit_id column read as numbers is signed 64-bit integers without gaps
+    (unsigned ones of 2^63 and more would not survive as int64: those go by their text).
+    """
+    dtype = column.dtype
+    kind, size = getattr(dtype, "kind", "O"), getattr(dtype, "itemsize", 8)
+    return (kind == "i" or (kind == "u" and size < 8)) and not column.hasnans
 
 
 @dataclass(frozen=True)
@@ -361,7 +398,7 @@ class _Lookup:
         each row.
         """
         part = np.concatenate(part_of)
-        if all(pd.api.types.is_integer_dtype(c.dtype) and not c.hasnans for c in given):
+        if all(_signed_integers(c) for c in given):
             values = np.concatenate([c.to_numpy(dtype=np.int64) for c in given])
             order = np.argsort(values, kind="stable")  # the earliest row of each id first
             values = values[order]
@@ -454,12 +491,12 @@ def run_part(job: PartJob) -> PartFigures:
     """The figures of one part of a cut data folder (see the module's docstring)."""
     cut_data = job.cut
     tables: dict[str, pd.DataFrame] = {}
-    for table, path in cut_data.files.items():
+    for table in cut_data.files:
         if table in LARGE:
             tables[table] = _read_part(cut_data.part_file(table, job.index))
         else:
-            tables[table] = sources.read_table(path)
-    origin = {t: str(p) for t, p in cut_data.files.items()}
+            tables[table] = sources.read_table(cut_data.file(table))
+    origin = {t: str(p) for t, p in cut_data.files.items()}  # named as given
     raw = RawSource(tables, origin, "", cut_data.folder, "folder")
     lengths = {t: len(f) for t, f in tables.items() if t in CATALOGS}
     dataset = validation.validate(raw, job.settings, repeats=cut_data.repeats)

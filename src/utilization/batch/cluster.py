@@ -28,7 +28,7 @@ def connect(address: str) -> Client:
     """A client of the scheduler at `address`, or InputError saying how to fix it."""
     try:
         return Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
         msg = (
             f"cannot reach the Dask scheduler at {address!r} ({exc}); start one with "
             "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"

@@ -23,6 +23,8 @@ from typing import Any
 
 import nbformat
 
+from utilization.exceptions import ReportError, UtilizationError
+
 WARM_UP_HTML = """<!DOCTYPE html><html><body><h2>Warm-up</h2><table><thead><tr><th>a</th>
 </tr></thead><tbody><tr><td class="num">1</td></tr></tbody></table><svg width="20" height="20"
 xmlns="http://www.w3.org/2000/svg"><text x="1" y="10" font-family="Liberation Sans">1</text>
@@ -174,11 +176,14 @@ def _warm_up() -> None:
 
 
 def _sendable(exc: Exception) -> Exception:
-    """The exception if it survives pickling, else a RuntimeError with its text."""
+    """The exception if it survives pickling, else a ReportError with its text (the
+    command's error handling then prints it as it prints any of the package's errors).
+    """
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+        own = isinstance(exc, UtilizationError)
+        return ReportError(str(exc) if own else f"{type(exc).__name__}: {exc}")
     return exc
 
 

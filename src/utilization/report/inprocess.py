@@ -223,7 +223,11 @@ def execute(nb: nbformat.NotebookNode, env: dict[str, str] | None = None) -> nbf
     """
     shell = _shell()
     shell.reset(new_session=True)  # type: ignore[no-untyped-call]  # the last report's names too
-    gc.freeze()  # what is alive now (modules, cached data) is not scanned again (runner.RESET)
+    # The reset collects before it clears the names: collect the last report's objects now
+    # (only what is not frozen is scanned), then freeze what is alive (modules, cached data)
+    # so it is not scanned again (runner.RESET). Frozen, the last report's cycles would stay.
+    gc.collect()
+    gc.freeze()
     with environment(env or {}), _streams(shell.outputs):
         for cell in nb.cells:
             if cell.cell_type != "code":
