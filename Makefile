@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev demo dashboard test lint notebooks wheel bench same-figures
+.PHONY: setup dev demo dashboard test lint notebooks wheel bench bench-reports same-figures
 
 setup:
 	@VENV=$(VENV) bash scripts/bootstrap
@@ -41,6 +41,12 @@ wheel: setup
 ## Speed and memory benchmarks (ratios against a baseline measured in the same run).
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+## A first report, validate and export in a new process, and batch HTML + PDF per report,
+## against an older commit in the same run (AGAINST, default d635a04: before issue 11).
+bench-reports: setup
+	$(BIN)/python benchmarks/startup_bench.py --against $(or $(AGAINST),d635a04)
+	$(BIN)/python benchmarks/batch_bench.py --against $(or $(AGAINST),d635a04) --clients 200
 
 ## Every view's JSON export byte-identical between BASE and the working tree (two data sets).
 ## NEW_SRC=DIR compares another src/ folder instead of the working tree's.
