@@ -227,17 +227,21 @@ def test_a_report_run_in_process_leaves_nothing_of_itself_for_the_next() -> None
 
 
 def test_an_error_of_the_helper_process_keeps_its_words_and_stays_the_packages() -> None:
-    """An error the HTML and PDF helper cannot send back as it is (its class takes other
-    arguments than a message) reaches the command as a ReportError with the same words,
-    which the command prints as one line, never a RuntimeError with a traceback.
+    """An error the HTML and PDF helper cannot send back as it is (its class cannot be
+    pickled, or rebuilt from its message) reaches the command as a ReportError with the same
+    words, which the command prints as one line, never a RuntimeError with a traceback.
     """
-    from utilization.exceptions import MissingExtraError
+    from utilization.exceptions import UtilizationError
     from utilization.report.convert import _sendable
 
-    missing = MissingExtraError("pdf", "weasyprint", "PDF reports")
-    sent = _sendable(missing)
+    class Local(UtilizationError):  # a class in a function: pickle cannot name it
+        pass
+
+    error = Local("PDF reports need the Pango library")
+    sent = _sendable(error)
     assert isinstance(sent, ReportError)
-    assert str(sent) == str(missing)
-    assert "pip install 'utilization[pdf]'" in str(sent)
+    assert str(sent) == "PDF reports need the Pango library"
+    foreign = _sendable(type("Foreign", (Exception,), {})("odd"))
+    assert (type(foreign), str(foreign)) == (ReportError, "Foreign: odd")
     plain = ValueError("a value")
     assert _sendable(plain) is plain  # what pickles goes as it is
