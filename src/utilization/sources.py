@@ -10,7 +10,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,22 @@ _BLOCK = 1 << 20  # Arrow's default block; a row longer than a block is read wit
 _FIELD_LIMIT = (1 << 31) - 1
 
 
+def _csv_options(width: int, block: int, on_invalid: Callable[[Any], str]) -> dict[str, Any]:
+    """Arrow's options for a CSV file of `width` columns, read as it is: every column text
+    under its position's name (`f0`, `f1`, ...; the header is a row), blank lines kept (they
+    count in row numbers), rows of another width handed to `on_invalid`.
+    """
+    return {
+        "read_options": pacsv.ReadOptions(autogenerate_column_names=True, block_size=block),
+        "parse_options": pacsv.ParseOptions(
+            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={f"f{i}": pa.string() for i in range(width)}
+        ),
+    }
+
+
 def _arrow_csv(path: Path, header: list[str]) -> pa.Table | None:
     """The file as Arrow text columns, the header as row 0; None when Arrow finds it irregular
     (a row with another number of fields, even of spaces only), to be read by `_exact_csv`.
@@ -253,18 +269,7 @@ def _arrow_csv(path: Path, header: list[str]) -> pa.Table | None:
     block = _BLOCK
     while True:
         try:
-            table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=block),
-                parse_options=pacsv.ParseOptions(
-                    newlines_in_values=True,
-                    ignore_empty_lines=False,
-                    invalid_row_handler=on_invalid,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={f"f{i}": pa.string() for i in range(width)}
-                ),
-            )
+            table = pacsv.read_csv(path, **_csv_options(width, block, on_invalid))
         except pa.ArrowInvalid as exc:
             text = str(exc)
             if "UTF8" in text or "UTF-8" in text:
@@ -537,18 +542,7 @@ def _csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         return "skip"
 
     try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=_BLOCK),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(width)}
-            ),
-        )
+        reader = pacsv.open_csv(path, **_csv_options(width, _BLOCK, on_invalid))
         if len(reader.schema) != width:
             raise IrregularCsv(name)
         pending: list[pa.RecordBatch] = []
