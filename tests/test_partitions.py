@@ -382,3 +382,38 @@ def test_scheduler_options_that_cannot_work_are_said_before_connecting(
     assert (rc, out) == (code, "")
     assert said in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_on_a_cluster_the_parts_are_a_multiple_of_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --partitions, data of 2.5M visits (as counted) on a cluster of 3 workers is
+    cut into 3 parts, a multiple of the cluster's workers, not of this machine's cores; the
+    JSON is that of the whole.
+    """
+    from distributed import LocalCluster
+
+    from utilization.demo import write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, fmt="csv", seed=5, clients=12, months=4, today=date(2025, 2, 10))
+    common = ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to"]
+    common.append("2025-03-31")
+    local = tmp_path / "local.json"
+    assert run([*common, "--partitions", "0", "--out", str(local)])[0] == 0
+    monkeypatch.setattr(partitions.sources, "table_rows", lambda path: 2_500_000)
+    monkeypatch.setattr(partitions.os, "cpu_count", lambda: 2)  # this machine: 2 cores
+    cuts: list[int] = []
+    cut = partitions.cut
+    monkeypatch.setattr(
+        partitions, "cut", lambda f, parts, work: cuts.append(parts) or cut(f, parts, work)
+    )
+    with LocalCluster(
+        n_workers=3, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = tmp_path / "cluster.json"
+        rc, _, err = run([*common, "--scheduler", cluster.scheduler_address, "--out", str(remote)])
+        assert rc == 0, err
+    assert cuts == [3]  # on the 2 local cores it would be 4
+    assert remote.read_bytes() == local.read_bytes()

@@ -191,11 +191,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.scheduler:
         cuttable(args.data)  # before connecting: a source that cannot be cut is said first
         require("distributed", "dask", "Exports on a Dask cluster")
-        from utilization.batch.cluster import connect, part_runner
+        from utilization.batch.cluster import connect, part_runner, worker_count
 
         with connect(args.scheduler) as client:
             view = view_figures(
-                args.data, request, args.settings, args.partitions, run=part_runner(client)
+                args.data,
+                request,
+                args.settings,
+                args.partitions,
+                run=part_runner(client),
+                workers=worker_count(client),  # parts as a multiple of the cluster's workers
             )
     else:
         view = view_figures(args.data, request, args.settings, args.partitions)
