@@ -245,3 +245,24 @@ def test_an_error_of_the_helper_process_keeps_its_words_and_stays_the_packages()
     assert (type(foreign), str(foreign)) == (ReportError, "Foreign: odd")
     plain = ValueError("a value")
     assert _sendable(plain) is plain  # what pickles goes as it is
+
+
+def test_ctrl_c_is_the_commands_not_the_helpers(tmp_path: Path) -> None:
+    """Ctrl-C goes to the whole process group: the helper ignores it (the command handles it
+    and closes the helper), so the helper prints no traceback of its own and still answers.
+    """
+    import signal
+    import time
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Hello")])
+    with Converter() as converter:
+        process = converter._process
+        assert process is not None
+        converter.convert(nb, "T", "S", "H", tmp_path / "before.html", None)  # running
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert process.poll() is None  # still there
+        converter.convert(nb, "T", "S", "H", tmp_path / "after.html", None)
+        assert converter._process is process  # it answered: no fallback to this process
+    assert process.returncode == 0
+    assert (tmp_path / "after.html").read_bytes() == (tmp_path / "before.html").read_bytes()

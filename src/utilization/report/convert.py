@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from multiprocessing.connection import Connection
@@ -188,6 +189,9 @@ def _sendable(exc: Exception) -> Exception:
 
 
 if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group: it is the command's to handle, which then
+    # closes the pipe and this helper ends (no second traceback from here).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(
         Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
     )
