@@ -209,13 +209,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     be client data). A file that cannot be read raises InputError naming the file.
     """
     name = path.name
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError as exc:
-        raise fault(exc, path, "open the file") from None
-    _check_text(path, head)
-    header = _csv_header(path, head)
+    header = _checked_header(path)
     table = _arrow_csv(path, header)
     if table is None:
         frame = _exact_csv(path, header)
@@ -237,6 +231,17 @@ LINES = "_lines"
 """Column holding how many lines of the file a row spans, when some row spans more than one."""
 _BLOCK = 1 << 20  # Arrow's default block; a row longer than a block is read with a larger one
 _FIELD_LIMIT = (1 << 31) - 1
+
+
+def _checked_header(path: Path) -> list[str]:
+    """The header of a CSV file, after its first bytes are checked as text (`_check_text`)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise fault(exc, path, "open the file") from None
+    _check_text(path, head)
+    return _csv_header(path, head)
 
 
 def _csv_options(width: int, block: int, on_invalid: Callable[[Any], str]) -> dict[str, Any]:
@@ -526,13 +531,7 @@ def _parquet_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 
 def _csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     name = path.name
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError as exc:
-        raise fault(exc, path, "open the file") from None
-    _check_text(path, head)
-    header = _csv_header(path, head)
+    header = _checked_header(path)
     width = len(header)
     names = pd.Index([h.strip() for h in header])
     irregular: list[int] = []
