@@ -151,7 +151,7 @@ def batch_command(src: Path, data: Path, out: Path, clients: int) -> tuple[float
 
 def compare(against: str, clients: int, runs: int) -> None:
     """HTML + PDF batch per report: this checkout against commit `against`, alternating."""
-    from startup_bench import source_of
+    from run import source_of
 
     sides = {"before": source_of(against, HERE / "out"), "after": HERE.parent / "src"}
     work = Path(tempfile.mkdtemp(prefix="batch-compare-"))

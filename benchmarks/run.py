@@ -455,15 +455,18 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def source_of(rev: str, out: Path) -> Path:
-    """The `src/` folder of git revision `rev`, extracted once into the cache folder."""
+    """The `src/` folder of git revision `rev`, extracted once into the cache folder with the
+    template notebooks its package links to (`startup_bench.py` and `batch_bench.py` render
+    reports with it).
+    """
     sha = subprocess.run(
         ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    folder = out / "src" / sha[:12]
+    folder = out / "src" / f"{sha[:12]}-with-notebooks"
     if not (folder / "src" / "utilization").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
-            ["git", "archive", sha, "src"], cwd=ROOT, capture_output=True, check=True
+            ["git", "archive", sha, "src", "notebooks"], cwd=ROOT, capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder / "src"

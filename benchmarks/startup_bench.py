@@ -31,25 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from run import source_of
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TODAY = "2026-11-22"
 PERIOD = ["--from", "2026-10-01", "--to", "2026-12-31", "--as-of", TODAY]
-
-
-def source_of(rev: str, out: Path) -> Path:
-    """The `src/` of git revision `rev` with its template notebooks, extracted once."""
-    sha = subprocess.run(
-        ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    folder = out / "src" / f"{sha[:12]}-with-notebooks"
-    if not (folder / "src" / "utilization").is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "archive", sha, "src", "notebooks"], cwd=ROOT, capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder / "src"
 
 
 def commands(data: Path, out: Path) -> dict[str, list[str]]:
