@@ -17,11 +17,12 @@ The rules applied (quoted from the contract):
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
-from contract_data import auth, export, rows_by, run, timed, write_data
+from contract_data import CLIENTS, auth, export, rows_by, run, timed, write_data
 
 
 def visits_units(data: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -295,6 +296,24 @@ def test_check_schedule_lists_what_would_not_be_paid_and_exits_3(tmp_path: Path)
         0,
         "Every scheduled billable visit from 2025-04-01 to 2025-06-30 would be paid.",
     )
+
+
+def test_check_schedule_csv_quotes_a_name_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    """`check-schedule --format csv` goes through the product's CSV writer: a client name
+    that starts like a formula gets an apostrophe; the figures stay numbers.
+    """
+    clients = [dict(CLIENTS[0], client_name="=HYPERLINK(1)"), *CLIENTS[1:]]
+    folder = write_data(tmp_path / "data", clients=clients, **SCHEDULED_MONTH)  # type: ignore[arg-type]
+    out = tmp_path / "check.csv"
+    args = ["check-schedule", "--data", str(folder), "--from", "2025-03-05"]
+    rc, _, err = run([*args, "--format", "csv", "--out", str(out)])
+    assert rc == 3, err
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["visit_id"], r["client_name"], r["units_over"]) for r in rows] == [
+        ("S17", "'=HYPERLINK(1)", "2"),
+        ("S24", "'=HYPERLINK(1)", "4"),
+    ]
 
 
 def test_a_bad_limit_rejects_its_authorization_with_the_reason(tmp_path: Path) -> None:

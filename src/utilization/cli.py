@@ -327,6 +327,7 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     from utilization.pipeline import load
     from utilization.schedule import not_paid, schedule_text
     from utilization.selection import Selection
+    from utilization.spreadsheets import csv_text
 
     today = date.today()
     start = parse_date(args.start) if args.start else today
@@ -344,7 +345,7 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
         }
         text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "csv":
-        text = export.rounded_frame(rows, "schedule").to_csv(index=False, lineterminator="\n")
+        text = csv_text(export.rounded_frame(rows, "schedule"))  # formula-like cells quoted
     else:
         text = schedule_text(rows, dataset, request.period) + "\n"
     if args.out:

@@ -109,23 +109,24 @@ def workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     Missing values (None, NaN, NaT) are empty cells.
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     for name, frame in sheets.items():
         sheet = book.create_sheet(title=visible_controls(name)[:31])
-        sheet.append([_cell(sheet, str(c)) for c in frame.columns])
+        sheet.append([_cell(sheet, str(c), WriteOnlyCell) for c in frame.columns])
         columns = [frame[c].tolist() for c in frame.columns]
         for row in zip(*columns, strict=True):
-            sheet.append([_cell(sheet, v) for v in row])
+            sheet.append([_cell(sheet, v, WriteOnlyCell) for v in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def _cell(sheet: Any, value: Any) -> Any:
-    """One value as a write-only cell: a number, a boolean, None, or a text cell."""
-    from openpyxl.cell import WriteOnlyCell
-
+def _cell(sheet: Any, value: Any, text_cell: Any) -> Any:
+    """One value as a write-only cell: a number, a boolean, None, or a text cell
+    (`text_cell`: openpyxl's WriteOnlyCell, imported once per workbook).
+    """
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, np.generic):
@@ -135,7 +136,7 @@ def _cell(sheet: Any, value: Any) -> Any:
     if isinstance(value, bool | int) or (isinstance(value, float) and abs(value) < _INF):
         return value
     text = visible_controls(str(value))
-    written = WriteOnlyCell(sheet, value=text)
+    written = text_cell(sheet, value=text)
     written.data_type = "s"  # a text cell, whatever it starts with
     if runs_as_formula(text):
         written.quotePrefix = True
