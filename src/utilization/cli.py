@@ -347,7 +347,7 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = csv_text(export.rounded_frame(rows, "schedule"))  # formula-like cells quoted
     else:
-        text = schedule_text(rows, dataset, request.period) + "\n"
+        text = schedule_text(rows, request.period) + "\n"
     if args.out:
         write_atomic(Path(args.out), text)
     else:

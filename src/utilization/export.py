@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from utilization import payers, providers, revenue
+from utilization import balances, payers, providers, revenue
 from utilization.exceptions import InputError
 from utilization.figures import ViewFigures
 from utilization.files import write_atomic
@@ -52,10 +52,7 @@ SECTION_COLUMNS: dict[str, list[str]] = {
         "projected_exhaustion_date", "days_to_end", "status", "rate", "amount_approved",
         "amount_used", "units_per_week_needed",
     ],
-    "limits": [
-        "authorization_id", "per", "period_start", "period_end", "units_limit", "units_used",
-        "units_scheduled", "units_remaining",
-    ],
+    "limits": balances.LIMIT_COLUMNS,
     "schedule": [
         "visit_id", "client_id", "client_name", "procedure_code", "service_date", "units",
         "units_fit", "units_over", "schedule_status", "authorization_id", "reason",

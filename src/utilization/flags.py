@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from utilization import balances as bal
+from utilization.limits import LIMIT_WORDS
 from utilization.selection import Selection, visit_keys
 from utilization.totals import join
 
@@ -225,13 +226,12 @@ def _limits_reached(limit_rows: pd.DataFrame | None) -> dict[str, str]:
     if limit_rows is None or limit_rows.empty:
         return {}
     full = limit_rows[limit_rows["units_remaining"] <= 0]
-    words = {"day": "daily", "week": "weekly", "month": "monthly"}
     out: dict[str, str] = {}
     for each in full.itertuples(index=False):
         row: Any = each  # a row of the limits frame (data contract §10 columns)
         out.setdefault(
             str(row.authorization_id),
-            f"no units left of the {words[str(row.per)]} limit of {float(row.units_limit):g} "
+            f"no units left of the {LIMIT_WORDS[str(row.per)]} limit of {float(row.units_limit):g} "
             f"({_iso_dates(pd.Series([row.period_start]))[0]} to "
             f"{_iso_dates(pd.Series([row.period_end]))[0]}); ",
         )

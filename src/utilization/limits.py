@@ -21,6 +21,8 @@ LIMIT_COLUMNS: dict[str, str] = {
     "month": "units_per_month",
 }
 """The authorizations column of each period's limit (whole units; empty: no limit)."""
+LIMIT_WORDS: dict[str, str] = {"day": "daily", "week": "weekly", "month": "monthly"}
+"""Each period's limit in words ("the monthly limit of 100 units")."""
 NO_LIMIT = np.iinfo(np.int64).max // 4
 """Capacity standing for "no limit": larger than any sum of units."""
 ROUNDS = 64

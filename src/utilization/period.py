@@ -188,3 +188,8 @@ class Filters:
             if wanted:
                 mask &= authorizations[column].isin(wanted).to_numpy()
         return mask
+
+
+def day_words(value: Any) -> str:
+    """A date as `31 Mar 2026` (reports, reasons and flags in words)."""
+    return pd.Timestamp(value).strftime("%-d %b %Y")

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import Dataset
-from utilization.limits import LIMIT_COLUMNS, period_bounds, period_index
-from utilization.period import Period
+from utilization.limits import LIMIT_COLUMNS, LIMIT_WORDS, period_bounds, period_index
+from utilization.period import Period, day_words
 from utilization.selection import Selection
 from utilization.totals import join
 from utilization.validation import order_keys, time_order
@@ -22,11 +22,6 @@ from utilization.validation import order_keys, time_order
 FITS = "fits"
 OVER = "over"
 UNAUTHORIZED = "unauthorized"
-SCHEDULE_COLUMNS = [
-    "visit_id", "client_id", "procedure_code", "service_date", "units", "units_fit",
-    "units_over", "schedule_status", "authorization_id", "reason",
-]  # fmt: skip
-LIMIT_WORDS = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 
 def schedule(selection: Selection) -> pd.DataFrame:
@@ -108,7 +103,7 @@ def not_paid(selection: Selection) -> pd.DataFrame:
     return rows
 
 
-def schedule_text(rows: pd.DataFrame, dataset: Dataset, period: Period) -> str:
+def schedule_text(rows: pd.DataFrame, period: Period) -> str:
     """`not_paid` rows as a plain-text table for a terminal or an e-mail from a nightly job."""
     span = f"{period.start.isoformat()} to {period.end.isoformat()}"
     if rows.empty:
@@ -210,7 +205,7 @@ def _stop_words(row: tuple[Any, ...], week_start: str) -> str:
     if kind == "total":
         return (
             f"would exceed the {approved:,.0f} units approved of {auth} "
-            f"({_day(start_date)} – {_day(end_date)})"
+            f"({day_words(start_date)} – {day_words(end_date)})"
         )
     limit = int(limits[list(LIMIT_COLUMNS).index(kind)])
     first, _ = period_bounds(np.array([period]), kind, week_start)
@@ -218,14 +213,10 @@ def _stop_words(row: tuple[Any, ...], week_start: str) -> str:
     if kind == "month":
         when = f"for {start:%B %Y}"
     elif kind == "week":
-        when = f"for the week of {_day(start)}"
+        when = f"for the week of {day_words(start)}"
     else:
-        when = f"on {_day(start)}"
+        when = f"on {day_words(start)}"
     return f"would exceed the {LIMIT_WORDS[kind]} limit of {limit} units {when} ({auth})"
-
-
-def _day(value: object) -> str:
-    return pd.Timestamp(value).strftime("%-d %b %Y")  # type: ignore[arg-type]
 
 
 def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
@@ -272,7 +263,3 @@ def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
         np.where(around.to_numpy() != "", head + ": " + around.to_numpy(), head + ": " + nothing),
     )
     return pd.Series(out, index=ids.to_numpy(), dtype="str")
-
-
-def _iso(value: object) -> str:
-    return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from utilization.period import Period
+from utilization.period import day_words as day_words  # the reports call it words.day_words
 from utilization.report.tables import format_money
 
 CENT = 0.005  # an amount below half a cent shows as $0.00: not worth a sentence
@@ -28,11 +29,6 @@ def period_words(period: Period) -> str:
             return f"{period.start:%B %Y}"
         return label
     return f"{day_words(period.start)} – {day_words(period.end)}"
-
-
-def day_words(value: Any) -> str:
-    """A date as `31 Mar 2026`."""
-    return pd.Timestamp(value).strftime("%-d %b %Y")
 
 
 def revenue_paragraph(
