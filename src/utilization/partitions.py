@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -69,10 +69,15 @@ CATALOGS: tuple[str, ...] = tuple(t for t in TABLES if t not in LARGE)
 KEYS = {"visits": "visit_id", "authorizations": "authorization_id"}
 """The id column of each cut table whose repeats are rejected (data contract §2)."""
 
-PartRunner = Callable[
-    [Callable[["PartJob"], "PartFigures"], list["PartJob"]], Iterator["PartFigures"]
-]
-"""Runs `run_part` on every job (in any order, on any machine) and yields the results."""
+R = TypeVar("R")
+
+
+class PartRunner(Protocol):
+    """Runs a function of one part (`run_part`, a batch run's `prepare_part`) on every job, in
+    any order, on any machine, and yields the results as they come.
+    """
+
+    def __call__(self, work: Callable[[PartJob], R], jobs: list[PartJob]) -> Iterator[R]: ...
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,7 @@ def local_runner(workers: int | None = None) -> PartRunner:
     """Runs parts on `workers` local processes (default: the cores); in this process when 1."""
     count = workers or os.cpu_count() or 1
 
-    def run(work: Callable[[PartJob], PartFigures], jobs: list[PartJob]) -> Iterator[PartFigures]:
+    def run(work: Callable[[PartJob], R], jobs: list[PartJob]) -> Iterator[R]:
         if count <= 1 or len(jobs) <= 1:
             yield from map(work, jobs)
             return
@@ -487,8 +492,23 @@ def part_file(work: Path, table: str, index: int) -> Path:
 # -- one part ---------------------------------------------------------------------------------
 
 
-def run_part(job: PartJob) -> PartFigures:
-    """The figures of one part of a cut data folder (see the module's docstring)."""
+@dataclass
+class PartData:
+    """One part's rows read, validated and matched: its dataset (visits, authorizations and
+    payments of its clients, the whole catalogs), what of it the whole needs (rejects and row
+    counts of the cut tables), and (part 0 only) the catalogs with their rejects and rows read.
+    """
+
+    index: int
+    dataset: Dataset
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    catalogs: Dataset | None = None
+    catalog_rows: dict[str, int] = field(default_factory=dict)
+
+
+def part_data(job: PartJob) -> PartData:
+    """Read, validate and match one part of a cut data folder (see the module's docstring)."""
     cut_data = job.cut
     tables: dict[str, pd.DataFrame] = {}
     for table in cut_data.files:
@@ -504,13 +524,11 @@ def run_part(job: PartJob) -> PartFigures:
     del raw, tables
     dataset = matching.match(dataset)
     dataset.derived(VISIT_KEYS, (dataset.visits,), lambda: visit_rows)  # source rows
-    figures, newest = views.view_parts(dataset, job.request)
     cut_tables = dataset.rejects["table"].isin(list(LARGE)).to_numpy()
     counts = dataset.row_counts[dataset.row_counts["table"].isin(list(LARGE)).to_numpy()]
-    result = PartFigures(
+    result = PartData(
         job.index,
-        figures,
-        newest,
+        dataset,
         dataset.rejects[cut_tables].reset_index(drop=True),
         counts.reset_index(drop=True),
     )
@@ -529,6 +547,15 @@ def run_part(job: PartJob) -> PartFigures:
         )
         result.catalog_rows = lengths
     return result
+
+
+def run_part(job: PartJob) -> PartFigures:
+    """The figures of one part of a cut data folder (see the module's docstring)."""
+    data = part_data(job)
+    figures, newest = views.view_parts(data.dataset, job.request)
+    return PartFigures(
+        job.index, figures, newest, data.rejects, data.counts, data.catalogs, data.catalog_rows
+    )
 
 
 def _read_part(path: Path) -> pd.DataFrame:
@@ -564,9 +591,30 @@ def _accepted_rows(
 def combine(
     cut_data: Cut, settings: Settings, request: Request, results: Sequence[PartFigures]
 ) -> ViewFigures:
-    """The view of the whole data set from its parts' figures (`views.view_of_parts`): the
-    catalogs (as every part read them) from part 0, the rejects of all parts by table and
-    row, the row counts of the cut tables added up.
+    """The view of the whole data set from its parts' figures (`views.view_of_parts`), in the
+    context of `whole_context`.
+    """
+    context = whole_context(cut_data, settings, results)
+    return views.view_of_parts(
+        context, request, [r.figures for r in results], [r.newest for r in results]
+    )
+
+
+class _PartCounts(Protocol):
+    """What `whole_context` reads of each part's result (`PartFigures`, `PartData`)."""
+
+    index: int
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    catalogs: Dataset | None
+    catalog_rows: dict[str, int]
+
+
+def whole_context(cut_data: Cut, settings: Settings, results: Sequence[_PartCounts]) -> Dataset:
+    """What the whole data set says apart from its large tables' rows: the catalogs (as every
+    part read them) from part 0, the rejects of all parts by table and row, the row counts of
+    the cut tables added up, and the source described as `pipeline.load` describes it; the
+    large tables empty. `results` in part order.
     """
     first = results[0].catalogs
     if first is None or results[0].index != 0:
@@ -580,7 +628,7 @@ def combine(
         row_counts.loc[at, numbers] = added.loc[[table], numbers].to_numpy()
     rows = {**results[0].catalog_rows, **cut_data.rows}
     described = ", ".join(f"{t} ({rows[t]} rows)" for t in TABLES if t in cut_data.files)
-    context = Dataset(
+    return Dataset(
         clients=first.clients,
         procedures=first.procedures,
         payers=first.payers,
@@ -592,7 +640,4 @@ def combine(
         row_counts=row_counts,
         settings=settings,
         source=f"folder {cut_data.folder}: {described}",
-    )
-    return views.view_of_parts(
-        context, request, [r.figures for r in results], [r.newest for r in results]
     )

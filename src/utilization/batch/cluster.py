@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from distributed import Client, WorkerPlugin, as_completed
 
 from utilization.batch.manifest import ReportRecord
 from utilization.batch.workers import Task, close_renderer, run_task
 from utilization.exceptions import InputError
-from utilization.partitions import PartFigures, PartJob, PartRunner
+from utilization.partitions import PartJob, PartRunner
 
 CONNECT_TIMEOUT = "20s"
+R = TypeVar("R")
 
 
 class RendererPlugin(WorkerPlugin):
@@ -42,10 +44,10 @@ def part_runner(client: Client) -> PartRunner:
     read: TMPDIR a shared folder); the results as they come.
     """
 
-    def run(work: Callable[[PartJob], PartFigures], jobs: list[PartJob]) -> Iterator[PartFigures]:
+    def run(work: Callable[[PartJob], R], jobs: list[PartJob]) -> Iterator[R]:
         futures = client.map(work, jobs, pure=False)
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            result: PartFigures = future.result()
+            result: R = future.result()
             future.release()
             yield result
 

@@ -21,5 +21,11 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (cores)"
     )
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        help="cut the data folder into K parts by client, read by the workers (0: the whole "
+        "data in this process; default: in parts on a cluster or above 2M visits)",
+    )
     parser.add_argument("--force", action="store_true", help="render every report again")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

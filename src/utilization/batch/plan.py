@@ -202,8 +202,11 @@ def active_ids(dataset: Dataset, period: Period, column: str) -> list[str]:
     return sorted(found)
 
 
-def subjects(spec: ParameterSet, dataset: Dataset) -> list[str]:
-    """The subject ids that get a report each; [""] for views without a subject."""
+def subjects(spec: ParameterSet, dataset: Dataset, active: list[str] | None = None) -> list[str]:
+    """The subject ids that get a report each; [""] for views without a subject. `active`:
+    the subjects active in the period when the dataset does not hold the rows that say it
+    (a run in parts, `batch.parts`).
+    """
     kind = views.get(spec.view).subject
     if kind is None:
         return [""]
@@ -211,14 +214,16 @@ def subjects(spec: ParameterSet, dataset: Dataset) -> list[str]:
     if spec.subjects == "all":
         return sorted(getattr(dataset, CATALOGS[kind])[column])
     if spec.subjects == "active":
-        return active_ids(dataset, spec.period, column)
+        return active if active is not None else active_ids(dataset, spec.period, column)
     return list(spec.subjects)
 
 
-def jobs(spec: ParameterSet, dataset: Dataset) -> list[Job]:
-    """Every report of the set, in subject order, with distinct safe file names."""
+def jobs(spec: ParameterSet, dataset: Dataset, active: list[str] | None = None) -> list[Job]:
+    """Every report of the set, in subject order, with distinct safe file names (`active`:
+    see `subjects`).
+    """
     base = {"rejects_href": "../rejects.csv", "batch": True}
-    ids = subjects(spec, dataset)
+    ids = subjects(spec, dataset, active)
     if ids == [""]:
         return [Job(spec.view, "", spec.view, spec.request.to_notebook() | base)]
     names = unique_names(ids)

@@ -6,10 +6,11 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from utilization import views
 from utilization.batch.index import FIGURES_CELL, index_html
@@ -36,6 +37,11 @@ from utilization.files import (
 )
 from utilization.report.runner import RESET, templates_dir
 from utilization.sources import masked_source
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from utilization.batch.parts import Parts
 
 LOG = "batch.log"
 LOCK = ".batch.lock"  # one run per set and period at a time
@@ -83,6 +89,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         force=args.force,
         progress=not args.no_progress,
+        partitions=args.partitions,
     )
     print(result.summary())
     for record in result.failed:
@@ -99,39 +106,58 @@ def run_batch(
     scheduler: str | None = None,
     force: bool = False,
     progress: bool = False,
+    partitions: int | None = None,
 ) -> BatchResult:
-    """Render every report of the set that is missing or out of date; write index and manifest."""
-    from utilization.pipeline import load
+    """Render every report of the set that is missing or out of date; write index and manifest.
+
+    The data is loaded whole by this process, or (reports of one client on a folder of files,
+    on a cluster, with `partitions` > 0 or above `partitions.AUTOMATIC_ROWS` visits) cut into
+    parts that the workers read (`batch.parts`): then this process holds no visit.
+    """
+    from utilization.batch.parts import check_partitions
     from utilization.rejects import write_rejects
 
     if "pdf" in spec.formats:
         require("weasyprint", "pdf", "PDF reports (formats: [pdf])")
+    if scheduler:
+        require("distributed", "dask", "Batch runs on a Dask cluster")
+    check_partitions(spec, partitions)  # before connecting or writing anything
     folder = ensure_folder(spec.folder, within=spec.out)  # no planted link on the way
-    with locked(folder / LOCK, "another batch run"), _Log(folder / LOG) as log:
+    with (
+        locked(folder / LOCK, "another batch run"),
+        _Log(folder / LOG) as log,
+        _cluster(scheduler) as client,
+    ):
         ensure_folder(folder / spec.view, within=folder)  # the reports' folder: no link
         removed = remove_temporary_files(folder)
-        dataset = load(spec.data, spec.settings or None)
-        log.names = _client_names(dataset)
-        rejects = write_rejects(dataset, folder, within=folder)
-        header = _header(spec, dataset)
-        records, todo, keys = _plan(spec, dataset, header, force, log.write)
-        log.write(
-            f"start set {spec.name} period {spec.period.label} view {spec.view}: "
-            f"{len(records) + len(todo)} report(s), {len(todo)} to render"
-            + (f"; removed {removed} temporary file(s) of an interrupted run" if removed else "")
-        )
-        for record in (r for r in records if r.rendered):
-            log.report(record)
-        saved = time.monotonic()
-        for record in _execute(
-            spec, dataset, todo, keys, workers, scheduler, progress, len(records), log.write
-        ):
-            record.error = log.scrub(record.error)
-            records.append(record)
-            log.report(record)
-            if time.monotonic() - saved > SAVE_EVERY_SECONDS:
-                write_manifest(folder, header, records)
-                saved = time.monotonic()
+        with _data(spec, partitions, workers, client) as data:
+            dataset = data.dataset
+            log.names = _client_names(dataset)
+            rejects = write_rejects(dataset, folder, within=folder)
+            header = _header(spec, dataset)
+            records, todo, keys = _plan(spec, data, header, force, log.write)
+            log.write(
+                f"start set {spec.name} period {spec.period.label} view {spec.view}: "
+                f"{len(records) + len(todo)} report(s), {len(todo)} to render"
+                + (f" from {len(data.parts.files)} part(s) of the data" if data.parts else "")
+                + (
+                    f"; removed {removed} temporary file(s) of an interrupted run"
+                    if removed
+                    else ""
+                )
+            )
+            for record in (r for r in records if r.rendered):
+                log.report(record)
+            saved = time.monotonic()
+            for record in _execute(
+                spec, data, todo, keys, workers, client, progress, len(records), log.write
+            ):
+                record.error = log.scrub(record.error)
+                records.append(record)
+                log.report(record)
+                if time.monotonic() - saved > SAVE_EVERY_SECONDS:
+                    write_manifest(folder, header, records)
+                    saved = time.monotonic()
         header |= {"status": "complete", "finished": _now()}
         write_atomic(folder / INDEX, index_html(header, records), within=folder)
         header["files"] = {p.name: sha256_file(p) for p in (folder / INDEX, rejects)}
@@ -141,9 +167,58 @@ def run_batch(
     return result
 
 
+@dataclass(frozen=True)
+class _Data:
+    """What the coordinator knows of the data: the whole dataset, or (in parts) the catalogs
+    with every reject and the parts the workers read.
+    """
+
+    dataset: Dataset
+    parts: Parts | None = None
+
+
+@contextmanager
+def _cluster(scheduler: str | None) -> Iterator[Client | None]:
+    """A client of the Dask scheduler, if one is given."""
+    if not scheduler:
+        yield None
+        return
+    from utilization.batch.cluster import connect
+
+    with connect(scheduler) as client:
+        yield client
+
+
+@contextmanager
+def _data(
+    spec: ParameterSet, partitions: int | None, workers: int, client: Client | None
+) -> Iterator[_Data]:
+    """The run's data: loaded whole, or cut into parts prepared on the cluster's or local
+    workers (`batch.parts`; their work folder removed when the run ends).
+    """
+    from utilization.batch.parts import parts_wanted, prepared
+    from utilization.partitions import local_runner
+
+    if client is not None:
+        from utilization.batch.cluster import part_runner, worker_count
+
+        parts = parts_wanted(spec, partitions, worker_count(client), on_cluster=True)
+        run = part_runner(client)
+    else:
+        parts = parts_wanted(spec, partitions, workers, on_cluster=False)
+        run = local_runner(workers)
+    if parts is None:
+        from utilization.pipeline import load
+
+        yield _Data(load(spec.data, spec.settings or None))
+        return
+    with prepared(spec, parts, run) as made:
+        yield _Data(made.context, made)
+
+
 def _plan(
     spec: ParameterSet,
-    dataset: Dataset,
+    data: _Data,
     header: dict[str, Any],
     force: bool,
     note: Callable[[str], None],
@@ -153,7 +228,8 @@ def _plan(
     """
     from utilization.batch.plan import jobs
 
-    all_jobs = jobs(spec, dataset)
+    dataset = data.dataset
+    all_jobs = jobs(spec, dataset, data.parts.active if data.parts else None)
     keys = {j.name: _key(j, header) for j in all_jobs}
     previous = {} if force else read_manifest(spec.folder, note)
     records: list[ReportRecord] = []
@@ -217,11 +293,11 @@ def _client_names(dataset: Dataset) -> list[str]:
 
 def _execute(
     spec: ParameterSet,
-    dataset: Dataset,
+    data: _Data,
     todo: list[Job],
     keys: dict[str, str],
     workers: int,
-    scheduler: str | None,
+    client: Client | None,
     progress: bool,
     done: int,
     note: Callable[[str], None],
@@ -236,7 +312,7 @@ def _execute(
         total=total, initial=done, unit="report", disable=not progress or not todo, file=sys.stderr
     ) as bar:
         failed = 0
-        for records in _batches(spec, dataset, todo, keys, workers, scheduler, note):
+        for records in _batches(spec, data, todo, keys, workers, client, note):
             for record in records:
                 failed += record.status == "failed"
                 bar.set_postfix(failed=failed, refresh=False)
@@ -246,24 +322,28 @@ def _execute(
 
 def _batches(
     spec: ParameterSet,
-    dataset: Dataset,
+    data: _Data,
     todo: list[Job],
     keys: dict[str, str],
     workers: int,
-    scheduler: str | None,
+    client: Client | None,
     note: Callable[[str], None],
 ) -> Iterator[list[ReportRecord]]:
     if not todo:
         return
-    if scheduler:
-        require("distributed", "dask", "Batch runs on a Dask cluster")
-        from utilization.batch.cluster import connect, run_on_cluster, worker_count
+    if client is not None:
+        from utilization.batch.cluster import run_on_cluster, worker_count
 
-        with connect(scheduler) as client:
-            tasks = sliced_tasks(spec, dataset, todo, keys, worker_count(client))
-            yield from run_on_cluster(client, tasks)
+        if data.parts is not None:
+            tasks = part_tasks(spec, data.parts, todo, keys, worker_count(client))
+        else:
+            tasks = sliced_tasks(spec, data.dataset, todo, keys, worker_count(client))
+        yield from run_on_cluster(client, tasks)
         return
-    tasks = [Task([job], keys, spec.folder, spec.formats) for job in todo]
+    if data.parts is not None:
+        tasks = part_tasks(spec, data.parts, todo, keys, chunk=1)
+    else:
+        tasks = [Task([job], keys, spec.folder, spec.formats) for job in todo]
     if workers <= 1:
         from utilization.batch.workers import close_renderer, run_task
 
@@ -278,18 +358,47 @@ def _batches(
     yield from run_pool(tasks, min(workers, len(tasks)), note)
 
 
+def _chunk_size(jobs: int, workers: int) -> int:
+    """Reports per cluster task: about four tasks per worker, at most CHUNK_MAX."""
+    return max(1, min(CHUNK_MAX, jobs // (workers * 4) or 1))
+
+
 def sliced_tasks(
     spec: ParameterSet, dataset: Dataset, todo: list[Job], keys: dict[str, str], workers: int
 ) -> list[Task]:
     """Chunks of jobs for a cluster, each with the slice of the dataset its reports read."""
     from utilization.batch.slices import slice_dataset, to_bytes
 
-    size = max(1, min(CHUNK_MAX, len(todo) // (workers * 4) or 1))
+    size = _chunk_size(len(todo), workers)
     tasks = []
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
         part = slice_dataset(dataset, spec.view, [j.subject for j in chunk])
         tasks.append(Task(chunk, keys, spec.folder, spec.formats, to_bytes(part)))
+    return tasks
+
+
+def part_tasks(
+    spec: ParameterSet,
+    parts: Parts,
+    todo: list[Job],
+    keys: dict[str, str],
+    workers: int = 1,
+    chunk: int | None = None,
+) -> list[Task]:
+    """Chunks of jobs of one part each (`chunk` reports, default `_chunk_size`), in part
+    order, each naming the files its reports read (`batch.parts.part_slice`).
+    """
+    size = chunk or _chunk_size(len(todo), workers)
+    by_part: dict[tuple[str, str], list[Job]] = {}
+    for job in todo:
+        by_part.setdefault(parts.slice_of(job.subject), []).append(job)
+    tasks = []
+    for files, jobs in sorted(by_part.items()):
+        for start in range(0, len(jobs), size):
+            tasks.append(
+                Task(jobs[start : start + size], keys, spec.folder, spec.formats, part=files)
+            )
     return tasks
 
 

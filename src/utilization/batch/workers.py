@@ -56,6 +56,7 @@ class Task:
     folder: Path  # the set's period folder; reports go to <folder>/<view>/<name>.<ext>
     formats: tuple[str, ...]
     slice_bytes: bytes | None = None
+    part: tuple[str, str] | None = None  # a part's dataset and the whole rejects (batch.parts)
 
 
 def renderer() -> BatchRenderer:
@@ -93,6 +94,17 @@ def run_task(task: Task) -> list[ReportRecord]:
         from utilization.batch.slices import materialize
 
         data = materialize(task.slice_bytes)
+    elif task.part is not None:
+        from utilization.batch.parts import part_slice
+
+        try:
+            data = part_slice(*task.part)
+        except Exception as exc:  # every report of the task fails, saying why
+            error = f"{type(exc).__name__}: {exc}".strip()
+            return [
+                ReportRecord(j.name, j.view, j.subject, task.keys[j.name], "failed", error=error)
+                for j in task.jobs
+            ]
     with _lock:
         return [_render(job, task, data) for job in task.jobs]
 

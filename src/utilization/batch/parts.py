@@ -1,0 +1,227 @@
+"""Batch runs on data cut into parts by client: the coordinator never reads the visits.
+
+A run of a client view on a folder of CSV or Parquet files goes in parts (`partitions`) on a
+Dask cluster (`--scheduler`), when told (`--partitions K`) or when the data is large (more
+than `partitions.AUTOMATIC_ROWS` visits):
+
+    cut                 the coordinator streams the large tables into parts by client
+                        (`partitions.cut`: bounded memory, whatever the size)
+    prepare_part        each part, on a worker: read, validated and matched; its dataset
+                        written to the work folder; back come its rejects, row counts, the
+                        clients it holds and those active in the period
+    whole_context       the coordinator puts the rejects and row counts together (the
+                        catalogs, every reject, no visit): what it plans the run with and
+                        writes rejects.csv from
+    part_slice          a worker rendering a client's report reads the dataset of the
+                        client's part with the whole rejects and row counts: every figure,
+                        count and text of the report is the one the whole data set gives
+
+The work folder is in TMPDIR; on a cluster the workers must be able to read it (TMPDIR a
+shared folder), as for `utilization export --scheduler`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from utilization import views
+from utilization.batch.plan import ParameterSet, active_ids
+from utilization.dataset import Dataset
+from utilization.exceptions import InputError, UsageError
+from utilization.files import write_atomic
+from utilization.partitions import (
+    AUTOMATIC_ROWS,
+    PartJob,
+    PartRunner,
+    cut,
+    folder_of,
+    part_data,
+    part_file,
+    parts_for,
+    whole_context,
+    work_folder,
+)
+from utilization.settings import load_settings
+from utilization.sources import folder_tables, table_rows
+
+SLICE_COLUMN = "client_id"
+"""The batch slice of the views that can run in parts: parts hold whole clients."""
+DATASET = "dataset"  # a part's matched dataset: <work>/part-NNNNN/dataset.pickle
+SLICE = "slice"  # the same with the whole rejects and row counts, as reports read it
+WHOLE = "whole.pickle"  # the whole rejects, row counts and source description
+
+
+@dataclass
+class PreparedPart:
+    """What one part tells the coordinator (`prepare_part`)."""
+
+    index: int
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    clients: list[str]  # clients with an authorization or a visit in the part
+    active: list[str]  # those active in the run's period (`plan.active_ids`)
+    file: str  # the part's dataset
+    catalogs: Dataset | None = None
+    catalog_rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A data folder prepared in parts for a batch run."""
+
+    context: Dataset  # catalogs, every reject, the row counts; no authorization or visit
+    active: list[str]  # clients active in the period, sorted
+    part_of: dict[str, int]  # client id -> its part (clients without rows: part 0)
+    files: list[str]  # each part's dataset
+    whole: str  # the whole rejects and row counts
+
+    def slice_of(self, subject: str) -> tuple[str, str]:
+        """The files a report about `subject` reads (`part_slice`)."""
+        return self.files[self.part_of.get(subject, 0)], self.whole
+
+
+def check_partitions(spec: ParameterSet, partitions: int | None) -> None:
+    """UsageError when `partitions` cannot be: below 0, or parts asked of data or a view that
+    cannot be cut (only reports of one client on a folder of files can).
+    """
+    if partitions is None or partitions == 0:
+        return
+    if partitions < 0:
+        msg = f"--partitions must be 0 or more, not {partitions}"
+        raise UsageError(msg)
+    if not _possible(spec):
+        msg = (
+            f"--partitions {partitions}: only reports of one client ({_client_views()}) on a "
+            "folder of CSV or Parquet files (without a remittances/ folder) can be made in "
+            "parts; run the set without --partitions"
+        )
+        raise UsageError(msg)
+
+
+def parts_wanted(
+    spec: ParameterSet, partitions: int | None, workers: int, on_cluster: bool
+) -> int | None:
+    """How many parts the run's data is cut into; None: loaded whole (by the coordinator).
+
+    `partitions`: 0 whole; K > 0 in K parts (`check_partitions`); None: in parts on a cluster,
+    and locally above `AUTOMATIC_ROWS` visits, when the data and view can be, as many as
+    `partitions.parts_for` says for `workers`.
+    """
+    check_partitions(spec, partitions)
+    if partitions is not None:
+        return partitions or None
+    folder = folder_of(spec.data)
+    if folder is None or not _possible(spec):
+        return None
+    if not on_cluster:
+        files = folder_tables(folder)
+        rows = table_rows(files["visits"]) if "visits" in files else 0
+        if rows <= AUTOMATIC_ROWS:
+            return None
+    return parts_for(folder, workers)
+
+
+def _possible(spec: ParameterSet) -> bool:
+    return folder_of(spec.data) is not None and views.get(spec.view).batch_slice == SLICE_COLUMN
+
+
+def _client_views() -> str:
+    return ", ".join(n for n, v in views.VIEWS.items() if v.batch_slice == SLICE_COLUMN)
+
+
+@contextmanager
+def prepared(spec: ParameterSet, parts: int, run: PartRunner) -> Iterator[Parts]:
+    """The run's data folder cut into `parts`, each prepared by `run` (on the cluster's or
+    local workers); the work folder removed when the run ends.
+    """
+    folder = folder_of(spec.data)
+    if folder is None:  # parts_wanted said it can be cut
+        msg = f"internal error: {spec.data} cannot be cut into parts"
+        raise AssertionError(msg)
+    settings = load_settings(spec.settings or None, folder)
+    with work_folder() as work:
+        cut_data = cut(folder, parts, work)
+        jobs = [PartJob(cut_data, i, settings, spec.request) for i in range(cut_data.parts)]
+        results = sorted(run(prepare_part, jobs), key=lambda r: r.index)
+        context = whole_context(cut_data, settings, results)
+        whole = work / WHOLE
+        whole_state = {
+            "rejects": context.rejects,
+            "row_counts": context.row_counts,
+            "source": context.source,
+        }
+        write_atomic(whole, pickle.dumps(whole_state, protocol=pickle.HIGHEST_PROTOCOL))
+        yield Parts(
+            context=context,
+            active=sorted({c for r in results for c in r.active}),
+            part_of={c: r.index for r in results for c in r.clients},
+            files=[r.file for r in results],
+            whole=str(whole),
+        )
+
+
+def prepare_part(job: PartJob) -> PreparedPart:
+    """One part read, validated and matched (`partitions.part_data`), its dataset written to
+    the work folder; what the coordinator needs of it.
+    """
+    data = part_data(job)
+    dataset = data.dataset
+    column = SLICE_COLUMN
+    clients = set(dataset.authorizations[column]) | set(dataset.visits[column])
+    path = part_file(job.cut.work, DATASET, job.index)
+    write_atomic(path, pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL))
+    return PreparedPart(
+        index=job.index,
+        rejects=data.rejects,
+        counts=data.counts,
+        clients=sorted(str(c) for c in clients),
+        active=active_ids(dataset, job.request.period, column),
+        file=str(path),
+        catalogs=data.catalogs,
+        catalog_rows=data.catalog_rows,
+    )
+
+
+_made: dict[tuple[str, str], str] = {}
+_making = threading.Lock()
+
+
+def part_slice(dataset_file: str, whole_file: str) -> str:
+    """The file a report of a client of this part reads as its `data_slice`: the part's
+    dataset with the whole data set's rejects, row counts and source description. Written
+    once next to the part's dataset (by whichever worker comes first), then reused.
+    """
+    key = (dataset_file, whole_file)
+    with _making:
+        if key in _made and Path(_made[key]).is_file():
+            return _made[key]
+        path = Path(dataset_file).with_name(f"{SLICE}.pickle")
+        if not path.is_file():
+            try:
+                with open(dataset_file, "rb") as handle:  # written by prepare_part
+                    dataset = pickle.load(handle)
+                with open(whole_file, "rb") as handle:
+                    whole = pickle.load(handle)
+            except OSError as exc:
+                msg = (
+                    f"cannot read the part {dataset_file} ({exc.strerror}); on a cluster the "
+                    "workers must reach the coordinator's TMPDIR (a shared folder)"
+                )
+                raise InputError(msg) from None
+            dataset = replace(
+                dataset,
+                rejects=whole["rejects"],
+                row_counts=whole["row_counts"],
+                source=whole["source"],
+            )
+            write_atomic(path, pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL))
+            del dataset
+        _made[key] = str(path)
+        return str(path)

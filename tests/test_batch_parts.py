@@ -1,0 +1,189 @@
+"""Batch runs in parts (issue 11): the coordinator cuts the data folder by client and never
+loads the visits; workers read their part's rows with the whole rejects and row counts, so
+every report is the one a run on the whole data set makes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from utilization import pipeline
+from utilization.batch import BatchResult, run_batch
+from utilization.batch import parts as batch_parts
+from utilization.batch.parts import parts_wanted
+from utilization.batch.plan import ParameterSet, parameter_set
+from utilization.cli import main
+from utilization.exceptions import UsageError
+
+TODAY = date(2026, 11, 23)
+CELL_ID = re.compile(r'id="cell-id=[0-9a-f]+"')  # papermill's injected cell gets a random id
+
+
+@pytest.fixture(scope="module")
+def data(demo_folder: Callable[..., Path]) -> Path:
+    """A small demo agency (8 clients, with the demo's bad rows) for a fixed day."""
+    return demo_folder(clients=8, today=TODAY)
+
+
+def spec_for(source: Path, out: Path, **extra: object) -> ParameterSet:
+    raw = {
+        "name": "q",
+        "view": "client",
+        "period": "2026-Q4",
+        "data": str(source),
+        "clients": "active",
+        "formats": ["html"],
+        "out": str(out),
+    }
+    return parameter_set(raw | extra)
+
+
+@pytest.fixture(scope="module")
+def whole(data: Path, tmp_path_factory: pytest.TempPathFactory) -> BatchResult:
+    """Every active client's report from the whole data set loaded in one process."""
+    return run_batch(spec_for(data, tmp_path_factory.mktemp("whole")), workers=1, partitions=0)
+
+
+def _pages(result: BatchResult) -> dict[str, str]:
+    return {
+        p.name: CELL_ID.sub("", p.read_text(encoding="utf-8"))
+        for p in sorted((result.folder / "client").glob("*.html"))
+    }
+
+
+def _no_whole_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make loading the whole data set in this process an error."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        msg = "the coordinator loaded the whole data set"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(pipeline, "load", refused)
+
+
+def test_a_batch_in_parts_makes_the_reports_of_the_whole_data_set(
+    whole: BatchResult, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut into 3 parts of the 8 clients, the same 7 active clients get a report each, every
+    page equals the whole run's (the rejects of every part counted in each), with the same
+    key figures and the same rejects.csv; this process never loads the whole data set.
+    """
+    _no_whole_load(monkeypatch)
+    result = run_batch(spec_for(data, tmp_path), workers=1, partitions=3)
+    assert [r.status for r in result.records] == ["ok"] * len(whole.records)
+    assert [r.subject for r in result.records] == [r.subject for r in whole.records]
+    assert len(whole.records) == 7
+    assert _pages(result) == _pages(whole)
+    assert [r.figures for r in result.records] == [r.figures for r in whole.records]
+    assert (result.folder / "rejects.csv").read_bytes() == (
+        whole.folder / "rejects.csv"
+    ).read_bytes()
+    assert len((result.folder / "rejects.csv").read_text().splitlines()) > 2  # bad rows, kept
+    log = (result.folder / "batch.log").read_text()
+    assert "7 report(s), 7 to render from 3 part(s) of the data" in log
+
+
+def test_a_large_folder_goes_in_parts_by_itself(
+    whole: BatchResult, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above AUTOMATIC_ROWS visits (here lowered to 100) a local run goes in parts, one per
+    ROWS_PER_PART visits (here 1,000: the demo's visits make 2 parts on 2 workers).
+    """
+    monkeypatch.setattr(batch_parts, "AUTOMATIC_ROWS", 100)
+    monkeypatch.setattr("utilization.partitions.ROWS_PER_PART", 1_000)
+    spec = spec_for(data, tmp_path, clients=["C0002", "C0007"])
+    assert parts_wanted(spec, None, workers=2, on_cluster=False) == 2
+    _no_whole_load(monkeypatch)
+    result = run_batch(spec, workers=1)
+    assert [(r.subject, r.status) for r in result.records] == [("C0002", "ok"), ("C0007", "ok")]
+    pages = _pages(whole)
+    assert _pages(result) == {k: pages[k] for k in ("C0002.html", "C0007.html")}
+    assert "from 2 part(s) of the data" in (result.folder / "batch.log").read_text()
+
+
+def test_small_data_other_views_and_other_sources_are_loaded_whole(
+    data: Path, tmp_path: Path
+) -> None:
+    """Locally below AUTOMATIC_ROWS, a procedure view (sliced by procedure) or the demo
+    source (not a folder) are loaded whole; on a cluster a client view on a folder goes in
+    parts, as many as `parts_for` says (one for this small folder).
+    """
+    client = spec_for(data, tmp_path)
+    assert parts_wanted(client, None, workers=2, on_cluster=False) is None
+    assert parts_wanted(client, None, workers=2, on_cluster=True) == 1
+    assert parts_wanted(client, 0, workers=2, on_cluster=True) is None
+    procedure = spec_for(data, tmp_path, view="procedure", clients="active")
+    assert parts_wanted(procedure, None, workers=2, on_cluster=True) is None
+    demo = spec_for(data, tmp_path, data="demo")
+    assert parts_wanted(demo, None, workers=2, on_cluster=True) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "partitions", "message"),
+    [
+        ({"view": "procedure"}, 2, r"--partitions 2: only reports of one client \(client\)"),
+        ({"data": "demo"}, 2, "on a folder of CSV or Parquet files"),
+        ({}, -1, "--partitions must be 0 or more, not -1"),
+    ],
+)
+def test_parts_that_cannot_be_are_a_usage_error_before_anything_is_written(
+    data: Path, tmp_path: Path, extra: dict[str, object], partitions: int, message: str
+) -> None:
+    """`--partitions` on a view or source that cannot be cut: a usage error, no folder made."""
+    spec = spec_for(data, tmp_path, **extra)
+    with pytest.raises(UsageError, match=message):
+        run_batch(spec, partitions=partitions)
+    assert not (tmp_path / "q").exists()
+
+
+def test_the_command_takes_partitions(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`utilization batch --partitions 2` renders the set from 2 parts; a procedure set with
+    --partitions exits 2 with the reason.
+    """
+    params = tmp_path / "set.yaml"
+    params.write_text(
+        f"name: q\nview: client\nperiod: 2026-Q4\ndata: {data}\nclients: [C0001, C0008]\n"
+        "formats: [html]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    argv = ["batch", str(params), "--out", str(out), "--workers", "1", "--no-progress"]
+    assert main([*argv, "--partitions", "2"]) == 0
+    assert "2 of 2 reports ok" in capsys.readouterr().out
+    log = (out / "q" / "2026-Q4" / "batch.log").read_text()
+    assert "from 2 part(s) of the data" in log
+    params.write_text(params.read_text().replace("view: client", "view: procedure"))
+    assert main([*argv, "--partitions", "2"]) == 2
+    assert "only reports of one client" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_on_a_dask_cluster_the_coordinator_reads_no_visit(
+    whole: BatchResult, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --scheduler, the parts are prepared and the reports rendered on a LocalCluster's
+    two workers; this process only cuts the folder and puts the rejects together. Every page
+    equals the whole run's.
+    """
+    from distributed import LocalCluster
+
+    _no_whole_load(monkeypatch)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = run_batch(
+            spec_for(data, tmp_path), scheduler=cluster.scheduler_address, partitions=2
+        )
+    assert [r.status for r in result.records] == ["ok"] * 7
+    assert _pages(result) == _pages(whole)
+    assert (result.folder / "rejects.csv").read_bytes() == (
+        whole.folder / "rejects.csv"
+    ).read_bytes()
+    assert "from 2 part(s) of the data" in (result.folder / "batch.log").read_text()
