@@ -209,7 +209,8 @@ def test_a_daily_limit_with_two_visits_the_same_day(tmp_path: Path) -> None:
 
 def test_a_scheduled_visit_after_the_authorization_ends_is_unauthorized(tmp_path: Path) -> None:
     """S1 ends 31 Mar; the visit scheduled 2 Apr has no authorization holding its date:
-    `unauthorized`, 0 fit and 0 over, flagged scheduled_unauthorized with its 4 units.
+    `unauthorized`, 0 fit and 0 over, flagged scheduled_unauthorized with its 4 units, which
+    `check-schedule` says would not be paid (4 of 4).
     """
     folder = write_data(
         tmp_path / "data",
@@ -231,6 +232,9 @@ def test_a_scheduled_visit_after_the_authorization_ends_is_unauthorized(tmp_path
         "reason": "no authorization holds 2025-04-02: S1 ended 2025-03-31",
     }
     assert kinds(data, "scheduled_unauthorized") == {"S": 4}
+    rc, text, err = run(["check-schedule", "--data", str(folder), "--from", "2025-04-01"])
+    assert rc == 3, err
+    assert f"2025-04-02  Ana Alvarez (C1)  T1019  4 of 4 units: {row['reason']}" in text
 
 
 SCHEDULED_MONTH = dict(
@@ -270,7 +274,8 @@ def test_scheduled_visits_that_together_cross_a_monthly_limit(tmp_path: Path) ->
 
 def test_check_schedule_lists_what_would_not_be_paid_and_exits_3(tmp_path: Path) -> None:
     """`check-schedule` from 5 Mar (90 days by default) lists S17 and S24 with their
-    reasons; JSON holds from, to and the visits; exit code 3. A window after them: exit 0.
+    reasons and units not paid (the units over); JSON holds from, to and the visits; exit
+    code 3. A window after them: exit 0.
     """
     folder = write_data(tmp_path / "data", **SCHEDULED_MONTH)  # type: ignore[arg-type]
     out = tmp_path / "check.json"
@@ -279,9 +284,12 @@ def test_check_schedule_lists_what_would_not_be_paid_and_exits_3(tmp_path: Path)
     assert rc == 3, err
     body = json.loads(out.read_text())
     assert (body["from"], body["to"]) == ("2025-03-05", "2025-06-03")
-    assert [(v["visit_id"], v["units_over"], v["reason"]) for v in body["visits"]] == [
-        ("S17", 2, REASON_M),
-        ("S24", 4, REASON_M),
+    assert [
+        (v["visit_id"], v["units"], v["units_over"], v["units_not_paid"], v["reason"])
+        for v in body["visits"]
+    ] == [
+        ("S17", 4, 2, 2, REASON_M),
+        ("S24", 4, 4, 4, REASON_M),
     ]
     assert body["visits"][0]["client_name"] == "Ana Alvarez"
     rc, text, _ = run(args)

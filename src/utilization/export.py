@@ -55,8 +55,9 @@ SECTION_COLUMNS: dict[str, list[str]] = {
     "limits": balances.LIMIT_COLUMNS,
     "schedule": [
         "visit_id", "client_id", "client_name", "procedure_code", "service_date", "units",
-        "units_fit", "units_over", "schedule_status", "authorization_id", "reason",
-    ],
+        "units_fit", "units_over", "units_not_paid", "schedule_status", "authorization_id",
+        "reason",
+    ],  # client_name and units_not_paid: `utilization check-schedule` (schedule.not_paid)
     "revenue": ["category", "units", "amount"],
     "revenue_by_client": ["client_id", "client_name", *revenue.category_columns()],
     "revenue_by_procedure": [

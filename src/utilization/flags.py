@@ -9,6 +9,7 @@ import pandas as pd
 
 from utilization import balances as bal
 from utilization.limits import LIMIT_WORDS
+from utilization.schedule import OVER, not_paid_rows
 from utilization.selection import Selection, visit_keys
 from utilization.totals import join
 
@@ -153,8 +154,8 @@ def scheduled_flags(schedule_table: pd.DataFrame) -> pd.DataFrame:
     Grain: one row per scheduled visit that is over (`scheduled_over_authorization`, units =
     units over) or unauthorized (`scheduled_unauthorized`, units = the visit's units).
     """
-    chosen = schedule_table[schedule_table["schedule_status"] != "fits"]
-    over = (chosen["schedule_status"] == "over").to_numpy()
+    chosen = not_paid_rows(schedule_table)
+    over = (chosen["schedule_status"] == OVER).to_numpy()
     return pd.DataFrame(
         {
             "kind": pd.Series(
@@ -167,7 +168,7 @@ def scheduled_flags(schedule_table: pd.DataFrame) -> pd.DataFrame:
             "client_id": chosen["client_id"],
             "procedure_code": chosen["procedure_code"],
             "service_date": chosen["service_date"],
-            "units": np.where(over, chosen["units_over"], chosen["units"]).astype(np.int64),
+            "units": chosen["units_not_paid"],
             "detail": chosen["reason"].astype("str"),
         }
     )

@@ -92,12 +92,21 @@ def schedule_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return rows.drop(columns=[START]).reset_index(drop=True)
 
 
-def not_paid(selection: Selection) -> pd.DataFrame:
-    """The scheduled visits of `schedule` that would not be paid in full (over or
-    unauthorized), with the client's name. Grain: one row per visit, in time order.
+def not_paid_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a schedule table (`schedule`) that would not be paid in full, over or
+    unauthorized, with `units_not_paid`: the units over for a visit over, every unit of one
+    unauthorized (both: `units - units_fit`).
     """
-    rows = schedule(selection)
-    rows = rows[rows["schedule_status"] != FITS].reset_index(drop=True)
+    chosen = rows[rows["schedule_status"] != FITS]
+    lost = chosen["units"].to_numpy(dtype=np.int64) - chosen["units_fit"].to_numpy(dtype=np.int64)
+    return chosen.assign(units_not_paid=lost)
+
+
+def not_paid(selection: Selection) -> pd.DataFrame:
+    """The scheduled visits of `schedule` that would not be paid in full (`not_paid_rows`),
+    with the client's name. Grain: one row per visit, in time order.
+    """
+    rows = not_paid_rows(schedule(selection)).reset_index(drop=True)
     names = selection.dataset.clients.set_index("client_id")["client_name"]
     rows.insert(2, "client_name", rows["client_id"].map(names).astype("str"))
     return rows
@@ -115,10 +124,9 @@ def schedule_text(rows: pd.DataFrame, period: Period) -> str:
     for row in rows.itertuples(index=False):
         item: Any = row
         day = pd.Timestamp(item.service_date).date().isoformat()
-        lost = item.units if item.schedule_status == UNAUTHORIZED else item.units_over
         lines.append(
             f"{day}  {item.client_name} ({item.client_id})  {item.procedure_code}  "
-            f"{lost} of {item.units} units: {item.reason}"
+            f"{item.units_not_paid} of {item.units} units: {item.reason}"
         )
     return "\n".join(lines)
 

@@ -9,7 +9,6 @@ from html import escape
 from pathlib import PurePath
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 
 from utilization import providers, views
@@ -18,6 +17,7 @@ from utilization.figures import ViewFigures
 from utilization.parameters import Request
 from utilization.pipeline import load_cached
 from utilization.report import charts, tables, words
+from utilization.schedule import not_paid_rows
 from utilization.views import build_view
 
 DETAIL_COLUMNS = {
@@ -351,11 +351,8 @@ class Report:
             texts.append(f"{service}, limited to {limit}: {limit_sentence(row)}.")
         schedule = self.figures.schedule
         if schedule is not None:
-            problems = schedule[schedule["schedule_status"] != "fits"]
-            lost = problems["units"].where(
-                problems["schedule_status"] == "unauthorized", problems["units_over"]
-            )
-            for code, group in problems.assign(lost=lost).groupby("procedure_code", sort=True):
+            problems = not_paid_rows(schedule)
+            for code, group in problems.groupby("procedure_code", sort=True):
                 service = procedures.get(code, code)
                 first, last = group["service_date"].min(), group["service_date"].max()
                 when = (
@@ -366,7 +363,7 @@ class Report:
                 visits = "visit" if len(group) == 1 else "visits"
                 texts.append(
                     f"{len(group)} scheduled {service} {visits} ({when}) would not be paid "
-                    f"for {_count(group['lost'].sum())} units: {group['reason'].iloc[0]}"
+                    f"for {_count(group['units_not_paid'].sum())} units: {group['reason'].iloc[0]}"
                     + (" (and others)." if group["reason"].nunique() > 1 else ".")
                 )
         return texts
@@ -596,24 +593,17 @@ class Report:
         (§11); the client view leaves out the client column.
         """
         schedule = self.figures.schedule
-        problems = None if schedule is None else schedule[schedule["schedule_status"] != "fits"]
+        problems = None if schedule is None else not_paid_rows(schedule)
         if problems is None or problems.empty:
             return "<p>Every scheduled visit of this period would be paid.</p>\n"
         names = self.dataset.clients.set_index("client_id")["client_name"]
-        frame = problems.assign(
-            client_name=problems["client_id"].map(names),
-            not_paid=np.where(
-                problems["schedule_status"] == "unauthorized",
-                problems["units"],
-                problems["units_over"],
-            ),
-        )
+        frame = problems.assign(client_name=problems["client_id"].map(names))
         columns = {
             "service_date": "Date",
             "client_name": "Client",
             "procedure_code": "Procedure",
             "units": "Units",
-            "not_paid": "Units not paid",
+            "units_not_paid": "Units not paid",
             "reason": "Why",
         }
         if self.request.view == "client":
@@ -626,7 +616,7 @@ class Report:
                 "All are in <code>utilization check-schedule</code> and the export "
                 "(<code>schedule</code>).</p>"
             )
-        return note + tables.table(shown, columns=columns, units=["units", "not_paid"])
+        return note + tables.table(shown, columns=columns, units=["units", "units_not_paid"])
 
     def schedule_summary_html(self) -> str:
         """Agency view: how many scheduled visits of the period would not be paid, then the
