@@ -48,6 +48,9 @@ def test_temporary_names_are_fresh_and_recognizable(tmp_path: Path, target: Path
     names = {temporary_name("x.csv") for _ in range(100)}
     assert len(names) == 100 and all(is_temporary(n) for n in names)
     assert not is_temporary(".notes.tmp") and not is_temporary(".x.csv.tmp")
+    mine, other = temporary_name("x.html"), temporary_name("x.html.pdf")  # job `x.html`, PDF
+    assert is_temporary(mine, of="x.html") and not is_temporary(other, of="x.html")
+    assert is_temporary(other, of="x.html.pdf") and not is_temporary(mine, of="x")
     assert sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink()) == [
         "agency.xlsx",
         "elsewhere",

@@ -27,7 +27,7 @@ from typing import TextIO
 from utilization.exceptions import EnvironmentFault
 
 TEMPORARY_SUFFIX = ".utilization.tmp"
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{16}" + re.escape(TEMPORARY_SUFFIX) + "$")
+_TEMPORARY = re.compile(r"^\.(.+)\.[0-9a-f]{16}" + re.escape(TEMPORARY_SUFFIX) + "$")
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -37,9 +37,12 @@ def temporary_name(name: str) -> str:
     return f".{name}.{secrets.token_hex(8)}{TEMPORARY_SUFFIX}"
 
 
-def is_temporary(name: str) -> bool:
-    """Whether a file name is one of `temporary_name`'s (what clean-up may delete)."""
-    return bool(_TEMPORARY.match(name))
+def is_temporary(name: str, of: str | None = None) -> bool:
+    """Whether a file name is one of `temporary_name`'s (what clean-up may delete); with
+    `of`, one made for the file named `of`.
+    """
+    found = _TEMPORARY.match(name)
+    return found is not None and (of is None or found.group(1) == of)
 
 
 def fault(exc: OSError, path: Path | str, action: str) -> EnvironmentFault:

@@ -15,6 +15,7 @@ from utilization import views
 from utilization.exceptions import InputError, UsageError
 from utilization.metrics import BASES, Basis
 from utilization.period import Filters, Period, current_quarter, parse_date, parse_period
+from utilization.sources import on_disk
 from utilization.views import SUBJECT_COLUMNS, ViewName
 
 FILTERS: dict[str, str] = {
@@ -32,9 +33,8 @@ YAML_FILTERS = ("payer", "provider", "case_type", "billable")
 
 def source_text(data: str) -> str:
     """A data source as a notebook kernel can open it: a folder or file made absolute."""
-    if data != "demo" and "://" not in data and Path(data).exists():
-        return str(Path(data).resolve())
-    return data
+    path = on_disk(data)
+    return data if path is None else str(path.resolve())
 
 
 @dataclass(frozen=True)

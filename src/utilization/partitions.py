@@ -136,11 +136,8 @@ def folder_of(source: str | Path) -> Path | None:
     """The data folder of `source` when it can be cut (a folder of CSV or Parquet files
     without `remittances/`), else None.
     """
-    text = str(source)
-    if text.strip() == "demo" or "://" in text:
-        return None
-    folder = Path(source)
-    if not folder.is_dir() or (folder / REMITTANCES).is_dir():
+    folder = sources.on_disk(source)
+    if folder is None or not folder.is_dir() or (folder / REMITTANCES).is_dir():
         return None
     return folder
 

@@ -46,10 +46,9 @@ def source_files(source: str | Path, settings: str | Path | None = None) -> list
     """
     from utilization.remittance.x12 import remittance_files
 
-    text = str(source)
-    path = Path(source)
+    path = sources.on_disk(source)
     files: list[Path] = []
-    if text != "demo" and "://" not in text and path.exists():
+    if path is not None:
         folder = path if path.is_dir() else path.parent
         if path.is_dir():
             files += [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]

@@ -60,6 +60,17 @@ class RawSource:
     kind: str
 
 
+def on_disk(source: str | Path) -> Path | None:
+    """The file or folder `source` names when it is one that exists: not `demo`, not a
+    database URL (told apart as `read_source` does); else None.
+    """
+    text = str(source)
+    if text.strip() == "demo" or "://" in text:
+        return None
+    path = Path(source)
+    return path if path.exists() else None
+
+
 def read_source(source: str | Path) -> RawSource:
     """Read the known tables of a folder, `.xlsx` workbook, SQLAlchemy URL or `demo`.
 

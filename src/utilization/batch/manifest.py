@@ -16,7 +16,7 @@ import pandas as pd
 import utilization
 from utilization.dataset import TABLES, Dataset
 from utilization.files import sha256_file, write_atomic
-from utilization.sources import masked_source
+from utilization.sources import masked_source, on_disk
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -116,20 +116,14 @@ def input_fingerprints(data: str, settings: str, dataset: Dataset) -> dict[str, 
     """
     from utilization.pipeline import source_files
 
-    prints: dict[str, str] = {}
-    path = Path(data)
-    if data != "demo" and "://" not in data and path.exists():
-        for file in source_files(data, settings or None):
-            prints[str(file.resolve())] = sha256_file(file)
-    else:
+    prints = {str(f.resolve()): sha256_file(f) for f in source_files(data, settings or None)}
+    if on_disk(data) is None:
         shown = masked_source(data)
         for table in (*TABLES, "rejects"):
             frame: pd.DataFrame = getattr(dataset, table)
             rows = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
             content = canonical_json(list(frame.columns)).encode() + rows.tobytes()
             prints[f"{shown}#{table}"] = hashlib.sha256(content).hexdigest()
-    if settings:
-        prints[str(Path(settings).resolve())] = sha256_file(Path(settings))
     return prints
 
 

@@ -141,7 +141,7 @@ def _remove_leftovers(task: Task) -> None:
             continue
         for ext in task.formats:
             for path in folder.glob(f".{glob.escape(job.name)}.{ext}.*"):
-                if is_temporary(path.name) and path.name.count(".") == job.name.count(".") + 5:
+                if is_temporary(path.name, of=f"{job.name}.{ext}"):
                     path.unlink(missing_ok=True)
 
 
