@@ -271,6 +271,41 @@ def test_export_cuts_the_data_into_parts_on_worker_processes(tmp_path: Path) -> 
     assert texts[0] == texts[1]
 
 
+def test_a_csv_file_that_cannot_be_streamed_is_cut_whole_and_said(tmp_path: Path) -> None:
+    """A line of spaces in visits.csv stops Arrow's streaming reader (a row of 1 field): the
+    file is read whole to cut it (the same JSON as in memory: the line is skipped as blank,
+    counted in the row numbers) and standard error says so, naming the file and why.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=[*CLIENTS, *MORE_CLIENTS],
+        authorizations=[auth("A1", "C6", "T1019", "2025-01-01", "2025-03-31", 40)],
+        visits=[timed(f"V{i}", ("C1", "C6")[i % 2], "T1019", "2025-01-06", 60) for i in range(4)],
+    )
+    visits = folder / "visits.csv"
+    lines = visits.read_text(encoding="utf-8").splitlines(keepends=True)
+    visits.write_text("".join([*lines[:3], "   \n", *lines[3:]]), encoding="utf-8")
+    texts, errors = [], []
+    for parts in ("0", "2"):
+        out = tmp_path / f"agency-{parts}.json"
+        rc, _, err = run(
+            ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to",
+             "2025-03-31", "--partitions", parts, "--out", str(out)]
+        )  # fmt: skip
+        assert rc == 0, err
+        texts.append(out.read_bytes())
+        errors.append(err)
+    assert texts[0] == texts[1]
+    assert json.loads(texts[1])["kpis"]["units_used"] == 16  # 4 visits of 4 units
+    assert errors[0] == ""
+    assert errors[1] == (
+        "utilization: note: visits.csv: a row of 1 field(s) where the header has "
+        f"{len(lines[0].split(','))} (a blank line); the file is read whole to cut it, so "
+        "memory grows with it (save it without blank lines, or as Parquet, to keep memory "
+        "bounded)\n"
+    )
+
+
 def test_parts_are_one_per_million_visits_as_a_multiple_of_the_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,7 @@ import math
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -254,16 +255,18 @@ def _table_files(folder: Path) -> dict[str, Path]:
     return sources.folder_tables(folder)
 
 
-def cut(folder: Path, parts: int, work: Path) -> Cut:
+def cut(folder: Path, parts: int, work: Path, note: Callable[[str], None] | None = None) -> Cut:
     """Cut the large tables of `folder` into `parts` parts by client, in `work`.
 
     Clients are taken in client_id order and cut into `parts` ranges of about as many
     clients; a visit or authorization goes to the part of its client (one whose client is
     missing or unknown to part 0: it is rejected there), a payment to the part of the
     first row of its visit_id (part 0 when there is none). Rows keep their order and row
-    numbers. A table is read a batch at a time (a CSV file Arrow cannot stream is read
-    whole).
+    numbers. A table is read a batch at a time; a CSV file Arrow cannot stream (a blank
+    line, a ragged row, a row over 1 MB) is read whole, and `note` (default: standard
+    error) is told why, since memory then grows with the file.
     """
+    note = note or _to_stderr
     files = _table_files(folder)
     clients = _catalog_ids(sources.read_table(files["clients"]))
     parts = max(1, min(parts, len(clients)))  # at most a part per client: none left empty
@@ -283,7 +286,11 @@ def cut(folder: Path, parts: int, work: Path) -> Cut:
                 client_part,
                 visit_parts,
             )
-        except IrregularCsv:  # read whole, as read_csv reads it
+        except IrregularCsv as why:  # read whole, as read_csv reads it
+            note(
+                f"note: {why}; the file is read whole to cut it, so memory grows with it "
+                "(save it without blank lines, or as Parquet, to keep memory bounded)"
+            )
             found = _cut_table(
                 work,
                 table,
@@ -298,6 +305,10 @@ def cut(folder: Path, parts: int, work: Path) -> Cut:
         if lookup is not None:
             visit_parts = lookup
     return Cut(folder, work, parts, files, rows, repeats)
+
+
+def _to_stderr(text: str) -> None:
+    print(f"utilization: {text}", file=sys.stderr)
 
 
 def _cut_table(

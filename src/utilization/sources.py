@@ -486,7 +486,9 @@ def _not_parquet(path: Path, exc: Exception) -> str:
 
 
 class IrregularCsv(Exception):
-    """A CSV file `table_batches` cannot stream: read it whole with `read_csv`."""
+    """A CSV file `table_batches` cannot stream: read it whole with `read_csv`. Its text
+    says why, in words for the user (`partitions.cut` tells them).
+    """
 
 
 def table_rows(path: Path) -> int:
@@ -554,13 +556,14 @@ def _csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     try:
         reader = pacsv.open_csv(path, **_csv_options(width, _BLOCK, on_invalid))
         if len(reader.schema) != width:
-            raise IrregularCsv(name)
+            msg = f"{name}: Arrow reads {len(reader.schema)} columns where the header has {width}"
+            raise IrregularCsv(msg)
         pending: list[pa.RecordBatch] = []
         count = 0
         first = 0  # records read before the pending ones, the header included
         for batch in reader:
             if irregular:
-                raise IrregularCsv(name)
+                raise IrregularCsv(_ragged(name, irregular, width))
             pending.append(batch)
             count += batch.num_rows
             if count >= rows:
@@ -568,17 +571,23 @@ def _csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
                 first += count
                 pending, count = [], 0
         if irregular:
-            raise IrregularCsv(name)
+            raise IrregularCsv(_ragged(name, irregular, width))
         if pending or first == 0:
             table = pa.Table.from_batches(pending, schema=reader.schema)
             if first == 0 and table.num_rows == 0:
-                raise IrregularCsv(name)  # not even the header: as read_csv says
+                raise IrregularCsv(f"{name}: no header")  # as read_csv says it
             yield _csv_frame(table, names, first, name)
     except pa.ArrowInvalid as exc:
         text = str(exc)
         if "UTF8" in text or "UTF-8" in text:
             raise InputError(_not_utf8(path)) from None
-        raise IrregularCsv(name) from None
+        raise IrregularCsv(f"{name}: {text.strip()}") from None
+
+
+def _ragged(name: str, fields: list[int], width: int) -> str:
+    """Why a CSV file with rows of another width than its header cannot be streamed."""
+    blank = " (a blank line)" if fields[0] <= 1 else ""
+    return f"{name}: a row of {fields[0]} field(s) where the header has {width}{blank}"
 
 
 def _csv_frame(table: pa.Table, names: pd.Index, first: int, where: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -137,9 +137,11 @@ def _client_views() -> str:
 
 
 @contextmanager
-def prepared(spec: ParameterSet, parts: int, run: PartRunner) -> Iterator[Parts]:
+def prepared(
+    spec: ParameterSet, parts: int, run: PartRunner, note: Callable[[str], None] | None = None
+) -> Iterator[Parts]:
     """The run's data folder cut into `parts`, each prepared by `run` (on the cluster's or
-    local workers); the work folder removed when the run ends.
+    local workers); the work folder removed when the run ends. `note`: see `partitions.cut`.
     """
     folder = folder_of(spec.data)
     if folder is None:  # parts_wanted said it can be cut
@@ -147,7 +149,7 @@ def prepared(spec: ParameterSet, parts: int, run: PartRunner) -> Iterator[Parts]
         raise AssertionError(msg)
     settings = load_settings(spec.settings or None, folder)
     with work_folder() as work:
-        cut_data = cut(folder, parts, work)
+        cut_data = cut(folder, parts, work, note)
         jobs = [PartJob(cut_data, i, settings, spec.request) for i in range(cut_data.parts)]
         results = sorted(run(prepare_part, jobs), key=lambda r: r.index)
         context = whole_context(cut_data, settings, results)

@@ -130,7 +130,7 @@ def run_batch(
     ):
         ensure_folder(folder / spec.view, within=folder)  # the reports' folder: no link
         removed = remove_temporary_files(folder)
-        with _data(spec, partitions, workers, client) as data:
+        with _data(spec, partitions, workers, client, log.write) as data:
             dataset = data.dataset
             log.names = _client_names(dataset)
             rejects = write_rejects(dataset, folder, within=folder)
@@ -191,7 +191,11 @@ def _cluster(scheduler: str | None) -> Iterator[Client | None]:
 
 @contextmanager
 def _data(
-    spec: ParameterSet, partitions: int | None, workers: int, client: Client | None
+    spec: ParameterSet,
+    partitions: int | None,
+    workers: int,
+    client: Client | None,
+    note: Callable[[str], None],
 ) -> Iterator[_Data]:
     """The run's data: loaded whole, or cut into parts prepared on the cluster's or local
     workers (`batch.parts`; their work folder removed when the run ends).
@@ -212,7 +216,7 @@ def _data(
 
         yield _Data(load(spec.data, spec.settings or None))
         return
-    with prepared(spec, parts, run) as made:
+    with prepared(spec, parts, run, note) as made:
         yield _Data(made.context, made)
 
 
