@@ -109,6 +109,28 @@ def test_unit_minutes_beyond_the_bound_is_rejected() -> None:
     assert _coded(ds) == [(3, "unit_minutes", "out of range: more than 527,040 minutes", OUT)]
 
 
+def test_settings_take_their_ranges_from_the_bounds(tmp_path: Path) -> None:
+    """utilization.toml's unit_minutes and rate_tolerance stop where minutes and money do
+    (527,040 and $1,000,000): one more is an error naming the range; a kind without a bound
+    asked for one is a mistake in the code (LookupError).
+    """
+    from utilization import schema
+    from utilization.exceptions import InputError
+    from utilization.settings import load_settings
+
+    assert (schema.highest("minutes"), schema.highest("money")) == (527_040, 1_000_000)
+    for key, edge in (("unit_minutes", 527_040), ("rate_tolerance", 1_000_000)):
+        path = tmp_path / f"{key}.toml"
+        path.write_text(f"{key} = {edge}\n", encoding="utf-8")
+        assert getattr(load_settings(path), key) == edge
+        path.write_text(f"{key} = {edge + 1}\n", encoding="utf-8")
+        message = f"{key} must be from 0 to {edge:,}, not {edge + 1:,}$"
+        with pytest.raises(InputError, match=message):
+            load_settings(path)
+    with pytest.raises(LookupError, match="'text' have no bound"):
+        schema.bound_of("text")
+
+
 ISSUE = {  # the values of issue 12, item 7, that once gave tracebacks further on
     ("visits", "minutes"): "9223372036854775808",
     ("authorizations", "units_approved"): "1e12",

@@ -10,6 +10,7 @@ from typing import Any
 
 from utilization.exceptions import InputError
 from utilization.files import fault
+from utilization.schema import highest
 
 SETTINGS_FILE = "utilization.toml"
 WEEKDAYS: tuple[str, ...] = (
@@ -77,18 +78,28 @@ class Settings:
         for key, (low, high) in RANGES.items():
             value = getattr(self, key)
             if not low <= value <= high:
-                msg = f"{origin}: {key} must be from {low:g} to {high:g}, not {value:g}"
+                msg = (
+                    f"{origin}: {key} must be from {_number(low)} to {_number(high)}, "
+                    f"not {_number(value)}"
+                )
                 raise InputError(msg)
 
 
+def _number(value: float) -> str:
+    """A number as a person writes it: 1,000,001 (never 1e+06), 0.25, 1e+18 when huge."""
+    if abs(value) < 1e15 and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,g}"
+
+
 RANGES: dict[str, tuple[float, float]] = {
-    "unit_minutes": (0, 527_040),  # the bound of minutes (data contract §2): 366 days
+    "unit_minutes": (0, highest("minutes")),  # the bound of minutes (data contract §2)
     "long_visit_hours": (0, 8_784),  # 366 days
     "at_risk_remaining_share": (0, 1),
     "under_used_pace": (0, 100),
     "under_used_min_elapsed_share": (0, 1),
     "expiring_days": (0, 36_500),  # a hundred years
-    "rate_tolerance": (0, 1_000_000),  # the bound of money
+    "rate_tolerance": (0, highest("money")),
 }
 """The range each numeric setting must lie in (inclusive)."""
 

@@ -516,8 +516,8 @@ class _Table:
 
 NAT = np.iinfo(np.int64).min
 """Missing instant or date, as the int64 microsecond count numpy uses for NaT."""
-DATES = next(b for b in schema.BOUNDS if "date" in b.kinds)
-_MINUTES = next(b for b in schema.BOUNDS if "minutes" in b.kinds)
+DATES = schema.bound_of("date")
+_MINUTES = schema.bound_of("minutes")
 FIRST_DAY = int(np.datetime64(str(DATES.low), "us").astype(np.int64))
 AFTER_LAST_DAY = int(
     (np.datetime64(str(DATES.high), "us") + np.timedelta64(1, "D")).astype(np.int64)

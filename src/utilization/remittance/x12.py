@@ -55,7 +55,7 @@ from typing import Any
 import pandas as pd
 
 from utilization.exceptions import RemittanceError
-from utilization.schema import BOUNDS
+from utilization.schema import bound_of, highest
 
 LINE_COLUMNS: list[str] = [
     "file",
@@ -131,9 +131,9 @@ _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 _AMOUNT = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
 _BALANCE_WARNINGS_PER_FILE = 5
 _NOT_SEPARATORS = " \t\r\n"  # X12 allows any other character (FS, GS, RS, US: \x1c-\x1f)
-_DATES = next(b for b in BOUNDS if "date" in b.kinds)
-_MOST_MONEY = int(next(b for b in BOUNDS if "money" in b.kinds).high)
-_MOST_UNITS = int(next(b for b in BOUNDS if "units" in b.kinds).high)
+_DATES = bound_of("date")
+_MOST_MONEY = highest("money")
+_MOST_UNITS = highest("units")
 _FIRST_DAY, _LAST_DAY = date.fromisoformat(str(_DATES.low)), date.fromisoformat(str(_DATES.high))
 
 

@@ -381,6 +381,22 @@ def bound(kind: Kind) -> Bound | None:
     return next((b for b in BOUNDS if kind in b.kinds), None)
 
 
+def bound_of(kind: Kind) -> Bound:
+    """The bound of values of `kind`, which has one (LookupError otherwise: a mistake in
+    the code, not in the data).
+    """
+    found = bound(kind)
+    if found is None:
+        msg = f"values of kind {kind!r} have no bound"
+        raise LookupError(msg)
+    return found
+
+
+def highest(kind: Kind) -> int:
+    """The highest value of `kind` (a number bound), as a whole number."""
+    return int(bound_of(kind).high)
+
+
 # -- reject codes ---------------------------------------------------------------------------
 
 Code = Literal[
