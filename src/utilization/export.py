@@ -12,9 +12,11 @@ import math
 from collections.abc import Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from utilization import balances, payers, providers, revenue
@@ -105,11 +107,90 @@ def _plain(value: Any, column: str) -> Any:
     return value
 
 
+def _plain_column(column: pd.Series, name: str) -> list[Any]:
+    """`[_plain(value, name) for value in column]`, by the column's type where it can be."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):  # text, missing as NA or NaN
+        missing = column.isna().tolist()
+        return [None if m else v for v, m in zip(column.tolist(), missing, strict=True)]
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "Mfiub":
+        return [_plain(v, name) for v in column.tolist()]
+    if dtype.kind == "M":  # naive datetime64: the date of each instant
+        instants = column.to_numpy()
+        days = np.datetime_as_string(instants, unit="D").tolist()
+        return [None if m else d for d, m in zip(days, np.isnat(instants).tolist(), strict=True)]
+    values: list[Any] = column.tolist()  # Python ints, bools and floats
+    if dtype.kind != "f":
+        return values
+    if _is_money(name):
+        return [None if v != v else round_money(v) for v in values]  # v != v: NaN
+    whole = name.startswith("units") or name.endswith("_units")
+    out: list[Any] = []
+    for value in values:
+        if value != value:
+            out.append(None)
+            continue
+        rounded = round(value, 4)
+        out.append(int(rounded) if whole and rounded.is_integer() else rounded)
+    return out
+
+
 def rounded_records(frame: pd.DataFrame, section: str) -> list[dict[str, Any]]:
     """Rows as shown: chosen columns, money to cents, units to 4 decimals, dates as text."""
-    columns = [c for c in SECTION_COLUMNS.get(section, list(frame.columns)) if c in frame.columns]
-    values = {c: frame[c].tolist() for c in columns}
-    return [{c: _plain(values[c][i], c) for c in columns} for i in range(len(frame))]
+    columns = _shown_columns(frame, section)
+    values = [_plain_column(frame[c], c) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _shown_columns(frame: pd.DataFrame, section: str) -> list[str]:
+    """The columns of a section's frame that are exported, in the section's order."""
+    return [c for c in SECTION_COLUMNS.get(section, list(frame.columns)) if c in frame.columns]
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_text(value: Any) -> str:
+    """One plain value (`_plain`) as `json.dumps(value, ensure_ascii=False)` writes it."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _ENCODE(value)  # Infinity, and any other value
+
+
+def _json_column(column: pd.Series, name: str) -> list[str]:
+    """`[_json_text(value) for value in _plain_column(column, name)]`, by the column's type
+    where it can be.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return ["null" if v is None else encode_basestring(v) for v in _plain_column(column, name)]
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return [int.__repr__(v) for v in column.tolist()]
+    return [_json_text(v) for v in _plain_column(column, name)]
+
+
+def _records_json(frame: pd.DataFrame, section: str) -> str:
+    """The rows of a block of a section's frame as `json_pieces` writes them inside the
+    section's list: `    {` then a line `      "column": value` per column, rows joined by
+    `,` and a new line; the text of `json.dumps(rounded_records(...), indent=2)`, indented.
+    """
+    columns = _shown_columns(frame, section)
+    if not columns:  # rows without columns: `{}` each
+        return ",\n".join(["    {}"] * len(frame))
+    lines = []
+    for name in columns:
+        head = "      " + encode_basestring(name) + ": "
+        lines.append([head + text for text in _json_column(frame[name], name)])
+    return ",\n".join("    {\n" + ",\n".join(row) + "\n    }" for row in zip(*lines, strict=True))
 
 
 def rounded_frame(frame: pd.DataFrame, section: str) -> pd.DataFrame:
@@ -147,9 +228,8 @@ def json_pieces(view: ViewFigures, rows: int = JSON_ROWS) -> Iterator[str]:
             continue
         yield head + "["
         for start in range(0, len(value), rows):
-            records = rounded_records(value.iloc[start : start + rows], key)
-            text = json.dumps(records, indent=2, ensure_ascii=False)  # "[\n  {…},\n  {…}\n]"
-            yield ("\n" if start == 0 else ",\n") + "  " + text[2:-2].replace("\n", "\n  ")
+            text = _records_json(value.iloc[start : start + rows], key)
+            yield ("\n" if start == 0 else ",\n") + text
         yield "\n  ]"
     yield "\n}"
 
