@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,17 +55,8 @@ def child(folder: str, params: str, out: str, partitions: int) -> None:
 
 
 def _run(folder: Path, params: Path, out: Path, partitions: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), str(params), str(out), str(partitions)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        msg = f"batch with --partitions {partitions} failed:\n{done.stderr[-4000:]}"
-        raise SystemExit(msg)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    args = ["--child", str(folder), str(params), str(out), str(partitions)]
+    return engine_bench._child(args, script=__file__)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,8 +105,9 @@ def _gb(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.2f} GB"
 
 
-def _child(args: list[str], src: Path | None = None) -> dict[str, Any]:
-    """Run this script in a fresh process with `args`; its last stdout line is JSON.
+def _child(args: list[str], src: Path | None = None, script: str = __file__) -> dict[str, Any]:
+    """Run this script (or another benchmark `script`) in a fresh process with `args`; its
+    last stdout line is JSON.
 
     `src`: another checkout's `src/` folder to run instead of this one (`--against`).
     """
@@ -114,7 +115,7 @@ def _child(args: list[str], src: Path | None = None) -> dict[str, Any]:
     if src is not None:
         env["PYTHONPATH"] = str(src)
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), *args],
+        [sys.executable, str(Path(script).resolve()), *args],
         capture_output=True,
         text=True,
         env=env,

@@ -259,16 +259,20 @@ def test_export_cuts_the_data_into_parts_on_worker_processes(tmp_path: Path) -> 
             for i in range(40)
         ],
     )
-    texts = []
-    for parts in ("0", "3"):
-        out = tmp_path / f"agency-{parts}.json"
-        rc, _, err = run(
-            ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to",
-             "2025-03-31", "--partitions", parts, "--out", str(out)]
-        )  # fmt: skip
-        assert rc == 0, err
-        texts.append(out.read_bytes())
-    assert texts[0] == texts[1]
+    assert _exported(folder, "0", tmp_path)[0] == _exported(folder, "3", tmp_path)[0]
+
+
+def _exported(folder: Path, parts: str, tmp_path: Path) -> tuple[bytes, str]:
+    """`utilization export agency` of 2025-Q1 with `--partitions parts`: the JSON and what
+    was said on standard error.
+    """
+    out = tmp_path / f"agency-{parts}.json"
+    rc, _, err = run(
+        ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to",
+         "2025-03-31", "--partitions", parts, "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 0, err
+    return out.read_bytes(), err
 
 
 def test_a_csv_file_that_cannot_be_streamed_is_cut_whole_and_said(tmp_path: Path) -> None:
@@ -285,16 +289,8 @@ def test_a_csv_file_that_cannot_be_streamed_is_cut_whole_and_said(tmp_path: Path
     visits = folder / "visits.csv"
     lines = visits.read_text(encoding="utf-8").splitlines(keepends=True)
     visits.write_text("".join([*lines[:3], "   \n", *lines[3:]]), encoding="utf-8")
-    texts, errors = [], []
-    for parts in ("0", "2"):
-        out = tmp_path / f"agency-{parts}.json"
-        rc, _, err = run(
-            ["export", "agency", "--data", str(folder), "--from", "2025-01-01", "--to",
-             "2025-03-31", "--partitions", parts, "--out", str(out)]
-        )  # fmt: skip
-        assert rc == 0, err
-        texts.append(out.read_bytes())
-        errors.append(err)
+    (whole, said), (cut, note) = _exported(folder, "0", tmp_path), _exported(folder, "2", tmp_path)
+    texts, errors = [whole, cut], [said, note]
     assert texts[0] == texts[1]
     assert json.loads(texts[1])["kpis"]["units_used"] == 16  # 4 visits of 4 units
     assert errors[0] == ""
