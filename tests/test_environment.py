@@ -190,6 +190,14 @@ def test_a_manifest_of_the_wrong_shape_is_made_again(tmp_path: Path, manifest: s
         ("unit_minutes = 527041", "unit_minutes must be from 0 to 527,040, not 527,041"),
         ("expiring_days = 1e18", "expiring_days must be from 0 to 36,500, not 1e+18"),
         ("at_risk_remaining_share = 2", "at_risk_remaining_share must be from 0 to 1, not 2"),
+        (
+            "at_risk_remaining_share = 1.0000001",
+            "at_risk_remaining_share must be from 0 to 1, not 1.0000001",
+        ),
+        (
+            "rate_tolerance = 1000000.5",
+            "rate_tolerance must be from 0 to 1,000,000, not 1,000,000.5",
+        ),
         ("timezone = 5", "setting 'timezone' = 5 is not text"),
     ],
 )

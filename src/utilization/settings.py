@@ -86,10 +86,13 @@ class Settings:
 
 
 def _number(value: float) -> str:
-    """A number as a person writes it: 1,000,001 (never 1e+06), 0.25, 1e+18 when huge."""
-    if abs(value) < 1e15 and float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,g}"
+    """A number as a person writes it: 1,000,001 (never 1e+06), 0.25, 1,000,000.5 (every
+    digit: never rounded to look like a bound), 1e+18 when huge.
+    """
+    number = float(value)
+    if not number.is_integer():  # every digit given, NaN and infinities as such
+        return f"{number:,}"
+    return f"{int(number):,}" if abs(number) < 1e15 else f"{number:,g}"
 
 
 RANGES: dict[str, tuple[float, float]] = {
