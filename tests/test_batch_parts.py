@@ -5,10 +5,14 @@ every report is the one a run on the whole data set makes.
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import re
+import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +22,9 @@ from utilization.batch import parts as batch_parts
 from utilization.batch.parts import parts_wanted
 from utilization.batch.plan import ParameterSet, parameter_set
 from utilization.cli import main
-from utilization.exceptions import UsageError
+from utilization.exceptions import InputError, UsageError, UtilizationError
+from utilization.partitions import PartJob, cut, part_data, work_folder
+from utilization.settings import load_settings
 
 TODAY = date(2026, 11, 23)
 CELL_ID = re.compile(r'id="cell-id=[0-9a-f]+"')  # papermill's injected cell gets a random id
@@ -187,3 +193,82 @@ def test_on_a_dask_cluster_the_coordinator_reads_no_visit(
         whole.folder / "rejects.csv"
     ).read_bytes()
     assert "from 2 part(s) of the data" in (result.folder / "batch.log").read_text()
+
+
+def test_a_part_prepared_after_the_run_ended_leaves_nothing_behind(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part that a Dask worker finishes after the run ended (another part failed, Ctrl-C)
+    and removed its work folder: its dataset is not written, and the work folder is not
+    made again (it would stay in TMPDIR, a part's dataset of about 1 GB each).
+    """
+    spec = spec_for(data, tmp_path)
+    with work_folder() as work:
+        job = PartJob(cut(data, 2, work), 1, load_settings(None, data), spec.request)
+        made = part_data(job)  # read while the run was going on
+    assert not work.exists()
+    monkeypatch.setattr(batch_parts, "part_data", lambda _: made)
+    with pytest.raises(UtilizationError):
+        batch_parts.prepare_part(job)
+    assert not work.exists()
+
+
+def test_a_slice_written_after_the_run_ended_leaves_nothing_behind(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report task still running on a Dask worker when the run ended: its part's slice is
+    not written into a work folder made again.
+    """
+    spec = spec_for(data, tmp_path)
+    with work_folder() as work:
+        job = PartJob(cut(data, 2, work), 0, load_settings(None, data), spec.request)
+        dataset_file = batch_parts.prepare_part(job).file
+        whole = work / "whole.pickle"
+        whole.write_bytes(pickle.dumps({"rejects": None, "row_counts": None, "source": ""}))
+
+        def removed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            shutil.rmtree(work)  # the run ended while this worker read the part
+            return dataclasses.replace(*args, **kwargs)
+
+        monkeypatch.setattr(batch_parts, "replace", removed_meanwhile)
+        with pytest.raises(UtilizationError):
+            batch_parts.part_slice(dataset_file, str(whole))
+        assert not work.exists()
+
+
+def test_parts_not_started_on_the_cluster_are_cancelled_when_one_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A part that fails on the cluster: the parts not yet done are cancelled, not left
+    running for a run that has ended.
+    """
+    from utilization.batch import cluster
+
+    class Future:
+        def __init__(self, error: bool) -> None:
+            self.error = error
+
+        def result(self) -> int:
+            if self.error:
+                raise InputError("part 0 cannot be read")
+            return 1
+
+        def release(self) -> None:
+            pass
+
+    class Client:
+        def __init__(self) -> None:
+            self.cancelled: list[Future] = []
+
+        def map(self, work: object, jobs: list[int], pure: bool) -> list[Future]:
+            return [Future(error=j == 0) for j in jobs]
+
+        def cancel(self, futures: list[Future]) -> None:
+            self.cancelled = list(futures)
+
+    client = Client()
+    monkeypatch.setattr(cluster, "as_completed", iter)
+    run = cluster.part_runner(client)  # type: ignore[arg-type]  # a stand-in
+    with pytest.raises(InputError):
+        list(run(lambda job: job, [0, 1, 2]))  # type: ignore[arg-type, list-item]
+    assert len(client.cancelled) == 3

@@ -73,7 +73,11 @@ def fault(exc: OSError, path: Path | str, action: str) -> EnvironmentFault:
 
 
 def write_atomic(
-    path: Path, data: str | bytes | Iterable[str | bytes], *, within: Path | None = None
+    path: Path,
+    data: str | bytes | Iterable[str | bytes],
+    *,
+    within: Path | None = None,
+    new_folders: bool = True,
 ) -> None:
     """Write `data` (text as UTF-8; or pieces of text or bytes, written one after the other)
     to `path`: a temporary file of a fresh random name in the same folder (created with
@@ -82,13 +86,17 @@ def write_atomic(
     A reader never sees a half-written file, even if the run is killed; a symbolic link at
     `path` is replaced, not followed. Missing folders are made. With `within` (a folder
     holding `path`), no folder from `within` down to `path` may be a symbolic link: the
-    product's own output tree is never redirected elsewhere. OSError becomes
-    EnvironmentFault naming the file.
+    product's own output tree is never redirected elsewhere. With `new_folders` False the
+    folder must be there already (a work folder that another process may have removed is
+    not made again). OSError becomes EnvironmentFault naming the file.
     """
     path = Path(path)
     pieces = [data] if isinstance(data, (str, bytes)) else data
     try:
-        folder = open_folder(path.parent, within)
+        if new_folders:
+            folder = open_folder(path.parent, within)
+        else:
+            folder = os.open(path.parent, _DIRECTORY)
     except OSError as exc:
         raise fault(exc, path.parent, "make or open the folder") from None
     temporary = temporary_name(path.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import TypeVar
 
 from distributed import Client, WorkerPlugin, as_completed
@@ -46,10 +47,15 @@ def part_runner(client: Client) -> PartRunner:
 
     def run(work: Callable[[PartJob], R], jobs: list[PartJob]) -> Iterator[R]:
         futures = client.map(work, jobs, pure=False)
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            result: R = future.result()
-            future.release()
-            yield result
+        try:
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
+                result: R = future.result()
+                future.release()
+                yield result
+        except BaseException:  # a part failed, or the run stopped: start no other part
+            with suppress(Exception):  # a client that lost the scheduler: the error stands
+                client.cancel(futures)  # type: ignore[no-untyped-call]
+            raise
 
     return run
 

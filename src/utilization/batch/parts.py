@@ -178,7 +178,9 @@ def prepare_part(job: PartJob) -> PreparedPart:
     column = SLICE_COLUMN
     clients = set(dataset.authorizations[column]) | set(dataset.visits[column])
     path = part_file(job.cut.work, DATASET, job.index)
-    write_atomic(path, pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL))
+    # into the part's folder, which the cut made: a part done after the run ended (and
+    # removed the work folder) does not make it again, to stay in TMPDIR
+    write_atomic(path, pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL), new_folders=False)
     return PreparedPart(
         index=job.index,
         rejects=data.rejects,
@@ -223,7 +225,8 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
                 row_counts=whole["row_counts"],
                 source=whole["source"],
             )
-            write_atomic(path, pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL))
+            data = pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
             del dataset
+            write_atomic(path, data, new_folders=False)  # as in prepare_part
         _made[key] = str(path)
         return str(path)
