@@ -236,6 +236,33 @@ def test_a_slice_written_after_the_run_ended_leaves_nothing_behind(
         assert not work.exists()
 
 
+def test_a_worker_that_cannot_reach_the_work_folder_says_so(data: Path, tmp_path: Path) -> None:
+    """A worker of a cluster whose TMPDIR is not the coordinator's (not a shared folder):
+    one message saying what the workers must reach, not a file that does not exist.
+    """
+    spec = spec_for(data, tmp_path)
+    with work_folder() as work:
+        job = PartJob(cut(data, 2, work), 1, load_settings(None, data), spec.request)
+    with pytest.raises(InputError, match="TMPDIR") as raised:
+        batch_parts.prepare_part(job)
+    assert str(work) in str(raised.value)
+
+
+def test_a_worker_that_cannot_reach_the_data_folder_says_so(data: Path, tmp_path: Path) -> None:
+    """A worker of a cluster that does not see the data folder (it reads the catalogs
+    there): one message saying so, not 'export the table again'.
+    """
+    folder = tmp_path / "data"
+    shutil.copytree(data, folder)
+    spec = spec_for(folder, tmp_path)
+    with work_folder() as work:
+        job = PartJob(cut(folder, 2, work), 1, load_settings(None, folder), spec.request)
+        shutil.rmtree(folder)  # as a worker on another machine sees it
+        with pytest.raises(InputError, match="data folder") as raised:
+            batch_parts.prepare_part(job)
+    assert str(folder) in str(raised.value)
+
+
 def test_parts_not_started_on_the_cluster_are_cancelled_when_one_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

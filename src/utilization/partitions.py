@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 
 from utilization import matching, sources, validation, views
 from utilization.dataset import TABLES, Dataset, plain_numbers, positions
-from utilization.exceptions import EnvironmentFault, UsageError
+from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
 from utilization.pipeline import REMITTANCES, load
@@ -518,6 +518,7 @@ class PartData:
 def part_data(job: PartJob) -> PartData:
     """Read, validate and match one part of a cut data folder (see the module's docstring)."""
     cut_data = job.cut
+    _check_reachable(cut_data)
     tables: dict[str, pd.DataFrame] = {}
     for table in cut_data.files:
         if table in LARGE:
@@ -566,10 +567,35 @@ def run_part(job: PartJob) -> PartFigures:
     )
 
 
+_SHARED = (
+    "a worker reads the data folder and the run's work folder (in TMPDIR of the process that "
+    "cut the data) at the same paths: on a Dask cluster both must be shared folders (set "
+    "TMPDIR to one)"
+)
+
+
+def _check_reachable(cut_data: Cut) -> None:
+    """InputError when this process (a worker, perhaps on another machine) does not see the
+    data folder or the work folder of the cut.
+    """
+    folder = cut_data.base / cut_data.folder
+    if not folder.is_dir():
+        msg = f"cannot read the data folder {folder}: {_SHARED}"
+        raise InputError(msg)
+    if not cut_data.work.is_dir():
+        msg = f"cannot read the parts in {cut_data.work}: {_SHARED}"
+        raise InputError(msg)
+
+
 def _read_part(path: Path) -> pd.DataFrame:
     """A part's rows of one table, with the columns and dtypes of the whole table as read."""
     frames: list[pd.DataFrame] = []
-    with path.open("rb") as handle:  # written by this module's cut, in a private folder
+    try:
+        handle = path.open("rb")  # written by this module's cut, in a private folder
+    except OSError as exc:
+        msg = f"cannot read the part {path} ({exc.strerror}): {_SHARED}"
+        raise InputError(msg) from None
+    with handle:
         while True:
             try:
                 frames.append(pickle.load(handle))
