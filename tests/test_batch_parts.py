@@ -22,7 +22,7 @@ from utilization.batch import parts as batch_parts
 from utilization.batch.parts import parts_wanted
 from utilization.batch.plan import ParameterSet, parameter_set
 from utilization.cli import main
-from utilization.exceptions import InputError, UsageError, UtilizationError
+from utilization.exceptions import EnvironmentFault, InputError, UsageError, UtilizationError
 from utilization.partitions import PartJob, cut, part_data, work_folder
 from utilization.settings import load_settings
 
@@ -263,12 +263,14 @@ def test_a_worker_that_cannot_reach_the_data_folder_says_so(data: Path, tmp_path
     assert str(folder) in str(raised.value)
 
 
-def test_parts_not_started_on_the_cluster_are_cancelled_when_one_fails(
+def test_a_part_failing_on_the_cluster_cancels_the_others_and_says_why(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A part that fails on the cluster: the parts not yet done are cancelled, not left
     running for a run that has ended.
     """
+    from distributed import KilledWorker
+
     from utilization.batch import cluster
 
     class Future:
@@ -277,7 +279,7 @@ def test_parts_not_started_on_the_cluster_are_cancelled_when_one_fails(
 
         def result(self) -> int:
             if self.error:
-                raise InputError("part 0 cannot be read")
+                raise failure
             return 1
 
         def release(self) -> None:
@@ -293,9 +295,17 @@ def test_parts_not_started_on_the_cluster_are_cancelled_when_one_fails(
         def cancel(self, futures: list[Future]) -> None:
             self.cancelled = list(futures)
 
-    client = Client()
     monkeypatch.setattr(cluster, "as_completed", iter)
+    failure: Exception = InputError("part 0 cannot be read")
+    client = Client()
     run = cluster.part_runner(client)  # type: ignore[arg-type]  # a stand-in
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="part 0 cannot be read"):
+        list(run(lambda job: job, [0, 1, 2]))  # type: ignore[arg-type, list-item]
+    assert len(client.cancelled) == 3
+    # a worker killed (out of memory) while preparing a part: one message, as locally
+    failure = KilledWorker("prepare_part-1", None, 3)
+    client = Client()
+    run = cluster.part_runner(client)  # type: ignore[arg-type]
+    with pytest.raises(EnvironmentFault, match="more parts"):
         list(run(lambda job: job, [0, 1, 2]))  # type: ignore[arg-type, list-item]
     assert len(client.cancelled) == 3

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import TypeVar
 
-from distributed import Client, WorkerPlugin, as_completed
+from distributed import Client, KilledWorker, WorkerPlugin, as_completed
 
 from utilization.batch.manifest import ReportRecord
 from utilization.batch.workers import Task, close_renderer, run_task
-from utilization.exceptions import InputError
+from utilization.exceptions import EnvironmentFault, InputError
 from utilization.partitions import PartJob, PartRunner
 
 CONNECT_TIMEOUT = "20s"
@@ -52,9 +52,16 @@ def part_runner(client: Client) -> PartRunner:
                 result: R = future.result()
                 future.release()
                 yield result
-        except BaseException:  # a part failed, or the run stopped: start no other part
+        except BaseException as exc:  # a part failed, or the run stopped: start no other
             with suppress(Exception):  # a client that lost the scheduler: the error stands
                 client.cancel(futures)  # type: ignore[no-untyped-call]
+            if isinstance(exc, KilledWorker):  # as partitions.local_runner says it
+                msg = (
+                    f"a Dask worker ended before its part of the {len(jobs)} was done (out of "
+                    "memory?); cut the data into more parts (--partitions) or give the "
+                    "workers more memory"
+                )
+                raise EnvironmentFault(msg) from None
             raise
 
     return run
