@@ -189,7 +189,8 @@ def _check_selection(value: Any, key: str, iterated: bool) -> None:
 
 def active_ids(dataset: Dataset, period: Period, column: str) -> list[str]:
     """Clients, procedure codes or providers active in the period: an authorization
-    overlapping it or a visit (completed or scheduled) on one of its days. Sorted.
+    overlapping it or a visit on one of its days, whatever its status (a cancelled visit
+    too: the report shows it among the cancellations). Sorted.
     """
     start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
     found: set[str] = set()
