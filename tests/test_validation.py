@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from utilization import validation
 from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import RawSource
@@ -811,3 +816,43 @@ def test_many_visits() -> None:
     assert set(ds.rejects["value"].str[:13]) == {"2025-03-09 02"}
     assert ds.visits["units"].unique().tolist() == [3]
     assert ds.visits["order"].sort_values().tolist() == list(range(n - 10))
+
+
+_FORMS = {"%Y-%m-%d": "2024-02-29", "%Y-%m-%d %H:%M:%S": "2024-02-29 23:59:59"}
+
+
+@given(
+    st.sampled_from(sorted(_FORMS)),
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text("0123456789-: T+Z", min_size=8, max_size=21),
+            st.builds(
+                lambda digits, place, char: digits[:place] + char + digits[place + 1 :],
+                st.sampled_from(
+                    ["2025-02-28 23:59:59", "2025-02-30 00:00:00", "0000-01-01 24:00:00"]
+                ),
+                st.integers(0, 18),
+                st.sampled_from("0123456789-: T"),
+            ),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_fast_date_time_parse_reads_as_the_byte_parser(fmt: str, values: list[str | None]) -> None:
+    """Arrow's cast (the fast path) reads each fixed-form value as the byte parser does:
+    the same microseconds where both read it, NaT for the same values (bad calendar dates,
+    hours past 23, other forms).
+    """
+    values = [v if v is None or fmt != "%Y-%m-%d" else v[:10] for v in values]
+    text = pd.Series(pd.array(values, dtype="str"))
+    array = pa.array(text.array)
+    chunk = (array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array).cast(
+        pa.large_string()
+    )
+    expected = validation._parse_fixed(chunk, fmt)
+    assert validation._strptime(text, fmt).tolist() == expected.tolist()
+    fast = validation._parse_by_arrow(chunk, fmt)
+    assert fast is None or fast.tolist() == expected.tolist()

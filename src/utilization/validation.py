@@ -1108,8 +1108,48 @@ def _strptime(text: pd.Series, fmt: str) -> npt.NDArray[np.int64]:
         chunk = chunk.cast(pa.large_string())
         for lo in range(0, len(chunk), _PARSE_CHUNK):
             part = chunk.slice(lo, _PARSE_CHUNK)
-            out[done + lo : done + lo + len(part)] = _parse_fixed(part, fmt)
+            parsed = _parse_by_arrow(part, fmt)
+            out[done + lo : done + lo + len(part)] = (
+                _parse_fixed(part, fmt) if parsed is None else parsed
+            )
         done += len(chunk)
+    return out
+
+
+def _parse_by_arrow(array: pa.LargeStringArray, fmt: str) -> npt.NDArray[np.int64] | None:
+    """`_parse_fixed` by Arrow's ISO 8601 cast, about 5 times faster, or None when some
+    value of the fixed form is not a real date-time (then `_parse_fixed` says which).
+
+    Only values of the form's exact length with its separators in place go to the cast (the
+    others are NAT): the cast then reads digits only, checks the calendar (no 2025-02-30)
+    and the time of day (00:00:00 to 23:59:59), and raises on anything else.
+    """
+    low, _ = _TEMPLATES[fmt]
+    width = len(low)
+    n = len(array)
+    offsets_buffer, data_buffer = array.buffers()[1:3]
+    if n == 0 or offsets_buffer is None or data_buffer is None:
+        return None
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    fits = np.diff(offsets) == width
+    if array.null_count:
+        fits &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    starts = offsets[:-1][fits] if not fits.all() else offsets[:-1]
+    for place in _SEPARATORS[fmt]:
+        fits[fits] = data[starts + place] == low[place]
+        starts = offsets[:-1][fits]
+    out = np.full(n, NAT, dtype=np.int64)
+    if not fits.any():
+        return out
+    chosen = array if fits.all() else array.filter(pa.array(fits))
+    try:
+        stamps = pc.cast(chosen, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if stamps.null_count:  # cannot happen: every value chosen is given
+        return None
+    out[fits] = np.asarray(stamps.to_numpy(zero_copy_only=False)).view(np.int64)
     return out
 
 
@@ -1192,6 +1232,10 @@ _TEMPLATES = {
     "%Y-%m-%d %H:%M:%S": _template("9999-99-99 99:99:99"),
 }
 _PARSE_CHUNK = 1 << 17  # values parsed at a time: temporaries of a few MB, reused
+_SEPARATORS = {
+    fmt: [i for i, byte in enumerate(low) if byte != ord("0")]
+    for fmt, (low, _) in _TEMPLATES.items()
+}
 
 
 def _parse_fallback(
