@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from utilization import validation
+from utilization import matching, validation
+from utilization.dataset import REFERENCES, catalog_rows, positions, rows_name
 from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import RawSource
@@ -856,3 +857,41 @@ def test_fast_date_time_parse_reads_as_the_byte_parser(fmt: str, values: list[st
     assert validation._strptime(text, fmt).tolist() == expected.tolist()
     fast = validation._parse_by_arrow(chunk, fmt)
     assert fast is None or fast.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("step", [1, 10_000])  # visit ids dense (a table) or sparse (a hash)
+def test_references_found_are_the_catalog_rows(step: int) -> None:
+    """The catalog rows validation finds checking references (text ids and ids typed as
+    numbers, some unknown, some naming a rejected row) are those `positions` finds in the
+    canonical frames, and `match` keeps them for its visits.
+    """
+    ids = [100 + step * i for i in range(6)]
+    tables = {
+        "visits": pd.DataFrame(
+            {
+                "visit_id": ids,
+                "client_id": ["C2", "C1", "C9", "C1", "C2", "C1"],
+                "procedure_code": ["T1019", "S5125", "T1019", "T1019", "XX", "T1019"],
+                "start": ["2025-01-06 09:00:00"] * 5 + ["bad"],
+                "end": ["2025-01-06 10:00:00"] * 6,
+                "payer_id": ["P1", None, "P1", "P9", "P1", "P1"],
+            }
+        ),
+        "payers": {"payer_id": ["P0", "P1"], "payer_name": ["Zero", "One"]},
+        "payments": pd.DataFrame(
+            {
+                "visit_id": [ids[3], ids[0], ids[5], 7, ids[1], ids[0]],
+                "insurance_paid": [1.0] * 6,
+            }
+        ),
+    }
+    ds = run(**tables)
+    assert len(ds.visits) == 2 and len(ds.payments) == 3  # the rest rejected
+    matched = matching.match(ds)
+    for (table, column), (target, key) in REFERENCES.items():
+        for dataset in (ds, matched):
+            frame, catalog = getattr(dataset, table), getattr(dataset, target)
+            expected = positions(frame[column], catalog[key])
+            assert catalog_rows(dataset, table, column).tolist() == expected.tolist()
+    assert rows_name("visits", "client_id") in ds._derived  # found, not computed again
+    assert rows_name("payments", "visit_id") in matched._derived

@@ -61,6 +61,22 @@ class Dataset:
         self._derived[name] = (sources, made)
         return made
 
+    def carry(self, before: Dataset, same: dict[str, pd.DataFrame]) -> None:
+        """Keep the `catalog_rows` of `before` (this dataset before some frames were
+        replaced) that still hold: `same` maps the name of each replaced frame to the frame
+        `before` had, whose rows, their order and their ids the new one keeps.
+        """
+        old = {id(frame): name for name, frame in same.items()}
+        for name, (sources, value) in before._derived.items():
+            if name in self._derived or not name.startswith(ROWS):
+                continue
+            now = tuple(getattr(self, old[id(s)]) if id(s) in old else s for s in sources)
+            if all(self._holds(s) for s in now):
+                self._derived[name] = (now, value)
+
+    def _holds(self, frame: object) -> bool:
+        return any(getattr(self, name) is frame for name in (*TABLES, "allocations"))
+
     def __getstate__(self) -> dict[str, Any]:
         """The frames, without the derived values (computed again where needed)."""
         state = dict(self.__dict__)
@@ -70,6 +86,42 @@ class Dataset:
 
 T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
+
+
+REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
+    ("authorizations", "client_id"): ("clients", "client_id"),
+    ("authorizations", "procedure_code"): ("procedures", "procedure_code"),
+    ("authorizations", "payer_id"): ("payers", "payer_id"),
+    ("visits", "client_id"): ("clients", "client_id"),
+    ("visits", "procedure_code"): ("procedures", "procedure_code"),
+    ("visits", "provider_id"): ("providers", "provider_id"),
+    ("visits", "payer_id"): ("payers", "payer_id"),
+    ("payments", "visit_id"): ("visits", "visit_id"),
+}
+"""The columns that refer to a row of another frame (table, column): (frame, its key)."""
+
+
+def catalog_rows(dataset: Dataset, table: str, column: str) -> IntArray:
+    """The row of the frame `column` of `table` refers to (`REFERENCES`) for each row of
+    `table`, -1 where the value is missing or not found; computed once per dataset
+    (validation gives those it found checking the references).
+    """
+    target, key = REFERENCES[(table, column)]
+    frame: pd.DataFrame = getattr(dataset, table)
+    catalog: pd.DataFrame = getattr(dataset, target)
+    return dataset.derived(
+        rows_name(table, column),
+        (frame, catalog),
+        lambda: positions(frame[column], catalog[key]),
+    )
+
+
+def rows_name(table: str, column: str) -> str:
+    """The name of `catalog_rows` of a column among a dataset's derived values."""
+    return f"{ROWS}{table}.{column}"
+
+
+ROWS = "catalog_rows:"
 
 
 def positions(values: pd.Series, keys: pd.Series) -> IntArray:

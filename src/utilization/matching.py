@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import REFERENCES, Dataset, catalog_rows, positions
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
@@ -47,12 +47,20 @@ def _codes(first: pd.Series, second: pd.Series) -> tuple[IntArray, int]:
     return codes.astype(np.int64), len(distinct)
 
 
-def _position_in(values: pd.Series, catalog: pd.Series) -> IntArray:
-    """The position in `catalog` (unique values) of each value; -1 where absent or missing."""
-    array = pa.array(values.astype("str").array)
-    pool = pa.array(catalog.astype("str").array).cast(array.type)
-    found = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+def _ids(dataset: Dataset, column: str) -> tuple[IntArray, int]:
+    """Integer codes of `column` of the authorizations then the visits (missing: -1), one
+    per id, and how many codes there may be: the rows of the catalog the ids name, else
+    codes of the ids themselves.
+    """
+    auths, visits = dataset.authorizations, dataset.visits
+    target, _ = REFERENCES[("visits", column)]
+    found = [catalog_rows(dataset, table, column) for table in ("authorizations", "visits")]
+    if all(
+        np.array_equal(rows >= 0, frame[column].notna().to_numpy())
+        for rows, frame in zip(found, (auths, visits), strict=True)
+    ):  # every id given is a catalog row: its row is its code
+        return np.concatenate(found), len(getattr(dataset, target))
+    return _codes(auths[column], visits[column])
 
 
 class _Candidates:
@@ -61,16 +69,15 @@ class _Candidates:
     Row k of group g is the k-th authorization to draw from; padding has index -1.
     """
 
-    def __init__(self, authorizations: pd.DataFrame, visits: pd.DataFrame) -> None:
+    def __init__(self, dataset: Dataset) -> None:
+        authorizations = dataset.authorizations
         # One code per (client, procedure) pair, numbered in order of first appearance
         # (authorizations, then visits), from integer codes of each column: no pair strings.
-        client, _ = _codes(authorizations["client_id"], visits["client_id"])
-        procedure, n_procedures = _codes(authorizations["procedure_code"], visits["procedure_code"])
+        client, _ = _ids(dataset, "client_id")
+        procedure, n_procedures = _ids(dataset, "procedure_code")
         codes, _ = pd.factorize(client * max(n_procedures, 1) + procedure)  # one per pair
         n_auth = len(authorizations)
-        payer_codes, _ = pd.factorize(
-            pd.concat([authorizations["payer_id"], visits["payer_id"]], ignore_index=True)
-        )  # NaN -> -1
+        payer_codes, _ = _ids(dataset, "payer_id")  # missing: -1
         self.auth_group = codes[:n_auth].astype(np.int64)
         self.visit_group = codes[n_auth:].astype(np.int64)
         self.auth_payer = payer_codes[:n_auth].astype(np.int64)
@@ -280,7 +287,7 @@ def match(dataset: Dataset) -> Dataset:
     planned = (scheduled | (status == "cancelled").to_numpy(dtype=bool)) & billable
     service_day = _days(visits["service_date"])
     order = visits["order"].to_numpy()
-    cands = _Candidates(auths, visits)
+    cands = _Candidates(dataset)
     limits = Limits.of(auths, dataset.settings.week_start)
 
     holders = np.zeros(n, dtype=np.int64)  # how many authorizations hold the visit's date
@@ -361,6 +368,7 @@ def match(dataset: Dataset) -> Dataset:
     counted = np.where(rate_auth >= 0, rate_auth, -1)
     result.derived(VISIT_AUTHORIZATIONS, (result.visits, auths), lambda: counted)
     result.derived(ALLOCATION_AUTHORIZATIONS, (result.allocations, auths), lambda: done.auth)
+    result.carry(dataset, {"visits": visits})  # the same visits, with more columns
     return result
 
 
@@ -441,7 +449,7 @@ def _with_amounts(
     visits = dataset.visits
     auths = dataset.authorizations
     procedures = dataset.procedures
-    position = _position_in(visits["procedure_code"], procedures["procedure_code"])
+    position = catalog_rows(dataset, "visits", "procedure_code")
     procedure_rate = np.append(procedures["rate"].to_numpy(dtype=np.float64), np.nan)[position]
     has_auth = rate_auth >= 0
     safe = np.where(has_auth, rate_auth, 0)

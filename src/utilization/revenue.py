@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import Dataset, catalog_rows
 from utilization.metrics import approved_shares
 from utilization.selection import Selection, without_visit_filters
 from utilization.totals import CLIENT, client_ranks, join
@@ -77,12 +77,7 @@ def insurance_paid_by_visit(dataset: Dataset) -> np.ndarray:
 
 def payment_visit_rows(dataset: Dataset) -> np.ndarray:
     """The row of `dataset.visits` each payment is for (-1: none); computed once per dataset."""
-    visits, payments = dataset.visits, dataset.payments
-    return dataset.derived(
-        "payment_visit_rows",
-        (visits, payments),
-        lambda: positions(payments["visit_id"], visits["visit_id"]),
-    )
+    return catalog_rows(dataset, "payments", "visit_id")
 
 
 def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.DataFrame:

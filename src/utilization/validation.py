@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization import schema
-from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
+from utilization.dataset import (
+    REFERENCES,
+    REJECT_COLUMNS,
+    TABLES,
+    Dataset,
+    empty_rejects,
+    rows_name,
+)
 from utilization.exceptions import InputError
 from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
@@ -121,7 +128,7 @@ def validate(
             "rows_rejected": [int(checked[t].bad.sum()) + checked[t].swallowed for t in TABLES],
         }
     ).astype({"rows_read": np.int64, "rows_used": np.int64, "rows_rejected": np.int64})
-    return Dataset(
+    dataset = Dataset(
         clients=frames["clients"],
         procedures=frames["procedures"],
         payers=frames["payers"],
@@ -134,6 +141,15 @@ def validate(
         settings=settings,
         source=raw.description,
     )
+    for (name, column), (target, _) in REFERENCES.items():
+        if column in checked[name].found:  # the rows found checking the references
+            rows = checked[name].found[column][~checked[name].bad]
+            dataset.derived(rows_name(name, column), (frames[name], frames[target]), _given(rows))
+    return dataset
+
+
+def _given(value: IntArray) -> Callable[[], IntArray]:
+    return lambda: value
 
 
 def rejects_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -213,6 +229,9 @@ class _Table:
         self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
         self.repeats: Repeats | None = None
+        self.found: dict[str, IntArray] = {}
+        """Per column checked by `references`: the catalog's canonical row each row's value
+        names (-1: missing or not found)."""
 
     def line_breaks(self) -> None:
         """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
@@ -492,11 +511,13 @@ class _Table:
         mine = self.whole_numbers(column)
         ids = catalog.table.whole_numbers(catalog.key)
         if mine is not None and ids is not None:  # ids typed as numbers on both sides
-            known = pd.Series(mine).isin(ids[~catalog.table.bad]).to_numpy()
-            unknown = ~known
+            found = _number_positions(mine, ids[~catalog.table.bad])
+            unknown = found < 0
         else:
             values = self.text(column)
-            unknown = (values.notna() & ~_isin(values, catalog.accepted)).to_numpy()
+            found = _index_in(values, catalog.accepted)  # the accepted rows, in order
+            unknown = (found < 0) & values.notna().to_numpy()
+        self.found[column] = found
         if not unknown.any():
             return
         values = self.text(column)
@@ -773,7 +794,11 @@ def _visits(
 
     keep = ~t.bad
     codes = _kept(t.text("procedure_code"), keep)
-    procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
+    if "procedure_code" in t.found:  # the procedures' rows, found checking the references
+        at = t.found["procedure_code"][keep]
+        procedure = {"position": at, "billable": procedures["billable"].to_numpy()[at]}
+    else:
+        procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
     minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
     day = np.where(timed, local_day, day)[keep]
     start, end = start[keep], end[keep]
@@ -929,12 +954,31 @@ def _units(
 # -- parsing --------------------------------------------------------------------------------
 
 
-def _index_in(values: pd.Series, catalog: pd.Series) -> npt.NDArray[np.int64]:
+def _index_in(values: pd.Series, catalog: pd.Series | pd.Index) -> npt.NDArray[np.int64]:
     """The position in `catalog` of each text value (-1 where absent), computed by Arrow."""
     array = pa.array(values.astype(TEXT).array)
     pool = pa.array(catalog.astype(TEXT).array).cast(array.type)
     found = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _number_positions(
+    values: npt.NDArray[np.integer[Any]], ids: npt.NDArray[np.integer[Any]]
+) -> IntArray:
+    """The position in `ids` (whole numbers, each once) of each value, -1 where absent: by a
+    table over the span of the ids when they are dense, as they usually are, else by hash.
+    """
+    if not len(ids) or not len(values):
+        return np.full(len(values), -1, dtype=np.int64)
+    low, high = int(ids.min()), int(ids.max())
+    if high - low > 4 * len(ids) + 1024:  # sparse ids: a hash table of them
+        return np.asarray(pd.Index(ids).get_indexer(values), dtype=np.int64)
+    table = np.full(high - low + 1, -1, dtype=np.int64)
+    table[ids - low] = np.arange(len(ids), dtype=np.int64)
+    inside = (values >= low) & (values <= high)
+    found = np.full(len(values), -1, dtype=np.int64)
+    found[inside] = table[values[inside] - low]
+    return found
 
 
 def _isin(values: pd.Series, allowed: pd.Index | Iterable[str]) -> npt.NDArray[np.bool_]:
