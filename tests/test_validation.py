@@ -895,3 +895,18 @@ def test_references_found_are_the_catalog_rows(step: int) -> None:
             assert catalog_rows(dataset, table, column).tolist() == expected.tolist()
     assert rows_name("visits", "client_id") in ds._derived  # found, not computed again
     assert rows_name("payments", "visit_id") in matched._derived
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "a", " a", "b ", "é", "CO-45", "\u00a0"])))
+)
+def test_text_is_stripped_and_blank_is_missing(values: list[str | None]) -> None:
+    """Text as validation reads it: stripped, missing where empty, whichever way it is made
+    (nothing to do, only empty values, or values to strip).
+    """
+    text = pd.Series(pd.array(values, dtype="str"))
+    expected = text.str.strip()
+    expected = expected.where(expected != "")
+    got = validation.as_text(text)
+    assert str(got.dtype) == "str"
+    assert got.tolist() == expected.tolist()

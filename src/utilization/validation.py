@@ -1052,8 +1052,11 @@ def _as_text(values: pd.Series) -> pd.Series:
             index=values.index,
             dtype=TEXT,
         )
-    if not _needs_tidying(text):  # the usual case: no copy of millions of values
+    need = _tidying(text)
+    if not need:  # the usual case: no copy of millions of values
         return text
+    if need == "empty":  # only empty values: missing, the text itself not copied
+        return _blank_to_missing(text)
     text = text.str.strip()
     result: pd.Series = text.where(text != "")
     return result
@@ -1068,12 +1071,14 @@ def _line_break(text: pd.Series) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _needs_tidying(text: pd.Series) -> bool:
-    """Whether some value of a text column is empty or may begin or end with white space.
+def _tidying(text: pd.Series) -> Literal["", "empty", "strip"]:
+    """What a text column needs: nothing (""), its empty values made missing ("empty"), or
+    its values stripped of white space too ("strip": some value may begin or end with it).
 
     Looks at the first and last byte of each value only: a byte up to 0x20 (space, control)
-    or from 0x80 (non-ASCII, maybe Unicode white space) means yes, to be safe.
+    or from 0x80 (non-ASCII, maybe Unicode white space) means strip, to be safe.
     """
+    empty = False
     array = pa.array(text.array)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     for chunk in chunks:
@@ -1091,18 +1096,37 @@ def _needs_tidying(text: pd.Series) -> bool:
             present = lengths > 0
             if part.null_count:
                 valid = np.asarray(part.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-                if (valid & ~present).any():
-                    return True
+                empty = empty or bool((valid & ~present).any())
             elif not present.all():
-                return True
+                empty = True
             if data_buffer is None or not present.any():
                 continue
             data = np.frombuffer(data_buffer, dtype=np.uint8)
             first = data[offsets[:-1][present]]
             last = data[offsets[1:][present] - 1]
             if ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any():
-                return True
-    return False
+                return "strip"
+    return "empty" if empty else ""
+
+
+def _blank_to_missing(text: pd.Series) -> pd.Series:
+    """A text column with its empty values missing: a new validity bitmap over the same
+    offsets and bytes where Arrow allows it (no copy of the text).
+    """
+    array = pa.array(text.array)
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    out = []
+    for chunk in chunks:
+        given = pc.fill_null(pc.greater(pc.binary_length(chunk), 0), False)
+        if chunk.offset == 0 and given.offset == 0:
+            buffers = chunk.buffers()
+            out.append(
+                pa.Array.from_buffers(chunk.type, len(chunk), [given.buffers()[1], *buffers[1:]])
+            )
+        else:
+            out.append(pc.if_else(given, chunk, pa.scalar(None, type=chunk.type)))
+    taken = pa.chunked_array(out, type=array.type)
+    return pd.Series(pd.array(taken, dtype=TEXT), index=text.index, copy=False)
 
 
 def _numbers(
