@@ -94,7 +94,6 @@ REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
     ("authorizations", "payer_id"): ("payers", "payer_id"),
     ("visits", "client_id"): ("clients", "client_id"),
     ("visits", "procedure_code"): ("procedures", "procedure_code"),
-    ("visits", "provider_id"): ("providers", "provider_id"),
     ("visits", "payer_id"): ("payers", "payer_id"),
     ("payments", "visit_id"): ("visits", "visit_id"),
 }

@@ -68,7 +68,11 @@ Repeats = tuple[npt.NDArray[np.int64], list[str]]
 
 
 def validate(
-    raw: RawSource, settings: Settings, *, repeats: dict[str, Repeats] | None = None
+    raw: RawSource,
+    settings: Settings,
+    *,
+    repeats: dict[str, Repeats] | None = None,
+    release: bool = False,
 ) -> Dataset:
     """Check every raw table against the input contract and build the canonical frames.
 
@@ -88,6 +92,11 @@ def validate(
 
     `repeats`: for a table given in parts (`partitions`), its repeated ids found over the
     whole table (`repeated_ids`), which the part's own rows cannot show.
+
+    `release`: the tables of `raw` are taken out of it (`raw.tables` keeps the others) and
+    each column is let go as soon as the checks have read it, so that the tables as read and
+    the canonical frames are not all in memory at once (`utilization.load`, which does not
+    read the raw tables again).
     """
     tables = {name: frame for name, frame in raw.tables.items() if name in TABLES}
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -96,28 +105,45 @@ def validate(
         raise InputError(msg)
     for name, frame in tables.items():
         _require_columns(name, frame, raw.origin.get(name, name))
+    if release:
+        for name in tables:
+            del raw.tables[name]
 
     checked: dict[str, _Table] = {}
     frames: dict[str, pd.DataFrame] = {}
+    found: dict[tuple[str, str], IntArray] = {}
 
     def table(name: str) -> _Table:
-        frame = tables.get(name)
+        frame = tables.pop(name, None) if release else tables.get(name)
         present = frame is not None
         checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        del frame
+        checked[name].owned = release
         checked[name].repeats = (repeats or {}).get(name)
         checked[name].line_breaks()
         return checked[name]
 
-    frames["clients"] = _clients(table("clients"))
-    frames["procedures"] = _procedures(table("procedures"), settings)
-    frames["payers"] = _named(table("payers"), "payer_id", "payer_name")
-    frames["providers"] = _named(table("providers"), "provider_id", "provider_name")
+    def done(name: str, frame: pd.DataFrame) -> None:
+        """Keep what later tables and the dataset read of a checked table, let the rest go."""
+        frames[name] = frame
+        t = checked[name]
+        key = schema.TABLES[name].key  # what a table referring to this one reads
+        t.free(*[c for c in t.frame.columns if c not in (key, ROW, LINES)])
+        keep = ~t.bad if t.bad.any() else slice(None)
+        for column in list(t.found):  # the rows found checking its references, one by one
+            found[(name, column)] = t.found.pop(column)[keep].astype(np.int64)
+
+    done("clients", _clients(table("clients")))
+    done("procedures", _procedures(table("procedures"), settings))
+    done("payers", _named(table("payers"), "payer_id", "payer_name"))
+    done("providers", _named(table("providers"), "provider_id", "provider_name"))
     catalogs = {name: _Catalog(checked[name]) for name in checked}
-    frames["authorizations"] = _authorizations(
-        table("authorizations"), catalogs, frames["procedures"], settings
+    done(
+        "authorizations",
+        _authorizations(table("authorizations"), catalogs, frames["procedures"], settings),
     )
-    frames["visits"] = _visits(table("visits"), catalogs, frames["procedures"], settings)
-    frames["payments"] = _payments(table("payments"), _Catalog(checked["visits"]), settings)
+    done("visits", _visits(table("visits"), catalogs, frames["procedures"], settings))
+    done("payments", _payments(table("payments"), _Catalog(checked["visits"]), settings))
 
     rejects = rejects_of([part for name in TABLES for part in checked[name].parts])
     counts = pd.DataFrame(
@@ -141,10 +167,9 @@ def validate(
         settings=settings,
         source=raw.description,
     )
-    for (name, column), (target, _) in REFERENCES.items():
-        if column in checked[name].found:  # the rows found checking the references
-            rows = checked[name].found[column][~checked[name].bad]
-            dataset.derived(rows_name(name, column), (frames[name], frames[target]), _given(rows))
+    for (name, column), rows in found.items():  # the rows found checking the references
+        target, _ = REFERENCES[(name, column)]
+        dataset.derived(rows_name(name, column), (frames[name], frames[target]), _given(rows))
     return dataset
 
 
@@ -229,9 +254,20 @@ class _Table:
         self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
         self.repeats: Repeats | None = None
-        self.found: dict[str, IntArray] = {}
-        """Per column checked by `references`: the catalog's canonical row each row's value
-        names (-1: missing or not found)."""
+        self.found: dict[str, npt.NDArray[np.signedinteger[Any]]] = {}
+        """Per column checked by `references` that the dataset keeps (`REFERENCES`): the
+        catalog's canonical row each row's value names (-1: missing or not found)."""
+        self.owned = False  # whether validation holds the only reference to the raw frame
+
+    def free(self, *columns: str) -> None:
+        """Let columns no check reads again go (when validation owns the raw frame)."""
+        if not self.owned:
+            return
+        for column in columns:
+            self._text.pop(column, None)
+        gone = [c for c in columns if c in self.frame.columns]
+        if gone:
+            self.frame = self.frame.drop(columns=gone)
 
     def line_breaks(self) -> None:
         """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
@@ -517,7 +553,9 @@ class _Table:
             values = self.text(column)
             found = _index_in(values, catalog.accepted)  # the accepted rows, in order
             unknown = (found < 0) & values.notna().to_numpy()
-        self.found[column] = found
+        if (self.name, column) in REFERENCES:  # int32 while checking: half the memory
+            small = len(catalog.table.bad) < 2**31
+            self.found[column] = found.astype(np.int32) if small else found
         if not unknown.any():
             return
         values = self.text(column)
@@ -739,7 +777,7 @@ def _visits(
     t.references("payer_id", catalogs["payers"])
 
     start, start_local = t.instant("start", settings)
-    end, _ = t.instant("end", settings)
+    end = t.instant("end", settings)[0]
     day = t.date("service_date", settings, required=False)
     given_minutes = t.number("minutes", whole="not a whole number of minutes")
     has_start, has_end = t.given("start"), t.given("end")
@@ -759,14 +797,19 @@ def _visits(
     t.reject(dated & ~has_day & ~has_minutes, first, reason, "missing")
 
     both = timed & (start != NAT) & (end != NAT)
-    elapsed = np.where(both, end - start, 0)
+    elapsed = end - start  # in place from here on: arrays of millions of visits
+    elapsed[~both] = 0
     t.reject(both & (elapsed < 0), "end", "end is before start", "end_before_start")
-    computed = np.where(both & (elapsed >= 0), elapsed // _US_PER_MINUTE, 0)
+    computed = elapsed // _US_PER_MINUTE
+    computed[elapsed < 0] = 0
     longest = _MINUTES.high
     too_long = both & (computed > float(longest))
     after = f"out of range: more than {_amount('minutes', longest)} after start"
     t.reject(too_long, "end", after, "out_of_range")
-    local_day = np.where(start_local != NAT, start_local // _US_PER_DAY * _US_PER_DAY, NAT)
+    t.free("start", "end")  # no check reads their text again
+    local_day = start_local // _US_PER_DAY
+    local_day *= _US_PER_DAY
+    local_day[start_local == NAT] = NAT
     offset_given = (start != NAT) & (start_local == NAT)
     if offset_given.any():
         local_day[offset_given] = _local_dates(start[offset_given], settings.timezone)
@@ -784,46 +827,60 @@ def _visits(
             [f"does not match start to end ({m} minutes)" for m in computed[wrong_minutes]],
             "minutes_mismatch",
         )
+    del start_local, elapsed, both, too_long, offset_given, wrong_day, wrong_minutes
+    t.free("service_date", "minutes")
 
-    status = t.text("status").str.lower().replace("canceled", "cancelled")
+    status = _lower(t.text("status"))
+    if _holds(status, "canceled"):
+        status = status.replace("canceled", "cancelled")
     unknown = (status.notna() & ~_isin(status, STATUSES)).to_numpy()
     t.reject(unknown, "status", f"unknown status; use {', '.join(STATUSES)}", "unknown_status")
     billable, billable_given = t.flag("billable")
     recorded = t.number("units", whole="not a whole number of units (units are whole numbers)")
     amount = t.number("amount_billed")
+    t.free("status", "billable", "units", "amount_billed")
 
     keep = ~t.bad
+    kept: npt.NDArray[np.bool_] | slice = slice(None) if keep.all() else keep  # no copies
     codes = _kept(t.text("procedure_code"), keep)
     if "procedure_code" in t.found:  # the procedures' rows, found checking the references
-        at = t.found["procedure_code"][keep]
+        at = t.found["procedure_code"][kept]
         procedure = {"position": at, "billable": procedures["billable"].to_numpy()[at]}
     else:
         procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
-    minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
-    day = np.where(timed, local_day, day)[keep]
-    start, end = start[keep], end[keep]
+    minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[kept].astype(np.int64)
+    del computed, given_minutes
+    day = np.where(timed, local_day, day)[kept]
+    del local_day
+    start, end = start[kept], end[kept]
     key = order_keys(start, day, settings.timezone)
     ids = _kept(t.text("visit_id"), keep)
     ranked = time_order(key, ids)
+    del key
     order = np.empty(len(ranked), dtype=np.int64)
     order[ranked] = np.arange(len(ranked), dtype=np.int64)
+    del ranked
+    starts = pd.DatetimeIndex(start.view(DATE), tz="UTC")  # a copy: the array goes
+    del start
+    ends = pd.DatetimeIndex(end.view(DATE), tz="UTC")
+    del end
     columns: dict[str, Any] = {
         "visit_id": ids,
         "client_id": _kept(t.text("client_id"), keep),
         "procedure_code": codes,
         "service_date": day.view(DATE),
-        "start": pd.DatetimeIndex(start.view(DATE), tz="UTC"),
-        "end": pd.DatetimeIndex(end.view(DATE), tz="UTC"),
+        "start": starts,
+        "end": ends,
         "minutes": minutes,
         "provider_id": _kept(t.text("provider_id"), keep),
         "payer_id": _kept(t.text("payer_id"), keep),
         "case_type": _kept(t.text("case_type"), keep),
         "billable": np.where(
-            billable_given[keep], billable[keep], procedure["billable"].astype(bool)
+            billable_given[kept], billable[kept], procedure["billable"].astype(bool)
         ),
         "status": _kept(status, keep).fillna("completed"),
-        "units_recorded": recorded[keep],
-        "amount_billed": amount[keep],
+        "units_recorded": recorded[kept],
+        "amount_billed": amount[kept],
         "units": _units(minutes, np.asarray(procedure["position"], dtype=np.int64), procedures),
         "long_visit": minutes > settings.long_visit_hours * 60,
         "order": order,
@@ -856,6 +913,19 @@ def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
             "adjustment_reason_codes": t.text("adjustment_reason_codes"),
         },
     )
+
+
+def _lower(text: pd.Series) -> pd.Series:
+    """Text in lower case: the column itself when no value has a letter to lower."""
+    lowered = pc.utf8_is_lower(pa.array(text.array))
+    if pc.all(pc.fill_null(lowered, True)).as_py() is not False:
+        return text
+    return text.str.lower()
+
+
+def _holds(text: pd.Series, value: str) -> bool:
+    """Whether some value of a text column is `value`."""
+    return bool(pc.any(pc.equal(pa.array(text.array), value)).as_py())
 
 
 def _kept(text: pd.Series, keep: npt.NDArray[np.bool_]) -> pd.Series:
