@@ -910,3 +910,31 @@ def test_text_is_stripped_and_blank_is_missing(values: list[str | None]) -> None
     got = validation.as_text(text)
     assert str(got.dtype) == "str"
     assert got.tolist() == expected.tolist()
+
+
+def test_release_gives_the_same_dataset_and_takes_the_tables() -> None:
+    """`release=True` (as `utilization.load` validates) gives the same frames, rejects and
+    counts, and takes the tables it checked out of the raw source.
+    """
+    tables = {
+        **BASE,
+        "visits": visits(
+            start=["2025-01-06 09:00:00", "2025-01-06 10:00:00", "", "bad"],
+            end=["2025-01-06 10:00:00", "2025-01-06 09:00:00", "2025-01-06 11:00:00", ""],
+            status=["Completed", "canceled", "scheduled", "completed"],
+        ),
+    }
+
+    def raw() -> RawSource:
+        frames = {name: pd.DataFrame(columns, dtype="str") for name, columns in tables.items()}
+        return RawSource(frames, {n: f"{n}.csv" for n in frames}, "test tables", None, "test")
+
+    kept = validate(raw(), Settings())
+    source = raw()
+    released = validate(source, Settings(), release=True)
+    assert source.tables == {}
+    for name in ("clients", "procedures", "authorizations", "visits", "payments"):
+        pd.testing.assert_frame_equal(getattr(released, name), getattr(kept, name))
+    pd.testing.assert_frame_equal(released.rejects, kept.rejects)
+    pd.testing.assert_frame_equal(released.row_counts, kept.row_counts)
+    assert len(kept.rejects) == 4  # the raw values shown, read before they were let go
