@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import Dataset, has_status, positions
 from utilization.limits import LIMIT_COLUMNS as LIMITS
 from utilization.limits import period_bounds, period_index
 from utilization.matching import allocation_authorization_rows, visit_authorization_rows
@@ -75,7 +75,7 @@ def balances_and_limits(
     visits = dataset.visits
     counted = visit_authorization_rows(dataset)
     later = (
-        (visits["status"] == "scheduled").to_numpy()
+        has_status(dataset, "scheduled")
         & visits["billable"].to_numpy(dtype=bool)
         & (visits["service_date"] > as_of_ts).to_numpy()
         & (counted >= 0)
@@ -228,7 +228,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
     else:
         rows["units_used"] = np.zeros(len(rows), dtype=np.int64)
     visits = dataset.visits
-    planned = ((visits["status"] == "scheduled") & visits["billable"]).to_numpy()
+    planned = has_status(dataset, "scheduled") & visits["billable"].to_numpy(dtype=bool)
     rows["units_scheduled"] = _units_in(
         rows["per"].to_numpy(),
         at,

@@ -62,13 +62,14 @@ class Dataset:
         return made
 
     def carry(self, before: Dataset, same: dict[str, pd.DataFrame]) -> None:
-        """Keep the `catalog_rows` of `before` (this dataset before some frames were
-        replaced) that still hold: `same` maps the name of each replaced frame to the frame
-        `before` had, whose rows, their order and their ids the new one keeps.
+        """Keep the `catalog_rows` and visit status codes (`has_status`) of `before` (this
+        dataset before some frames were replaced) that still hold: `same` maps the name of
+        each replaced frame to the frame `before` had, whose rows, their order, their ids
+        and their status the new one keeps.
         """
         old = {id(frame): name for name, frame in same.items()}
         for name, (sources, value) in before._derived.items():
-            if name in self._derived or not name.startswith(ROWS):
+            if name in self._derived or not (name.startswith(ROWS) or name == STATUS_CODES):
                 continue
             now = tuple(getattr(self, old[id(s)]) if id(s) in old else s for s in sources)
             if all(self._holds(s) for s in now):
@@ -113,6 +114,31 @@ def catalog_rows(dataset: Dataset, table: str, column: str) -> IntArray:
         (frame, catalog),
         lambda: positions(frame[column], catalog[key]),
     )
+
+
+STATUSES: tuple[str, ...] = schema.VISITS.column("status").values
+STATUS_CODES = "visit_status_codes"
+
+
+def has_status(dataset: Dataset, status: str) -> npt.NDArray[np.bool_]:
+    """Where the visits' status is `status`, from one code per visit computed once per
+    dataset (its place in `STATUSES`), not by comparing millions of texts each time.
+    """
+    visits = dataset.visits
+    if status not in STATUSES:
+        result: npt.NDArray[np.bool_] = (visits["status"] == status).to_numpy(dtype=bool)
+        return result
+    codes = dataset.derived(STATUS_CODES, (visits,), lambda: _status_codes(visits["status"]))
+    found: npt.NDArray[np.bool_] = codes == STATUSES.index(status)
+    return found
+
+
+def _status_codes(status: pd.Series) -> npt.NDArray[np.int8]:
+    """The place of each status in `STATUSES`, -1 for any other value or a missing one."""
+    array = pa.array(status.astype("str").array)
+    pool = pa.array(list(STATUSES), type=array.type)
+    found = pc.fill_null(pc.index_in(array, value_set=pool), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int8)
 
 
 def rows_name(table: str, column: str) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import REFERENCES, Dataset, catalog_rows, positions
+from utilization.dataset import REFERENCES, Dataset, catalog_rows, has_status, positions
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
@@ -275,16 +275,15 @@ def match(dataset: Dataset) -> Dataset:
     auths = dataset.authorizations
     n = len(visits)
     units = visits["units"].to_numpy(dtype=np.int64)
-    status = visits["status"]
     billable = visits["billable"].to_numpy(dtype=bool)
-    completed = (status == "completed").to_numpy(dtype=bool)
+    completed = has_status(dataset, "completed")
     eligible = completed & billable
-    scheduled = (status == "scheduled").to_numpy(dtype=bool) & billable
+    scheduled = has_status(dataset, "scheduled") & billable
     # Scheduled and cancelled billable visits use no units; each is counted against the
     # authorization it would draw on first (the one ending first among those holding its
     # date), whose rate and payer it takes: balances count scheduled units against it and
     # revenue values cancelled units at its rate (data contract §6, §12).
-    planned = (scheduled | (status == "cancelled").to_numpy(dtype=bool)) & billable
+    planned = (scheduled | has_status(dataset, "cancelled")) & billable
     service_day = _days(visits["service_date"])
     order = visits["order"].to_numpy()
     cands = _Candidates(dataset)
@@ -450,27 +449,26 @@ def _with_amounts(
     auths = dataset.authorizations
     procedures = dataset.procedures
     position = catalog_rows(dataset, "visits", "procedure_code")
-    procedure_rate = np.append(procedures["rate"].to_numpy(dtype=np.float64), np.nan)[position]
+    # The rate of the visit's procedure, or of its authorization where it has one; in place.
+    rate = np.append(procedures["rate"].to_numpy(dtype=np.float64), np.nan)[position]
     has_auth = rate_auth >= 0
-    safe = np.where(has_auth, rate_auth, 0)
-    auth_rate = (
-        auths["rate"].to_numpy(dtype=np.float64)[safe] if len(auths) else np.zeros(len(visits))
-    )
-    rate = np.where(has_auth, auth_rate, procedure_rate)
+    auth_rates = auths["rate"].to_numpy(dtype=np.float64)
+    rate[has_auth] = auth_rates[rate_auth[has_auth]]
     units = visits["units"].to_numpy(dtype=np.int64)
     billed = visits["amount_billed"].to_numpy(dtype=np.float64)
-    amount = np.where(np.isnan(billed), units * rate, billed)
+    given = ~np.isnan(billed)
+    amount = units * rate
+    amount[given] = billed[given]
 
-    completed = (visits["status"] == "completed").to_numpy()
+    completed = has_status(dataset, "completed")
     tolerance = dataset.settings.rate_tolerance
-    with np.errstate(divide="ignore", invalid="ignore"):
-        billed_rate = billed / units
-    rate_mismatch = (
-        has_auth
-        & ~np.isnan(billed)
-        & (units > 0)
-        & ~np.isnan(auth_rate)
-        & (np.round(np.abs(billed_rate - auth_rate), 6) > tolerance)
+    # Billed rates checked where an amount is billed (few visits, usually).
+    check = np.flatnonzero(has_auth & given & (units > 0))
+    auth_rate = auth_rates[rate_auth[check]]
+    billed_rate = billed[check] / units[check]
+    rate_mismatch = np.zeros(len(visits), dtype=bool)
+    rate_mismatch[check] = ~np.isnan(auth_rate) & (
+        np.round(np.abs(billed_rate - auth_rate), 6) > tolerance
     )
     recorded = visits["units_recorded"].to_numpy(dtype=np.float64)
     units_mismatch = completed & ~np.isnan(recorded) & (recorded != units)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, has_status
 from utilization.period import Filters, Period
 
 Basis = Literal["prorated", "full"]
@@ -54,7 +54,7 @@ class Selection:
         """
         visits = self.dataset.visits
         if status not in self._status:
-            self._status[status] = (visits["status"] == status).to_numpy()
+            self._status[status] = has_status(self.dataset, status)
         mask = self.in_period & self._status[status]
         wanted = self.filters.billable if self.filters.billable is not None else billable_default
         if wanted is not None:
