@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -185,6 +186,9 @@ def plain_numbers(text: pd.Series) -> IntArray | None:
     array = pa.array(text.astype("str").array)
     if len(array) == 0:
         return np.zeros(0, dtype=np.int64)
+    first = pc.drop_null(array.slice(0, 1024))  # ids like "A0012" fail here, not in a cast
+    if len(first) and not _PLAIN.fullmatch(str(first[0].as_py())):
+        return None
     try:
         numbers = pc.cast(array, pa.int64())  # digits only; it also reads `007`, `-0`, `0x1`
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -194,6 +198,9 @@ def plain_numbers(text: pd.Series) -> IntArray | None:
         if not _written_back(chunk.cast(pa.large_string())):
             return None
     return np.asarray(pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+_PLAIN = re.compile(r"-?[0-9]{1,18}")
 
 
 def _written_back(chunk: pa.Array) -> bool:
