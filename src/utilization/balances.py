@@ -266,6 +266,12 @@ def _units_in(
     out = np.zeros(len(auth), dtype=np.int64)
     n_auths = int(max(auth.max(initial=-1), taken_auth.max(initial=-1))) + 1
     lo, hi = window
+    if not len(auth):
+        return out
+    # Only what was taken inside some row's window can count: one pass over millions of
+    # rows, then one per kind over those few (in the same order: the same sums).
+    near = np.flatnonzero((taken_auth >= 0) & (taken_day >= lo.min()) & (taken_day <= hi.max()))
+    taken_auth, taken_day, taken_units = taken_auth[near], taken_day[near], taken_units[near]
     for kind in np.unique(per):
         rows = np.flatnonzero(per == kind)  # one row per authorization of this kind
         row_of_auth = np.full(n_auths + 1, -1, dtype=np.int64)
