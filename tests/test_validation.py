@@ -938,3 +938,19 @@ def test_release_gives_the_same_dataset_and_takes_the_tables() -> None:
     pd.testing.assert_frame_equal(released.rejects, kept.rejects)
     pd.testing.assert_frame_equal(released.row_counts, kept.row_counts)
     assert len(kept.rejects) == 4  # the raw values shown, read before they were let go
+
+
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=4), min_size=1),
+    st.data(),
+)
+def test_rows_of_a_chunked_column_are_its_iloc(chunks: list[list[str | None]], data) -> None:
+    """Rows taken chunk by chunk are those `iloc` takes (values, index, name, dtype)."""
+    array = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks])
+    column = pd.Series(pd.array(array, dtype="str"), name="c")
+    column.index = column.index + 7
+    where = np.array(
+        sorted(data.draw(st.sets(st.integers(0, max(len(column) - 1, 0)))) if len(column) else []),
+        dtype=np.intp,
+    )
+    pd.testing.assert_series_equal(validation._rows(column, where), column.iloc[where])

@@ -334,7 +334,7 @@ class _Table:
         """The raw values of `column` at positions `where`, as text ('' when missing)."""
         if not self.has(column):
             return [""] * len(where)
-        values = self.frame[column].iloc[where]
+        values = _rows(self.frame[column], where)
         return ["" if _missing(v) else cell_text(v) for v in values.tolist()]
 
     def text(self, column: str) -> pd.Series:
@@ -1080,6 +1080,31 @@ def _rising(text: pd.Series) -> bool:
     return True
 
 
+def _rows(values: pd.Series, where: npt.NDArray[np.intp]) -> pd.Series:
+    """`values.iloc[where]` (positions in rising order), for a column of several Arrow
+    chunks taken chunk by chunk: Arrow's take of a chunked array first joins the chunks,
+    a copy of millions of values to take a few.
+    """
+    array = values.array
+    chunked = getattr(array, "_pa_array", None)
+    if (
+        not isinstance(chunked, pa.ChunkedArray)
+        or chunked.num_chunks < 2
+        or (len(where) > 1 and not (np.diff(where) > 0).all())
+    ):
+        return values.iloc[where]
+    ends = np.cumsum([len(c) for c in chunked.chunks])
+    chunk_of = np.searchsorted(ends, where, side="right")
+    starts = ends - np.array([len(c) for c in chunked.chunks])
+    parts = [
+        chunked.chunk(int(c)).take(pa.array(where[chunk_of == c] - starts[c]))
+        for c in np.unique(chunk_of)
+    ]
+    taken = pa.chunked_array(parts, type=chunked.type)
+    taken_values = pd.array(taken, dtype=values.dtype)
+    return pd.Series(taken_values, index=values.index[where], name=values.name, copy=False)
+
+
 def _missing(value: Any) -> bool:
     """Whether one cell is missing (None, NaN, NaT, NA)."""
     try:
@@ -1218,7 +1243,7 @@ def _numbers(
     where: npt.NDArray[np.intp] | slice = np.flatnonzero(given)
     if given.all():
         where = slice(None)  # every value given: no copy to take them
-    chosen = text.iloc[where]
+    chosen = text.iloc[where] if isinstance(where, slice) else _rows(text, where)
     try:  # Arrow reads plain numbers; anything else in the column goes to pandas
         parsed = pc.cast(pa.array(chosen.array), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -1388,7 +1413,7 @@ def _parse_fallback(
             return
         where = np.flatnonzero(todo)
         try:
-            parsed = pd.to_datetime(text.iloc[where], format=fmt, errors="coerce")
+            parsed = pd.to_datetime(_rows(text, where), format=fmt, errors="coerce")
         except (ValueError, TypeError, OverflowError):
             continue
         if not pd.api.types.is_datetime64_dtype(parsed.dtype):  # offsets slipped in: not naive
@@ -1453,7 +1478,7 @@ def _instants(
         todo = given & (naive == NAT)
         if todo.any():
             where = np.flatnonzero(todo)
-            rest = text.iloc[where]
+            rest = _rows(text, where)
             offset = rest.str.contains(_OFFSET.pattern, regex=True).to_numpy(dtype=bool)
             if offset.any():
                 stamps = pd.to_datetime(rest[offset], format="ISO8601", utc=True, errors="coerce")
