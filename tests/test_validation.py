@@ -954,3 +954,22 @@ def test_rows_of_a_chunked_column_are_its_iloc(chunks: list[list[str | None]], d
         dtype=np.intp,
     )
     pd.testing.assert_series_equal(validation._rows(column, where), column.iloc[where])
+
+
+@pytest.mark.parametrize(("ids", "expected"), [([12, 11, 10], [2, 1, 0]), ([9, 10, 11], [2, 0, 1])])
+def test_visits_at_the_same_time_are_ordered_by_the_text_of_their_ids(
+    ids: list[int], expected: list[int]
+) -> None:
+    """Visits starting at the same time are in visit_id order as text, also for ids typed
+    as numbers: 10 and 11 come before 9.
+    """
+    typed = pd.DataFrame(
+        {
+            "visit_id": ids,
+            "client_id": ["C1"] * 3,
+            "procedure_code": ["T1019"] * 3,
+            "start": ["2025-01-06 09:00:00"] * 3,
+            "end": ["2025-01-06 10:00:00"] * 3,
+        }
+    )
+    assert run(visits=typed).visits["order"].tolist() == expected

@@ -855,7 +855,11 @@ def _visits(
     start, end = start[kept], end[kept]
     key = order_keys(start, day, settings.timezone)
     ids = _kept(t.text("visit_id"), keep)
-    ranked = time_order(key, ids)
+    numbers = t.whole_numbers("visit_id")
+    if numbers is not None and _text_ordered(numbers[kept]):  # ids as numbers, in text order
+        ranked = np.lexsort((numbers[kept], key))
+    else:
+        ranked = time_order(key, ids)
     del key
     order = np.empty(len(ranked), dtype=np.int64)
     order[ranked] = np.arange(len(ranked), dtype=np.int64)
@@ -1080,6 +1084,14 @@ def _rising(text: pd.Series) -> bool:
     return True
 
 
+def _text_ordered(numbers: npt.NDArray[np.integer[Any]]) -> bool:
+    """Whether whole numbers sort as their text does: none negative, all of as many digits."""
+    if not len(numbers):
+        return True
+    low, high = int(numbers.min()), int(numbers.max())
+    return low >= 0 and len(str(low)) == len(str(high))
+
+
 def _rows(values: pd.Series, where: npt.NDArray[np.intp]) -> pd.Series:
     """`values.iloc[where]` (positions in rising order), for a column of several Arrow
     chunks taken chunk by chunk: Arrow's take of a chunked array first joins the chunks,
@@ -1101,7 +1113,7 @@ def _rows(values: pd.Series, where: npt.NDArray[np.intp]) -> pd.Series:
         for c in np.unique(chunk_of)
     ]
     taken = pa.chunked_array(parts, type=chunked.type)
-    taken_values = pd.array(taken, dtype=values.dtype)
+    taken_values: Any = pd.array(taken, dtype=values.dtype)
     return pd.Series(taken_values, index=values.index[where], name=values.name, copy=False)
 
 
