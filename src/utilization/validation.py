@@ -1311,9 +1311,10 @@ def _parse_by_arrow(array: pa.LargeStringArray, fmt: str) -> npt.NDArray[np.int6
     if array.null_count:
         fits &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     starts = offsets[:-1][fits] if not fits.all() else offsets[:-1]
+    placed = np.ones(len(starts), dtype=bool)  # separators in place, for the values that fit
     for place in _SEPARATORS[fmt]:
-        fits[fits] = data[starts + place] == low[place]
-        starts = offsets[:-1][fits]
+        placed &= data[starts + place] == low[place]
+    fits[fits] = placed
     out = np.full(n, NAT, dtype=np.int64)
     if not fits.any():
         return out
