@@ -36,6 +36,8 @@ MATCH_COLUMNS = (
 
 def _days(dates: pd.Series) -> IntArray:
     """Calendar dates as whole days since 1970-01-01."""
+    if isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M":  # one conversion
+        return np.asarray(dates.to_numpy().astype("datetime64[D]")).view(np.int64)
     return np.asarray(
         dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"), dtype=np.int64
     )

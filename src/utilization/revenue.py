@@ -7,7 +7,7 @@ import pandas as pd
 
 from utilization.dataset import Dataset, catalog_rows
 from utilization.metrics import approved_shares
-from utilization.selection import Selection, without_visit_filters
+from utilization.selection import Selection, filtered, without_visit_filters
 from utilization.totals import CLIENT, client_ranks, join
 
 CATEGORIES: tuple[str, ...] = (
@@ -100,7 +100,7 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     """
     paid = insurance_paid_by_visit(selection.dataset) if paid is None else paid
     done_rows = selection.mask("completed")
-    completed = selection.dataset.visits[_VISIT_COLUMNS][done_rows]
+    completed = filtered(selection.dataset.visits[_VISIT_COLUMNS], done_rows)
     cancelled = selection.visits("cancelled", columns=_VISIT_COLUMNS)
     ranks = client_ranks(selection.dataset, "visits")
     clients = np.concatenate([ranks[done_rows], ranks[selection.mask("cancelled")]])

@@ -74,7 +74,20 @@ class Selection:
         visits = self.dataset.visits
         if columns is not None:
             visits = visits[columns]
-        return visits[self.mask(status, billable_default)]
+        return filtered(visits, self.mask(status, billable_default))
+
+
+def filtered(frame: pd.DataFrame, mask: BoolArray) -> pd.DataFrame:
+    """`frame[mask]`, column by column: a text column of several Arrow chunks is filtered
+    chunk by chunk (pandas takes rows of it by position, for which Arrow first joins the
+    chunks: a copy of millions of values per column).
+    """
+    index = frame.index[mask]
+    columns = {
+        name: pd.Series(frame[name].array[mask], index=index, name=name, copy=False)
+        for name in frame.columns
+    }
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def period_mask(dataset: Dataset, period: Period, filters: Filters) -> BoolArray:
