@@ -897,6 +897,7 @@ def test_references_found_are_the_catalog_rows(step: int) -> None:
     assert rows_name("payments", "visit_id") in matched._derived
 
 
+@hypothesis_settings(deadline=None)
 @given(
     st.lists(st.one_of(st.none(), st.sampled_from(["", "a", " a", "b ", "é", "CO-45", "\u00a0"])))
 )
@@ -940,6 +941,7 @@ def test_release_gives_the_same_dataset_and_takes_the_tables() -> None:
     assert len(kept.rejects) == 4  # the raw values shown, read before they were let go
 
 
+@hypothesis_settings(deadline=None)
 @given(
     st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=4), min_size=1),
     st.data(),
@@ -973,3 +975,19 @@ def test_visits_at_the_same_time_are_ordered_by_the_text_of_their_ids(
         }
     )
     assert run(visits=typed).visits["order"].tolist() == expected
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-3, 40), min_size=1, max_size=30), st.booleans())
+def test_repeated_numeric_ids_are_the_repeats_of_their_text(ids: list[int], sparse: bool) -> None:
+    """Ids typed as whole numbers (dense, counted; or sparse, sorted) are rejected as
+    duplicates exactly as the same ids given as text.
+    """
+    numbers = [i * 10**12 if sparse else i for i in ids]
+    as_text = visits(
+        visit_id=[str(i) for i in numbers],
+        start=["2025-01-06 09:00:00"] * len(ids),
+        end=["2025-01-06 10:00:00"] * len(ids),
+    )
+    typed = pd.DataFrame({**as_text, "visit_id": numbers})
+    assert rejects(run(visits=typed)) == rejects(run(visits=as_text))

@@ -334,8 +334,12 @@ class _Table:
         """The raw values of `column` at positions `where`, as text ('' when missing)."""
         if not self.has(column):
             return [""] * len(where)
-        values = _rows(self.frame[column], where)
-        return ["" if _missing(v) else cell_text(v) for v in values.tolist()]
+        column_values = self.frame[column]
+        if isinstance(column_values.dtype, np.dtype) and column_values.dtype.kind in "iufb":
+            values = column_values.to_numpy()[where].tolist()  # the same Python numbers
+        else:
+            values = _rows(column_values, where).tolist()
+        return ["" if _missing(v) else cell_text(v) for v in values]
 
     def text(self, column: str) -> pd.Series:
         """The column as stripped text, NaN where missing or empty (all NaN when absent)."""
@@ -408,7 +412,20 @@ class _Table:
         self.reject(repeat, column, [f"duplicate of row {r}" for r in rows], "duplicate")
 
     def _unique_numbers(self, column: str, values: npt.NDArray[np.integer[Any]]) -> None:
-        """`unique` for a column of whole numbers, by a stable sort (fast on sorted ids)."""
+        """`unique` for a column of whole numbers, by a stable sort (fast on sorted ids) of
+        the rows whose value repeats, found by counting each value when the ids are dense.
+        """
+        rows: IntArray | None = None  # the rows sorted: all of them
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * len(values) + 1024:
+            places = (values - low).astype(np.intp)
+            counts = np.bincount(places, minlength=high - low + 1)
+            rows = np.flatnonzero(counts[places] > 1)  # rows whose value repeats
+            del places
+            del counts
+            if not len(rows):
+                return
+            values = values[rows]
         order = np.argsort(values, kind="stable")
         ranked = values[order]
         same = ranked[1:] == ranked[:-1]
@@ -418,6 +435,8 @@ class _Table:
         run = np.cumsum(np.r_[True, ~same]) - 1
         later = np.flatnonzero(np.r_[False, same])
         position, first = order[later], order[starts[run[later]]]
+        if rows is not None:  # back to the table's rows (rising: the same order)
+            position, first = rows[position], rows[first]
         by_position = np.argsort(position)
         position, first = position[by_position], first[by_position]
         repeat = np.zeros(self.n, dtype=bool)
@@ -1145,7 +1164,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         text = values.map({True: "true", False: "false"}).astype(TEXT)
     elif pd.api.types.is_integer_dtype(dtype):  # Arrow writes whole numbers as Python does
         digits = pc.cast(pa.array(values.array), pa.large_string())
-        text = pd.Series(pd.array(digits, dtype=TEXT), index=values.index, copy=False)
+        return pd.Series(pd.array(digits, dtype=TEXT), index=values.index, copy=False)  # tidy
     elif pd.api.types.is_float_dtype(dtype):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         whole = np.isfinite(numbers) & (numbers == np.round(numbers))
