@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from utilization import matching, validation
+from utilization.dataset import REFERENCES, catalog_rows, positions, rows_name
 from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import RawSource
@@ -811,3 +817,177 @@ def test_many_visits() -> None:
     assert set(ds.rejects["value"].str[:13]) == {"2025-03-09 02"}
     assert ds.visits["units"].unique().tolist() == [3]
     assert ds.visits["order"].sort_values().tolist() == list(range(n - 10))
+
+
+_FORMS = {"%Y-%m-%d": "2024-02-29", "%Y-%m-%d %H:%M:%S": "2024-02-29 23:59:59"}
+
+
+@given(
+    st.sampled_from(sorted(_FORMS)),
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text("0123456789-: T+Z", min_size=8, max_size=21),
+            st.builds(
+                lambda digits, place, char: digits[:place] + char + digits[place + 1 :],
+                st.sampled_from(
+                    ["2025-02-28 23:59:59", "2025-02-30 00:00:00", "0000-01-01 24:00:00"]
+                ),
+                st.integers(0, 18),
+                st.sampled_from("0123456789-: T"),
+            ),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_fast_date_time_parse_reads_as_the_byte_parser(fmt: str, values: list[str | None]) -> None:
+    """Arrow's cast (the fast path) reads each fixed-form value as the byte parser does:
+    the same microseconds where both read it, NaT for the same values (bad calendar dates,
+    hours past 23, other forms).
+    """
+    values = [v if v is None or fmt != "%Y-%m-%d" else v[:10] for v in values]
+    text = pd.Series(pd.array(values, dtype="str"))
+    array = pa.array(text.array)
+    chunk = (array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array).cast(
+        pa.large_string()
+    )
+    expected = validation._parse_fixed(chunk, fmt)
+    assert validation._strptime(text, fmt).tolist() == expected.tolist()
+    fast = validation._parse_by_arrow(chunk, fmt)
+    assert fast is None or fast.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("step", [1, 10_000])  # visit ids dense (a table) or sparse (a hash)
+def test_references_found_are_the_catalog_rows(step: int) -> None:
+    """The catalog rows validation finds checking references (text ids and ids typed as
+    numbers, some unknown, some naming a rejected row) are those `positions` finds in the
+    canonical frames, and `match` keeps them for its visits.
+    """
+    ids = [100 + step * i for i in range(6)]
+    tables = {
+        "visits": pd.DataFrame(
+            {
+                "visit_id": ids,
+                "client_id": ["C2", "C1", "C9", "C1", "C2", "C1"],
+                "procedure_code": ["T1019", "S5125", "T1019", "T1019", "XX", "T1019"],
+                "start": ["2025-01-06 09:00:00"] * 5 + ["bad"],
+                "end": ["2025-01-06 10:00:00"] * 6,
+                "payer_id": ["P1", None, "P1", "P9", "P1", "P1"],
+            }
+        ),
+        "payers": {"payer_id": ["P0", "P1"], "payer_name": ["Zero", "One"]},
+        "payments": pd.DataFrame(
+            {
+                "visit_id": [ids[3], ids[0], ids[5], 7, ids[1], ids[0]],
+                "insurance_paid": [1.0] * 6,
+            }
+        ),
+    }
+    ds = run(**tables)
+    assert len(ds.visits) == 2 and len(ds.payments) == 3  # the rest rejected
+    matched = matching.match(ds)
+    for (table, column), (target, key) in REFERENCES.items():
+        for dataset in (ds, matched):
+            frame, catalog = getattr(dataset, table), getattr(dataset, target)
+            expected = positions(frame[column], catalog[key])
+            assert catalog_rows(dataset, table, column).tolist() == expected.tolist()
+    assert rows_name("visits", "client_id") in ds._derived  # found, not computed again
+    assert rows_name("payments", "visit_id") in matched._derived
+
+
+@hypothesis_settings(deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "a", " a", "b ", "é", "CO-45", "\u00a0"])))
+)
+def test_text_is_stripped_and_blank_is_missing(values: list[str | None]) -> None:
+    """Text as validation reads it: stripped, missing where empty, whichever way it is made
+    (nothing to do, only empty values, or values to strip).
+    """
+    text = pd.Series(pd.array(values, dtype="str"))
+    expected = text.str.strip()
+    expected = expected.where(expected != "")
+    got = validation.as_text(text)
+    assert str(got.dtype) == "str"
+    assert got.tolist() == expected.tolist()
+
+
+def test_release_gives_the_same_dataset_and_takes_the_tables() -> None:
+    """`release=True` (as `utilization.load` validates) gives the same frames, rejects and
+    counts, and takes the tables it checked out of the raw source.
+    """
+    tables = {
+        **BASE,
+        "visits": visits(
+            start=["2025-01-06 09:00:00", "2025-01-06 10:00:00", "", "bad"],
+            end=["2025-01-06 10:00:00", "2025-01-06 09:00:00", "2025-01-06 11:00:00", ""],
+            status=["Completed", "canceled", "scheduled", "completed"],
+        ),
+    }
+
+    def raw() -> RawSource:
+        frames = {name: pd.DataFrame(columns, dtype="str") for name, columns in tables.items()}
+        return RawSource(frames, {n: f"{n}.csv" for n in frames}, "test tables", None, "test")
+
+    kept = validate(raw(), Settings())
+    source = raw()
+    released = validate(source, Settings(), release=True)
+    assert source.tables == {}
+    for name in ("clients", "procedures", "authorizations", "visits", "payments"):
+        pd.testing.assert_frame_equal(getattr(released, name), getattr(kept, name))
+    pd.testing.assert_frame_equal(released.rejects, kept.rejects)
+    pd.testing.assert_frame_equal(released.row_counts, kept.row_counts)
+    assert len(kept.rejects) == 4  # the raw values shown, read before they were let go
+
+
+@hypothesis_settings(deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=4), min_size=1),
+    st.data(),
+)
+def test_rows_of_a_chunked_column_are_its_iloc(chunks: list[list[str | None]], data) -> None:
+    """Rows taken chunk by chunk are those `iloc` takes (values, index, name, dtype)."""
+    array = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks])
+    column = pd.Series(pd.array(array, dtype="str"), name="c")
+    column.index = column.index + 7
+    where = np.array(
+        sorted(data.draw(st.sets(st.integers(0, max(len(column) - 1, 0)))) if len(column) else []),
+        dtype=np.intp,
+    )
+    pd.testing.assert_series_equal(validation._rows(column, where), column.iloc[where])
+
+
+@pytest.mark.parametrize(("ids", "expected"), [([12, 11, 10], [2, 1, 0]), ([9, 10, 11], [2, 0, 1])])
+def test_visits_at_the_same_time_are_ordered_by_the_text_of_their_ids(
+    ids: list[int], expected: list[int]
+) -> None:
+    """Visits starting at the same time are in visit_id order as text, also for ids typed
+    as numbers: 10 and 11 come before 9.
+    """
+    typed = pd.DataFrame(
+        {
+            "visit_id": ids,
+            "client_id": ["C1"] * 3,
+            "procedure_code": ["T1019"] * 3,
+            "start": ["2025-01-06 09:00:00"] * 3,
+            "end": ["2025-01-06 10:00:00"] * 3,
+        }
+    )
+    assert run(visits=typed).visits["order"].tolist() == expected
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-3, 40), min_size=1, max_size=30), st.booleans())
+def test_repeated_numeric_ids_are_the_repeats_of_their_text(ids: list[int], sparse: bool) -> None:
+    """Ids typed as whole numbers (dense, counted; or sparse, sorted) are rejected as
+    duplicates exactly as the same ids given as text.
+    """
+    numbers = [i * 10**12 if sparse else i for i in ids]
+    as_text = visits(
+        visit_id=[str(i) for i in numbers],
+        start=["2025-01-06 09:00:00"] * len(ids),
+        end=["2025-01-06 10:00:00"] * len(ids),
+    )
+    typed = pd.DataFrame({**as_text, "visit_id": numbers})
+    assert rejects(run(visits=typed)) == rejects(run(visits=as_text))

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import Dataset, has_status, positions
 from utilization.limits import LIMIT_COLUMNS as LIMITS
 from utilization.limits import period_bounds, period_index
 from utilization.matching import allocation_authorization_rows, visit_authorization_rows
@@ -75,7 +75,7 @@ def balances_and_limits(
     visits = dataset.visits
     counted = visit_authorization_rows(dataset)
     later = (
-        (visits["status"] == "scheduled").to_numpy()
+        has_status(dataset, "scheduled")
         & visits["billable"].to_numpy(dtype=bool)
         & (visits["service_date"] > as_of_ts).to_numpy()
         & (counted >= 0)
@@ -228,7 +228,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
     else:
         rows["units_used"] = np.zeros(len(rows), dtype=np.int64)
     visits = dataset.visits
-    planned = ((visits["status"] == "scheduled") & visits["billable"]).to_numpy()
+    planned = has_status(dataset, "scheduled") & visits["billable"].to_numpy(dtype=bool)
     rows["units_scheduled"] = _units_in(
         rows["per"].to_numpy(),
         at,
@@ -266,6 +266,12 @@ def _units_in(
     out = np.zeros(len(auth), dtype=np.int64)
     n_auths = int(max(auth.max(initial=-1), taken_auth.max(initial=-1))) + 1
     lo, hi = window
+    if not len(auth):
+        return out
+    # Only what was taken inside some row's window can count: one pass over millions of
+    # rows, then one per kind over those few (in the same order: the same sums).
+    near = np.flatnonzero((taken_auth >= 0) & (taken_day >= lo.min()) & (taken_day <= hi.max()))
+    taken_auth, taken_day, taken_units = taken_auth[near], taken_day[near], taken_units[near]
     for kind in np.unique(per):
         rows = np.flatnonzero(per == kind)  # one row per authorization of this kind
         row_of_auth = np.full(n_auths + 1, -1, dtype=np.int64)

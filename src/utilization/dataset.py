@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,6 +62,23 @@ class Dataset:
         self._derived[name] = (sources, made)
         return made
 
+    def carry(self, before: Dataset, same: dict[str, pd.DataFrame]) -> None:
+        """Keep the `catalog_rows` and visit status codes (`has_status`) of `before` (this
+        dataset before some frames were replaced) that still hold: `same` maps the name of
+        each replaced frame to the frame `before` had, whose rows, their order, their ids
+        and their status the new one keeps.
+        """
+        old = {id(frame): name for name, frame in same.items()}
+        for name, (sources, value) in before._derived.items():
+            if name in self._derived or not (name.startswith(ROWS) or name == STATUS_CODES):
+                continue
+            now = tuple(getattr(self, old[id(s)]) if id(s) in old else s for s in sources)
+            if all(self._holds(s) for s in now):
+                self._derived[name] = (now, value)
+
+    def _holds(self, frame: object) -> bool:
+        return any(getattr(self, name) is frame for name in (*TABLES, "allocations"))
+
     def __getstate__(self) -> dict[str, Any]:
         """The frames, without the derived values (computed again where needed)."""
         state = dict(self.__dict__)
@@ -70,6 +88,66 @@ class Dataset:
 
 T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
+
+
+REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
+    ("authorizations", "client_id"): ("clients", "client_id"),
+    ("authorizations", "procedure_code"): ("procedures", "procedure_code"),
+    ("authorizations", "payer_id"): ("payers", "payer_id"),
+    ("visits", "client_id"): ("clients", "client_id"),
+    ("visits", "procedure_code"): ("procedures", "procedure_code"),
+    ("visits", "payer_id"): ("payers", "payer_id"),
+    ("payments", "visit_id"): ("visits", "visit_id"),
+}
+"""The columns that refer to a row of another frame (table, column): (frame, its key)."""
+
+
+def catalog_rows(dataset: Dataset, table: str, column: str) -> IntArray:
+    """The row of the frame `column` of `table` refers to (`REFERENCES`) for each row of
+    `table`, -1 where the value is missing or not found; computed once per dataset
+    (validation gives those it found checking the references).
+    """
+    target, key = REFERENCES[(table, column)]
+    frame: pd.DataFrame = getattr(dataset, table)
+    catalog: pd.DataFrame = getattr(dataset, target)
+    return dataset.derived(
+        rows_name(table, column),
+        (frame, catalog),
+        lambda: positions(frame[column], catalog[key]),
+    )
+
+
+STATUSES: tuple[str, ...] = schema.VISITS.column("status").values
+STATUS_CODES = "visit_status_codes"
+
+
+def has_status(dataset: Dataset, status: str) -> npt.NDArray[np.bool_]:
+    """Where the visits' status is `status`, from one code per visit computed once per
+    dataset (its place in `STATUSES`), not by comparing millions of texts each time.
+    """
+    visits = dataset.visits
+    if status not in STATUSES:
+        result: npt.NDArray[np.bool_] = (visits["status"] == status).to_numpy(dtype=bool)
+        return result
+    codes = dataset.derived(STATUS_CODES, (visits,), lambda: _status_codes(visits["status"]))
+    found: npt.NDArray[np.bool_] = codes == STATUSES.index(status)
+    return found
+
+
+def _status_codes(status: pd.Series) -> npt.NDArray[np.int8]:
+    """The place of each status in `STATUSES`, -1 for any other value or a missing one."""
+    array = pa.array(status.astype("str").array)
+    pool = pa.array(list(STATUSES), type=array.type)
+    found = pc.fill_null(pc.index_in(array, value_set=pool), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int8)
+
+
+def rows_name(table: str, column: str) -> str:
+    """The name of `catalog_rows` of a column among a dataset's derived values."""
+    return f"{ROWS}{table}.{column}"
+
+
+ROWS = "catalog_rows:"
 
 
 def positions(values: pd.Series, keys: pd.Series) -> IntArray:
@@ -108,6 +186,9 @@ def plain_numbers(text: pd.Series) -> IntArray | None:
     array = pa.array(text.astype("str").array)
     if len(array) == 0:
         return np.zeros(0, dtype=np.int64)
+    first = pc.drop_null(array.slice(0, 1024))  # ids like "A0012" fail here, not in a cast
+    if len(first) and not _PLAIN.fullmatch(str(first[0].as_py())):
+        return None
     try:
         numbers = pc.cast(array, pa.int64())  # digits only; it also reads `007`, `-0`, `0x1`
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -117,6 +198,9 @@ def plain_numbers(text: pd.Series) -> IntArray | None:
         if not _written_back(chunk.cast(pa.large_string())):
             return None
     return np.asarray(pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+_PLAIN = re.compile(r"-?[0-9]{1,18}")
 
 
 def _written_back(chunk: pa.Array) -> bool:

@@ -227,14 +227,14 @@ def _limits_reached(limit_rows: pd.DataFrame | None) -> dict[str, str]:
     if limit_rows is None or limit_rows.empty:
         return {}
     full = limit_rows[limit_rows["units_remaining"] <= 0]
+    starts, ends = _iso_dates(full["period_start"]), _iso_dates(full["period_end"])
     out: dict[str, str] = {}
-    for each in full.itertuples(index=False):
+    for each, start, end in zip(full.itertuples(index=False), starts, ends, strict=True):
         row: Any = each  # a row of the limits frame (data contract §10 columns)
         out.setdefault(
             str(row.authorization_id),
             f"no units left of the {LIMIT_WORDS[str(row.per)]} limit of {float(row.units_limit):g} "
-            f"({_iso_dates(pd.Series([row.period_start]))[0]} to "
-            f"{_iso_dates(pd.Series([row.period_end]))[0]}); ",
+            f"({start} to {end}); ",
         )
     return out
 

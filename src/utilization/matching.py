@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import REFERENCES, Dataset, catalog_rows, has_status, positions
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 
 IntArray = npt.NDArray[np.int64]
@@ -36,6 +36,8 @@ MATCH_COLUMNS = (
 
 def _days(dates: pd.Series) -> IntArray:
     """Calendar dates as whole days since 1970-01-01."""
+    if isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M":  # one conversion
+        return np.asarray(dates.to_numpy().astype("datetime64[D]")).view(np.int64)
     return np.asarray(
         dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"), dtype=np.int64
     )
@@ -47,12 +49,20 @@ def _codes(first: pd.Series, second: pd.Series) -> tuple[IntArray, int]:
     return codes.astype(np.int64), len(distinct)
 
 
-def _position_in(values: pd.Series, catalog: pd.Series) -> IntArray:
-    """The position in `catalog` (unique values) of each value; -1 where absent or missing."""
-    array = pa.array(values.astype("str").array)
-    pool = pa.array(catalog.astype("str").array).cast(array.type)
-    found = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+def _ids(dataset: Dataset, column: str) -> tuple[IntArray, int]:
+    """Integer codes of `column` of the authorizations then the visits (missing: -1), one
+    per id, and how many codes there may be: the rows of the catalog the ids name, else
+    codes of the ids themselves.
+    """
+    auths, visits = dataset.authorizations, dataset.visits
+    target, _ = REFERENCES[("visits", column)]
+    found = [catalog_rows(dataset, table, column) for table in ("authorizations", "visits")]
+    if all(
+        np.array_equal(rows >= 0, frame[column].notna().to_numpy())
+        for rows, frame in zip(found, (auths, visits), strict=True)
+    ):  # every id given is a catalog row: its row is its code
+        return np.concatenate(found), len(getattr(dataset, target))
+    return _codes(auths[column], visits[column])
 
 
 class _Candidates:
@@ -61,16 +71,15 @@ class _Candidates:
     Row k of group g is the k-th authorization to draw from; padding has index -1.
     """
 
-    def __init__(self, authorizations: pd.DataFrame, visits: pd.DataFrame) -> None:
+    def __init__(self, dataset: Dataset) -> None:
+        authorizations = dataset.authorizations
         # One code per (client, procedure) pair, numbered in order of first appearance
         # (authorizations, then visits), from integer codes of each column: no pair strings.
-        client, _ = _codes(authorizations["client_id"], visits["client_id"])
-        procedure, n_procedures = _codes(authorizations["procedure_code"], visits["procedure_code"])
+        client, _ = _ids(dataset, "client_id")
+        procedure, n_procedures = _ids(dataset, "procedure_code")
         codes, _ = pd.factorize(client * max(n_procedures, 1) + procedure)  # one per pair
         n_auth = len(authorizations)
-        payer_codes, _ = pd.factorize(
-            pd.concat([authorizations["payer_id"], visits["payer_id"]], ignore_index=True)
-        )  # NaN -> -1
+        payer_codes, _ = _ids(dataset, "payer_id")  # missing: -1
         self.auth_group = codes[:n_auth].astype(np.int64)
         self.visit_group = codes[n_auth:].astype(np.int64)
         self.auth_payer = payer_codes[:n_auth].astype(np.int64)
@@ -268,19 +277,18 @@ def match(dataset: Dataset) -> Dataset:
     auths = dataset.authorizations
     n = len(visits)
     units = visits["units"].to_numpy(dtype=np.int64)
-    status = visits["status"]
     billable = visits["billable"].to_numpy(dtype=bool)
-    completed = (status == "completed").to_numpy(dtype=bool)
+    completed = has_status(dataset, "completed")
     eligible = completed & billable
-    scheduled = (status == "scheduled").to_numpy(dtype=bool) & billable
+    scheduled = has_status(dataset, "scheduled") & billable
     # Scheduled and cancelled billable visits use no units; each is counted against the
     # authorization it would draw on first (the one ending first among those holding its
     # date), whose rate and payer it takes: balances count scheduled units against it and
     # revenue values cancelled units at its rate (data contract §6, §12).
-    planned = (scheduled | (status == "cancelled").to_numpy(dtype=bool)) & billable
+    planned = (scheduled | has_status(dataset, "cancelled")) & billable
     service_day = _days(visits["service_date"])
     order = visits["order"].to_numpy()
-    cands = _Candidates(auths, visits)
+    cands = _Candidates(dataset)
     limits = Limits.of(auths, dataset.settings.week_start)
 
     holders = np.zeros(n, dtype=np.int64)  # how many authorizations hold the visit's date
@@ -361,6 +369,7 @@ def match(dataset: Dataset) -> Dataset:
     counted = np.where(rate_auth >= 0, rate_auth, -1)
     result.derived(VISIT_AUTHORIZATIONS, (result.visits, auths), lambda: counted)
     result.derived(ALLOCATION_AUTHORIZATIONS, (result.allocations, auths), lambda: done.auth)
+    result.carry(dataset, {"visits": visits})  # the same visits, with more columns
     return result
 
 
@@ -441,28 +450,27 @@ def _with_amounts(
     visits = dataset.visits
     auths = dataset.authorizations
     procedures = dataset.procedures
-    position = _position_in(visits["procedure_code"], procedures["procedure_code"])
-    procedure_rate = np.append(procedures["rate"].to_numpy(dtype=np.float64), np.nan)[position]
+    position = catalog_rows(dataset, "visits", "procedure_code")
+    # The rate of the visit's procedure, or of its authorization where it has one; in place.
+    rate = np.append(procedures["rate"].to_numpy(dtype=np.float64), np.nan)[position]
     has_auth = rate_auth >= 0
-    safe = np.where(has_auth, rate_auth, 0)
-    auth_rate = (
-        auths["rate"].to_numpy(dtype=np.float64)[safe] if len(auths) else np.zeros(len(visits))
-    )
-    rate = np.where(has_auth, auth_rate, procedure_rate)
+    auth_rates = auths["rate"].to_numpy(dtype=np.float64)
+    rate[has_auth] = auth_rates[rate_auth[has_auth]]
     units = visits["units"].to_numpy(dtype=np.int64)
     billed = visits["amount_billed"].to_numpy(dtype=np.float64)
-    amount = np.where(np.isnan(billed), units * rate, billed)
+    given = ~np.isnan(billed)
+    amount = units * rate
+    amount[given] = billed[given]
 
-    completed = (visits["status"] == "completed").to_numpy()
+    completed = has_status(dataset, "completed")
     tolerance = dataset.settings.rate_tolerance
-    with np.errstate(divide="ignore", invalid="ignore"):
-        billed_rate = billed / units
-    rate_mismatch = (
-        has_auth
-        & ~np.isnan(billed)
-        & (units > 0)
-        & ~np.isnan(auth_rate)
-        & (np.round(np.abs(billed_rate - auth_rate), 6) > tolerance)
+    # Billed rates checked where an amount is billed (few visits, usually).
+    check = np.flatnonzero(has_auth & given & (units > 0))
+    auth_rate = auth_rates[rate_auth[check]]
+    billed_rate = billed[check] / units[check]
+    rate_mismatch = np.zeros(len(visits), dtype=bool)
+    rate_mismatch[check] = ~np.isnan(auth_rate) & (
+        np.round(np.abs(billed_rate - auth_rate), 6) > tolerance
     )
     recorded = visits["units_recorded"].to_numpy(dtype=np.float64)
     units_mismatch = completed & ~np.isnan(recorded) & (recorded != units)

@@ -27,9 +27,10 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
     raw = sources.read_source(source)
     if not isinstance(settings, Settings):
         settings = load_settings(settings, raw.data_dir)
-    dataset = validation.validate(raw, settings)
+    # The tables as read are let go while they are checked (release), then the rest of them.
+    dataset = validation.validate(raw, settings, release=True)
     data_dir = raw.data_dir
-    del raw  # the tables as read are not needed any more: free them before matching
+    del raw
     if data_dir is not None and (data_dir / REMITTANCES).is_dir():
         from utilization.remittance.payments import with_remittances
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import Dataset, catalog_rows
 from utilization.metrics import approved_shares
-from utilization.selection import Selection, without_visit_filters
+from utilization.selection import Selection, filtered, without_visit_filters
 from utilization.totals import CLIENT, client_ranks, join
 
 CATEGORIES: tuple[str, ...] = (
@@ -77,12 +77,7 @@ def insurance_paid_by_visit(dataset: Dataset) -> np.ndarray:
 
 def payment_visit_rows(dataset: Dataset) -> np.ndarray:
     """The row of `dataset.visits` each payment is for (-1: none); computed once per dataset."""
-    visits, payments = dataset.visits, dataset.payments
-    return dataset.derived(
-        "payment_visit_rows",
-        (visits, payments),
-        lambda: positions(payments["visit_id"], visits["visit_id"]),
-    )
+    return catalog_rows(dataset, "payments", "visit_id")
 
 
 def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.DataFrame:
@@ -105,7 +100,7 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     """
     paid = insurance_paid_by_visit(selection.dataset) if paid is None else paid
     done_rows = selection.mask("completed")
-    completed = selection.dataset.visits[_VISIT_COLUMNS][done_rows]
+    completed = filtered(selection.dataset.visits[_VISIT_COLUMNS], done_rows)
     cancelled = selection.visits("cancelled", columns=_VISIT_COLUMNS)
     ranks = client_ranks(selection.dataset, "visits")
     clients = np.concatenate([ranks[done_rows], ranks[selection.mask("cancelled")]])

@@ -50,7 +50,10 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
         "units_over", "schedule_authorization_id", "billable", "payer_id", "order", "start",
     ]  # fmt: skip
     visits = selection.visits(status="scheduled", billable_default=True, columns=columns)
-    visits = visits[visits["billable"].to_numpy(dtype=bool)].sort_values("order")
+    billable = visits["billable"].to_numpy(dtype=bool)
+    if not billable.all():  # (the billable filter may ask for the others)
+        visits = visits[billable]
+    visits = visits.sort_values("order")
     auth = visits["schedule_authorization_id"]
     status = np.where(
         auth.isna().to_numpy(),
@@ -60,16 +63,16 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
     start = pd.DatetimeIndex(visits["start"]).as_unit("us").asi8  # NaT: NAT
     day = visits["service_date"].to_numpy().astype("datetime64[us]").view(np.int64)
     out = pd.DataFrame(
-        {
-            "visit_id": visits["visit_id"].to_numpy(),
-            "client_id": visits["client_id"].to_numpy(),
-            "procedure_code": visits["procedure_code"].to_numpy(),
+        {  # text columns as their arrays: no Python strings in between
+            "visit_id": visits["visit_id"].array,
+            "client_id": visits["client_id"].array,
+            "procedure_code": visits["procedure_code"].array,
             "service_date": visits["service_date"].to_numpy(),
             "units": visits["units"].to_numpy(dtype=np.int64),
             "units_fit": visits["units_fit"].to_numpy(dtype=np.int64),
             "units_over": visits["units_over"].to_numpy(dtype=np.int64),
             "schedule_status": pd.array(status, dtype="str"),
-            "authorization_id": auth.to_numpy(),
+            "authorization_id": auth.array,
             "reason": "",
             START: order_keys(start, day, dataset.settings.timezone),
         }

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, has_status
 from utilization.period import Filters, Period
 
 Basis = Literal["prorated", "full"]
@@ -54,7 +54,7 @@ class Selection:
         """
         visits = self.dataset.visits
         if status not in self._status:
-            self._status[status] = (visits["status"] == status).to_numpy()
+            self._status[status] = has_status(self.dataset, status)
         mask = self.in_period & self._status[status]
         wanted = self.filters.billable if self.filters.billable is not None else billable_default
         if wanted is not None:
@@ -74,7 +74,20 @@ class Selection:
         visits = self.dataset.visits
         if columns is not None:
             visits = visits[columns]
-        return visits[self.mask(status, billable_default)]
+        return filtered(visits, self.mask(status, billable_default))
+
+
+def filtered(frame: pd.DataFrame, mask: BoolArray) -> pd.DataFrame:
+    """`frame[mask]`, column by column: a text column of several Arrow chunks is filtered
+    chunk by chunk (pandas takes rows of it by position, for which Arrow first joins the
+    chunks: a copy of millions of values per column).
+    """
+    index = frame.index[mask]
+    columns = {
+        name: pd.Series(frame[name].array[mask], index=index, name=name, copy=False)
+        for name in frame.columns
+    }
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def period_mask(dataset: Dataset, period: Period, filters: Filters) -> BoolArray:

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset, positions
+from utilization.dataset import Dataset, catalog_rows, positions
 
 IntArray = npt.NDArray[np.int64]
 ArrayLike = npt.ArrayLike | pd.Series
@@ -32,7 +32,7 @@ def client_ranks(dataset: Dataset, table: str) -> IntArray:
     return dataset.derived(
         f"client_ranks:{table}",
         (frame, dataset.clients),
-        lambda: ranks_of(dataset, frame["client_id"]),
+        lambda: _catalog_ranks(dataset)[catalog_rows(dataset, table, "client_id")],
     )
 
 
@@ -40,6 +40,11 @@ def ranks_of(dataset: Dataset, client_ids: pd.Series) -> IntArray:
     """The rank of each client id among the catalog's clients in `client_id` order (-1: an id
     the catalog does not have).
     """
+    return _catalog_ranks(dataset)[positions(client_ids, dataset.clients["client_id"])]
+
+
+def _catalog_ranks(dataset: Dataset) -> IntArray:
+    """The rank of each catalog client in `client_id` order, then -1 (read at row -1)."""
     catalog = dataset.clients
 
     def rank() -> IntArray:
@@ -49,8 +54,7 @@ def ranks_of(dataset: Dataset, client_ids: pd.Series) -> IntArray:
         ranks[-1] = -1  # where positions answers -1
         return ranks
 
-    ranks = dataset.derived("client_ranks", (catalog,), rank)
-    return ranks[positions(client_ids, catalog["client_id"])]
+    return dataset.derived("client_ranks", (catalog,), rank)
 
 
 def per_client(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization import schema
-from utilization.dataset import REJECT_COLUMNS, TABLES, Dataset, empty_rejects
+from utilization.dataset import (
+    REFERENCES,
+    REJECT_COLUMNS,
+    TABLES,
+    Dataset,
+    empty_rejects,
+    rows_name,
+)
 from utilization.exceptions import InputError
 from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
@@ -61,7 +68,11 @@ Repeats = tuple[npt.NDArray[np.int64], list[str]]
 
 
 def validate(
-    raw: RawSource, settings: Settings, *, repeats: dict[str, Repeats] | None = None
+    raw: RawSource,
+    settings: Settings,
+    *,
+    repeats: dict[str, Repeats] | None = None,
+    release: bool = False,
 ) -> Dataset:
     """Check every raw table against the input contract and build the canonical frames.
 
@@ -81,6 +92,11 @@ def validate(
 
     `repeats`: for a table given in parts (`partitions`), its repeated ids found over the
     whole table (`repeated_ids`), which the part's own rows cannot show.
+
+    `release`: the tables of `raw` are taken out of it (`raw.tables` keeps the others) and
+    each column is let go as soon as the checks have read it, so that the tables as read and
+    the canonical frames are not all in memory at once (`utilization.load`, which does not
+    read the raw tables again).
     """
     tables = {name: frame for name, frame in raw.tables.items() if name in TABLES}
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -89,28 +105,45 @@ def validate(
         raise InputError(msg)
     for name, frame in tables.items():
         _require_columns(name, frame, raw.origin.get(name, name))
+    if release:
+        for name in tables:
+            del raw.tables[name]
 
     checked: dict[str, _Table] = {}
     frames: dict[str, pd.DataFrame] = {}
+    found: dict[tuple[str, str], IntArray] = {}
 
     def table(name: str) -> _Table:
-        frame = tables.get(name)
+        frame = tables.pop(name, None) if release else tables.get(name)
         present = frame is not None
         checked[name] = _Table(name, frame if frame is not None else pd.DataFrame(), present)
+        del frame
+        checked[name].owned = release
         checked[name].repeats = (repeats or {}).get(name)
         checked[name].line_breaks()
         return checked[name]
 
-    frames["clients"] = _clients(table("clients"))
-    frames["procedures"] = _procedures(table("procedures"), settings)
-    frames["payers"] = _named(table("payers"), "payer_id", "payer_name")
-    frames["providers"] = _named(table("providers"), "provider_id", "provider_name")
+    def done(name: str, frame: pd.DataFrame) -> None:
+        """Keep what later tables and the dataset read of a checked table, let the rest go."""
+        frames[name] = frame
+        t = checked[name]
+        key = schema.TABLES[name].key  # what a table referring to this one reads
+        t.free(*[c for c in t.frame.columns if c not in (key, ROW, LINES)])
+        keep = ~t.bad if t.bad.any() else slice(None)
+        for column in list(t.found):  # the rows found checking its references, one by one
+            found[(name, column)] = t.found.pop(column)[keep].astype(np.int64)
+
+    done("clients", _clients(table("clients")))
+    done("procedures", _procedures(table("procedures"), settings))
+    done("payers", _named(table("payers"), "payer_id", "payer_name"))
+    done("providers", _named(table("providers"), "provider_id", "provider_name"))
     catalogs = {name: _Catalog(checked[name]) for name in checked}
-    frames["authorizations"] = _authorizations(
-        table("authorizations"), catalogs, frames["procedures"], settings
+    done(
+        "authorizations",
+        _authorizations(table("authorizations"), catalogs, frames["procedures"], settings),
     )
-    frames["visits"] = _visits(table("visits"), catalogs, frames["procedures"], settings)
-    frames["payments"] = _payments(table("payments"), _Catalog(checked["visits"]), settings)
+    done("visits", _visits(table("visits"), catalogs, frames["procedures"], settings))
+    done("payments", _payments(table("payments"), _Catalog(checked["visits"]), settings))
 
     rejects = rejects_of([part for name in TABLES for part in checked[name].parts])
     counts = pd.DataFrame(
@@ -121,7 +154,7 @@ def validate(
             "rows_rejected": [int(checked[t].bad.sum()) + checked[t].swallowed for t in TABLES],
         }
     ).astype({"rows_read": np.int64, "rows_used": np.int64, "rows_rejected": np.int64})
-    return Dataset(
+    dataset = Dataset(
         clients=frames["clients"],
         procedures=frames["procedures"],
         payers=frames["payers"],
@@ -134,6 +167,14 @@ def validate(
         settings=settings,
         source=raw.description,
     )
+    for (name, column), rows in found.items():  # the rows found checking the references
+        target, _ = REFERENCES[(name, column)]
+        dataset.derived(rows_name(name, column), (frames[name], frames[target]), _given(rows))
+    return dataset
+
+
+def _given(value: IntArray) -> Callable[[], IntArray]:
+    return lambda: value
 
 
 def rejects_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -213,6 +254,20 @@ class _Table:
         self.swallowed = 0  # lines of the file inside rejected rows, beyond one per row
         self._text: dict[str, pd.Series] = {}
         self.repeats: Repeats | None = None
+        self.found: dict[str, npt.NDArray[np.signedinteger[Any]]] = {}
+        """Per column checked by `references` that the dataset keeps (`REFERENCES`): the
+        catalog's canonical row each row's value names (-1: missing or not found)."""
+        self.owned = False  # whether validation holds the only reference to the raw frame
+
+    def free(self, *columns: str) -> None:
+        """Let columns no check reads again go (when validation owns the raw frame)."""
+        if not self.owned:
+            return
+        for column in columns:
+            self._text.pop(column, None)
+        gone = [c for c in columns if c in self.frame.columns]
+        if gone:
+            self.frame = self.frame.drop(columns=gone)
 
     def line_breaks(self) -> None:
         """Reject a line break in any column but free text (`Column.lines`): in a CSV file it
@@ -279,8 +334,12 @@ class _Table:
         """The raw values of `column` at positions `where`, as text ('' when missing)."""
         if not self.has(column):
             return [""] * len(where)
-        values = self.frame[column].iloc[where]
-        return ["" if _missing(v) else cell_text(v) for v in values.tolist()]
+        column_values = self.frame[column]
+        if isinstance(column_values.dtype, np.dtype) and column_values.dtype.kind in "iufb":
+            values = column_values.to_numpy()[where].tolist()  # the same Python numbers
+        else:
+            values = _rows(column_values, where).tolist()
+        return ["" if _missing(v) else cell_text(v) for v in values]
 
     def text(self, column: str) -> pd.Series:
         """The column as stripped text, NaN where missing or empty (all NaN when absent)."""
@@ -353,7 +412,20 @@ class _Table:
         self.reject(repeat, column, [f"duplicate of row {r}" for r in rows], "duplicate")
 
     def _unique_numbers(self, column: str, values: npt.NDArray[np.integer[Any]]) -> None:
-        """`unique` for a column of whole numbers, by a stable sort (fast on sorted ids)."""
+        """`unique` for a column of whole numbers, by a stable sort (fast on sorted ids) of
+        the rows whose value repeats, found by counting each value when the ids are dense.
+        """
+        rows: IntArray | None = None  # the rows sorted: all of them
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * len(values) + 1024:
+            places = (values - low).astype(np.intp)
+            counts = np.bincount(places, minlength=high - low + 1)
+            rows = np.flatnonzero(counts[places] > 1)  # rows whose value repeats
+            del places
+            del counts
+            if not len(rows):
+                return
+            values = values[rows]
         order = np.argsort(values, kind="stable")
         ranked = values[order]
         same = ranked[1:] == ranked[:-1]
@@ -363,6 +435,8 @@ class _Table:
         run = np.cumsum(np.r_[True, ~same]) - 1
         later = np.flatnonzero(np.r_[False, same])
         position, first = order[later], order[starts[run[later]]]
+        if rows is not None:  # back to the table's rows (rising: the same order)
+            position, first = rows[position], rows[first]
         by_position = np.argsort(position)
         position, first = position[by_position], first[by_position]
         repeat = np.zeros(self.n, dtype=bool)
@@ -492,11 +566,15 @@ class _Table:
         mine = self.whole_numbers(column)
         ids = catalog.table.whole_numbers(catalog.key)
         if mine is not None and ids is not None:  # ids typed as numbers on both sides
-            known = pd.Series(mine).isin(ids[~catalog.table.bad]).to_numpy()
-            unknown = ~known
+            found = _number_positions(mine, ids[~catalog.table.bad])
+            unknown = found < 0
         else:
             values = self.text(column)
-            unknown = (values.notna() & ~_isin(values, catalog.accepted)).to_numpy()
+            found = _index_in(values, catalog.accepted)  # the accepted rows, in order
+            unknown = (found < 0) & values.notna().to_numpy()
+        if (self.name, column) in REFERENCES:  # int32 while checking: half the memory
+            small = len(catalog.table.bad) < 2**31
+            self.found[column] = found.astype(np.int32) if small else found
         if not unknown.any():
             return
         values = self.text(column)
@@ -718,7 +796,7 @@ def _visits(
     t.references("payer_id", catalogs["payers"])
 
     start, start_local = t.instant("start", settings)
-    end, _ = t.instant("end", settings)
+    end = t.instant("end", settings)[0]
     day = t.date("service_date", settings, required=False)
     given_minutes = t.number("minutes", whole="not a whole number of minutes")
     has_start, has_end = t.given("start"), t.given("end")
@@ -738,14 +816,19 @@ def _visits(
     t.reject(dated & ~has_day & ~has_minutes, first, reason, "missing")
 
     both = timed & (start != NAT) & (end != NAT)
-    elapsed = np.where(both, end - start, 0)
+    elapsed = end - start  # in place from here on: arrays of millions of visits
+    elapsed[~both] = 0
     t.reject(both & (elapsed < 0), "end", "end is before start", "end_before_start")
-    computed = np.where(both & (elapsed >= 0), elapsed // _US_PER_MINUTE, 0)
+    computed = elapsed // _US_PER_MINUTE
+    computed[elapsed < 0] = 0
     longest = _MINUTES.high
     too_long = both & (computed > float(longest))
     after = f"out of range: more than {_amount('minutes', longest)} after start"
     t.reject(too_long, "end", after, "out_of_range")
-    local_day = np.where(start_local != NAT, start_local // _US_PER_DAY * _US_PER_DAY, NAT)
+    t.free("start", "end")  # no check reads their text again
+    local_day = start_local // _US_PER_DAY
+    local_day *= _US_PER_DAY
+    local_day[start_local == NAT] = NAT
     offset_given = (start != NAT) & (start_local == NAT)
     if offset_given.any():
         local_day[offset_given] = _local_dates(start[offset_given], settings.timezone)
@@ -763,42 +846,64 @@ def _visits(
             [f"does not match start to end ({m} minutes)" for m in computed[wrong_minutes]],
             "minutes_mismatch",
         )
+    del start_local, elapsed, both, too_long, offset_given, wrong_day, wrong_minutes
+    t.free("service_date", "minutes")
 
-    status = t.text("status").str.lower().replace("canceled", "cancelled")
+    status = _lower(t.text("status"))
+    if _holds(status, "canceled"):
+        status = status.replace("canceled", "cancelled")
     unknown = (status.notna() & ~_isin(status, STATUSES)).to_numpy()
     t.reject(unknown, "status", f"unknown status; use {', '.join(STATUSES)}", "unknown_status")
     billable, billable_given = t.flag("billable")
     recorded = t.number("units", whole="not a whole number of units (units are whole numbers)")
     amount = t.number("amount_billed")
+    t.free("status", "billable", "units", "amount_billed")
 
     keep = ~t.bad
+    kept: npt.NDArray[np.bool_] | slice = slice(None) if keep.all() else keep  # no copies
     codes = _kept(t.text("procedure_code"), keep)
-    procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
-    minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[keep].astype(np.int64)
-    day = np.where(timed, local_day, day)[keep]
-    start, end = start[keep], end[keep]
+    if "procedure_code" in t.found:  # the procedures' rows, found checking the references
+        at = t.found["procedure_code"][kept]
+        procedure = {"position": at, "billable": procedures["billable"].to_numpy()[at]}
+    else:
+        procedure = _lookup(procedures, "procedure_code", codes, ["position", "billable"])
+    minutes = np.where(timed, computed, np.nan_to_num(given_minutes))[kept].astype(np.int64)
+    del computed, given_minutes
+    day = np.where(timed, local_day, day)[kept]
+    del local_day
+    start, end = start[kept], end[kept]
     key = order_keys(start, day, settings.timezone)
     ids = _kept(t.text("visit_id"), keep)
-    ranked = time_order(key, ids)
+    numbers = t.whole_numbers("visit_id")
+    if numbers is not None and _text_ordered(numbers[kept]):  # ids as numbers, in text order
+        ranked = np.lexsort((numbers[kept], key))
+    else:
+        ranked = time_order(key, ids)
+    del key
     order = np.empty(len(ranked), dtype=np.int64)
     order[ranked] = np.arange(len(ranked), dtype=np.int64)
+    del ranked
+    starts = pd.DatetimeIndex(start.view(DATE), tz="UTC")  # a copy: the array goes
+    del start
+    ends = pd.DatetimeIndex(end.view(DATE), tz="UTC")
+    del end
     columns: dict[str, Any] = {
         "visit_id": ids,
         "client_id": _kept(t.text("client_id"), keep),
         "procedure_code": codes,
         "service_date": day.view(DATE),
-        "start": pd.DatetimeIndex(start.view(DATE), tz="UTC"),
-        "end": pd.DatetimeIndex(end.view(DATE), tz="UTC"),
+        "start": starts,
+        "end": ends,
         "minutes": minutes,
         "provider_id": _kept(t.text("provider_id"), keep),
         "payer_id": _kept(t.text("payer_id"), keep),
         "case_type": _kept(t.text("case_type"), keep),
         "billable": np.where(
-            billable_given[keep], billable[keep], procedure["billable"].astype(bool)
+            billable_given[kept], billable[kept], procedure["billable"].astype(bool)
         ),
         "status": _kept(status, keep).fillna("completed"),
-        "units_recorded": recorded[keep],
-        "amount_billed": amount[keep],
+        "units_recorded": recorded[kept],
+        "amount_billed": amount[kept],
         "units": _units(minutes, np.asarray(procedure["position"], dtype=np.int64), procedures),
         "long_visit": minutes > settings.long_visit_hours * 60,
         "order": order,
@@ -831,6 +936,19 @@ def _payments(t: _Table, visits: _Catalog, settings: Settings) -> pd.DataFrame:
             "adjustment_reason_codes": t.text("adjustment_reason_codes"),
         },
     )
+
+
+def _lower(text: pd.Series) -> pd.Series:
+    """Text in lower case: the column itself when no value has a letter to lower."""
+    lowered = pc.utf8_is_lower(pa.array(text.array))
+    if pc.all(pc.fill_null(lowered, True)).as_py() is not False:
+        return text
+    return text.str.lower()
+
+
+def _holds(text: pd.Series, value: str) -> bool:
+    """Whether some value of a text column is `value`."""
+    return bool(pc.any(pc.equal(pa.array(text.array), value)).as_py())
 
 
 def _kept(text: pd.Series, keep: npt.NDArray[np.bool_]) -> pd.Series:
@@ -929,12 +1047,31 @@ def _units(
 # -- parsing --------------------------------------------------------------------------------
 
 
-def _index_in(values: pd.Series, catalog: pd.Series) -> npt.NDArray[np.int64]:
+def _index_in(values: pd.Series, catalog: pd.Series | pd.Index) -> npt.NDArray[np.int64]:
     """The position in `catalog` of each text value (-1 where absent), computed by Arrow."""
     array = pa.array(values.astype(TEXT).array)
     pool = pa.array(catalog.astype(TEXT).array).cast(array.type)
     found = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _number_positions(
+    values: npt.NDArray[np.integer[Any]], ids: npt.NDArray[np.integer[Any]]
+) -> IntArray:
+    """The position in `ids` (whole numbers, each once) of each value, -1 where absent: by a
+    table over the span of the ids when they are dense, as they usually are, else by hash.
+    """
+    if not len(ids) or not len(values):
+        return np.full(len(values), -1, dtype=np.int64)
+    low, high = int(ids.min()), int(ids.max())
+    if high - low > 4 * len(ids) + 1024:  # sparse ids: a hash table of them
+        return np.asarray(pd.Index(ids).get_indexer(values), dtype=np.int64)
+    table = np.full(high - low + 1, -1, dtype=np.int64)
+    table[ids - low] = np.arange(len(ids), dtype=np.int64)
+    inside = (values >= low) & (values <= high)
+    found = np.full(len(values), -1, dtype=np.int64)
+    found[inside] = table[values[inside] - low]
+    return found
 
 
 def _isin(values: pd.Series, allowed: pd.Index | Iterable[str]) -> npt.NDArray[np.bool_]:
@@ -966,6 +1103,39 @@ def _rising(text: pd.Series) -> bool:
     return True
 
 
+def _text_ordered(numbers: npt.NDArray[np.integer[Any]]) -> bool:
+    """Whether whole numbers sort as their text does: none negative, all of as many digits."""
+    if not len(numbers):
+        return True
+    low, high = int(numbers.min()), int(numbers.max())
+    return low >= 0 and len(str(low)) == len(str(high))
+
+
+def _rows(values: pd.Series, where: npt.NDArray[np.intp]) -> pd.Series:
+    """`values.iloc[where]` (positions in rising order), for a column of several Arrow
+    chunks taken chunk by chunk: Arrow's take of a chunked array first joins the chunks,
+    a copy of millions of values to take a few.
+    """
+    array = values.array
+    chunked = getattr(array, "_pa_array", None)
+    if (
+        not isinstance(chunked, pa.ChunkedArray)
+        or chunked.num_chunks < 2
+        or (len(where) > 1 and not (np.diff(where) > 0).all())
+    ):
+        return values.iloc[where]
+    ends = np.cumsum([len(c) for c in chunked.chunks])
+    chunk_of = np.searchsorted(ends, where, side="right")
+    starts = ends - np.array([len(c) for c in chunked.chunks])
+    parts = [
+        chunked.chunk(int(c)).take(pa.array(where[chunk_of == c] - starts[c]))
+        for c in np.unique(chunk_of)
+    ]
+    taken = pa.chunked_array(parts, type=chunked.type)
+    taken_values: Any = pd.array(taken, dtype=values.dtype)
+    return pd.Series(taken_values, index=values.index[where], name=values.name, copy=False)
+
+
 def _missing(value: Any) -> bool:
     """Whether one cell is missing (None, NaN, NaT, NA)."""
     try:
@@ -994,7 +1164,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         text = values.map({True: "true", False: "false"}).astype(TEXT)
     elif pd.api.types.is_integer_dtype(dtype):  # Arrow writes whole numbers as Python does
         digits = pc.cast(pa.array(values.array), pa.large_string())
-        text = pd.Series(pd.array(digits, dtype=TEXT), index=values.index, copy=False)
+        return pd.Series(pd.array(digits, dtype=TEXT), index=values.index, copy=False)  # tidy
     elif pd.api.types.is_float_dtype(dtype):
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         whole = np.isfinite(numbers) & (numbers == np.round(numbers))
@@ -1008,8 +1178,11 @@ def _as_text(values: pd.Series) -> pd.Series:
             index=values.index,
             dtype=TEXT,
         )
-    if not _needs_tidying(text):  # the usual case: no copy of millions of values
+    need = _tidying(text)
+    if not need:  # the usual case: no copy of millions of values
         return text
+    if need == "empty":  # only empty values: missing, the text itself not copied
+        return _blank_to_missing(text)
     text = text.str.strip()
     result: pd.Series = text.where(text != "")
     return result
@@ -1024,12 +1197,14 @@ def _line_break(text: pd.Series) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _needs_tidying(text: pd.Series) -> bool:
-    """Whether some value of a text column is empty or may begin or end with white space.
+def _tidying(text: pd.Series) -> Literal["", "empty", "strip"]:
+    """What a text column needs: nothing (""), its empty values made missing ("empty"), or
+    its values stripped of white space too ("strip": some value may begin or end with it).
 
     Looks at the first and last byte of each value only: a byte up to 0x20 (space, control)
-    or from 0x80 (non-ASCII, maybe Unicode white space) means yes, to be safe.
+    or from 0x80 (non-ASCII, maybe Unicode white space) means strip, to be safe.
     """
+    empty = False
     array = pa.array(text.array)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     for chunk in chunks:
@@ -1047,18 +1222,37 @@ def _needs_tidying(text: pd.Series) -> bool:
             present = lengths > 0
             if part.null_count:
                 valid = np.asarray(part.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-                if (valid & ~present).any():
-                    return True
+                empty = empty or bool((valid & ~present).any())
             elif not present.all():
-                return True
+                empty = True
             if data_buffer is None or not present.any():
                 continue
             data = np.frombuffer(data_buffer, dtype=np.uint8)
             first = data[offsets[:-1][present]]
             last = data[offsets[1:][present] - 1]
             if ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any():
-                return True
-    return False
+                return "strip"
+    return "empty" if empty else ""
+
+
+def _blank_to_missing(text: pd.Series) -> pd.Series:
+    """A text column with its empty values missing: a new validity bitmap over the same
+    offsets and bytes where Arrow allows it (no copy of the text).
+    """
+    array = pa.array(text.array)
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    out = []
+    for chunk in chunks:
+        given = pc.fill_null(pc.greater(pc.binary_length(chunk), 0), False)
+        if chunk.offset == 0 and given.offset == 0:
+            buffers = chunk.buffers()
+            out.append(
+                pa.Array.from_buffers(chunk.type, len(chunk), [given.buffers()[1], *buffers[1:]])
+            )
+        else:
+            out.append(pc.if_else(given, chunk, pa.scalar(None, type=chunk.type)))
+    taken = pa.chunked_array(out, type=array.type)
+    return pd.Series(pd.array(taken, dtype=TEXT), index=text.index, copy=False)
 
 
 def _numbers(
@@ -1080,7 +1274,7 @@ def _numbers(
     where: npt.NDArray[np.intp] | slice = np.flatnonzero(given)
     if given.all():
         where = slice(None)  # every value given: no copy to take them
-    chosen = text.iloc[where]
+    chosen = text.iloc[where] if isinstance(where, slice) else _rows(text, where)
     try:  # Arrow reads plain numbers; anything else in the column goes to pandas
         parsed = pc.cast(pa.array(chosen.array), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -1108,8 +1302,49 @@ def _strptime(text: pd.Series, fmt: str) -> npt.NDArray[np.int64]:
         chunk = chunk.cast(pa.large_string())
         for lo in range(0, len(chunk), _PARSE_CHUNK):
             part = chunk.slice(lo, _PARSE_CHUNK)
-            out[done + lo : done + lo + len(part)] = _parse_fixed(part, fmt)
+            parsed = _parse_by_arrow(part, fmt)
+            out[done + lo : done + lo + len(part)] = (
+                _parse_fixed(part, fmt) if parsed is None else parsed
+            )
         done += len(chunk)
+    return out
+
+
+def _parse_by_arrow(array: pa.LargeStringArray, fmt: str) -> npt.NDArray[np.int64] | None:
+    """`_parse_fixed` by Arrow's ISO 8601 cast, about 5 times faster, or None when some
+    value of the fixed form is not a real date-time (then `_parse_fixed` says which).
+
+    Only values of the form's exact length with its separators in place go to the cast (the
+    others are NAT): the cast then reads digits only, checks the calendar (no 2025-02-30)
+    and the time of day (00:00:00 to 23:59:59), and raises on anything else.
+    """
+    low, _ = _TEMPLATES[fmt]
+    width = len(low)
+    n = len(array)
+    offsets_buffer, data_buffer = array.buffers()[1:3]
+    if n == 0 or offsets_buffer is None or data_buffer is None:
+        return None
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    fits = np.diff(offsets) == width
+    if array.null_count:
+        fits &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    starts = offsets[:-1][fits] if not fits.all() else offsets[:-1]
+    placed = np.ones(len(starts), dtype=bool)  # separators in place, for the values that fit
+    for place in _SEPARATORS[fmt]:
+        placed &= data[starts + place] == low[place]
+    fits[fits] = placed
+    out = np.full(n, NAT, dtype=np.int64)
+    if not fits.any():
+        return out
+    chosen = array if fits.all() else array.filter(pa.array(fits))
+    try:
+        stamps = pc.cast(chosen, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if stamps.null_count:  # cannot happen: every value chosen is given
+        return None
+    out[fits] = np.asarray(stamps.to_numpy(zero_copy_only=False)).view(np.int64)
     return out
 
 
@@ -1192,6 +1427,10 @@ _TEMPLATES = {
     "%Y-%m-%d %H:%M:%S": _template("9999-99-99 99:99:99"),
 }
 _PARSE_CHUNK = 1 << 17  # values parsed at a time: temporaries of a few MB, reused
+_SEPARATORS = {
+    fmt: [i for i, byte in enumerate(low) if byte != ord("0")]
+    for fmt, (low, _) in _TEMPLATES.items()
+}
 
 
 def _parse_fallback(
@@ -1206,7 +1445,7 @@ def _parse_fallback(
             return
         where = np.flatnonzero(todo)
         try:
-            parsed = pd.to_datetime(text.iloc[where], format=fmt, errors="coerce")
+            parsed = pd.to_datetime(_rows(text, where), format=fmt, errors="coerce")
         except (ValueError, TypeError, OverflowError):
             continue
         if not pd.api.types.is_datetime64_dtype(parsed.dtype):  # offsets slipped in: not naive
@@ -1271,7 +1510,7 @@ def _instants(
         todo = given & (naive == NAT)
         if todo.any():
             where = np.flatnonzero(todo)
-            rest = text.iloc[where]
+            rest = _rows(text, where)
             offset = rest.str.contains(_OFFSET.pattern, regex=True).to_numpy(dtype=bool)
             if offset.any():
                 stamps = pd.to_datetime(rest[offset], format="ISO8601", utc=True, errors="coerce")
