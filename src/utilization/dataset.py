@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -176,6 +176,21 @@ def positions(values: pd.Series, keys: pd.Series) -> IntArray:
     pool = pa.array(keys.astype("str").array).cast(array.type)
     taken = pc.fill_null(pc.index_in(array, value_set=pool, skip_nulls=True), -1)
     return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def is_among(
+    values: pd.Series, allowed: pd.Series | pd.Index | Iterable[str]
+) -> npt.NDArray[np.bool_]:
+    """Where text `values` are among `allowed` (missing values never are), by Arrow's hash
+    table (pandas' `isin` on text goes value by value).
+    """
+    array = pa.array(values.astype("str").array)
+    if isinstance(allowed, pd.Series | pd.Index):
+        pool = pa.array(allowed.astype("str").array).cast(array.type)
+    else:
+        pool = pa.array(list(allowed), type=array.type)
+    found = pc.fill_null(pc.is_in(array, value_set=pool, skip_nulls=True), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def plain_numbers(text: pd.Series) -> IntArray | None:

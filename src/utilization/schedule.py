@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, is_among
 from utilization.limits import LIMIT_COLUMNS, LIMIT_WORDS, period_bounds, period_index
 from utilization.period import Period, day_words
 from utilization.selection import Selection
@@ -165,7 +164,7 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
     stops = dataset.schedule_stops
     if stops is None or stops.empty:
         return pd.Series(dtype="str")
-    stops = stops[_isin(stops["visit_id"], visit_ids)].reset_index(drop=True)
+    stops = stops[is_among(stops["visit_id"], visit_ids)].reset_index(drop=True)
     days = stops["service_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     kind = stops["stopped_by"].to_numpy(dtype=object)
     week_start = dataset.settings.week_start
@@ -199,13 +198,6 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
     lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(text.tolist(), pa.string()))
     joined = pc.binary_join(lists, "; ").to_numpy(zero_copy_only=False)
     return pd.Series(joined, index=visit[first], dtype="str")
-
-
-def _isin(values: pd.Series, pool: pd.Series) -> npt.NDArray[np.bool_]:
-    """Where text `values` are among `pool`, computed by Arrow (pandas lists the values)."""
-    array = pa.array(values.astype("str").array)
-    found = pc.is_in(array, value_set=pa.array(pool.astype("str").array).cast(array.type))
-    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _stop_words(row: tuple[Any, ...], week_start: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from utilization.dataset import (
     TABLES,
     Dataset,
     empty_rejects,
+    is_among,
     rows_name,
 )
 from utilization.exceptions import InputError
@@ -480,8 +481,8 @@ class _Table:
             return raw.fillna(False).to_numpy(dtype=bool), given
         words = self.text(column).str.lower()
         given = words.notna().to_numpy()
-        true = _isin(words, TRUE_WORDS)
-        false = _isin(words, FALSE_WORDS)
+        true = is_among(words, TRUE_WORDS)
+        false = is_among(words, FALSE_WORDS)
         self.reject(given & ~true & ~false, column, NOT_A_FLAG, "not_a_flag")
         return true, given & (true | false)
 
@@ -693,7 +694,7 @@ def _procedures(t: _Table, settings: Settings) -> pd.DataFrame:
     minutes = np.where(np.isnan(minutes), settings.unit_minutes, minutes).astype(np.int64)
     rate = t.number("rate")
     rule = t.text("rounding").str.lower()
-    unknown = (rule.notna() & ~_isin(rule, RULES)).to_numpy()
+    unknown = (rule.notna() & ~is_among(rule, RULES)).to_numpy()
     rules = ", ".join(RULES)
     t.reject(
         unknown, "rounding", f"unknown rounding rule; use one of {rules}", "unknown_rounding_rule"
@@ -738,7 +739,7 @@ def _authorizations(
     t.references("payer_id", catalogs["payers"])
     rate = t.number("rate")
     fallback = np.full(t.n, np.nan)
-    known = _isin(t.text("procedure_code"), procedures["procedure_code"])
+    known = is_among(t.text("procedure_code"), procedures["procedure_code"])
     if known.any():
         codes = t.text("procedure_code")[known]
         fallback[known] = _lookup(procedures, "procedure_code", codes, ["rate"])["rate"]
@@ -852,7 +853,7 @@ def _visits(
     status = _lower(t.text("status"))
     if _holds(status, "canceled"):
         status = status.replace("canceled", "cancelled")
-    unknown = (status.notna() & ~_isin(status, STATUSES)).to_numpy()
+    unknown = (status.notna() & ~is_among(status, STATUSES)).to_numpy()
     t.reject(unknown, "status", f"unknown status; use {', '.join(STATUSES)}", "unknown_status")
     billable, billable_given = t.flag("billable")
     recorded = t.number("units", whole="not a whole number of units (units are whole numbers)")
@@ -1072,17 +1073,6 @@ def _number_positions(
     found = np.full(len(values), -1, dtype=np.int64)
     found[inside] = table[values[inside] - low]
     return found
-
-
-def _isin(values: pd.Series, allowed: pd.Index | Iterable[str]) -> npt.NDArray[np.bool_]:
-    """Where text `values` are among `allowed` (missing values are not), computed by Arrow."""
-    array = pa.array(values.astype(TEXT).array)
-    if isinstance(allowed, pd.Index):
-        pool = pa.array(allowed.astype(TEXT).array).cast(array.type)
-    else:
-        pool = pa.array(list(allowed), type=array.type)
-    found = pc.fill_null(pc.is_in(array, value_set=pool, skip_nulls=True), False)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _rising(text: pd.Series) -> bool:
