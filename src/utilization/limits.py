@@ -292,24 +292,27 @@ def _before(take: IntArray, start: IntArray) -> IntArray:
 def _serve_one_by_one(
     take: IntArray, asked: IntArray, starts: list[IntArray], caps: list[IntArray]
 ) -> IntArray:
-    """The recursion read literally, from the first request whose answer may still change."""
-    settled = _left(take, starts, caps)
-    first = int(np.flatnonzero(np.clip(settled, 0, asked) != take)[0])
+    """The recursion read literally, from the first request whose answer may still change
+    (the requests before it keep what the rounds gave them); `take` itself when it is the
+    answer already (the last round settled it).
+    """
+    moving = np.flatnonzero(np.clip(_left(take, starts, caps), 0, asked) != take)
+    if not len(moving):
+        return take
+    first = int(moving[0])
     out = take.copy()
-    taken = [dict[int, int]() for _ in starts]
-    for i in range(len(out)):
-        if i < first:
-            for k, start in enumerate(starts):
-                run = int(start[i])
-                taken[k][run] = taken[k].get(run, 0) + int(out[i])
-            continue
+    taken = []  # per constraint: units taken so far in each run (at the run's first request)
+    for start in starts:
+        in_run = np.zeros(len(out), dtype=np.int64)
+        np.add.at(in_run, start[:first], out[:first])
+        taken.append(in_run)
+    for i in range(first, len(out)):
         room = min(
-            int(cap[i]) - taken[k].get(int(start[i]), 0)
-            for k, (start, cap) in enumerate(zip(starts, caps, strict=True))
+            int(cap[i]) - int(in_run[start[i]])
+            for in_run, start, cap in zip(taken, starts, caps, strict=True)
         )
         got = max(0, min(int(asked[i]), room))
         out[i] = got
-        for k, start in enumerate(starts):
-            run = int(start[i])
-            taken[k][run] = taken[k].get(run, 0) + got
+        for in_run, start in zip(taken, starts, strict=True):
+            in_run[start[i]] += got
     return out
