@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
+
 
 def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The `batch` subcommand's arguments."""
@@ -23,3 +25,4 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--force", action="store_true", help="render every report again")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--pdf-engine", choices=PDF_ENGINES, default="auto", help=ENGINE_HELP)

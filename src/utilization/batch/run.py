@@ -34,6 +34,7 @@ from utilization.files import (
     sha256_file,
     write_atomic,
 )
+from utilization.report.pdf_engine import choose
 from utilization.report.runner import RESET, templates_dir
 from utilization.sources import masked_source
 
@@ -83,6 +84,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         force=args.force,
         progress=not args.no_progress,
+        pdf_engine=args.pdf_engine,
     )
     print(result.summary())
     for record in result.failed:
@@ -99,13 +101,17 @@ def run_batch(
     scheduler: str | None = None,
     force: bool = False,
     progress: bool = False,
+    pdf_engine: str = "auto",
 ) -> BatchResult:
-    """Render every report of the set that is missing or out of date; write index and manifest."""
+    """Render every report of the set that is missing or out of date; write index and manifest.
+
+    `pdf_engine`: `chromium`, `weasyprint` or `auto` (chromium when found, `report.pdf_engine`),
+    chosen here, before any work, for every worker (one browser per worker process).
+    """
     from utilization.pipeline import load
     from utilization.rejects import write_rejects
 
-    if "pdf" in spec.formats:
-        require("weasyprint", "pdf", "PDF reports (formats: [pdf])")
+    engine = choose(pdf_engine) if "pdf" in spec.formats else "none"
     folder = ensure_folder(spec.folder, within=spec.out)  # no planted link on the way
     with locked(folder / LOCK, "another batch run"), _Log(folder / LOG) as log:
         ensure_folder(folder / spec.view, within=folder)  # the reports' folder: no link
@@ -114,6 +120,8 @@ def run_batch(
         log.names = _client_names(dataset)
         rejects = write_rejects(dataset, folder, within=folder)
         header = _header(spec, dataset)
+        if engine != "none":
+            header["pdf_engine"] = engine
         records, todo, keys = _plan(spec, dataset, header, force, log.write)
         log.write(
             f"start set {spec.name} period {spec.period.label} view {spec.view}: "
@@ -124,7 +132,7 @@ def run_batch(
             log.report(record)
         saved = time.monotonic()
         for record in _execute(
-            spec, dataset, todo, keys, workers, scheduler, progress, len(records), log.write
+            spec, dataset, todo, keys, workers, scheduler, progress, len(records), log.write, engine
         ):
             record.error = log.scrub(record.error)
             records.append(record)
@@ -225,6 +233,7 @@ def _execute(
     progress: bool,
     done: int,
     note: Callable[[str], None],
+    pdf_engine: str,
 ) -> Iterator[ReportRecord]:
     """Records of the jobs as they finish, under a progress bar (counts, rate, ETA); `note`
     is told what happened on the way (a worker that died).
@@ -236,7 +245,7 @@ def _execute(
         total=total, initial=done, unit="report", disable=not progress or not todo, file=sys.stderr
     ) as bar:
         failed = 0
-        for records in _batches(spec, dataset, todo, keys, workers, scheduler, note):
+        for records in _batches(spec, dataset, todo, keys, workers, scheduler, note, pdf_engine):
             for record in records:
                 failed += record.status == "failed"
                 bar.set_postfix(failed=failed, refresh=False)
@@ -252,6 +261,7 @@ def _batches(
     workers: int,
     scheduler: str | None,
     note: Callable[[str], None],
+    pdf_engine: str,
 ) -> Iterator[list[ReportRecord]]:
     if not todo:
         return
@@ -260,10 +270,10 @@ def _batches(
         from utilization.batch.cluster import connect, run_on_cluster, worker_count
 
         with connect(scheduler) as client:
-            tasks = sliced_tasks(spec, dataset, todo, keys, worker_count(client))
+            tasks = sliced_tasks(spec, dataset, todo, keys, worker_count(client), pdf_engine)
             yield from run_on_cluster(client, tasks)
         return
-    tasks = [Task([job], keys, spec.folder, spec.formats) for job in todo]
+    tasks = [Task([job], keys, spec.folder, spec.formats, pdf_engine=pdf_engine) for job in todo]
     if workers <= 1:
         from utilization.batch.workers import close_renderer, run_task
 
@@ -279,7 +289,12 @@ def _batches(
 
 
 def sliced_tasks(
-    spec: ParameterSet, dataset: Dataset, todo: list[Job], keys: dict[str, str], workers: int
+    spec: ParameterSet,
+    dataset: Dataset,
+    todo: list[Job],
+    keys: dict[str, str],
+    workers: int,
+    pdf_engine: str = "auto",
 ) -> list[Task]:
     """Chunks of jobs for a cluster, each with the slice of the dataset its reports read."""
     from utilization.batch.slices import slice_dataset, to_bytes
@@ -289,7 +304,7 @@ def sliced_tasks(
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
         part = slice_dataset(dataset, spec.view, [j.subject for j in chunk])
-        tasks.append(Task(chunk, keys, spec.folder, spec.formats, to_bytes(part)))
+        tasks.append(Task(chunk, keys, spec.folder, spec.formats, to_bytes(part), pdf_engine))
     return tasks
 
 

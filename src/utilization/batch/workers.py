@@ -56,6 +56,7 @@ class Task:
     folder: Path  # the set's period folder; reports go to <folder>/<view>/<name>.<ext>
     formats: tuple[str, ...]
     slice_bytes: bytes | None = None
+    pdf_engine: str = "auto"  # chromium or weasyprint, chosen by the run (`pdf_engine.choose`)
 
 
 def renderer() -> BatchRenderer:
@@ -68,11 +69,16 @@ def renderer() -> BatchRenderer:
 
 
 def close_renderer() -> None:
-    """Shut this process's kernel down."""
+    """Shut this process's kernel down and close its browser (the PDF engine), if started."""
     global _renderer
-    if _renderer is not None:
-        _renderer.close()
-        _renderer = None
+    from utilization.report.chromium import close_shared
+
+    try:
+        if _renderer is not None:
+            _renderer.close()
+            _renderer = None
+    finally:
+        close_shared()
 
 
 def _close_at_exit() -> None:
@@ -105,7 +111,13 @@ def _render(job: Job, task: Task, data: str | None) -> ReportRecord:
     try:
         rend = renderer()
         written = rend.render(
-            job.view, parameters, out_dir, job.name, task.formats, within=task.folder
+            job.view,
+            parameters,
+            out_dir,
+            job.name,
+            task.formats,
+            within=task.folder,
+            pdf_engine=task.pdf_engine,
         )
         record.figures = rend.last_figures
         record.outputs = {
