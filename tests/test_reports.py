@@ -16,7 +16,15 @@ from typing import Any
 import nbformat
 import pytest
 
-from browser import ink, open_offline, page_text, pdf_page_images, pdf_pages
+from browser import (
+    ink,
+    open_offline,
+    page_text,
+    pdf_page_images,
+    pdf_pages,
+    pdf_producer,
+    require_chromium_binary,
+)
 from utilization.cli import main
 from utilization.report import tables
 from utilization.report.sections import FLAG_ROWS_PER_KIND
@@ -95,6 +103,10 @@ def render_all(data: Path, folder: Path) -> None:
         assert main([*report, "--name", name]) == 0
         export = ["export", *request, "--format", "json", "--out", str(folder / f"{name}.json")]
         assert main(export) == 0
+    for name, (view, filters) in VIEWS.items():  # the same PDFs by the other engine
+        request = [view, "--data", str(data), *PERIOD, *filters, "--format", "pdf"]
+        other = [*request, "--out", str(folder), "--name", f"{name}-weasyprint"]
+        assert main(["report", *other, "--pdf-engine", "weasyprint"]) == 0
 
 
 @pytest.fixture(scope="session")
@@ -268,23 +280,58 @@ def test_the_script_client_name_shows_as_text_in_the_browser(
 # PDF ----------------------------------------------------------------------------------------
 
 
+ENGINES = {"": "the default engine", "-weasyprint": "weasyprint"}
+
+
+def test_the_default_pdf_engine_is_chromium_when_it_is_found(out: Path) -> None:
+    """`utilization report` printed with Chromium (CI has it: the PDF checks below are
+    Chromium's); `--pdf-engine weasyprint` printed with WeasyPrint.
+    """
+    require_chromium_binary()
+    for name in VIEWS:
+        assert pdf_producer(out / f"{name}.pdf").startswith("Skia/PDF"), name
+        assert pdf_producer(out / f"{name}-weasyprint.pdf").startswith("WeasyPrint"), name
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_every_pdf_page_has_the_running_header_and_page_n_of_m(out: Path, name: str) -> None:
+def test_every_pdf_page_has_the_running_header_and_page_n_of_m(
+    out: Path, name: str, engine: str
+) -> None:
     """Each page starts with title · subject · period and ends with "Page N of M"."""
-    pages = pdf_pages(out / f"{name}.pdf")
+    pages = pdf_pages(out / f"{name}{engine}.pdf")
     for number, page in enumerate(pages, start=1):
         lines = [line.strip() for line in page.splitlines() if line.strip()]
         assert lines[0] == HEADERS[name].format(name=provider_name(out, "P001")), (name, number)
         assert lines[-1] == f"Page {number} of {len(pages)}", (name, number)
 
 
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_both_engines_print_the_same_words(out: Path, name: str) -> None:
+    """Chromium's PDF holds exactly the words of WeasyPrint's, each as often (lines and
+    pages may break elsewhere; the running header and "Page N of M" lines are left out).
+    """
+    header = HEADERS[name].format(name=provider_name(out, "P001"))
+    words = {}
+    for engine in ENGINES:
+        lines = [
+            line.strip()
+            for page in pdf_pages(out / f"{name}{engine}.pdf")
+            for line in page.splitlines()
+        ]
+        body = [x for x in lines if x != header and not re.fullmatch(r"Page \d+ of \d+", x)]
+        words[engine] = Counter(" ".join(body).split())
+    assert words[""] == words["-weasyprint"]
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("name", ["agency", "client", "procedure", "authorizations"])
-def test_the_pdf_holds_the_kpis_of_the_json_export(out: Path, name: str) -> None:
+def test_the_pdf_holds_the_kpis_of_the_json_export(out: Path, name: str, engine: str) -> None:
     """The KPI cards of the PDF are the export's KPIs as shown: units to 1 place when
     fractional, dollars to cents, utilization to 0.1 %.
     """
     kpis = exported(out, name)["kpis"]
-    first = pdf_pages(out / f"{name}.pdf")[0]
+    first = pdf_pages(out / f"{name}{engine}.pdf")[0]
     cards = re.sub(r"\s+", " ", first.split("Key figures")[1])
     for key, shown in KPI_FORMATS.items():
         assert shown(kpis[key]) in cards, (name, key, shown(kpis[key]))

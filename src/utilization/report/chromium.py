@@ -45,6 +45,7 @@ NAMES = ("chromium", "chromium-browser")
 LOCAL_SCHEMES = ("file:", "data:")
 TIMEOUT_SECONDS = 120.0  # one DevTools call (a start, a print); a stuck browser is ended
 _STOP_SECONDS = 5.0
+_TEMP_PATH_MAX = 60  # + /org.chromium.Chromium.XXXXXX/SingletonSocket: a socket path's limit
 FLAGS = (
     "--headless",
     "--remote-debugging-pipe",
@@ -66,12 +67,17 @@ FLAGS = (
     "--no-pings",
     "--mute-audio",
     "--hide-scrollbars",
-    "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
+    "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,"
+    "SpareRendererForSitePerProcess",
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
-# Resolves once the page's images are decoded and its fonts loaded (broken images too).
-READY_JS = """Promise.all([document.fonts.ready,
-  ...Array.from(document.images, i => i.decode().catch(() => null))]).then(() => true)"""
+# Resolves once the page has loaded (style sheets, images, frames: refused ones count as
+# done), its fonts are loaded and its images decoded.
+READY_JS = """new Promise(loaded => document.readyState === "complete" ? loaded()
+    : addEventListener("load", loaded, {once: true}))
+  .then(() => Promise.all([document.fonts.ready,
+    ...Array.from(document.images, i => i.decode().catch(() => null))]))
+  .then(() => true)"""
 
 
 def find() -> str | None:
@@ -142,6 +148,7 @@ class Browser:
                     stdin=to_child,
                     stdout=from_child,
                     stderr=errors,
+                    env=_environment(),
                     start_new_session=True,  # Ctrl-C is the command's: it closes the browser
                 )
         except OSError as exc:
@@ -278,7 +285,8 @@ class Browser:
         with contextlib.suppress(OSError):
             log = (Path(self._profile) / "chromium.log").read_text(errors="replace")
             lines = [line for line in log.splitlines() if line.strip() and "dbus" not in line]
-            last = lines[-1][-300:] if lines else ""
+            fatal = [line for line in lines if ":FATAL:" in line]
+            last = (fatal or lines or [""])[-1][-300:]
         how = f" (exit code {code})" if code is not None else ""
         return f"the PDF engine chromium ({self.path}) {what}{how}" + (f": {last}" if last else "")
 
@@ -308,6 +316,16 @@ class Browser:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._send_fd = self._receive_fd = -1
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment, with a short TMPDIR: Chromium puts a socket in a folder
+    of its own there and stops (`Socket path too long`) past 107 bytes of path.
+    """
+    env = dict(os.environ)
+    if len(tempfile.gettempdir()) > _TEMP_PATH_MAX and os.access("/tmp", os.W_OK):
+        env["TMPDIR"] = "/tmp"
+    return env
 
 
 _shared: Browser | None = None
