@@ -193,7 +193,7 @@ class Browser:
                         "generateDocumentOutline": True,  # bookmarks from the headings
                     },
                 )
-            except EnvironmentFault:
+            except BaseException:  # a fault, Ctrl-C half-way: the next PDF starts afresh
                 self.close()
                 raise
         return base64.b64decode(printed["data"])
