@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -274,3 +275,38 @@ def test_ctrl_c_in_a_batch_closes_its_browsers(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert chromium_processes(env["TMPDIR"]) == []
     assert list(Path(env["TMPDIR"]).glob("utilization-chromium-*")) == []
+
+
+def test_a_killed_process_leaves_no_browser_and_its_profile_goes_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed outright (SIGKILL) cannot close its browser: the browser ends with
+    the pipe, and the next browser started removes the profile folder left behind.
+    """
+    require_chromium_binary()
+    env = batch_env(tmp_path)
+    code = (
+        "from utilization.report import chromium\n"
+        "chromium.shared().pdf('<p>x</p>')\n"
+        "print('ready', flush=True)\n"
+        "import time; time.sleep(120)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 10
+    while chromium_processes(env["TMPDIR"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert chromium_processes(env["TMPDIR"]) == []
+    left = list(Path(env["TMPDIR"]).glob("utilization-chromium-*"))
+    assert [p.name.split("-")[2] for p in left] == [str(process.pid)]
+    monkeypatch.setattr(tempfile, "tempdir", env["TMPDIR"])
+    with chromium.Browser() as browser:
+        assert not left[0].exists()
+        assert Path(browser._profile).parent == Path(env["TMPDIR"])

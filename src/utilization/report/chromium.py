@@ -41,6 +41,7 @@ from typing import Any
 from utilization.exceptions import EnvironmentFault
 
 CHROMIUM_ENV = "UTILIZATION_CHROMIUM"  # a Chromium (or Chrome) executable to use
+PROFILE_PREFIX = "utilization-chromium-"  # + the pid of the process driving it
 NAMES = ("chromium", "chromium-browser")
 LOCAL_SCHEMES = ("file:", "data:")
 TIMEOUT_SECONDS = 120.0  # one DevTools call (a start, a print); a stuck browser is ended
@@ -125,7 +126,8 @@ class Browser:
         self._next_id = 0
         self._session = ""
         self._frame = ""
-        self._profile = tempfile.mkdtemp(prefix="utilization-chromium-")
+        remove_stale_profiles()
+        self._profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
         self._process: subprocess.Popen[bytes] | None = None
         # Chromium reads commands from descriptor 3 and writes to 4: the pipes are given to
         # the shell that starts it as its standard input and output, and moved there.
@@ -316,6 +318,30 @@ class Browser:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._send_fd = self._receive_fd = -1
+
+
+def remove_stale_profiles() -> int:
+    """Remove the profile folders of browsers whose Python process is gone (killed before it
+    could close them: its browser then ended with the pipe); return how many.
+    """
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{PROFILE_PREFIX}*-*"):
+        owner = folder.name[len(PROFILE_PREFIX) :].split("-", 1)[0]
+        if not owner.isdigit() or _running(int(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: running
+        return True
+    return True
 
 
 def _environment() -> dict[str, str]:
