@@ -63,6 +63,33 @@ def require_chromium() -> str:
     return str(path)
 
 
+def require_chromium_binary() -> str:
+    """The Chromium the product prints PDFs with (`report.chromium.find`); without one skip,
+    or fail when env CI is set (CI installs it: scripts/bootstrap).
+    """
+    from utilization.report.chromium import find, not_found_message
+
+    path = find()
+    if path is None:
+        _unavailable(not_found_message())
+    return path
+
+
+def pdf_producer(path: Path) -> str:
+    """The PDF's Producer (pdfinfo): `Skia/PDF m…` from Chromium, `WeasyPrint …`."""
+    if not shutil.which("pdfinfo"):
+        pytest.skip("pdfinfo not found: `apt-get install poppler-utils`")
+    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
+    return next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.stdout.splitlines()
+            if line.startswith("Producer:")
+        ),
+        "",
+    )
+
+
 def _unavailable(msg: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(msg + " (CI is set, so browser tests must run)")

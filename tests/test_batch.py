@@ -256,7 +256,8 @@ def test_a_report_failing_while_rendering_does_not_stop_the_next(
     """An error in one render is that report's failed record; the worker goes on."""
 
     def render(self: BatchRenderer, view: str, parameters: dict[str, str], out_dir: Path,
-               name: str, formats: tuple[str, ...], within: Path) -> dict[str, Path]:  # fmt: skip
+               name: str, formats: tuple[str, ...], within: Path,
+               pdf_engine: str = "auto") -> dict[str, Path]:  # fmt: skip
         if parameters["client"] == "C0001":
             raise RuntimeError("kernel died")
         out_dir.mkdir(parents=True, exist_ok=True)

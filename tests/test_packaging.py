@@ -41,16 +41,17 @@ def test_a_missing_optional_part_names_the_extra_to_install() -> None:
 def test_the_report_command_says_which_extra_pdf_needs(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Without WeasyPrint, `report --format pdf` stops before any work: exit 1 and the extra."""
+    """Without WeasyPrint, `report --format pdf --pdf-engine weasyprint` stops before any
+    work: exit 1 and the extra.
+    """
     real = importlib.util.find_spec
 
     def without_weasyprint(name: str, *args: object) -> object:
         return None if name == "weasyprint" else real(name, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(importlib.util, "find_spec", without_weasyprint)
-    code = main(
-        ["report", "client", "--client", "C0001", "--format", "pdf", "--out", str(tmp_path)]
-    )
+    request = ["client", "--client", "C0001", "--format", "pdf", "--out", str(tmp_path)]
+    code = main(["report", *request, "--pdf-engine", "weasyprint"])
     assert code == 1
     assert "pip install 'utilization[pdf]'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

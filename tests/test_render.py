@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from browser import ink, open_offline, pdf_page_images, pdf_pages, screenshot_offline
+from browser import (
+    ink,
+    open_offline,
+    pdf_page_images,
+    pdf_pages,
+    pdf_producer,
+    require_chromium_binary,
+    screenshot_offline,
+)
 from utilization.exceptions import EnvironmentFault
 from utilization.report import render, tables
 
@@ -85,10 +93,26 @@ def report(executed: nbformat.NotebookNode, tmp_path_factory: pytest.TempPathFac
     return path
 
 
-@pytest.fixture(scope="module")
-def pdf(report: Path) -> Path:
-    path = report.with_suffix(".pdf")
-    render.html_to_pdf(report.read_text(encoding="utf-8"), path, header=HEADER)
+ENGINES = ["chromium", "weasyprint"]
+PRODUCERS = {"chromium": "Skia/PDF", "weasyprint": "WeasyPrint"}
+
+
+def engine_ready(engine: str) -> str:
+    """The engine, its program or package checked: Chromium required in CI, else skipped."""
+    if engine == "chromium":
+        require_chromium_binary()
+    else:
+        pytest.importorskip("weasyprint")
+    return engine
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def pdf(report: Path, request: pytest.FixtureRequest) -> Path:
+    """The report printed by each PDF engine (the same checks hold for both)."""
+    engine = engine_ready(request.param)
+    path = report.with_name(f"report-{engine}.pdf")
+    render.html_to_pdf(report.read_text(encoding="utf-8"), path, header=HEADER, engine=engine)
+    assert pdf_producer(path).startswith(PRODUCERS[engine])
     return path
 
 
@@ -276,12 +300,14 @@ def test_pdf_pages_render_to_images(pdf: Path, tmp_path: Path) -> None:
     assert all(ink(image) > 0.01 for image in images)
 
 
-def test_pdf_header_text_cannot_break_the_page_css(tmp_path: Path) -> None:
-    """Quotes, backslashes and braces in the header are printed as they are."""
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pdf_header_text_cannot_break_the_page_css(tmp_path: Path, engine: str) -> None:
+    """Quotes, backslashes and braces in the header are printed as they are, on A4."""
     header = 'O\'Brien "Jr" \\ {x} · 2025'
     out = tmp_path / "h.pdf"
-    render.html_to_pdf("<p>body</p>", out, header=header, size="A4")
+    render.html_to_pdf("<p>body</p>", out, header=header, size="A4", engine=engine_ready(engine))
     assert header in pdf_pages(out)[0]
+    assert "Page 1 of 1" in pdf_pages(out)[0]
 
 
 # Files -----------------------------------------------------------------------------------

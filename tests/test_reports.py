@@ -16,9 +16,17 @@ from typing import Any
 import nbformat
 import pytest
 
-from browser import ink, open_offline, page_text, pdf_page_images, pdf_pages
+from browser import (
+    ink,
+    open_offline,
+    page_text,
+    pdf_page_images,
+    pdf_pages,
+    pdf_producer,
+    require_chromium_binary,
+)
 from utilization.cli import main
-from utilization.report import tables
+from utilization.report import render, tables
 from utilization.report.sections import FLAG_ROWS_PER_KIND
 
 # One worker renders the reports once and runs every check on them.
@@ -95,6 +103,10 @@ def render_all(data: Path, folder: Path) -> None:
         assert main([*report, "--name", name]) == 0
         export = ["export", *request, "--format", "json", "--out", str(folder / f"{name}.json")]
         assert main(export) == 0
+    for name, (view, filters) in VIEWS.items():  # the same PDFs by the other engine
+        request = [view, "--data", str(data), *PERIOD, *filters, "--format", "pdf"]
+        other = [*request, "--out", str(folder), "--name", f"{name}-weasyprint"]
+        assert main(["report", *other, "--pdf-engine", "weasyprint"]) == 0
 
 
 @pytest.fixture(scope="session")
@@ -268,23 +280,62 @@ def test_the_script_client_name_shows_as_text_in_the_browser(
 # PDF ----------------------------------------------------------------------------------------
 
 
+ENGINES = {"": "the default engine", "-weasyprint": "weasyprint"}
+
+
+def test_the_default_pdf_engine_is_chromium_when_it_is_found(out: Path) -> None:
+    """`utilization report` printed with Chromium (CI has it: the PDF checks below are
+    Chromium's); `--pdf-engine weasyprint` printed with WeasyPrint.
+    """
+    require_chromium_binary()
+    for name in VIEWS:
+        assert pdf_producer(out / f"{name}.pdf").startswith("Skia/PDF"), name
+        assert pdf_producer(out / f"{name}-weasyprint.pdf").startswith("WeasyPrint"), name
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_every_pdf_page_has_the_running_header_and_page_n_of_m(out: Path, name: str) -> None:
+def test_every_pdf_page_has_the_running_header_and_page_n_of_m(
+    out: Path, name: str, engine: str
+) -> None:
     """Each page starts with title · subject · period and ends with "Page N of M"."""
-    pages = pdf_pages(out / f"{name}.pdf")
+    pages = pdf_pages(out / f"{name}{engine}.pdf")
     for number, page in enumerate(pages, start=1):
         lines = [line.strip() for line in page.splitlines() if line.strip()]
         assert lines[0] == HEADERS[name].format(name=provider_name(out, "P001")), (name, number)
         assert lines[-1] == f"Page {number} of {len(pages)}", (name, number)
 
 
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_both_engines_print_the_same_words(out: Path, name: str, tmp_path: Path) -> None:
+    """The report's HTML without its charts printed by Chromium and by WeasyPrint: the same
+    words and figures, each as often (lines and pages may break elsewhere: table header rows,
+    repeated on each page, are printed once here). The charts are left out: the text inside
+    their SVG comes out of a PDF differently (rotated labels, labels Vega hides with opacity
+    0 that WeasyPrint still writes).
+    """
+    require_chromium_binary()
+    page = re.sub(r"<img [^>]*data:image/svg\+xml[^>]*>", "", html(out, name))
+    once = "<style>thead { display: table-row-group !important }</style></head>"
+    page = page.replace("</head>", once, 1)  # header rows once, wherever the pages break
+    words = {}
+    for engine in ("chromium", "weasyprint"):
+        path = tmp_path / f"{engine}.pdf"
+        render.html_to_pdf(page, path, header="Header", engine=engine)
+        text = "\n".join(pdf_pages(path))
+        text = re.sub(r"Page \d+ of \d+", "", text)
+        words[engine] = Counter(re.findall(r"[^\W_]+", text))
+    assert words["chromium"] == words["weasyprint"]
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("name", ["agency", "client", "procedure", "authorizations"])
-def test_the_pdf_holds_the_kpis_of_the_json_export(out: Path, name: str) -> None:
+def test_the_pdf_holds_the_kpis_of_the_json_export(out: Path, name: str, engine: str) -> None:
     """The KPI cards of the PDF are the export's KPIs as shown: units to 1 place when
     fractional, dollars to cents, utilization to 0.1 %.
     """
     kpis = exported(out, name)["kpis"]
-    first = pdf_pages(out / f"{name}.pdf")[0]
+    first = pdf_pages(out / f"{name}{engine}.pdf")[0]
     cards = re.sub(r"\s+", " ", first.split("Key figures")[1])
     for key, shown in KPI_FORMATS.items():
         assert shown(kpis[key]) in cards, (name, key, shown(kpis[key]))

@@ -14,6 +14,7 @@ from utilization.exceptions import InputError, UsageError, UtilizationError, req
 from utilization.files import fault
 from utilization.parameters import Request
 from utilization.period import parse_date
+from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
 from utilization.views import VIEWS
 
 EXIT_OK = 0
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--name", help="file name without extension (default: the view and its subject)"
     )
+    report.add_argument("--pdf-engine", choices=PDF_ENGINES, default="auto", help=ENGINE_HELP)
 
     demo = sub.add_parser("demo", help="write the synthetic demo agency as CSV or Parquet files")
     demo.add_argument("--out", default="demo-data", help="folder to write (default demo-data)")
@@ -216,11 +218,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from utilization.pipeline import load
     from utilization.rejects import write_rejects
     from utilization.report.convert import Converter
+    from utilization.report.pdf_engine import choose
     from utilization.report.runner import Renderer, parse_formats
 
     formats = parse_formats(args.format)
-    if "pdf" in formats:
-        require("weasyprint", "pdf", "PDF reports (--format pdf)")
+    engine = choose(args.pdf_engine) if "pdf" in formats else "none"  # before any work
     request = Request.from_cli(args.view, args)
     out = Path(args.out)
     named = request.subject or (request.filters.clients or request.filters.procedures or ("",))[0]
@@ -229,7 +231,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     converts = "html" in formats or "pdf" in formats
     # The HTML and PDF helper warms up on the other core while this process loads and runs.
     with (
-        Converter() if converts else nullcontext() as converter,
+        Converter(engine) if converts else nullcontext() as converter,
         Renderer(converter=converter) as renderer,
     ):
         try:  # loaded as the template loads it: a template run in this process reuses it

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
+
 
 def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The `batch` subcommand's arguments."""
@@ -29,3 +31,4 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     parser.add_argument("--force", action="store_true", help="render every report again")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--pdf-engine", choices=PDF_ENGINES, default="auto", help=ENGINE_HELP)

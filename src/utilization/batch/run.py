@@ -35,6 +35,7 @@ from utilization.files import (
     sha256_file,
     write_atomic,
 )
+from utilization.report.pdf_engine import choose
 from utilization.report.runner import RESET, templates_dir
 from utilization.sources import masked_source
 
@@ -90,6 +91,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         force=args.force,
         progress=not args.no_progress,
         partitions=args.partitions,
+        pdf_engine=args.pdf_engine,
     )
     print(result.summary())
     for record in result.failed:
@@ -107,18 +109,21 @@ def run_batch(
     force: bool = False,
     progress: bool = False,
     partitions: int | None = None,
+    pdf_engine: str = "auto",
 ) -> BatchResult:
     """Render every report of the set that is missing or out of date; write index and manifest.
 
     The data is loaded whole by this process, or (reports of one client on a folder of files,
     on a cluster, with `partitions` > 0 or above `partitions.AUTOMATIC_ROWS` visits) cut into
     parts that the workers read (`batch.parts`): then this process holds no visit.
+
+    `pdf_engine`: `chromium`, `weasyprint` or `auto` (chromium when found, `report.pdf_engine`),
+    chosen here, before any work, for every worker (one browser per worker process).
     """
     from utilization.batch.parts import check_partitions
     from utilization.rejects import write_rejects
 
-    if "pdf" in spec.formats:
-        require("weasyprint", "pdf", "PDF reports (formats: [pdf])")
+    engine = choose(pdf_engine) if "pdf" in spec.formats else "none"
     if scheduler:
         require("distributed", "dask", "Batch runs on a Dask cluster")
     check_partitions(spec, partitions)  # before connecting or writing anything
@@ -135,6 +140,8 @@ def run_batch(
             log.names = _client_names(dataset)
             rejects = write_rejects(dataset, folder, within=folder)
             header = _header(spec, dataset)
+            if engine != "none":
+                header["pdf_engine"] = engine
             records, todo, keys = _plan(spec, data, header, force, log.write)
             log.write(
                 f"start set {spec.name} period {spec.period.label} view {spec.view}: "
@@ -150,7 +157,7 @@ def run_batch(
                 log.report(record)
             saved = time.monotonic()
             for record in _execute(
-                spec, data, todo, keys, workers, client, progress, len(records), log.write
+                spec, data, todo, keys, workers, client, progress, len(records), log.write, engine
             ):
                 record.error = log.scrub(record.error)
                 records.append(record)
@@ -305,6 +312,7 @@ def _execute(
     progress: bool,
     done: int,
     note: Callable[[str], None],
+    pdf_engine: str,
 ) -> Iterator[ReportRecord]:
     """Records of the jobs as they finish, under a progress bar (counts, rate, ETA); `note`
     is told what happened on the way (a worker that died).
@@ -316,7 +324,7 @@ def _execute(
         total=total, initial=done, unit="report", disable=not progress or not todo, file=sys.stderr
     ) as bar:
         failed = 0
-        for records in _batches(spec, data, todo, keys, workers, client, note):
+        for records in _batches(spec, data, todo, keys, workers, client, note, pdf_engine):
             for record in records:
                 failed += record.status == "failed"
                 bar.set_postfix(failed=failed, refresh=False)
@@ -332,22 +340,26 @@ def _batches(
     workers: int,
     client: Client | None,
     note: Callable[[str], None],
+    pdf_engine: str,
 ) -> Iterator[list[ReportRecord]]:
     if not todo:
         return
     if client is not None:
         from utilization.batch.cluster import run_on_cluster, worker_count
 
+        count = worker_count(client)
         if data.parts is not None:
-            tasks = part_tasks(spec, data.parts, todo, keys, worker_count(client))
+            tasks = part_tasks(spec, data.parts, todo, keys, count, pdf_engine=pdf_engine)
         else:
-            tasks = sliced_tasks(spec, data.dataset, todo, keys, worker_count(client))
+            tasks = sliced_tasks(spec, data.dataset, todo, keys, count, pdf_engine)
         yield from run_on_cluster(client, tasks)
         return
     if data.parts is not None:
-        tasks = part_tasks(spec, data.parts, todo, keys, chunk=1)
+        tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
     else:
-        tasks = [Task([job], keys, spec.folder, spec.formats) for job in todo]
+        tasks = [
+            Task([job], keys, spec.folder, spec.formats, pdf_engine=pdf_engine) for job in todo
+        ]
     if workers <= 1:
         from utilization.batch.workers import close_renderer, run_task
 
@@ -368,7 +380,12 @@ def _chunk_size(jobs: int, workers: int) -> int:
 
 
 def sliced_tasks(
-    spec: ParameterSet, dataset: Dataset, todo: list[Job], keys: dict[str, str], workers: int
+    spec: ParameterSet,
+    dataset: Dataset,
+    todo: list[Job],
+    keys: dict[str, str],
+    workers: int,
+    pdf_engine: str = "auto",
 ) -> list[Task]:
     """Chunks of jobs for a cluster, each with the slice of the dataset its reports read."""
     from utilization.batch.slices import slice_dataset, to_bytes
@@ -378,7 +395,9 @@ def sliced_tasks(
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
         part = slice_dataset(dataset, spec.view, [j.subject for j in chunk])
-        tasks.append(Task(chunk, keys, spec.folder, spec.formats, to_bytes(part)))
+        tasks.append(
+            Task(chunk, keys, spec.folder, spec.formats, to_bytes(part), pdf_engine=pdf_engine)
+        )
     return tasks
 
 
@@ -389,6 +408,7 @@ def part_tasks(
     keys: dict[str, str],
     workers: int = 1,
     chunk: int | None = None,
+    pdf_engine: str = "auto",
 ) -> list[Task]:
     """Chunks of jobs of one part each (`chunk` reports, default `_chunk_size`), in part
     order, each naming the files its reports read (`batch.parts.part_slice`).
@@ -401,7 +421,14 @@ def part_tasks(
     for files, jobs in sorted(by_part.items()):
         for start in range(0, len(jobs), size):
             tasks.append(
-                Task(jobs[start : start + size], keys, spec.folder, spec.formats, part=files)
+                Task(
+                    jobs[start : start + size],
+                    keys,
+                    spec.folder,
+                    spec.formats,
+                    part=files,
+                    pdf_engine=pdf_engine,
+                )
             )
     return tasks
 

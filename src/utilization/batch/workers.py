@@ -57,6 +57,7 @@ class Task:
     formats: tuple[str, ...]
     slice_bytes: bytes | None = None
     part: tuple[str, str] | None = None  # a part's dataset and the whole rejects (batch.parts)
+    pdf_engine: str = "auto"  # chromium or weasyprint, chosen by the run (`pdf_engine.choose`)
 
 
 def renderer() -> BatchRenderer:
@@ -69,11 +70,16 @@ def renderer() -> BatchRenderer:
 
 
 def close_renderer() -> None:
-    """Shut this process's kernel down."""
+    """Shut this process's kernel down and close its browser (the PDF engine), if started."""
     global _renderer
-    if _renderer is not None:
-        _renderer.close()
-        _renderer = None
+    from utilization.report.chromium import close_shared
+
+    try:
+        if _renderer is not None:
+            _renderer.close()
+            _renderer = None
+    finally:
+        close_shared()
 
 
 def _close_at_exit() -> None:
@@ -117,7 +123,13 @@ def _render(job: Job, task: Task, data: str | None) -> ReportRecord:
     try:
         rend = renderer()
         written = rend.render(
-            job.view, parameters, out_dir, job.name, task.formats, within=task.folder
+            job.view,
+            parameters,
+            out_dir,
+            job.name,
+            task.formats,
+            within=task.folder,
+            pdf_engine=task.pdf_engine,
         )
         record.figures = rend.last_figures
         record.outputs = {

@@ -117,14 +117,21 @@ def report_notebook(report: Report) -> nbformat.NotebookNode:
 
 
 def pdf_bytes(report: Report) -> bytes:
-    """The view's report as a PDF (WeasyPrint), laid out as `utilization report` does."""
+    """The view's report as a PDF, laid out as `utilization report` does, by its default
+    engine (Chromium when found, else WeasyPrint; a browser started for it is closed after:
+    a viewer's kernel does not keep one open between downloads).
+    """
+    from utilization.report.chromium import close_shared
     from utilization.report.render import html_to_pdf, notebook_to_html
 
     meta = report.meta()
     html = notebook_to_html(report_notebook(report), meta["title"], meta["subtitle"])
     with tempfile.TemporaryDirectory(prefix="utilization-download-") as folder:
         path = Path(folder) / "report.pdf"
-        html_to_pdf(html, path, header=meta["running_header"])
+        try:
+            html_to_pdf(html, path, header=meta["running_header"])
+        finally:
+            close_shared()
         return path.read_bytes()
 
 

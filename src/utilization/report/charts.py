@@ -82,13 +82,32 @@ def theme_config() -> dict[str, Any]:
 
 def use_theme() -> None:
     """Register the package's Altair theme (explicit font) and enable it."""
-    if THEME_NAME not in alt.theme.names():
-        alt.theme.register(THEME_NAME, enable=False)(_theme)
+    _register_theme()
     alt.theme.enable(THEME_NAME)
+
+
+_registered: list[bool] = []
+
+
+def _register_theme() -> None:
+    """Register the theme once per process: `alt.theme.names()` reads every installed
+    package's entry points (about 8 ms a call, three calls a report).
+    """
+    if not _registered:
+        if THEME_NAME not in alt.theme.names():
+            alt.theme.register(THEME_NAME, enable=False)(_theme)
+        _registered.append(True)
 
 
 def _theme() -> alt.theme.ThemeConfig:
     return cast("alt.theme.ThemeConfig", theme_config())
+
+
+def _tips(*fields: str | alt.Tooltip) -> list[alt.Tooltip]:
+    """Tooltip channels: a shorthand given as text becomes `alt.Tooltip` here, which Altair
+    would otherwise build through `from_dict`, hashing its whole schema on every call.
+    """
+    return [alt.Tooltip(f) if isinstance(f, str) else f for f in fields]
 
 
 def _spec(chart: ChartLike) -> dict[str, Any]:
@@ -98,8 +117,7 @@ def _spec(chart: ChartLike) -> dict[str, Any]:
     details such as the view's border, and the same chart would render differently
     depending on what ran before in the process.
     """
-    if THEME_NAME not in alt.theme.names():
-        alt.theme.register(THEME_NAME, enable=False)(_theme)
+    _register_theme()
     with alt.theme.enable(THEME_NAME):
         return chart.to_dict(validate=False)  # validated by the tests (test_charts)
 
@@ -152,10 +170,10 @@ def approved_vs_used(
     bars = base.mark_bar(height={"band": 0.9}).encode(
         x=alt.X("units:Q", title="Units", axis=alt.Axis(tickMinStep=1), scale=_zero_based(long)),
         color=colour,
-        tooltip=[f"{by}:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")],
+        tooltip=_tips(f"{by}:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")),
     )
     text = base.mark_text(align="left", dx=3, fontSize=10, color="#33383d").encode(
-        x="units:Q", text=alt.Text("units:Q", format=",.1~f")
+        x=alt.X("units:Q"), text=alt.Text("units:Q", format=",.1~f")
     )
     chart: alt.LayerChart = (bars + text).properties(title=title, width=WIDTH, height=_height(rows))
     return chart
@@ -182,7 +200,7 @@ def monthly_trend(frame: pd.DataFrame, title: str = "Units over 12 months") -> C
     base = alt.Chart(long).encode(x=x, y=y, color=colour)
     lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=45, filled=True))
     tips = base.mark_point(opacity=0).encode(
-        tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")]
+        tooltip=_tips("label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f"))
     )
     chart: alt.LayerChart = (lines + tips).properties(title=title, width=WIDTH, height=240)
     return chart
@@ -245,10 +263,12 @@ def _trend_to_date(frame: pd.DataFrame, title: str) -> ChartLike:
     )
     x = alt.X("label:O", sort=rows["label"].tolist(), title=None, axis=alt.Axis(labelAngle=-40))
     y = alt.Y("units:Q", title="Units", scale=_zero_based(long), axis=alt.Axis(tickMinStep=1))
-    base = alt.Chart(long).encode(x=x, y=y, color=colour, strokeDash=dash, detail="measure:N")
+    base = alt.Chart(long).encode(
+        x=x, y=y, color=colour, strokeDash=dash, detail=alt.Detail("measure:N")
+    )
     lines = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=45, filled=True))
     tips = base.mark_point(opacity=0).encode(
-        tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")]
+        tooltip=_tips("label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f"))
     )
     heading = alt.TitleParams(
         title,
@@ -305,18 +325,23 @@ def authorization_balances(
             x=alt.X("sum(units):Q", title="Units", stack="zero", scale=_zero_based(rows["end"])),
             color=_colour(list(names.values()), colours),
             order=alt.Order("order:Q"),
-            tooltip=["label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")],
+            tooltip=_tips("label:N", "measure:N", alt.Tooltip("units:Q", format=",.1f")),
         )
     )
     ceiling = (
         alt.Chart(rows)
         .mark_tick(color="#1b1f24", thickness=2, size=ROW_STEP * 0.8)
-        .encode(y=y, x="units_approved:Q", tooltip=["label:N", "units_approved:Q"])
+        .encode(y=y, x=alt.X("units_approved:Q"), tooltip=_tips("label:N", "units_approved:Q"))
     )
     status = (
         alt.Chart(rows)
         .mark_text(align="left", dx=6, fontWeight="bold")
-        .encode(y=y, x="end:Q", text="status:N", color=alt.Color("status_colour:N", scale=None))
+        .encode(
+            y=y,
+            x=alt.X("end:Q"),
+            text=alt.Text("status:N"),
+            color=alt.Color("status_colour:N", scale=None),
+        )
     )
     heading = alt.TitleParams(title, subtitle="The black mark is the units approved.")
     chart: alt.LayerChart = (bars + ceiling + status).properties(
@@ -348,7 +373,7 @@ def service_codes(frame: pd.DataFrame, title: str = "Service code usage") -> Cha
             x=alt.X(
                 "units_billed:Q", title="Units billed", scale=_zero_based(rows["units_billed"])
             ),
-            tooltip=["procedure_code:N", alt.Tooltip("units_billed:Q", format=",.1f")],
+            tooltip=_tips("procedure_code:N", alt.Tooltip("units_billed:Q", format=",.1f")),
         )
         .properties(width=200, height=height)
     )
@@ -369,7 +394,7 @@ def service_codes(frame: pd.DataFrame, title: str = "Service code usage") -> Cha
             color=_colour(list(money.values()), [USED_COLOUR, PAID_COLOUR]).legend(
                 orient="right", direction="vertical"
             ),
-            tooltip=["procedure_code:N", "measure:N", alt.Tooltip("units:Q", format="$,.2f")],
+            tooltip=_tips("procedure_code:N", "measure:N", alt.Tooltip("units:Q", format="$,.2f")),
         )
         .properties(width=300, height=height)
     )
@@ -383,7 +408,7 @@ def no_data(title: str, message: str = NO_DATA) -> alt.Chart:
     chart: alt.Chart = (
         alt.Chart(frame)
         .mark_text(fontSize=14, color="#5f6670")
-        .encode(text="message:N")
+        .encode(text=alt.Text("message:N"))
         .properties(title=title, width=WIDTH, height=60)
     )
     return chart
@@ -569,15 +594,15 @@ def revenue_waterfall(
         .encode(
             y=y,
             x=alt.X("low:Q", title="Dollars", scale=scale, axis=alt.Axis(format="$,.0f")),
-            x2="high:Q",
+            x2=alt.X2("high:Q"),
             color=alt.Color("colour:N", scale=None),
-            tooltip=["label:N", alt.Tooltip("text:N", title="dollars")],
+            tooltip=_tips("label:N", alt.Tooltip("text:N", title="dollars")),
         )
     )
     labels = (
         alt.Chart(rows)
         .mark_text(align="left", dx=4, fontSize=11, color="#1b1f24")
-        .encode(y=y, x="high:Q", text="text:N")
+        .encode(y=y, x=alt.X("high:Q"), text=alt.Text("text:N"))
     )
     heading = alt.TitleParams(
         title,

@@ -1,13 +1,14 @@
 """HTML and PDF made by a helper process started ahead, for one report from a new process.
 
-Before it converts anything, a process's first report imports nbconvert and WeasyPrint,
-compiles the HTML template and the selectors nbconvert's clean-up uses, and loads the
-fonts: about 0.8 s here. `Converter` starts a process (`python -m utilization.report.convert`)
-that does all of this, with a small report of its own, on the other core while the template
-runs in this one; it then makes the HTML and the PDF of the executed notebook there, with
-the same functions (`render.notebook_to_html`, `render.html_to_pdf`) and the same atomic
-writes. An error there is raised here as it was raised there. When the helper cannot start
-or stops, this process converts, as it would without one.
+Before it converts anything, a process's first report imports nbconvert, compiles the HTML
+template and the selectors nbconvert's clean-up uses, and starts its PDF engine (Chromium
+starts and prints a first page; WeasyPrint is imported and loads the fonts): about 0.8 s
+here. `Converter` starts a process (`python -m utilization.report.convert`) that does all of
+this, with a small report of its own, on the other core while the template runs in this one;
+it then makes the HTML and the PDF of the executed notebook there, with the same functions
+(`render.notebook_to_html`, `render.html_to_pdf`) and the same atomic writes; it closes its
+browser before it ends. An error there is raised here as it was raised there. When the helper
+cannot start or stops, this process converts, as it would without one.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ WARM_UP_HTML = """<!DOCTYPE html><html><body><h2>Warm-up</h2><table><thead><tr><
 </tr></thead><tbody><tr><td class="num">1</td></tr></tbody></table><svg width="20" height="20"
 xmlns="http://www.w3.org/2000/svg"><text x="1" y="10" font-family="Liberation Sans">1</text>
 </svg></body></html>"""
+WARM_UP_TABLE = WARM_UP_HTML[WARM_UP_HTML.index("<table>") : WARM_UP_HTML.index("<svg")]
+WARM_UP_SVG = WARM_UP_HTML[WARM_UP_HTML.index("<svg") : WARM_UP_HTML.index("</body>")]
 _STOP_SECONDS = 10.0
-Request = tuple[str, str, str, str, Path | None, Path | None, Path | None]
+Request = tuple[str, str, str, str, Path | None, Path | None, Path | None, str]
 
 
 class Converter:
@@ -39,7 +42,11 @@ class Converter:
     context manager.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pdf_engine: str = "auto") -> None:
+        """`pdf_engine`: the engine the helper warms up and prints with (`pdf_engine.choose`:
+        `chromium` or `weasyprint`; `auto` chooses there); `none` when no PDF is asked for.
+        """
+        self.pdf_engine = pdf_engine
         self._process: subprocess.Popen[bytes] | None = None
         self._send: Connection | None = None
         self._receive: Connection | None = None
@@ -47,7 +54,7 @@ class Converter:
         parent_in, child_out = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_in), str(child_out)],
+                [sys.executable, "-m", __name__, str(child_in), str(child_out), pdf_engine],
                 pass_fds=(child_in, child_out),
                 stdin=subprocess.DEVNULL,
             )
@@ -78,7 +85,8 @@ class Converter:
         within: Path | None = None,
     ) -> None:
         """Write the notebook's HTML to `html` and its PDF to `pdf` (either may be None)."""
-        request: Request = (nbformat.writes(nb), title, subtitle, header, html, pdf, within)
+        engine = self.pdf_engine
+        request: Request = (nbformat.writes(nb), title, subtitle, header, html, pdf, within, engine)
         answer = self._ask(request)
         if answer is _NO_HELPER:
             _convert(*request)
@@ -117,10 +125,10 @@ class Converter:
 _NO_HELPER = object()
 
 
-def _serve(receive: Connection, send: Connection) -> None:
+def _serve(receive: Connection, send: Connection, pdf_engine: str) -> None:
     """The helper: warm up, then convert each request until told to stop (None)."""
     with contextlib.suppress(Exception):  # a failing warm-up fails again, with its message, below
-        _warm_up()
+        _warm_up(pdf_engine)
     while True:
         try:
             request: Any = receive.recv()
@@ -144,6 +152,7 @@ def _convert(
     html_path: Path | None,
     pdf_path: Path | None,
     within: Path | None,
+    pdf_engine: str = "auto",
 ) -> None:
     from utilization.files import write_atomic
     from utilization.report.render import html_to_pdf, notebook_to_html
@@ -152,11 +161,13 @@ def _convert(
     if html_path is not None:
         write_atomic(html_path, html.encode("utf-8"), within=within)
     if pdf_path is not None:
-        html_to_pdf(html, pdf_path, header=header, within=within)
+        html_to_pdf(html, pdf_path, header=header, within=within, engine=pdf_engine)
 
 
-def _warm_up() -> None:
-    """Imports, the HTML template compiled, fonts loaded: a small report made and dropped."""
+def _warm_up(pdf_engine: str) -> None:
+    """Imports, the HTML template compiled, the PDF engine started (WeasyPrint: fonts
+    loaded): a small report made and dropped.
+    """
     from utilization.report.render import notebook_to_html, pdf_bytes
 
     nb = nbformat.v4.new_notebook(
@@ -164,16 +175,19 @@ def _warm_up() -> None:
             nbformat.v4.new_markdown_cell("## Warm-up"),
             nbformat.v4.new_code_cell(
                 outputs=[
-                    nbformat.v4.new_output("display_data", data={"text/html": "<b>1</b>"}),
+                    nbformat.v4.new_output("display_data", data={"text/html": WARM_UP_TABLE}),
                     nbformat.v4.new_output(
-                        "display_data", data={"image/svg+xml": "<svg></svg>", "text/plain": "c"}
+                        "display_data", data={"image/svg+xml": WARM_UP_SVG, "text/plain": "c"}
                     ),
                 ]
             ),
         ]
     )
-    notebook_to_html(nb, "Warm-up")
-    pdf_bytes(WARM_UP_HTML, "Warm-up")
+    html = notebook_to_html(nb, "Warm-up")
+    if pdf_engine == "chromium":  # a page like a report's: its first print costs the most
+        pdf_bytes(html, "Warm-up", engine=pdf_engine)
+    elif pdf_engine != "none":
+        pdf_bytes(WARM_UP_HTML, "Warm-up", engine=pdf_engine)
 
 
 def _sendable(exc: Exception) -> Exception:
@@ -192,7 +206,14 @@ if __name__ == "__main__":
     # Ctrl-C reaches the whole process group: it is the command's to handle, which then
     # closes the pipe and this helper ends (no second traceback from here).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _serve(
-        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
-    )
+    try:
+        _serve(
+            Connection(int(sys.argv[1]), writable=False),
+            Connection(int(sys.argv[2]), readable=False),
+            sys.argv[3] if len(sys.argv) > 3 else "auto",
+        )
+    finally:
+        from utilization.report.chromium import close_shared
+
+        close_shared()  # os._exit runs no atexit: the browser is closed here
     os._exit(0)  # every file is written and synced: no interpreter teardown to wait for

@@ -84,18 +84,42 @@ def page_css(header: str, size: PageSize = "Letter") -> str:
 
 
 def html_to_pdf(
-    html: str, out: Path, header: str, size: PageSize = "Letter", within: Path | None = None
+    html: str,
+    out: Path,
+    header: str,
+    size: PageSize = "Letter",
+    within: Path | None = None,
+    engine: str = "auto",
 ) -> None:
-    """Write `html` as a PDF to `out` (atomically) with WeasyPrint; fetches nothing remote.
+    """Write `html` as a PDF to `out` (atomically) with the PDF engine `engine` (`chromium`,
+    `weasyprint` or `auto`, see `pdf_engine`); fetches nothing remote.
 
     Tables break across pages with their header row repeated; charts are scaled to the
     page width; `header` (client and period) runs on top of every page.
     """
-    write_atomic(out, pdf_bytes(html, header, size, out.parent), within=within)
+    write_atomic(out, pdf_bytes(html, header, size, out.parent, engine), within=within)
 
 
-def pdf_bytes(html: str, header: str, size: PageSize = "Letter", base: Path | None = None) -> bytes:
-    """The PDF of `html` (see `html_to_pdf`); `base`: the folder relative links start from."""
+def pdf_bytes(
+    html: str,
+    header: str,
+    size: PageSize = "Letter",
+    base: Path | None = None,
+    engine: str = "auto",
+) -> bytes:
+    """The PDF of `html` (see `html_to_pdf`); `base`: the folder relative links start from
+    (WeasyPrint; Chromium resolves none: the page has no address).
+    """
+    from utilization.report.pdf_engine import choose
+
+    if choose(engine) == "chromium":
+        from utilization.report.chromium import shared
+
+        return shared().pdf(html, page_css(header, size))
+    return _weasyprint_pdf(html, header, size, base)
+
+
+def _weasyprint_pdf(html: str, header: str, size: PageSize, base: Path | None) -> bytes:
     require("weasyprint", "pdf", "PDF reports")
     try:
         from weasyprint import CSS, HTML

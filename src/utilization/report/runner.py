@@ -252,13 +252,15 @@ class Renderer:
         name: str,
         formats: tuple[str, ...],
         within: Path | None = None,
+        pdf_engine: str = "auto",
     ) -> dict[str, Path]:
         """Execute and write `<out_dir>/<name>.<format>` for each format, and the files the
         report links to beside it (`<out_dir>/<name>.<suffix>`, e.g. `agency.by_provider.csv`,
         `Report.files`); return the paths by format or suffix.
 
         `within`: a folder holding `out_dir` below which no symbolic link is followed
-        (a batch's output set; `files.write_atomic`).
+        (a batch's output set; `files.write_atomic`). `pdf_engine`: `chromium`, `weasyprint`
+        or `auto` (`report.pdf_engine`); with a `converter`, the converter's engine prints.
         """
         here = "ipynb" not in formats and self.runs_in_process(view)
         nb = self.execute(view, parameters | {"report_name": name}, in_process=here)
@@ -297,6 +299,7 @@ class Renderer:
                 written["html"] = path
             if "pdf" in formats:
                 path = out_dir / f"{name}.pdf"
-                html_to_pdf(html, path, header=meta.get("running_header", ""), within=within)
+                header = meta.get("running_header", "")
+                html_to_pdf(html, path, header=header, within=within, engine=pdf_engine)
                 written["pdf"] = path
         return written
