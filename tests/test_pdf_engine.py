@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -310,3 +310,28 @@ def test_a_killed_process_leaves_no_browser_and_its_profile_goes_next_time(
     with chromium.Browser() as browser:
         assert not left[0].exists()
         assert Path(browser._profile).parent == Path(env["TMPDIR"])
+
+
+def test_another_pdf_engine_makes_the_pdfs_again(
+    demo_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The engine is part of a report's up-to-date key: the same set printed by WeasyPrint,
+    then by Chromium, renders again; Chromium once more finds the report up to date.
+    """
+    from datetime import date
+
+    from utilization.batch import run_batch
+    from utilization.batch.plan import parameter_set
+
+    require_chromium_binary()
+    data = demo_folder(clients=8, today=date(2026, 11, 23))
+    spec = parameter_set(
+        {"name": "q", "view": "client", "period": "2026-Q4", "data": str(data),
+         "clients": ["C0001"], "formats": ["html", "pdf"], "out": str(tmp_path)}
+    )  # fmt: skip
+    rendered = []
+    for engine in ("weasyprint", "chromium", "chromium"):
+        result = run_batch(spec, pdf_engine=engine)
+        assert [r.status for r in result.records] == ["ok"]
+        rendered.append(result.rendered)
+    assert rendered == [1, 1, 0]

@@ -262,9 +262,12 @@ def _plan(
 
 def _key(job: Job, header: dict[str, Any]) -> str:
     """The job's key, from its parameters with a database password masked (a hash of a
-    password among known values could be guessed back).
+    password among known values could be guessed back) and, when PDFs are made, the engine
+    that prints them (a run with another engine makes them again).
     """
     parameters = job.parameters | {"data": masked_source(str(job.parameters.get("data", "")))}
+    if "pdf_engine" in header:
+        parameters["pdf_engine"] = header["pdf_engine"]
     return job_key(parameters, header["inputs"], header["templates"][job.view], header["package"])
 
 
