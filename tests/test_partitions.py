@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -448,3 +449,32 @@ def test_on_a_cluster_the_parts_are_a_multiple_of_its_workers(
         assert rc == 0, err
     assert cuts == [3]  # on the 2 local cores it would be 4
     assert remote.read_bytes() == local.read_bytes()
+
+
+def test_a_part_file_that_cannot_be_written_stops_the_cut_with_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are written by a thread while the next is read: its error still stops the
+    cut, and no writing thread is left behind.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=CLIENTS,
+        procedures=PROCEDURES,
+        providers=PROVIDERS,
+        authorizations=[auth("A1", "C1", "T1019", _day(0), _day(90), 100)],
+        visits=[timed("V1", "C1", "T1019", _day(3), 60), timed("V2", "C2", "T1019", _day(4), 30)],
+    )
+    written: list[int] = []
+    dump = partitions.pickle.dump
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        written.append(1)
+        if len(written) > 1:
+            raise OSError(28, "No space left on device")
+        dump(*args, **kwargs)
+
+    monkeypatch.setattr(partitions.pickle, "dump", full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        partitions.cut(folder, 2, tmp_path / "work")
+    assert not [t for t in threading.enumerate() if t.name.startswith("cut-writer")]

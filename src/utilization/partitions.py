@@ -32,7 +32,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -464,11 +464,18 @@ def _payment_parts(frame: pd.DataFrame, visits: _Lookup | None) -> npt.NDArray[n
 
 
 class _Writers:
-    """The part files of one table, each a sequence of pickled frames (exact dtypes)."""
+    """The part files of one table, each a sequence of pickled frames (exact dtypes).
+
+    A batch is written by a thread of its own while the next one is read and placed (Arrow's
+    take, the file writes and much of pickling let the interpreter go): one batch at a time
+    is being written, so memory holds two batches at most.
+    """
 
     def __init__(self, work: Path, table: str, parts: int) -> None:
         self.paths = [part_file(work, table, i) for i in range(parts)]
         self.handles: list[BinaryIO] = []
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cut-writer")
+        self.pending: Future[None] | None = None
 
     def __enter__(self) -> _Writers:
         for path in self.paths:
@@ -477,17 +484,33 @@ class _Writers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for handle in self.handles:
-            handle.close()
+        try:
+            if exc[0] is None:
+                self._wait()  # the last batch written (its error raised here)
+        finally:
+            self.writer.shutdown(wait=True)
+            for handle in self.handles:
+                handle.close()
 
     def write(self, frame: pd.DataFrame, part: npt.NDArray[np.int64]) -> None:
-        """Append each part's rows of `frame` (in order) to its file; every file gets a frame,
-        perhaps empty, so that each part has the table's columns.
+        """Append each part's rows of `frame` (in order) to its file, once the batch before
+        is written; every file gets a frame, perhaps empty, so that each part has the
+        table's columns.
         """
+        self._wait()
+        self.pending = self.writer.submit(self._write, frame, part)
+
+    def _wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, frame: pd.DataFrame, part: npt.NDArray[np.int64]) -> None:
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(len(self.paths) + 1))
+        ordered = frame.take(order)  # one take; each part's rows are then a slice of it
         for index, handle in enumerate(self.handles):
-            rows = frame.iloc[order[bounds[index] : bounds[index + 1]]]
+            rows = ordered.iloc[bounds[index] : bounds[index + 1]]
             if len(rows) or handle.tell() == 0:
                 pickle.dump(rows.reset_index(drop=True), handle, protocol=pickle.HIGHEST_PROTOCOL)
 
