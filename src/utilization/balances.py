@@ -56,15 +56,17 @@ def balances_and_limits(
     once enough of the span has elapsed), ok.
     """
     settings = dataset.settings
-    auths = dataset.authorizations[filters.authorization_mask(dataset.authorizations)]
+    every = dataset.authorizations
+    chosen = filters.authorization_mask(every)
     if period is not None:
         start_p, end_p = pd.Timestamp(period.start), pd.Timestamp(period.end)
-        auths = auths[(auths["start_date"] <= end_p) & (auths["end_date"] >= start_p)]
+        chosen &= ((every["start_date"] <= end_p) & (every["end_date"] >= start_p)).to_numpy()
+    at = np.flatnonzero(chosen)  # the chosen authorizations' rows
+    auths = every.iloc[at]
     as_of_ts = pd.Timestamp(as_of)
 
     # Units per authorization (row of the authorizations frame), from the rows matching gave.
-    n_auths = len(dataset.authorizations)
-    at = positions(auths["authorization_id"], dataset.authorizations["authorization_id"])
+    n_auths = len(every)
     used_by_row = np.zeros(n_auths, dtype=np.int64)
     allocations = dataset.allocations
     if allocations is not None and len(allocations):
