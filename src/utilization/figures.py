@@ -7,6 +7,7 @@ report sections draw it. Nothing here rounds: amounts are rounded to cents at th
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from utilization import revenue as revenue_figures
 from utilization.metrics import Basis
 from utilization.period import Period
 from utilization.selection import Selection
+from utilization.threads import together
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,20 @@ class Figures:
 
 
 def once(selection: Selection, key: str, make: Callable[[], T]) -> T:
-    """`make()` computed once per selection: figures several functions read."""
-    if key not in selection.memo:
-        selection.memo[key] = make()
-    value: T = selection.memo[key]
+    """`make()` computed once per selection: figures several functions read. A thread asking
+    for it while another computes it waits for that result (`threads.together`).
+    """
+    with selection.lock:
+        slot = selection.memo.get(key)
+        mine = slot is None
+        if slot is None:
+            slot = selection.memo[key] = Future()
+    if mine:
+        try:
+            slot.set_result(make())
+        except BaseException as error:
+            slot.set_exception(error)
+    value: T = slot.result()
     return value
 
 
@@ -163,16 +175,19 @@ def _schedule_rows(selection: Selection) -> pd.DataFrame:
 
 
 def _usage_parts(selection: Selection) -> Parts:
-    return {
-        "detail": metrics.detail(selection),
-        "monthly": metrics.monthly_parts(
+    work: dict[str, Callable[[], Any]] = {
+        "detail": lambda: metrics.detail(selection),
+        "monthly": lambda: metrics.monthly_parts(
             selection.dataset, selection.period.end, selection.filters
         ),
-        "authorizations": balance_table(selection),
-        "limits": limit_rows(selection),
-        "schedule": _schedule_rows(selection),
-        "visit_flags": flags.visit_flag_rows(selection),
+        "authorizations": lambda: balance_table(selection),
+        "limits": lambda: limit_rows(selection),
+        "schedule": lambda: _schedule_rows(selection),
+        "visit_flags": lambda: flags.visit_flag_rows(selection),
     }
+    return dict(
+        zip(work, together(list(work.values()), len(selection.dataset.visits)), strict=True)
+    )
 
 
 def _finished(selection: Selection, parts: list[Parts], key: str) -> pd.DataFrame:
@@ -256,11 +271,14 @@ def _revenue_parts(selection: Selection) -> Parts:
     dataset = selection.dataset
     paid = revenue_figures.insurance_paid_by_visit(dataset)
     lines = revenue_figures.visit_lines(selection, paid)  # once, for revenue and fieldworkers
-    return {
-        "pairs": revenue_figures.pairs(selection, lines),
-        "by_provider": providers.provider_parts(selection, lines),
-        "by_payer": payers.payer_parts(selection, paid),
+    work: dict[str, Callable[[], Any]] = {
+        "pairs": lambda: revenue_figures.pairs(selection, lines),
+        "by_provider": lambda: providers.provider_parts(selection, lines),
+        "by_payer": lambda: payers.payer_parts(selection, paid),
     }
+    return dict(
+        zip(work, together(list(work.values()), len(selection.dataset.visits)), strict=True)
+    )
 
 
 def _revenue_finish(selection: Selection, parts: list[Parts]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +14,7 @@ import pyarrow.compute as pc
 
 from utilization.dataset import REFERENCES, Dataset, catalog_rows, has_status, positions
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
+from utilization.threads import together
 
 IntArray = npt.NDArray[np.int64]
 CHUNK = 1_000_000  # visits per block when counting the authorizations holding each date
@@ -311,27 +314,36 @@ def match(dataset: Dataset) -> Dataset:
     over = np.where(held, units - done.authorized, 0)
     unauthorized = np.where(eligible & (holders == 0), units, 0)
 
-    # The projection of scheduled visits starts from what completed visits took.
+    # The projection of scheduled visits starts from what completed visits took. It and
+    # what else only reads the completed visits' matching are made at once, on threads.
     usage = Usage.of(done.auth, service_day[done.visit], done.units, limits)
-    projected = _allocate(
-        cands,
-        np.flatnonzero(scheduled),
-        units,
-        service_day,
-        order,
-        holders,
-        first_holder,
-        limits,
-        usage,
-        explain=True,
-    )
+    work: list[Callable[[], Any]] = [
+        lambda: _allocate(
+            cands,
+            np.flatnonzero(scheduled),
+            units,
+            service_day,
+            order,
+            holders,
+            first_holder,
+            limits,
+            usage,
+            explain=True,
+        ),
+        lambda: _over_limit(cands, done, over, service_day, order, limits),
+        lambda: _with_amounts(dataset, done.authorized, over, unauthorized, rate_auth),
+        lambda: _allocations(visits, auths, [done.visit], [done.auth], [done.units]),
+    ]
+    projected: _Allocated
+    over_limit: npt.NDArray[np.bool_]
+    added: dict[str, pd.Series | np.ndarray]
+    allocations: pd.DataFrame
+    projected, over_limit, added, allocations = together(work, n)
     fit = np.where(scheduled & (holders > 0), projected.authorized, 0)
     schedule_over = np.where(scheduled & (holders > 0), units - fit, 0)
     schedule_auth = np.where(projected.first_used >= 0, projected.first_used, first_holder)
     schedule_auth = np.where(scheduled, schedule_auth, -1)
-    over_limit = _over_limit(cands, done, over, service_day, order, limits)
 
-    added = _with_amounts(dataset, done.authorized, over, unauthorized, rate_auth)
     added["over_limit"] = over_limit
     added["units_fit"] = fit
     added["units_over"] = schedule_over
@@ -361,7 +373,7 @@ def match(dataset: Dataset) -> Dataset:
     result = replace(
         dataset,
         visits=matched,
-        allocations=_allocations(visits, auths, [done.visit], [done.auth], [done.units]),
+        allocations=allocations,
         schedule_stops=stops,
     )
     # The authorization rows behind the id columns just written, for the figures that add

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -38,6 +39,8 @@ class Selection:
     _status: dict[str, BoolArray] = field(default_factory=dict, repr=False)
     memo: dict[str, Any] = field(default_factory=dict, repr=False)
     """Figures more than one figure function reads, computed once (`figures.once`)."""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """Held while `memo` is looked up (figures are computed on several threads)."""
 
     @property
     def in_period(self) -> BoolArray:

@@ -10,6 +10,7 @@ this table; adding a view is one entry here, one figures function and its templa
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -18,6 +19,7 @@ from utilization import figures
 from utilization.exceptions import InputError, UsageError
 from utilization.figures import Figures, FiguresFunction, ViewFigures
 from utilization.selection import Selection
+from utilization.threads import together
 
 if TYPE_CHECKING:
     from utilization.dataset import Dataset
@@ -215,8 +217,9 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
     computed: dict[str, Any] = {}
-    for function in view.figures:
-        computed.update(function(selection))
+    work = [functools.partial(function, selection) for function in view.figures]
+    for some in together(work, len(dataset.visits)):
+        computed.update(some)
     return _view_figures(
         view, request, dataset, computed, figures.newest_payment_included(selection)
     )
@@ -250,8 +253,9 @@ def view_parts(dataset: Dataset, request: Request) -> tuple[dict[str, Any], date
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
     parts: dict[str, Any] = {}
-    for function in view.figures:
-        parts.update(_figures(function).parts(selection))
+    work = [functools.partial(_figures(function).parts, selection) for function in view.figures]
+    for some in together(work, len(dataset.visits)):
+        parts.update(some)
     return parts, figures.newest_payment_included(selection)
 
 

@@ -1,0 +1,202 @@
+"""Pieces of the engine run at once on threads give the figures of one thread, to the byte.
+
+`threads.together` runs the view's figures, matching's steps after the completed visits and
+the parsing of start and end on threads when the data is large (`MIN_ROWS`). Here the
+threshold is lowered so that small data sets take the threaded paths, and each export is
+compared with the one made on one thread.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract_data import PROCEDURES, PROVIDERS, write_data
+from test_partitions import agencies, requests
+from utilization import export, figures, threads, views
+from utilization.exceptions import UsageError
+from utilization.parameters import Request
+from utilization.period import Filters, Period
+from utilization.pipeline import load
+from utilization.selection import Selection
+
+
+def _exports(folder: Path, count: int, requests_: list[Request]) -> list[str]:
+    """Every request's JSON export of the data in `folder`, loaded and made on `count`
+    threads, every step threaded whatever its size.
+    """
+    with (
+        mock.patch.dict(os.environ, {threads.VARIABLE: str(count)}),
+        mock.patch.object(threads, "MIN_ROWS", 0),
+        mock.patch.object(threads.threading, "Thread", wraps=threading.Thread) as started,
+    ):
+        dataset = load(folder)
+        texts = [export.write(views.build_view(dataset, r), "json", None) for r in requests_]
+    assert all(text is not None for text in texts)
+    assert (started.call_count > 0) == (count > 1)  # the threaded paths were taken
+    return [text for text in texts if text is not None]
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(agencies(), st.sampled_from([2, 3]))
+def test_any_agency_exports_the_same_bytes_on_threads(agency: dict[str, Any], count: int) -> None:
+    """Every view of any agency (repeated ids, rejects, limits, overlapping authorizations,
+    scheduled visits over) exports the same bytes on 2 or 3 threads as on one.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_data(
+            Path(tmp) / "data",
+            clients=agency["clients"],
+            procedures=PROCEDURES,
+            providers=PROVIDERS,
+            authorizations=agency["authorizations"],
+            visits=agency["visits"],
+            payments=agency["payments"],
+        )
+        asked = requests()
+        assert _exports(folder, count, asked) == _exports(folder, 1, asked)
+
+
+def test_the_demo_agency_exports_the_same_bytes_on_threads(demo_folder: Any) -> None:
+    """The demo agency (its bad rows rejected, limits, a quarter with scheduled visits)."""
+    today = date(2026, 2, 16)
+    folder = demo_folder(today=today, clients=30)
+    asked = [
+        Request(name, Period(date(2026, 1, 1), date(2026, 3, 31)), filters, today)  # type: ignore[arg-type]
+        for name, filters in [
+            ("agency", Filters()),
+            ("client", Filters(clients=("C0003",))),
+            ("authorizations", Filters()),
+            ("revenue", Filters()),
+            ("service-codes", Filters()),
+        ]
+    ]
+    threaded = _exports(folder, 2, asked)
+    assert threaded == _exports(folder, 1, asked)
+    assert '"rejects"' in threaded[0]  # the demo's bad rows are in what was compared
+
+
+def test_pieces_run_at_once_and_their_results_come_in_order() -> None:
+    """Two pieces that each wait for the other can only end when they run at the same time."""
+    meet = threading.Barrier(2, timeout=10)
+    seen: list[int] = []
+
+    def piece(value: int) -> int:
+        meet.wait()
+        seen.append(threading.get_ident())
+        return value
+
+    with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}):
+        got = threads.together([lambda: piece(1), lambda: piece(2)], threads.MIN_ROWS)
+    assert got == [1, 2]
+    assert len(set(seen)) == 2
+    assert threading.get_ident() in seen  # the calling thread took a piece
+
+
+@pytest.mark.parametrize(
+    ("count", "rows"), [("1", 10**9), ("2", threads.MIN_ROWS - 1)], ids=["one", "small"]
+)
+def test_one_thread_or_small_data_runs_the_pieces_in_the_calling_thread(
+    count: str, rows: int
+) -> None:
+    """`UTILIZATION_THREADS=1`, or fewer rows than `MIN_ROWS`: no thread is started."""
+    seen: list[int] = []
+    work = [lambda: seen.append(threading.get_ident()) or "a", lambda: "b"]
+    with mock.patch.dict(os.environ, {threads.VARIABLE: count}):
+        assert threads.together(work, rows) == ["a", "b"]
+    assert seen == [threading.get_ident()]
+
+
+def test_the_first_error_in_order_is_raised_once_every_piece_has_ended() -> None:
+    ended: list[str] = []
+
+    def slow_failure() -> None:
+        time.sleep(0.2)
+        ended.append("slow")
+        raise ValueError("first")
+
+    def quick_failure() -> None:
+        ended.append("quick")
+        raise KeyError("second")
+
+    def fine() -> str:
+        time.sleep(0.3)
+        ended.append("fine")
+        return "ok"
+
+    with (
+        mock.patch.dict(os.environ, {threads.VARIABLE: "3"}),
+        pytest.raises(ValueError, match="first"),
+    ):
+        threads.together([slow_failure, quick_failure, fine], threads.MIN_ROWS)
+    assert sorted(ended) == ["fine", "quick", "slow"]
+
+
+@pytest.mark.parametrize("given_value", ["0", "two", "-1"])
+def test_a_bad_thread_count_is_said_in_words(given_value: str) -> None:
+    with (
+        mock.patch.dict(os.environ, {threads.VARIABLE: given_value}),
+        pytest.raises(UsageError) as raised,
+    ):
+        threads.threads()
+    assert str(raised.value) == (
+        f"UTILIZATION_THREADS must be a whole number of threads, 1 or more, not {given_value!r}"
+    )
+
+
+def test_a_figure_two_threads_ask_for_is_computed_once(demo_folder: Any) -> None:
+    """`figures.once`: the thread that comes second waits for the first one's result."""
+    today = date(2026, 2, 16)
+    dataset = load(demo_folder(today=today, clients=5))
+    selection = Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+    calls: list[int] = []
+
+    def make() -> list[int]:
+        calls.append(1)
+        time.sleep(0.2)
+        return [len(calls)]
+
+    with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}):
+        first, second = threads.together(
+            [lambda: figures.once(selection, "k", make)] * 2, threads.MIN_ROWS
+        )
+    assert calls == [1]
+    assert first is second
+
+
+def test_a_failed_figure_is_raised_to_every_thread_that_asked_for_it(demo_folder: Any) -> None:
+    today = date(2026, 2, 16)
+    dataset = load(demo_folder(today=today, clients=5))
+    selection = Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+    calls: list[int] = []
+
+    def make() -> None:
+        calls.append(1)
+        time.sleep(0.2)
+        raise RuntimeError("no figure")
+
+    def ask() -> str:
+        try:
+            figures.once(selection, "bad", make)
+        except RuntimeError as error:
+            return str(error)
+        return "no error"
+
+    with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}):
+        assert threads.together([ask, ask], threads.MIN_ROWS) == ["no figure", "no figure"]
+    assert ask() == "no figure"  # and later: the error is kept, not computed again
+    assert calls == [1]
