@@ -63,6 +63,7 @@ TARGETS = {1_000_000: 3.0, 10_000_000: 30.0}  # seconds end to end (issue 2)
 MEMORY_TARGET_GB = {10_000_000: 4.0}  # peak resident memory (issue 11; issue 2 had 8 GB)
 REFERENCE_RATIO = 3.0  # engine total / DuckDB total, at most (issue 11)
 LINEARITY = (1_000_000, 10_000_000, 10.5)  # time(10M) / time(1M), at most (issue 11)
+AUTOMATIC_ROWS = 2_000_000  # visits above which `export` cuts the data (partitions.AUTOMATIC_ROWS)
 STAGES = ("read", "validate", "match", "agency_view")
 STAGE_NAMES = {
     "read": "read (Parquet)",
@@ -507,7 +508,7 @@ def measure(
 
     for size in sizes:
         folder = out / "data" / f"visits-{size}"
-        runs, old_runs, reference_runs, part_runs = [], [], [], []
+        runs, old_runs, reference_runs, part_runs, old_part_runs = [], [], [], [], []
         for i in range(repeat):
             print(
                 f"engine on {infos[size]['visits']:,} visits, run {i + 1}/{repeat} ...", flush=True
@@ -520,11 +521,16 @@ def measure(
             if old_src is not None:
                 print(f"  the same with {against} ...", flush=True)
                 old_runs.append(_child(["--child", "engine", str(folder / "parquet")], old_src))
+                if _parted(infos[size]["visits"]):  # what `export` runs there
+                    part = ["--child", "parts", str(folder / "parquet")]
+                    old_part_runs.append(_child(part, old_src))
         entry = _collect(runs, STAGES, infos[size]["visits"])
         entry["reference"] = _collect(reference_runs, REFERENCE_STAGES, infos[size]["visits"])
         entry["parts"] = _collect(part_runs, ("parts_view",), infos[size]["visits"])
         if old_runs:
             entry["against"] = _collect(old_runs, STAGES, infos[size]["visits"])
+        if old_part_runs:
+            entry["against_parts"] = _collect(old_part_runs, ("parts_view",), infos[size]["visits"])
         entry["generate_seconds"] = infos[size]["generate_seconds"]
         if size == csv_size:
             csv_runs = []
@@ -537,6 +543,11 @@ def measure(
             entry["csv"] = _collect(csv_runs, ("csv_read", "csv_validate"), infos[size]["visits"])
         results["sizes"][str(size)] = entry
     return results
+
+
+def _parted(visits: int) -> bool:
+    """Whether `utilization export` cuts a data set of `visits` visits into parts."""
+    return visits > AUTOMATIC_ROWS
 
 
 def _collect(runs: list[dict[str, Any]], stages: tuple[str, ...], visits: int) -> dict[str, Any]:
@@ -614,6 +625,15 @@ def report(results: dict[str, Any]) -> str:
             lines.append(
                 f"{'this checkout / ' + results['against']:<28}{new_best / old_best:>8.2f}x"
                 f"{new_med / old_med:>8.2f}x   (best, median)"
+            )
+        if "against_parts" in entry:
+            old = entry["against_parts"]
+            lines.append(_row("agency view in parts", old["stages"]["parts_view"]))
+            new_parts, old_parts = entry["parts"]["total"], old["total"]
+            lines.append(
+                f"{'parts: this / ' + results['against']:<28}"
+                f"{new_parts['best'] / old_parts['best']:>8.2f}x"
+                f"{new_parts['median'] / old_parts['median']:>8.2f}x   (best, median)"
             )
         lines.append(
             f"{'(import, not counted)':<28}{entry['import']['best']:>9.2f}"

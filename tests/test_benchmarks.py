@@ -77,3 +77,20 @@ def test_quick_benchmark_runs_the_duckdb_reference_on_the_same_files(
     assert figures["parts_peak_rss"] > 0
     assert "visits read, both                    20,941         20,941   same" in stdout
     assert "units used (quarter), both           27,251         27,251   same" in stdout
+
+
+def test_the_benchmark_compares_the_parts_where_export_cuts_the_data() -> None:
+    """`--against` also runs the older revision's parts above the size `export` cuts at; the
+    benchmark (which does not import the package) keeps its own copy of that size.
+    """
+    import importlib.util
+
+    from utilization import partitions
+
+    spec = importlib.util.spec_from_file_location("benchmark_run", RUN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.AUTOMATIC_ROWS == partitions.AUTOMATIC_ROWS
+    assert module._parted(partitions.AUTOMATIC_ROWS + 1)
+    assert not module._parted(partitions.AUTOMATIC_ROWS)
