@@ -200,3 +200,42 @@ def test_a_failed_figure_is_raised_to_every_thread_that_asked_for_it(demo_folder
         assert threads.together([ask, ask], threads.MIN_ROWS) == ["no figure", "no figure"]
     assert ask() == "no figure"  # and later: the error is kept, not computed again
     assert calls == [1]
+
+
+def test_an_interruption_goes_up_at_once_and_starts_no_other_piece() -> None:
+    """Ctrl-C reaches the calling thread only: it is raised without waiting for the pieces
+    other threads run, and the pieces not yet started never start.
+    """
+    began, release, finished = threading.Event(), threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def interrupted() -> None:
+        assert began.wait(10)  # the other thread is in its piece
+        raise KeyboardInterrupt
+
+    def long_piece() -> None:
+        began.set()
+        assert release.wait(10)
+        ran.append("long")
+        finished.set()
+
+    def later() -> None:
+        ran.append("later")
+
+    with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}), pytest.raises(KeyboardInterrupt):
+        threads.together([interrupted, long_piece, later, later], threads.MIN_ROWS)
+    assert ran == []  # raised while the long piece was still running
+    release.set()
+    assert finished.wait(10)
+    time.sleep(0.2)
+    assert ran == ["long"]
+
+
+def test_a_piece_that_exits_on_another_thread_is_raised_not_lost() -> None:
+    """A piece raising SystemExit on a helper thread: its result is not silently missing."""
+
+    def leaves() -> None:
+        raise SystemExit(3)
+
+    with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}), pytest.raises(SystemExit):
+        threads.together([lambda: time.sleep(0.2), leaves], threads.MIN_ROWS)

@@ -50,36 +50,52 @@ def together(work: Sequence[Callable[[], T]], rows: int) -> list[T]:
     """The results of `work`, in order, the pieces run at once on up to `threads()` threads
     when they work on `rows` rows or more (`MIN_ROWS`), the calling thread one of them (each
     thread takes the next piece not yet started). An error of a piece is raised once every
-    piece has ended: that of the first piece in order.
+    piece has ended: that of the first piece in order. An interruption (Ctrl-C, which only
+    the calling thread receives) goes up at once, and no piece is started after it.
     """
     count = min(threads(), len(work)) if rows >= MIN_ROWS else 1
     if count <= 1:
         return [piece() for piece in work]
     results: list[Any] = [None] * len(work)
     errors: list[BaseException | None] = [None] * len(work)
-    queue = iter(range(len(work)))
+    queue = iter(range(1, len(work)))  # the calling thread takes piece 0 itself
     lock = threading.Lock()
+    stopped = threading.Event()
+    caller = threading.current_thread()
+
+    def run(index: int) -> None:
+        try:
+            results[index] = work[index]()
+        except Exception as error:  # raised below, in the calling thread
+            errors[index] = error
+        except BaseException as error:  # KeyboardInterrupt, SystemExit: no piece starts
+            stopped.set()
+            if threading.current_thread() is caller:
+                raise  # at once: the pieces running on other threads end alone
+            errors[index] = error
 
     def drain() -> None:
-        while True:
+        while not stopped.is_set():
             with lock:
                 index = next(queue, None)
             if index is None:
                 return
-            try:
-                results[index] = work[index]()
-            except BaseException as error:  # raised below, in the calling thread
-                errors[index] = error
+            run(index)
 
     helpers = [
         threading.Thread(target=drain, name=f"utilization-{i}", daemon=True)
         for i in range(count - 1)
     ]
-    for helper in helpers:
-        helper.start()
-    drain()
-    for helper in helpers:
-        helper.join()
+    for thread in helpers:
+        thread.start()
+    try:
+        run(0)
+        drain()
+    except BaseException:  # an interruption between pieces
+        stopped.set()
+        raise
+    for thread in helpers:
+        thread.join()
     for error in errors:
         if error is not None:
             raise error
