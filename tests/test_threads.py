@@ -239,3 +239,45 @@ def test_a_piece_that_exits_on_another_thread_is_raised_not_lost() -> None:
 
     with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}), pytest.raises(SystemExit):
         threads.together([lambda: time.sleep(0.2), leaves], threads.MIN_ROWS)
+
+
+def test_rejects_found_on_threads_keep_their_order(tmp_path: Path) -> None:
+    """Rows with several problems (line breaks in two columns, so two unknown references; a
+    start that is no date-time; an end before its start) give their rejects in the order of
+    one thread: the columns' checks run at once, their rejects are written one column after
+    the other.
+    """
+    from contract_data import CLIENTS, auth, timed
+
+    visits = [
+        timed("V1", "C1\nX", "T1019", "2024-05-02", 60, provider_id="P\r1"),
+        timed("V2", "C1", "T1019", "2024-05-03", 60),
+        {**timed("V3", "C2", "T1019", "2024-05-04", 60), "end": "2024-05-04 08:00:00"},
+        timed("V4", "C2", "T1019", "2024-05-05", 45),
+    ]
+    visits[1]["start"] = "not a time"
+    folder = write_data(
+        tmp_path / "data",
+        clients=CLIENTS,
+        authorizations=[auth("A1", "C1", "T1019", "2024-05-01", "2024-06-30", 100)],
+        visits=visits,
+    )
+    request = Request(
+        "agency", Period(date(2024, 5, 1), date(2024, 5, 31)), Filters(), date(2024, 5, 31)
+    )
+    threaded = _exports(folder, 2, [request])
+    assert threaded == _exports(folder, 1, [request])
+    with (
+        mock.patch.dict(os.environ, {threads.VARIABLE: "2"}),
+        mock.patch.object(threads, "MIN_ROWS", 0),
+    ):
+        rejects = load(folder).rejects
+    mine = rejects[rejects["table"] == "visits"]
+    assert list(zip(mine["row"], mine["column"], mine["code"], strict=True)) == [
+        (2, "client_id", "line_break"),
+        (2, "provider_id", "line_break"),
+        (2, "client_id", "unknown_reference"),
+        (2, "provider_id", "unknown_reference"),
+        (3, "start", "not_a_datetime"),
+        (4, "end", "end_before_start"),
+    ]

@@ -283,23 +283,32 @@ class _Table:
             return
         spans = self.frame[LINES].to_numpy(dtype=np.int64) if LINES in self.frame else None
         hit = np.zeros(self.n, dtype=bool)
-        for column in declared.columns:
-            if column.lines or not self.has(column.name):
-                continue
-            raw = self.frame[column.name]
-            if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
-                continue  # typed numbers and dates hold no line break
-            found = _line_break(self.text(column.name))
+        texts = [
+            column.name
+            for column in declared.columns
+            if not column.lines
+            and self.has(column.name)
+            and (  # typed numbers and dates hold no line break
+                self.frame[column.name].dtype == object
+                or pd.api.types.is_string_dtype(self.frame[column.name].dtype)
+            )
+        ]
+        # Each column's text (kept for the checks) and its line breaks, on threads.
+        breaks = together([functools.partial(self._line_breaks, c) for c in texts], self.n)
+        for name, found in zip(texts, breaks, strict=True):
             if not found.any():
                 continue
             reasons = [
                 LINE_BREAK + (f" (the row runs over {k} lines of the file)" if k > 1 else "")
                 for k in (spans[found] if spans is not None else np.ones(found.sum(), np.int64))
             ]
-            self.reject(found, column.name, reasons, "line_break")
+            self.reject(found, name, reasons, "line_break")
             hit |= found
         if spans is not None and hit.any():
             self.swallowed = int((spans[hit] - 1).sum())
+
+    def _line_breaks(self, column: str) -> npt.NDArray[np.bool_]:
+        return _line_break(self.text(column))  # (a key of its own in the text cache)
 
     def has(self, column: str) -> bool:
         """Whether the table has this column."""
