@@ -125,6 +125,19 @@ def agencies(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def agency_folder(agency: dict[str, Any], folder: Path) -> Path:
+    """The data folder of an agency drawn by `agencies`, written in `folder`."""
+    return write_data(
+        folder,
+        clients=agency["clients"],
+        procedures=PROCEDURES,
+        providers=PROVIDERS,
+        authorizations=agency["authorizations"],
+        visits=agency["visits"],
+        payments=agency["payments"],
+    )
+
+
 def requests() -> list[Request]:
     """One request of every view (a subject for those that need one), and a filtered one."""
     subjects = {"client": "C2", "procedure": "T1019", "provider": "P1"}
@@ -162,15 +175,7 @@ def in_parts(folder: Path, request: Request, parts: int) -> str:
 def test_any_agency_cut_into_parts_exports_the_same_bytes(agency: dict[str, Any]) -> None:
     """It exports every view of any agency cut into 2 to 5 parts byte for byte as in memory."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_data(
-            Path(tmp) / "data",
-            clients=agency["clients"],
-            procedures=PROCEDURES,
-            providers=PROVIDERS,
-            authorizations=agency["authorizations"],
-            visits=agency["visits"],
-            payments=agency["payments"],
-        )
+        folder = agency_folder(agency, Path(tmp) / "data")
         settings_ = load_settings(None, folder)
         with partitions.work_folder() as work:
             cut = partitions.cut(folder, agency["parts"], work)

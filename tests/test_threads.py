@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_data import PROCEDURES, PROVIDERS, write_data
-from test_partitions import agencies, requests
+from contract_data import CLIENTS, auth, timed, write_data
+from test_partitions import agencies, agency_folder, requests
 from utilization import export, figures, threads, views
 from utilization.exceptions import UsageError
 from utilization.parameters import Request
@@ -58,15 +58,7 @@ def test_any_agency_exports_the_same_bytes_on_threads(agency: dict[str, Any], co
     scheduled visits over) exports the same bytes on 2 or 3 threads as on one.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_data(
-            Path(tmp) / "data",
-            clients=agency["clients"],
-            procedures=PROCEDURES,
-            providers=PROVIDERS,
-            authorizations=agency["authorizations"],
-            visits=agency["visits"],
-            payments=agency["payments"],
-        )
+        folder = agency_folder(agency, Path(tmp) / "data")
         asked = requests()
         assert _exports(folder, count, asked) == _exports(folder, 1, asked)
 
@@ -247,8 +239,6 @@ def test_rejects_found_on_threads_keep_their_order(tmp_path: Path) -> None:
     one thread: the columns' checks run at once, their rejects are written one column after
     the other.
     """
-    from contract_data import CLIENTS, auth, timed
-
     visits = [
         timed("V1", "C1\nX", "T1019", "2024-05-02", 60, provider_id="P\r1"),
         timed("V2", "C1", "T1019", "2024-05-03", 60),
