@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -238,6 +238,9 @@ def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
 # -- one table under validation -------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+
 class _Table:
     """One raw table under validation: parsed columns, rejected rows and their reasons."""
 
@@ -261,6 +264,22 @@ class _Table:
         """Per column checked by `references` that the dataset keeps (`REFERENCES`): the
         catalog's canonical row each row's value names (-1: missing or not found)."""
         self.owned = False  # whether validation holds the only reference to the raw frame
+        self._ahead: dict[tuple[str, str], Any] = {}  # (check, column) -> its pure part
+
+    def ahead(self, work: dict[tuple[str, str], Callable[[], Any]]) -> None:
+        """Compute the parts of coming checks that read the table and write nothing (parsing,
+        looking ids up) at once on threads (`threads.together`); each check then takes its
+        part (`_part`) and rejects one after the other, in the order of one thread.
+        """
+        self._ahead.update(zip(work, together(list(work.values()), self.n), strict=True))
+
+    def _part(self, check: str, column: str, make: Callable[[], T]) -> T:
+        """The pure part of a check: computed `ahead`, else now."""
+        key = (check, column)
+        if key in self._ahead:
+            value: T = self._ahead.pop(key)
+            return value
+        return make()
 
     def free(self, *columns: str) -> None:
         """Let columns no check reads again go (when validation owns the raw frame)."""
@@ -464,10 +483,9 @@ class _Table:
         Rejects text that is not a number, negative values unless `negative`, and values
         that are not whole numbers when `whole` (the reason) is given.
         """
-        raw = self.frame[column] if self.has(column) else None
-        typed = raw is not None and pd.api.types.is_numeric_dtype(raw.dtype)
-        text = self.text(column) if raw is not None and not typed else None  # cached
-        values, given, ok = _numbers(raw, self.n, text)
+        values, given, ok = self._part(
+            "number", column, functools.partial(self.parsed_numbers, column)
+        )
         if required:
             self.reject(~given, column, MISSING, "missing")
         self.reject(given & ~ok, column, NOT_A_NUMBER, "not_a_number")
@@ -481,6 +499,15 @@ class _Table:
             self.reject(fraction, column, whole, "not_whole")
             values = np.where(fraction, np.nan, values)
         return self._bounded(column, values)
+
+    def parsed_numbers(
+        self, column: str
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """What `number` parses (`_numbers`), to compute `ahead`."""
+        raw = self.frame[column] if self.has(column) else None
+        typed = raw is not None and pd.api.types.is_numeric_dtype(raw.dtype)
+        text = self.text(column) if raw is not None and not typed else None  # cached
+        return _numbers(raw, self.n, text)
 
     def flag(self, column: str) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """The column as booleans and where it was given; rejects values that are not a flag."""
@@ -499,13 +526,21 @@ class _Table:
 
     def date(self, column: str, settings: Settings, *, required: bool) -> npt.NDArray[np.int64]:
         """The column as local calendar dates (microseconds since 1970, NaT where not usable)."""
-        typed = self._typed_time(column)
-        text = self.text(column) if typed is None else None
-        values, given, ok = _dates(typed, text, settings.timezone, self.n)
+        values, given, ok = self._part(
+            "date", column, functools.partial(self.parsed_dates, column, settings)
+        )
         if required:
             self.reject(~given, column, MISSING, "missing")
         self.reject(given & ~ok, column, NOT_A_DATE, "not_a_date")
         return self._within_dates(column, values, values)
+
+    def parsed_dates(
+        self, column: str, settings: Settings
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """What `date` parses (`_dates`), to compute `ahead`."""
+        typed = self._typed_time(column)
+        text = self.text(column) if typed is None else None
+        return _dates(typed, text, settings.timezone, self.n)
 
     def instant(
         self, column: str, settings: Settings
@@ -520,13 +555,15 @@ class _Table:
     def instants(
         self, columns: list[str], settings: Settings
     ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """`instant` of each column: the columns parsed at once on threads
-        (`threads.together`), then checked one after the other, in order.
-        """
-        found = together([functools.partial(self._parsed, c, settings) for c in columns], self.n)
+        """`instant` of each column, checked one after the other, in order."""
+        found = [
+            self._part("instant", c, functools.partial(self.parsed_instants, c, settings))
+            for c in columns
+        ]
         return [self._checked(c, settings, *f) for c, f in zip(columns, found, strict=True)]
 
-    def _parsed(self, column: str, settings: Settings) -> _Parsed:
+    def parsed_instants(self, column: str, settings: Settings) -> _Parsed:
+        """What `instant` parses (`_instants`), to compute `ahead`."""
         typed = self._typed_time(column)
         text = self.text(column) if typed is None else None  # (a key of its own in the cache)
         return _instants(typed, text, settings.timezone, self.n)
@@ -593,19 +630,31 @@ class _Table:
         )
         return np.where(above | below, np.nan, values)
 
-    def references(self, column: str, catalog: _Catalog) -> None:
-        """Reject rows whose `column` value is not an accepted row of `catalog`."""
+    def looked_up(
+        self, column: str, catalog: _Catalog
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None:
+        """What `references` looks up: the accepted catalog row of each value (-1: none) and
+        where a value given is not one; None when there is nothing to look up.
+        """
         if not catalog.present or not self.given(column).any():
-            return
+            return None
         mine = self.whole_numbers(column)
         ids = catalog.table.whole_numbers(catalog.key)
         if mine is not None and ids is not None:  # ids typed as numbers on both sides
             found = _number_positions(mine, ids[~catalog.table.bad])
-            unknown = found < 0
-        else:
-            values = self.text(column)
-            found = _index_in(values, catalog.accepted)  # the accepted rows, in order
-            unknown = (found < 0) & values.notna().to_numpy()
+            return found, found < 0
+        values = self.text(column)
+        found = _index_in(values, catalog.accepted)  # the accepted rows, in order
+        return found, (found < 0) & values.notna().to_numpy()
+
+    def references(self, column: str, catalog: _Catalog) -> None:
+        """Reject rows whose `column` value is not an accepted row of `catalog`."""
+        looked_up = self._part(
+            "references", column, functools.partial(self.looked_up, column, catalog)
+        )
+        if looked_up is None:
+            return
+        found, unknown = looked_up
         if (self.name, column) in REFERENCES:  # int32 while checking: half the memory
             small = len(catalog.table.bad) < 2**31
             self.found[column] = found.astype(np.int32) if small else found
@@ -820,6 +869,26 @@ def _visits(
       spelling `canceled` is read as cancelled.
     - `long_visit` flags a visit longer than the `long_visit_hours` setting (not rejected).
     """
+    references = {
+        "client_id": "clients",
+        "procedure_code": "procedures",
+        "provider_id": "providers",
+        "payer_id": "payers",
+    }
+    t.ahead(
+        {
+            **{
+                ("instant", c): functools.partial(t.parsed_instants, c, settings)
+                for c in ("start", "end")
+            },
+            ("date", "service_date"): functools.partial(t.parsed_dates, "service_date", settings),
+            ("number", "minutes"): functools.partial(t.parsed_numbers, "minutes"),
+            **{
+                ("references", c): functools.partial(t.looked_up, c, catalogs[table])
+                for c, table in references.items()
+            },
+        }
+    )
     t.required("visit_id")
     t.unique("visit_id")
     t.required("client_id")
