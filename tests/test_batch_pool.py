@@ -22,6 +22,7 @@ from utilization.batch.plan import Job
 from utilization.batch.pool import run_pool
 from utilization.batch.workers import Task
 from utilization.files import is_temporary, sha256_file
+from utilization.threads import VARIABLE
 
 CLIENTS = ["C0001", "C0002", "C0003", "C0004", "C0005"]
 
@@ -138,3 +139,27 @@ def test_a_report_whose_worker_dies_twice_fails_alone(tmp_path: Path) -> None:
         "failed",
     ]
     assert isinstance(results[0], ReportRecord)
+
+
+def _threads_of_worker(task: Task) -> list[ReportRecord]:
+    """A worker's work for the test: its UTILIZATION_THREADS as the record's status."""
+    job = task.jobs[0]
+    return [ReportRecord(job.name, job.view, job.subject, "", os.environ.get(VARIABLE, ""))]
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("3", "3")], ids=["unset", "set"])
+def test_report_workers_use_one_thread_each_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str | None, seen: str
+) -> None:
+    """One worker process per core already fills the cores: no threads inside, unless the
+    user's UTILIZATION_THREADS says otherwise.
+    """
+    if given is None:
+        monkeypatch.delenv(VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(VARIABLE, given)
+    jobs = [Job("client", c, c, {"client": c}) for c in ("C1", "C2")]
+    tasks = [Task([j], {j.name: j.name}, tmp_path, ("html",)) for j in jobs]
+    records = [r for found in run_pool(tasks, 2, lambda _: None, _threads_of_worker) for r in found]
+    assert [r.status for r in records] == [seen, seen]
+    assert os.environ.get(VARIABLE) == given  # this process untouched

@@ -17,6 +17,7 @@ import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -483,3 +484,26 @@ def test_a_part_file_that_cannot_be_written_stops_the_cut_with_its_error(
     with pytest.raises(OSError, match="No space left on device"):
         partitions.cut(folder, 2, tmp_path / "work")
     assert not [t for t in threading.enumerate() if t.name.startswith("cut-writer")]
+
+
+def test_part_files_that_cannot_be_opened_leave_none_open(tmp_path: Path) -> None:
+    """A part folder the cut cannot create stops it; the files opened before are closed."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "part-00002").write_text("a file where the third part's folder goes")
+    opened: list[Any] = []
+    real_open = Path.open
+
+    def counted(self: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, *args, **kwargs)
+        opened.append(handle)
+        return handle
+
+    with (
+        mock.patch.object(Path, "open", counted),
+        pytest.raises(OSError),
+        partitions._Writers(work, "visits", 4),
+    ):
+        pass
+    assert len(opened) == 2
+    assert all(handle.closed for handle in opened)

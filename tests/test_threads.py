@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_data import CLIENTS, auth, timed, write_data
+from contract_data import CLIENTS, auth, run, timed, write_data
 from test_partitions import agencies, agency_folder, requests
-from utilization import export, figures, threads, views
+from utilization import export, figures, partitions, threads, views
 from utilization.exceptions import UsageError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
@@ -271,3 +271,77 @@ def test_rejects_found_on_threads_keep_their_order(tmp_path: Path) -> None:
         (3, "start", "not_a_datetime"),
         (4, "end", "end_before_start"),
     ]
+
+
+def test_an_interruption_stops_the_pieces_of_pieces_too() -> None:
+    """A piece that runs pieces of its own on threads starts none of them once the call it
+    runs within was interrupted (a view's figures inside the view, in a notebook's Ctrl-C).
+    """
+    inner_began = threading.Barrier(3, timeout=10)  # the two inner pieces and the caller
+    release, inner_done = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def blocked(name: str) -> None:
+        inner_began.wait()
+        assert release.wait(10)
+        ran.append(name)
+        if len(ran) == 2:
+            inner_done.set()
+
+    def later() -> None:
+        ran.append("later")
+
+    def pieces_of_its_own() -> None:
+        threads.together(
+            [lambda: blocked("a"), lambda: blocked("b"), later, later], threads.MIN_ROWS
+        )
+
+    def interrupted() -> None:
+        inner_began.wait()  # both inner pieces are running
+        raise KeyboardInterrupt
+
+    with mock.patch.dict(os.environ, {threads.VARIABLE: "2"}), pytest.raises(KeyboardInterrupt):
+        threads.together([interrupted, pieces_of_its_own], threads.MIN_ROWS)
+    release.set()
+    assert inner_done.wait(10)
+    time.sleep(0.2)
+    assert sorted(ran) == ["a", "b"]
+
+
+def test_an_interrupted_figure_is_computed_again_next_time(demo_folder: Any) -> None:
+    today = date(2026, 2, 16)
+    dataset = load(demo_folder(today=today, clients=5))
+    selection = Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+    answers: list[str] = []
+
+    def make() -> str:
+        if not answers:
+            answers.append("interrupted")
+            raise KeyboardInterrupt
+        return "computed"
+
+    with pytest.raises(KeyboardInterrupt):
+        figures.once(selection, "k", make)
+    assert figures.once(selection, "k", make) == "computed"
+
+
+def test_a_bad_thread_count_stops_a_command_before_any_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(threads.VARIABLE, "many")
+    code, out, err = run(["validate"])
+    assert (code, out) == (2, "")
+    assert err == (
+        "utilization validate: UTILIZATION_THREADS must be a whole number of threads, "
+        "1 or more, not 'many'\n"
+    )
+
+
+def _threads_in_part_worker(job: object) -> str:
+    return os.environ.get(threads.VARIABLE, "")
+
+
+def test_part_workers_use_one_thread_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(threads.VARIABLE, raising=False)
+    found = list(partitions.local_runner(2)(_threads_in_part_worker, [1, 2]))  # type: ignore[list-item]
+    assert found == ["1", "1"]

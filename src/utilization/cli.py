@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
+from utilization import threads
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
 from utilization.files import fault
 from utilization.parameters import Request
@@ -378,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
+        threads.threads()  # a bad UTILIZATION_THREADS is said before any work
         return COMMANDS[args.command](args)
     except UtilizationError as exc:
         print(f"utilization {args.command}: {exc}", file=sys.stderr)

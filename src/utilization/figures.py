@@ -127,7 +127,8 @@ class Figures:
 
 def once(selection: Selection, key: str, make: Callable[[], T]) -> T:
     """`make()` computed once per selection: figures several functions read. A thread asking
-    for it while another computes it waits for that result (`threads.together`).
+    for it while another computes it waits for that result (`threads.together`). An error is
+    kept with the figure; an interruption (Ctrl-C) is not: the next call computes it again.
     """
     with selection.lock:
         slot = selection.memo.get(key)
@@ -136,11 +137,18 @@ def once(selection: Selection, key: str, make: Callable[[], T]) -> T:
             slot = selection.memo[key] = Future()
     if mine:
         try:
-            slot.set_result(make())
-        except BaseException as error:
+            value = make()
+        except Exception as error:
             slot.set_exception(error)
-    value: T = slot.result()
-    return value
+        except BaseException as error:
+            with selection.lock:
+                selection.memo.pop(key, None)
+            slot.set_exception(error)  # for a thread waiting on it
+            raise
+        else:
+            slot.set_result(value)
+    found: T = slot.result()
+    return found
 
 
 def balance_table(selection: Selection) -> pd.DataFrame:

@@ -47,7 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization import matching, sources, validation, views
+from utilization import matching, sources, threads, validation, views
 from utilization.dataset import TABLES, Dataset, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
@@ -231,7 +231,9 @@ def local_runner(workers: int | None = None) -> PartRunner:
             yield from map(work, jobs)
             return
         context = get_context("spawn")  # no forked copy of this process's threads and memory
-        with ProcessPoolExecutor(max_workers=min(count, len(jobs)), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(count, len(jobs)), mp_context=context, initializer=threads.in_worker
+        ) as pool:
             try:
                 yield from pool.map(work, jobs)
             except BrokenProcessPool:
@@ -478,9 +480,13 @@ class _Writers:
         self.pending: Future[None] | None = None
 
     def __enter__(self) -> _Writers:
-        for path in self.paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.handles.append(path.open("wb"))
+        try:
+            for path in self.paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.handles.append(path.open("wb"))
+        except BaseException:  # the files opened so far closed, the thread ended
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -488,9 +494,11 @@ class _Writers:
             if exc[0] is None:
                 self._wait()  # the last batch written (its error raised here)
         finally:
-            self.writer.shutdown(wait=True)
-            for handle in self.handles:
-                handle.close()
+            try:
+                self.writer.shutdown(wait=True)
+            finally:
+                for handle in self.handles:
+                    handle.close()
 
     def write(self, frame: pd.DataFrame, part: npt.NDArray[np.int64]) -> None:
         """Append each part's rows of `frame` (in order) to its file, once the batch before

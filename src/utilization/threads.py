@@ -5,9 +5,10 @@ values, so two figures computed on two threads take less time than one after the
 a machine with two cores or more (a view of 1M visits: about a third less). Every piece is
 computed exactly as it would be alone: results never depend on the threads.
 
-`UTILIZATION_THREADS` sets how many threads a step uses (default: the cores); 1 runs every
-piece in the calling thread, one after the other. Worker processes that already fill the
-cores (batch runs, parts) set it to 1.
+`UTILIZATION_THREADS` sets how many threads a step uses (default: the cores this process may
+run on); 1 runs every piece in the calling thread, one after the other. Worker processes
+started one per core (a batch's report workers, the local workers of parts) use one thread
+each unless the variable is set (`in_worker`); a bad value is refused when a command starts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def threads() -> int:
     """How many threads a step may use: `UTILIZATION_THREADS`, else the cores (at least 1)."""
     given = os.environ.get(VARIABLE, "").strip()
     if not given:
-        return max(1, os.cpu_count() or 1)
+        return _cores()
     try:
         count = int(given)
     except ValueError:
@@ -38,6 +39,23 @@ def threads() -> int:
         raise UsageError(msg)
     return count
 
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def in_worker() -> None:
+    """In a worker process started one per core: one thread per step, unless
+    `UTILIZATION_THREADS` says otherwise (the processes already fill the cores).
+    """
+    os.environ.setdefault(VARIABLE, "1")
+
+
+_chain = threading.local()
+"""Per thread, the stop events of the `together` calls it runs pieces of (`stops`)."""
 
 MIN_ROWS = 750_000
 """Rows below which pieces run one after the other: on smaller frames each NumPy or pandas
@@ -62,6 +80,10 @@ def together(work: Sequence[Callable[[], T]], rows: int) -> list[T]:
     lock = threading.Lock()
     stopped = threading.Event()
     caller = threading.current_thread()
+    # This call's stop and those of the calls it runs within: a piece that runs pieces of
+    # its own on threads starts none once any call around it was interrupted.
+    outer: tuple[threading.Event, ...] = getattr(_chain, "stops", ())
+    stops = (*outer, stopped)
 
     def run(index: int) -> None:
         try:
@@ -75,25 +97,32 @@ def together(work: Sequence[Callable[[], T]], rows: int) -> list[T]:
             errors[index] = error
 
     def drain() -> None:
-        while not stopped.is_set():
+        while not any(stop.is_set() for stop in stops):
             with lock:
                 index = next(queue, None)
             if index is None:
                 return
             run(index)
 
+    def helper() -> None:
+        _chain.stops = stops
+        drain()
+
     helpers = [
-        threading.Thread(target=drain, name=f"utilization-{i}", daemon=True)
+        threading.Thread(target=helper, name=f"utilization-{i}", daemon=True)
         for i in range(count - 1)
     ]
     for thread in helpers:
         thread.start()
+    _chain.stops = stops
     try:
         run(0)
         drain()
     except BaseException:  # an interruption between pieces
         stopped.set()
         raise
+    finally:
+        _chain.stops = outer
     for thread in helpers:
         thread.join()
     for error in errors:

@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from utilization import threads
 from utilization.batch.manifest import ReportRecord
 from utilization.batch.plan import Job
 from utilization.batch.workers import Task
@@ -162,6 +163,7 @@ def _serve(connection: Connection, work: Work | None) -> None:
     """A worker process: render each task received until told to stop (None)."""
     from utilization.batch.workers import close_renderer, run_task
 
+    threads.in_worker()  # one process per core already
     work = work or run_task
     try:
         while True:
