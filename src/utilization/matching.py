@@ -149,6 +149,12 @@ class _Allocated:
     stopped_by: IntArray  # ... and what stopped them (an index into limits.KINDS)
 
 
+_Stops = list[tuple[IntArray, IntArray, IntArray]]
+"""Requests that got less than they asked: (visit rows, authorization rows, kinds) parts."""
+_Taken = tuple[list[IntArray], list[IntArray], list[IntArray], _Stops]
+"""What a branch of `_allocate` gives: its allocations' visit rows, authorizations, units."""
+
+
 def _allocate(
     cands: _Candidates,
     rows: IntArray,
@@ -170,12 +176,10 @@ def _allocate(
     n = len(units)
     authorized = np.zeros(n, dtype=np.int64)
     first_used = np.full(n, -1, dtype=np.int64)
-    alloc_visit: list[IntArray] = []
-    alloc_auth: list[IntArray] = []
-    alloc_units: list[IntArray] = []
-    stopped: list[tuple[IntArray, IntArray, IntArray]] = []
 
-    def served(auth: IntArray, asked: IntArray, days: IntArray, rows: IntArray) -> IntArray:
+    def served(
+        auth: IntArray, asked: IntArray, days: IntArray, rows: IntArray, stopped: _Stops
+    ) -> IntArray:
         if not explain:
             return serve(auth, asked, days, limits, usage)
         take, why = serve_explained(auth, asked, days, limits, usage)
@@ -191,28 +195,36 @@ def _allocate(
     in_multi = np.isin(cands.visit_group, multi_groups) & chosen
     single = chosen & ~in_multi & (holders == 1)
 
-    # Groups where no date is held by two authorizations: each authorization serves its
-    # visits in visit order.
-    srows = np.flatnonzero(single)
-    if len(srows):
+    # Each branch below writes `authorized` and `first_used` at its own rows and gives its
+    # allocations (visit rows, authorization rows, units) and stops: they run at once.
+
+    def one_holder() -> _Taken:
+        # Groups where no date is held by two authorizations: each authorization serves
+        # its visits in visit order.
+        stopped: _Stops = []
+        srows = np.flatnonzero(single)
+        if not len(srows):
+            return [], [], [], stopped
         auth = first_holder[srows]
         by_auth = np.argsort(auth * span + order[srows])  # by authorization, then order
         srows, auth = srows[by_auth], auth[by_auth]
-        fit = served(auth, units[srows], service_day[srows], srows)
+        fit = served(auth, units[srows], service_day[srows], srows, stopped)
         authorized[srows] = fit
         got = fit > 0
         first_used[srows[got]] = auth[got]
-        alloc_visit.append(srows[got])
-        alloc_auth.append(auth[got])
-        alloc_units.append(fit[got])
+        return [srows[got]], [auth[got]], [fit[got]], stopped
 
-    # Groups with overlapping authorizations: each visit draws on the authorizations holding
-    # its date, ends-first, while they have units left. Every visit of a group tries them in
-    # the same order (end date, then id: the candidate columns), so what a visit asks of the
-    # k-th authorization depends only on what it got from the ones before: column by column,
-    # each authorization serves what is asked of it in visit order within its limits.
-    mrows = np.flatnonzero(in_multi)
-    if len(mrows):
+    def several_holders() -> _Taken:
+        # Groups with overlapping authorizations: each visit draws on the authorizations
+        # holding its date, ends-first, while they have units left. Every visit of a group
+        # tries them in the same order (end date, then id: the candidate columns), so what a
+        # visit asks of the k-th authorization depends only on what it got from the ones
+        # before: column by column, each authorization serves what is asked of it in visit
+        # order within its limits.
+        stopped: _Stops = []
+        mrows = np.flatnonzero(in_multi)
+        if not len(mrows):
+            return [], [], [], stopped
         by_group = np.argsort(cands.visit_group[mrows] * span + order[mrows])
         mrows = mrows[by_group]
         masks = cands.mask(mrows, service_day)
@@ -231,7 +243,7 @@ def _allocate(
             place = np.arange(len(asking), dtype=np.int64)
             by_auth = np.argsort(auth * len(asking) + place)  # each one's askers, in order
             asking, auth = asking[by_auth], auth[by_auth]
-            take = served(auth, need[asking], service_day[mrows[asking]], mrows[asking])
+            take = served(auth, need[asking], service_day[mrows[asking]], mrows[asking], stopped)
             need[asking] -= take
             got = take > 0
             fresh = got & (first[asking] < 0)
@@ -242,13 +254,23 @@ def _allocate(
             took_units.append(take[got])
         authorized[mrows] = units[mrows] - need
         first_used[mrows] = first
-        if took_visit:
-            visit_at = np.concatenate(took_visit)
-            rank = np.concatenate(took_rank)
-            by_visit = np.argsort(visit_at * masks.shape[1] + rank)  # visit, then ends-first
-            alloc_visit.append(mrows[visit_at[by_visit]])
-            alloc_auth.append(np.concatenate(took_auth)[by_visit])
-            alloc_units.append(np.concatenate(took_units)[by_visit])
+        if not took_visit:
+            return [], [], [], stopped
+        visit_at = np.concatenate(took_visit)
+        rank = np.concatenate(took_rank)
+        by_visit = np.argsort(visit_at * masks.shape[1] + rank)  # visit, then ends-first
+        return (
+            [mrows[visit_at[by_visit]]],
+            [np.concatenate(took_auth)[by_visit]],
+            [np.concatenate(took_units)[by_visit]],
+            stopped,
+        )
+
+    branches: list[_Taken] = together([one_holder, several_holders], n)
+    alloc_visit = [a for branch in branches for a in branch[0]]
+    alloc_auth = [a for branch in branches for a in branch[1]]
+    alloc_units = [a for branch in branches for a in branch[2]]
+    stopped = [s for branch in branches for s in branch[3]]
 
     def joined(parts: list[IntArray]) -> IntArray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
