@@ -977,36 +977,49 @@ def _visits(
     key = order_keys(start, day, settings.timezone)
     ids = _kept(t.text("visit_id"), keep)
     numbers = t.whole_numbers("visit_id")
-    if numbers is not None and _text_ordered(numbers[kept]):  # ids as numbers, in text order
-        ranked = np.lexsort((numbers[kept], key))
-    else:
-        ranked = time_order(key, ids)
-    del key
-    order = np.empty(len(ranked), dtype=np.int64)
-    order[ranked] = np.arange(len(ranked), dtype=np.int64)
-    del ranked
+
+    def ranking(key: IntArray) -> IntArray:
+        """Each visit's position in time order."""
+        if numbers is not None and _text_ordered(numbers[kept]):  # ids as numbers, in order
+            ranked = np.lexsort((numbers[kept], key))
+        else:
+            ranked = time_order(key, ids)
+        order = np.empty(len(ranked), dtype=np.int64)
+        order[ranked] = np.arange(len(ranked), dtype=np.int64)
+        return order
+
+    position = np.asarray(procedure["position"], dtype=np.int64)
+    texts = ["client_id", "provider_id", "payer_id", "case_type"]
+    work: list[Callable[[], Any]] = [
+        functools.partial(ranking, key),
+        lambda: _units(minutes, position, procedures),
+        *(functools.partial(_kept, t.text(c), keep) for c in texts),
+    ]
+    order, units, *kept_texts = together(work, len(minutes))  # at once, on threads
+    del key, work
     starts = pd.DatetimeIndex(start.view(DATE), tz="UTC")  # a copy: the array goes
     del start
     ends = pd.DatetimeIndex(end.view(DATE), tz="UTC")
     del end
+    text = dict(zip(texts, kept_texts, strict=True))
     columns: dict[str, Any] = {
         "visit_id": ids,
-        "client_id": _kept(t.text("client_id"), keep),
+        "client_id": text["client_id"],
         "procedure_code": codes,
         "service_date": day.view(DATE),
         "start": starts,
         "end": ends,
         "minutes": minutes,
-        "provider_id": _kept(t.text("provider_id"), keep),
-        "payer_id": _kept(t.text("payer_id"), keep),
-        "case_type": _kept(t.text("case_type"), keep),
+        "provider_id": text["provider_id"],
+        "payer_id": text["payer_id"],
+        "case_type": text["case_type"],
         "billable": np.where(
             billable_given[kept], billable[kept], procedure["billable"].astype(bool)
         ),
         "status": _kept(status, keep).fillna("completed"),
         "units_recorded": recorded[kept],
         "amount_billed": amount[kept],
-        "units": _units(minutes, np.asarray(procedure["position"], dtype=np.int64), procedures),
+        "units": units,
         "long_visit": minutes > settings.long_visit_hours * 60,
         "order": order,
     }
