@@ -20,7 +20,7 @@ from utilization import revenue as revenue_figures
 from utilization.metrics import Basis
 from utilization.period import Period
 from utilization.selection import Selection
-from utilization.threads import together
+from utilization.threads import together_by_name
 
 
 @dataclass(frozen=True)
@@ -193,9 +193,7 @@ def _usage_parts(selection: Selection) -> Parts:
         "schedule": lambda: _schedule_rows(selection),
         "visit_flags": lambda: flags.visit_flag_rows(selection),
     }
-    return dict(
-        zip(work, together(list(work.values()), len(selection.dataset.visits)), strict=True)
-    )
+    return together_by_name(work, len(selection.dataset.visits))
 
 
 def _finished(selection: Selection, parts: list[Parts], key: str) -> pd.DataFrame:
@@ -284,9 +282,7 @@ def _revenue_parts(selection: Selection) -> Parts:
         "by_provider": lambda: providers.provider_parts(selection, lines),
         "by_payer": lambda: payers.payer_parts(selection, paid),
     }
-    return dict(
-        zip(work, together(list(work.values()), len(selection.dataset.visits)), strict=True)
-    )
+    return together_by_name(work, len(selection.dataset.visits))
 
 
 def _revenue_finish(selection: Selection, parts: list[Parts]) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from utilization.exceptions import UsageError
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 VARIABLE = "UTILIZATION_THREADS"
 
@@ -129,3 +130,8 @@ def together(work: Sequence[Callable[[], T]], rows: int) -> list[T]:
         if error is not None:
             raise error
     return results
+
+
+def together_by_name(work: Mapping[K, Callable[[], Any]], rows: int) -> dict[K, Any]:
+    """`together` of named pieces: each name with its piece's result, in the same order."""
+    return dict(zip(work, together(list(work.values()), rows), strict=True))

@@ -28,7 +28,7 @@ from utilization.exceptions import InputError
 from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
 from utilization.sources import LINES, ROW, RawSource, cell_text, may_hold_line_breaks
-from utilization.threads import together
+from utilization.threads import together, together_by_name
 from utilization.units import PER_VISIT, RULES, units_array
 
 TEXT: Literal["str"] = "str"
@@ -271,7 +271,7 @@ class _Table:
         looking ids up) at once on threads (`threads.together`); each check then takes its
         part (`_part`) and rejects one after the other, in the order of one thread.
         """
-        self._ahead.update(zip(work, together(list(work.values()), self.n), strict=True))
+        self._ahead.update(together_by_name(work, self.n))
 
     def _part(self, check: str, column: str, make: Callable[[], T]) -> T:
         """The pure part of a check: computed `ahead`, else now."""
