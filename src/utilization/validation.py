@@ -550,17 +550,10 @@ class _Table:
         Both are NAT where the value is missing or rejected; the local time is also NAT
         where the value carried its own offset (compute it from the instant there).
         """
-        return self.instants([column], settings)[0]
-
-    def instants(
-        self, columns: list[str], settings: Settings
-    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """`instant` of each column, checked one after the other, in order."""
-        found = [
-            self._part("instant", c, functools.partial(self.parsed_instants, c, settings))
-            for c in columns
-        ]
-        return [self._checked(c, settings, *f) for c, f in zip(columns, found, strict=True)]
+        parsed = self._part(
+            "instant", column, functools.partial(self.parsed_instants, column, settings)
+        )
+        return self._checked(column, settings, *parsed)
 
     def parsed_instants(self, column: str, settings: Settings) -> _Parsed:
         """What `instant` parses (`_instants`), to compute `ahead`."""
@@ -898,7 +891,8 @@ def _visits(
     t.references("provider_id", catalogs["providers"])
     t.references("payer_id", catalogs["payers"])
 
-    (start, start_local), (end, _) = t.instants(["start", "end"], settings)
+    start, start_local = t.instant("start", settings)
+    end = t.instant("end", settings)[0]
     day = t.date("service_date", settings, required=False)
     given_minutes = t.number("minutes", whole="not a whole number of minutes")
     has_start, has_end = t.given("start"), t.given("end")
