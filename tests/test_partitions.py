@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 import threading
 from datetime import date, timedelta
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 
 from contract_data import CLIENTS, PROCEDURES, PROVIDERS, auth, run, timed, write_data
 from utilization import export, partitions, views
-from utilization.exceptions import EnvironmentFault
+from utilization.exceptions import EnvironmentFault, InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
 from utilization.pipeline import load
@@ -472,17 +473,31 @@ def test_a_part_file_that_cannot_be_written_stops_the_cut_with_its_error(
         visits=[timed("V1", "C1", "T1019", _day(3), 60), timed("V2", "C2", "T1019", _day(4), 30)],
     )
     written: list[int] = []
-    dump = partitions.pickle.dump
+    real_open = Path.open
 
-    def full_disk(*args: Any, **kwargs: Any) -> None:
-        written.append(1)
-        if len(written) > 1:
-            raise OSError(28, "No space left on device")
-        dump(*args, **kwargs)
+    class FullDisk:
+        """A part file whose second write finds the disk full."""
 
-    monkeypatch.setattr(partitions.pickle, "dump", full_disk)
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            written.append(len(data))
+            if len(written) > 1:
+                raise OSError(28, "No space left on device")
+            return int(self.handle.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.handle, name)
+
+    def opened(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, mode, *args, **kwargs)
+        return FullDisk(handle) if mode == "wb" else handle
+
+    monkeypatch.setattr(Path, "open", opened)
     with pytest.raises(OSError, match="No space left on device"):
         partitions.cut(folder, 2, tmp_path / "work")
+    assert len(written) == 2
     assert not [t for t in threading.enumerate() if t.name.startswith("cut-writer")]
 
 
@@ -507,3 +522,65 @@ def test_part_files_that_cannot_be_opened_leave_none_open(tmp_path: Path) -> Non
         pass
     assert len(opened) == 2
     assert all(handle.closed for handle in opened)
+
+
+def _every_dtype(rows: int, seed: int) -> pd.DataFrame:
+    """A frame with a column of each kind a table read from CSV or Parquet can have."""
+    rng = np.random.default_rng(seed)
+    codes = rng.choice(["T1019", "S5125", "H2015", None], rows)
+    return pd.DataFrame(
+        {
+            "visit_id": np.arange(seed * 1000, seed * 1000 + rows, dtype=np.int64),
+            "procedure_code": pd.array(codes, dtype="str"),
+            "minutes": rng.random(rows).round(2),
+            "units": pd.array(rng.integers(0, 9, rows), dtype="Int64"),
+            "paid": rng.random(rows) < 0.5,
+            "start": pd.date_range("2026-01-01", periods=rows, freq="37min", tz="America/Chicago"),
+            "status": pd.Categorical(rng.choice(["completed", "scheduled"], rows)),
+            "note": pd.Series(rng.choice(["a", 1, None, 2.5], rows), dtype=object),
+            "_row": np.arange(2, rows + 2, dtype=np.int64),
+        }
+    )
+
+
+@pytest.mark.parametrize("on_threads", [False, True])
+def test_part_files_give_back_each_parts_rows_in_order_with_their_dtypes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_threads: bool
+) -> None:
+    """The cut's part files are compressed (a text column repeated shrinks several times) and
+    read back as exactly the rows written: every dtype kept, batches joined in order, a part
+    that got no row is the table's columns with no rows.
+    """
+    if on_threads:
+        monkeypatch.setattr(partitions.threads, "MIN_ROWS", 0)
+        monkeypatch.setenv("UTILIZATION_THREADS", "3")
+    batches = [_every_dtype(5000, 1), _every_dtype(3000, 2)]
+    parts = [np.arange(5000) % 3, np.where(np.arange(3000) < 1000, 2, 0)]  # part 3: no row
+    with partitions._Writers(tmp_path, "visits", 4) as writers:
+        for frame, part in zip(batches, parts, strict=True):
+            writers.write(frame, part.astype(np.int64))
+    for index in range(4):
+        read = partitions._read_part(partitions.part_file(tmp_path, "visits", index))
+        expected = pd.concat(
+            [f[p == index] for f, p in zip(batches, parts, strict=True)], ignore_index=True
+        )
+        pd.testing.assert_frame_equal(read, expected, check_exact=True)
+        assert read.dtypes.equals(batches[0].dtypes)
+    assert len(partitions._read_part(partitions.part_file(tmp_path, "visits", 3))) == 0
+    written = partitions.part_file(tmp_path, "visits", 0).stat().st_size
+    rows = [f[p == 0].reset_index(drop=True) for f, p in zip(batches, parts, strict=True)]
+    assert written * 3 < sum(len(pickle.dumps(f, protocol=5)) for f in rows)
+
+
+def test_a_part_file_cut_short_is_said_with_its_path(tmp_path: Path) -> None:
+    """A part file that lost its end (a work folder cleaned during the run) is an InputError
+    naming it, not a pickle traceback.
+    """
+    with partitions._Writers(tmp_path, "visits", 1) as writers:
+        writers.write(_every_dtype(100, 1), np.zeros(100, dtype=np.int64))
+    path = partitions.part_file(tmp_path, "visits", 0)
+    whole = path.read_bytes()
+    for length in (len(whole) - 1, 5):
+        path.write_bytes(whole[:length])
+        with pytest.raises(InputError, match=f"the part {path} is cut short"):
+            partitions._read_part(path)

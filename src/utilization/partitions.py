@@ -29,6 +29,7 @@ import math
 import os
 import pickle
 import shutil
+import struct
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +38,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
@@ -466,10 +468,11 @@ def _payment_parts(frame: pd.DataFrame, visits: _Lookup | None) -> npt.NDArray[n
 
 
 class _Writers:
-    """The part files of one table, each a sequence of pickled frames (exact dtypes).
+    """The part files of one table, each a sequence of frames (exact dtypes), each pickled
+    and compressed (`_packed`).
 
     A batch is written by a thread of its own while the next one is read and placed (Arrow's
-    take, the file writes and much of pickling let the interpreter go): one batch at a time
+    take, the compression and the file writes let the interpreter go): one batch at a time
     is being written, so memory holds two batches at most.
     """
 
@@ -517,10 +520,45 @@ class _Writers:
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(len(self.paths) + 1))
         ordered = frame.take(order)  # one take; each part's rows are then a slice of it
-        for index, handle in enumerate(self.handles):
-            rows = ordered.iloc[bounds[index] : bounds[index + 1]]
-            if len(rows) or handle.tell() == 0:
-                pickle.dump(rows.reset_index(drop=True), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        written = [
+            (handle, ordered.iloc[bounds[i] : bounds[i + 1]].reset_index(drop=True))
+            for i, handle in enumerate(self.handles)
+            if bounds[i] < bounds[i + 1] or handle.tell() == 0
+        ]
+        packed = threads.together([partial(_packed, rows) for _, rows in written], len(frame))
+        for (handle, _), data in zip(written, packed, strict=True):
+            handle.write(data)
+
+
+_HEADER = struct.Struct("<Q")
+"""Before each frame of a part file: the size of its record (`_packed`)."""
+_CODEC, _LEVEL = "zstd", 1
+"""How the data of a part file is compressed: the text columns of a batch shrink about 8
+times, which costs less than writing them (on a machine that copies 450 MB/s to its disk
+cache, a 1M-visit batch takes 0.3 s to compress instead of 0.45 s more to write)."""
+
+
+def _packed(frame: pd.DataFrame) -> bytes:
+    """One frame of a part file: `_HEADER`, then its record: the frame pickled without its
+    data, and each of its data buffers (column values, Arrow text) compressed with its size.
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    pickled = pickle.dumps(frame, protocol=5, buffer_callback=buffers.append)
+    codec = pa.Codec(_CODEC, compression_level=_LEVEL)
+    data = []
+    for buffer in buffers:
+        raw = buffer.raw()
+        data.append((codec.compress(raw, asbytes=True), raw.nbytes))
+    record = pickle.dumps((pickled, data), protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(record)) + record
+
+
+def _unpacked(record: bytes, codec: pa.Codec) -> pd.DataFrame:
+    """The frame of a record of `_packed`."""
+    pickled, data = pickle.loads(record)
+    buffers = [codec.decompress(values, size) for values, size in data]  # writable
+    frame: pd.DataFrame = pickle.loads(pickled, buffers=buffers)
+    return frame
 
 
 def part_file(work: Path, table: str, index: int) -> Path:
@@ -626,12 +664,15 @@ def _read_part(path: Path) -> pd.DataFrame:
     except OSError as exc:
         msg = f"cannot read the part {path} ({exc.strerror}): {_SHARED}"
         raise InputError(msg) from None
+    codec = pa.Codec(_CODEC)
     with handle:
-        while True:
-            try:
-                frames.append(pickle.load(handle))
-            except EOFError:
-                break
+        end = os.fstat(handle.fileno()).st_size
+        while head := handle.read(_HEADER.size):
+            size = _HEADER.unpack(head)[0] if len(head) == _HEADER.size else end + 1
+            if size > end - handle.tell():
+                msg = f"the part {path} is cut short: was the work folder changed during the run?"
+                raise InputError(msg)
+            frames.append(_unpacked(handle.read(size), codec))
     full = [f for f in frames if len(f)]
     if not full:
         return frames[0]
