@@ -345,3 +345,45 @@ def test_part_workers_use_one_thread_each(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv(threads.VARIABLE, raising=False)
     found = list(partitions.local_runner(2)(_threads_in_part_worker, [1, 2]))  # type: ignore[list-item]
     assert found == ["1", "1"]
+
+
+def test_the_parts_of_the_demo_agency_are_put_together_on_threads_to_the_same_bytes(
+    demo_folder: Any,
+) -> None:
+    """The figures of parts are put together (`views.view_of_parts`) a figure function per
+    thread, as `build_view` makes them: every view exports the bytes of one thread.
+    """
+    today = date(2026, 2, 16)
+    folder = demo_folder(today=today, clients=24)
+    asked = [
+        Request(name, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)  # type: ignore[arg-type]
+        for name in ("agency", "authorizations", "revenue", "service-codes")
+    ]
+    started_while_put_together: list[int] = []
+
+    def exported(count: int) -> list[str | None]:
+        of_parts = views.view_of_parts
+        with (
+            mock.patch.dict(os.environ, {threads.VARIABLE: str(count)}),
+            mock.patch.object(threads, "MIN_ROWS", 0),
+            mock.patch.object(threads.threading, "Thread", wraps=threading.Thread) as started,
+        ):
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                before = started.call_count
+                figures_ = of_parts(*args, **kwargs)
+                started_while_put_together.append(started.call_count - before)
+                return figures_
+
+            with mock.patch.object(partitions.views, "view_of_parts", counted):
+                return [
+                    export.write(
+                        partitions.view_figures(folder, r, parts=3, workers=1), "json", None
+                    )
+                    for r in asked
+                ]
+
+    assert exported(2) == exported(1)
+    assert len(started_while_put_together) == 2 * len(asked)
+    assert all(n > 0 for n in started_while_put_together[: len(asked)])  # on 2 threads
+    assert not any(started_while_put_together[len(asked) :])  # on one
