@@ -567,21 +567,38 @@ def test_part_files_give_back_each_parts_rows_in_order_with_their_dtypes(
         )
         pd.testing.assert_frame_equal(read, expected, check_exact=True)
         assert read.dtypes.equals(batches[0].dtypes)
+        if len(read):  # values that can be changed in place, as the checks do
+            read.loc[0, "minutes"] = 9.5
+            read.iloc[0, 0] = -1
+            assert (read.loc[0, "minutes"], read.iloc[0, 0]) == (9.5, -1)
     assert len(partitions._read_part(partitions.part_file(tmp_path, "visits", 3))) == 0
     written = partitions.part_file(tmp_path, "visits", 0).stat().st_size
     rows = [f[p == 0].reset_index(drop=True) for f, p in zip(batches, parts, strict=True)]
     assert written * 3 < sum(len(pickle.dumps(f, protocol=5)) for f in rows)
 
 
-def test_a_part_file_cut_short_is_said_with_its_path(tmp_path: Path) -> None:
-    """A part file that lost its end (a work folder cleaned during the run) is an InputError
-    naming it, not a pickle traceback.
+def test_a_part_file_not_as_the_cut_wrote_it_is_said_with_its_path(tmp_path: Path) -> None:
+    """A part file that lost its end (a work folder cleaned during the run, a shared folder
+    showing a worker an old copy), even at the end of a batch, or whose bytes changed, is an
+    InputError naming it, never a traceback or a part with rows missing.
     """
     with partitions._Writers(tmp_path, "visits", 1) as writers:
         writers.write(_every_dtype(100, 1), np.zeros(100, dtype=np.int64))
+        writers.write(_every_dtype(50, 2), np.zeros(50, dtype=np.int64))
     path = partitions.part_file(tmp_path, "visits", 0)
     whole = path.read_bytes()
-    for length in (len(whole) - 1, 5):
-        path.write_bytes(whole[:length])
-        with pytest.raises(InputError, match=re.escape(f"the part {path} is cut short")):
-            partitions._read_part(path)
+    assert len(partitions._read_part(path, 150)) == 150
+    first = partitions._HEADER.size + partitions._HEADER.unpack_from(whole)[0]  # one batch
+    flipped = bytearray(whole)
+    flipped[first // 2] ^= 0xFF
+    for damaged, why in [
+        (whole[:-1], "it is cut short"),
+        (whole[:5], "it is cut short"),
+        (whole[:first], "it holds 100 of the 150 rows written"),
+        (b"", "it is empty"),
+        (bytes(flipped), "it cannot be read back"),
+    ]:
+        path.write_bytes(damaged)
+        said = f"the part {path} is not as the cut wrote it: was the work folder changed? ({why})"
+        with pytest.raises(InputError, match=re.escape(said)):
+            partitions._read_part(path, 150)

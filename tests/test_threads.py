@@ -351,21 +351,25 @@ def test_the_parts_of_the_demo_agency_are_put_together_on_threads_to_the_same_by
     demo_folder: Any,
 ) -> None:
     """The figures of parts are put together (`views.view_of_parts`) a figure function per
-    thread, as `build_view` makes them: every view exports the bytes of one thread.
+    thread when the whole data set has `MIN_ROWS` visits or more, as `build_view` would make
+    them: every view exports the bytes of one thread.
     """
     today = date(2026, 2, 16)
     folder = demo_folder(today=today, clients=24)
+    counts = load(folder).row_counts
+    visits = int(counts.loc[counts["table"] == "visits", "rows_read"].iloc[0])
     asked = [
         Request(name, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)  # type: ignore[arg-type]
         for name in ("agency", "authorizations", "revenue", "service-codes")
     ]
-    started_while_put_together: list[int] = []
 
-    def exported(count: int) -> list[str | None]:
+    def exported(count: int, min_rows: int) -> tuple[list[str | None], list[int]]:
+        """The exports, and the threads started while each was put together."""
         of_parts = views.view_of_parts
+        started_while_put_together: list[int] = []
         with (
             mock.patch.dict(os.environ, {threads.VARIABLE: str(count)}),
-            mock.patch.object(threads, "MIN_ROWS", 0),
+            mock.patch.object(threads, "MIN_ROWS", min_rows),
             mock.patch.object(threads.threading, "Thread", wraps=threading.Thread) as started,
         ):
 
@@ -376,14 +380,19 @@ def test_the_parts_of_the_demo_agency_are_put_together_on_threads_to_the_same_by
                 return figures_
 
             with mock.patch.object(partitions.views, "view_of_parts", counted):
-                return [
+                texts = [
                     export.write(
                         partitions.view_figures(folder, r, parts=3, workers=1), "json", None
                     )
                     for r in asked
                 ]
+        return texts, started_while_put_together
 
-    assert exported(2) == exported(1)
-    assert len(started_while_put_together) == 2 * len(asked)
-    assert all(n > 0 for n in started_while_put_together[: len(asked)])  # on 2 threads
-    assert not any(started_while_put_together[len(asked) :])  # on one
+    alone, none_started = exported(1, 0)
+    threaded, started = exported(2, visits)  # the whole data set's visits: on threads
+    below, not_started = exported(2, visits + 1)
+    assert threaded == alone
+    assert below == alone
+    assert len(started) == len(asked)
+    assert all(started)
+    assert not any(none_started) and not any(not_started)

@@ -32,6 +32,7 @@ import shutil
 import struct
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -96,6 +97,7 @@ class Cut:
     rows: dict[str, int]  # table -> rows read (blank rows left out)
     repeats: dict[str, validation.Repeats]
     base: Path = field(default_factory=Path.cwd)  # where relative `files` start (any worker)
+    part_rows: dict[str, tuple[int, ...]] = field(default_factory=dict)  # table -> per part
 
     def part_file(self, table: str, index: int) -> Path:
         """The file holding the rows of `table` of part `index`."""
@@ -276,6 +278,7 @@ def cut(folder: Path, parts: int, work: Path, note: Callable[[str], None] | None
     parts = max(1, min(parts, len(clients)))  # at most a part per client: none left empty
     client_part = _client_parts(clients, parts)
     rows: dict[str, int] = {}
+    part_rows: dict[str, tuple[int, ...]] = {}
     repeats: dict[str, validation.Repeats] = {}
     visit_parts: _Lookup | None = None
     for table in LARGE:
@@ -303,12 +306,13 @@ def cut(folder: Path, parts: int, work: Path, note: Callable[[str], None] | None
                 client_part,
                 visit_parts,
             )
-        rows[table], table_repeats, lookup = found
+        part_rows[table], table_repeats, lookup = found
+        rows[table] = sum(part_rows[table])
         if table_repeats is not None:
             repeats[table] = table_repeats
         if lookup is not None:
             visit_parts = lookup
-    return Cut(folder, work, parts, files, rows, repeats)
+    return Cut(folder, work, parts, files, rows, repeats, part_rows=part_rows)
 
 
 def _to_stderr(text: str) -> None:
@@ -322,23 +326,23 @@ def _cut_table(
     batches: Iterator[pd.DataFrame],
     client_part: Callable[[pd.DataFrame], npt.NDArray[np.int64]],
     visit_parts: _Lookup | None,
-) -> tuple[int, validation.Repeats | None, _Lookup | None]:
-    """Write the rows of one table into its part files; the rows read, the repeated ids
-    (visits, authorizations) and, for visits, the part of each visit_id.
+) -> tuple[tuple[int, ...], validation.Repeats | None, _Lookup | None]:
+    """Write the rows of one table into its part files; the rows written to each part, the
+    repeated ids (visits, authorizations) and, for visits, the part of each visit_id.
     """
     key = KEYS.get(table)
     ids: list[pd.Series] = []
     numbers: list[npt.NDArray[np.int64]] = []
     visit_ids: list[pd.Series] = []
     part_of: list[npt.NDArray[np.int64]] = []
-    count = 0
+    count = np.zeros(parts, dtype=np.int64)
     with _Writers(work, table, parts) as writers:
         for frame in batches:
-            count += len(frame)
             if table == "payments":
                 where = _payment_parts(frame, visit_parts)
             else:
                 where = client_part(frame)
+            count += np.bincount(where, minlength=parts)
             writers.write(frame, where)
             if key is not None and key in frame:
                 ids.append(frame[key])
@@ -353,7 +357,7 @@ def _cut_table(
         repeats = validation.repeated_ids(table, key, column, np.concatenate(numbers))
         del column
     lookup = _Lookup.of(visit_ids, part_of) if visit_ids else None
-    return count, repeats, lookup
+    return tuple(int(n) for n in count), repeats, lookup
 
 
 def _catalog_ids(clients: pd.DataFrame) -> pd.Series:
@@ -530,8 +534,9 @@ class _Writers:
             handle.write(data)
 
 
-_HEADER = struct.Struct("<Q")
-"""Before each frame of a part file: the size of its record (`_packed`)."""
+_HEADER = struct.Struct("<QI")
+"""Before each frame of a part file: the size of its record (`_packed`) and its CRC-32 (zstd's
+frames as Arrow writes them carry no checksum: a changed byte could decode to other values)."""
 _CODEC, _LEVEL = "zstd", 1
 """How the data of a part file is compressed: the text columns of a batch shrink about 8
 times, which costs less than writing them (on a machine that copies 450 MB/s to its disk
@@ -550,7 +555,7 @@ def _packed(frame: pd.DataFrame) -> bytes:
         raw = buffer.raw()
         data.append((codec.compress(raw, asbytes=True), raw.nbytes))
     record = pickle.dumps((pickled, data), protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(record)) + record
+    return _HEADER.pack(len(record), zlib.crc32(record)) + record
 
 
 def _unpacked(record: bytes, codec: pa.Codec) -> pd.DataFrame:
@@ -591,7 +596,10 @@ def part_data(job: PartJob) -> PartData:
     tables: dict[str, pd.DataFrame] = {}
     for table in cut_data.files:
         if table in LARGE:
-            tables[table] = _read_part(cut_data.part_file(table, job.index))
+            rows = cut_data.part_rows.get(table)
+            tables[table] = _read_part(
+                cut_data.part_file(table, job.index), rows[job.index] if rows else None
+            )
         else:
             tables[table] = sources.read_table(cut_data.file(table))
     origin = {t: str(p) for t, p in cut_data.files.items()}  # named as given
@@ -656,8 +664,10 @@ def _check_reachable(cut_data: Cut) -> None:
         raise InputError(msg)
 
 
-def _read_part(path: Path) -> pd.DataFrame:
-    """A part's rows of one table, with the columns and dtypes of the whole table as read."""
+def _read_part(path: Path, rows: int | None = None) -> pd.DataFrame:
+    """A part's rows of one table, with the columns and dtypes of the whole table as read;
+    InputError when the file is not what the cut wrote (`rows`: how many it wrote).
+    """
     frames: list[pd.DataFrame] = []
     try:
         handle = path.open("rb")  # written by this module's cut, in a private folder
@@ -665,14 +675,25 @@ def _read_part(path: Path) -> pd.DataFrame:
         msg = f"cannot read the part {path} ({exc.strerror}): {_SHARED}"
         raise InputError(msg) from None
     codec = pa.Codec(_CODEC)
+    changed = f"the part {path} is not as the cut wrote it: was the work folder changed?"
     with handle:
         end = os.fstat(handle.fileno()).st_size
         while head := handle.read(_HEADER.size):
-            size = _HEADER.unpack(head)[0] if len(head) == _HEADER.size else end + 1
+            size, check = _HEADER.unpack(head) if len(head) == _HEADER.size else (end + 1, 0)
             if size > end - handle.tell():
-                msg = f"the part {path} is cut short: was the work folder changed during the run?"
-                raise InputError(msg)
-            frames.append(_unpacked(handle.read(size), codec))
+                raise InputError(f"{changed} (it is cut short)")
+            record = handle.read(size)
+            try:
+                if zlib.crc32(record) != check:
+                    raise ValueError
+                frames.append(_unpacked(record, codec))
+            except (pickle.UnpicklingError, EOFError, pa.ArrowException, OSError, ValueError):
+                raise InputError(f"{changed} (it cannot be read back)") from None
+    if not frames:
+        raise InputError(f"{changed} (it is empty)")
+    found = sum(len(f) for f in frames)
+    if rows is not None and found != rows:
+        raise InputError(f"{changed} (it holds {found} of the {rows} rows written)")
     full = [f for f in frames if len(f)]
     if not full:
         return frames[0]
