@@ -16,6 +16,7 @@ import pickle
 import re
 import tempfile
 import threading
+import zlib
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -596,7 +597,8 @@ def test_a_part_file_not_as_the_cut_wrote_it_is_said_with_its_path(tmp_path: Pat
         (whole[:5], "it is cut short"),
         (whole[:first], "it holds 100 of the 150 rows written"),
         (b"", "it is empty"),
-        (bytes(flipped), "it cannot be read back"),
+        (bytes(flipped), "its bytes changed"),
+        (partitions._HEADER.pack(4, zlib.crc32(b"junk")) + b"junk", "it cannot be read back"),
     ]:
         path.write_bytes(damaged)
         said = f"the part {path} is not as the cut wrote it: was the work folder changed? ({why})"
