@@ -150,11 +150,16 @@ def test_a_bad_thread_count_is_said_in_words(given_value: str) -> None:
     )
 
 
-def test_a_figure_two_threads_ask_for_is_computed_once(demo_folder: Any) -> None:
-    """`figures.once`: the thread that comes second waits for the first one's result."""
+def _quarter_of_small_demo(demo_folder: Any) -> Selection:
+    """The first quarter of 2026 of a 5-client demo agency, as of 2026-02-16."""
     today = date(2026, 2, 16)
     dataset = load(demo_folder(today=today, clients=5))
-    selection = Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+    return Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+
+
+def test_a_figure_two_threads_ask_for_is_computed_once(demo_folder: Any) -> None:
+    """`figures.once`: the thread that comes second waits for the first one's result."""
+    selection = _quarter_of_small_demo(demo_folder)
     calls: list[int] = []
 
     def make() -> list[int]:
@@ -171,9 +176,7 @@ def test_a_figure_two_threads_ask_for_is_computed_once(demo_folder: Any) -> None
 
 
 def test_a_failed_figure_is_raised_to_every_thread_that_asked_for_it(demo_folder: Any) -> None:
-    today = date(2026, 2, 16)
-    dataset = load(demo_folder(today=today, clients=5))
-    selection = Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+    selection = _quarter_of_small_demo(demo_folder)
     calls: list[int] = []
 
     def make() -> None:
@@ -309,9 +312,7 @@ def test_an_interruption_stops_the_pieces_of_pieces_too() -> None:
 
 
 def test_an_interrupted_figure_is_computed_again_next_time(demo_folder: Any) -> None:
-    today = date(2026, 2, 16)
-    dataset = load(demo_folder(today=today, clients=5))
-    selection = Selection(dataset, Period(date(2026, 1, 1), date(2026, 3, 31)), Filters(), today)
+    selection = _quarter_of_small_demo(demo_folder)
     answers: list[str] = []
 
     def make() -> str:
