@@ -11,6 +11,7 @@ this table; adding a view is one entry here, one figures function and its templa
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -216,10 +217,8 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
     selection = Selection(
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
-    computed: dict[str, Any] = {}
     work = [functools.partial(function, selection) for function in view.figures]
-    for some in together(work, len(dataset.visits)):
-        computed.update(some)
+    computed = _merged(work, len(dataset.visits))
     return _view_figures(
         view, request, dataset, computed, figures.newest_payment_included(selection)
     )
@@ -252,11 +251,8 @@ def view_parts(dataset: Dataset, request: Request) -> tuple[dict[str, Any], date
     selection = Selection(
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
-    parts: dict[str, Any] = {}
     work = [functools.partial(_figures(function).parts, selection) for function in view.figures]
-    for some in together(work, len(dataset.visits)):
-        parts.update(some)
-    return parts, figures.newest_payment_included(selection)
+    return _merged(work, len(dataset.visits)), figures.newest_payment_included(selection)
 
 
 def view_of_parts(
@@ -270,16 +266,21 @@ def view_of_parts(
     selection = Selection(
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
-    computed: dict[str, Any] = {}
     work = [
         functools.partial(_figures(function).finish, selection, parts) for function in view.figures
     ]
     counts = dataset.row_counts
     visits = int(counts.loc[counts["table"].eq("visits").to_numpy(), "rows_read"].sum())
-    for some in together(work, visits):  # as `build_view` would on the whole data set
-        computed.update(some)
+    computed = _merged(work, visits)  # on threads as `build_view` would on the whole data set
     dates = [d for d in newest if d is not None]
     return _view_figures(view, request, dataset, computed, max(dates) if dates else None)
+
+
+def _merged(work: Sequence[Callable[[], dict[str, Any]]], rows: int) -> dict[str, Any]:
+    """The figures of the figure functions in `work`, made at once on threads for `rows`
+    visits (`threads.together`), by name in the order of `work`.
+    """
+    return {name: value for some in together(work, rows) for name, value in some.items()}
 
 
 def _figures(function: FiguresFunction) -> Figures:
