@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from utilization import threads
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
@@ -18,12 +19,30 @@ from utilization.period import parse_date
 from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
 from utilization.views import VIEWS
 
+if TYPE_CHECKING:
+    from utilization.dataset import PreparedView
+
 EXIT_OK = 0
 EXIT_UNUSABLE = 1
 EXIT_USAGE = 2
 EXIT_UNPAID_SCHEDULE = 3  # check-schedule: some scheduled visits would not be paid
 CHECK_DAYS = 90  # check-schedule's default window: today and the 90 days after
 VIEW_HELP = ", ".join(VIEWS)
+
+
+def _add_parts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        help="cut a data folder into this many parts by client, figures made part by part "
+        "(0: in memory; default: in memory up to 2,000,000 visits, else 1 part per 1,000,000, "
+        "as many as a multiple of the cores)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there (the "
+        "workers read the parts from TMPDIR and the data folder: both shared with them)",
+    )
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -62,18 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",
     )
-    export.add_argument(
-        "--partitions",
-        type=int,
-        help="cut a data folder into this many parts by client, figures made part by part "
-        "(0: in memory; default: in memory up to 2,000,000 visits, else 1 part per 1,000,000, "
-        "as many as a multiple of the cores)",
-    )
-    export.add_argument(
-        "--scheduler",
-        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786: run the parts there (the "
-        "workers read the parts from TMPDIR and the data folder: both shared with them)",
-    )
+    _add_parts(export)
     export.add_argument(
         "--plain-csv",
         action="store_true",
@@ -95,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", help="file name without extension (default: the view and its subject)"
     )
     report.add_argument("--pdf-engine", choices=PDF_ENGINES, default="auto", help=ENGINE_HELP)
+    _add_parts(report)
 
     demo = sub.add_parser("demo", help="write the synthetic demo agency as CSV or Parquet files")
     demo.add_argument("--out", default="demo-data", help="folder to write (default demo-data)")
@@ -181,37 +190,45 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from utilization import export
-    from utilization.partitions import cuttable, view_figures
+    from utilization import export, views
+    from utilization.pipeline import load
 
     request = Request.from_cli(args.view, args)
+    made = _in_parts(args, args.data, request)
+    view = made.figures if made else views.build_view(load(args.data, args.settings), request)
+    out = Path(args.out) if args.out else None
+    text = export.write(view, args.format, out, plain_csv=args.plain_csv)
+    if text is not None:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _in_parts(args: argparse.Namespace, source: str, request: Request) -> PreparedView | None:
+    """The request's figures on `source` made in parts (`--partitions`, `--scheduler`, or
+    large data: `partitions.parts_to_cut`), or None when the data is to be loaded in memory.
+    """
+    from utilization.partitions import cuttable, parts_to_cut, prepared_views
+
     if args.partitions is not None and args.partitions < 0:
         msg = f"--partitions must be 0 or more, not {args.partitions}"
         raise UsageError(msg)
     if args.scheduler and args.partitions == 0:
         msg = "--partitions 0 (in memory) and --scheduler (parts on a cluster): choose one"
         raise UsageError(msg)
-    if args.scheduler:
-        cuttable(args.data)  # before connecting: a source that cannot be cut is said first
-        require("distributed", "dask", "Exports on a Dask cluster")
-        from utilization.batch.cluster import connect, part_runner, worker_count
+    if not args.scheduler:
+        chosen = parts_to_cut(source, args.partitions)
+        return prepared_views(chosen, [request], args.settings)[0] if chosen else None
+    cuttable(source)  # before connecting: a source that cannot be cut is said first
+    require("distributed", "dask", "Parts on a Dask cluster")
+    from utilization.batch.cluster import connect, part_runner, worker_count
 
-        with connect(args.scheduler) as client:
-            view = view_figures(
-                args.data,
-                request,
-                args.settings,
-                args.partitions,
-                run=part_runner(client),
-                workers=worker_count(client),  # parts as a multiple of the cluster's workers
-            )
-    else:
-        view = view_figures(args.data, request, args.settings, args.partitions)
-    out = Path(args.out) if args.out else None
-    text = export.write(view, args.format, out, plain_csv=args.plain_csv)
-    if text is not None:
-        sys.stdout.write(text)
-    return EXIT_OK
+    with connect(args.scheduler) as client:
+        workers = worker_count(client)  # parts as a multiple of the cluster's workers
+        chosen = parts_to_cut(source, args.partitions, cluster=True, workers=workers)
+        if chosen is None:  # parts_to_cut: never on a cluster
+            msg = "internal error: no parts for a cluster"
+            raise AssertionError(msg)
+        return prepared_views(chosen, [request], args.settings, part_runner(client))[0]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -230,11 +247,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     name = args.name or "-".join(p for p in (args.view, named) if p)
     parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
     converts = "html" in formats or "pdf" in formats
+    # Large data: the figures made in parts, of the source as the template names it.
+    made = _in_parts(args, request.data, request)
     # The HTML and PDF helper warms up on the other core while this process loads and runs.
     with (
+        _figures_file(made) as figures_file,
         Converter(engine) if converts else nullcontext() as converter,
         Renderer(converter=converter) as renderer,
     ):
+        if figures_file:
+            parameters["data_slice"] = figures_file  # the template draws them as they are
         try:  # loaded as the template loads it: a template run in this process reuses it
             dataset = renderer.dataset(parameters)
         except UtilizationError:
@@ -244,6 +266,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for path in written.values():
         print(path)
     return EXIT_OK
+
+
+@contextmanager
+def _figures_file(made: PreparedView | None) -> Iterator[str]:
+    """A private file holding `made` for the template to read as its `data_slice` (removed
+    afterwards); '' when there is none.
+    """
+    if made is None:
+        yield ""
+        return
+    import pickle
+    import tempfile
+
+    from utilization.files import write_atomic
+
+    with tempfile.TemporaryDirectory(prefix="utilization-report-") as folder:  # 0700
+        path = Path(folder) / "figures.pickle"
+        write_atomic(path, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+        yield str(path)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

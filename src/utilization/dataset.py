@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,10 @@ import pyarrow.compute as pc
 
 from utilization import schema
 from utilization.settings import Settings
+
+if TYPE_CHECKING:
+    from utilization.figures import ViewFigures
+    from utilization.parameters import Request
 
 TABLES: tuple[str, ...] = tuple(schema.TABLES)
 """The input tables, in table order (declared in `utilization.schema`)."""
@@ -241,3 +245,16 @@ def _written_back(chunk: pa.Array) -> bool:
     zero_in_front = (first == ord("0")) & long
     minus_zero = (first == ord("-")) & (second == ord("0"))
     return not (zero_in_front | minus_zero).any()
+
+
+@dataclass(frozen=True)
+class PreparedView:
+    """A request's figures made without holding its data whole (from parts, `partitions`),
+    with what a report reads besides them: `context`, the data set's catalogs, rejects, row
+    counts and source, its large tables empty (`partitions.whole_context`). A report drawn
+    from it (`report.open_report` given it as `data_slice`) is the one the whole data gives.
+    """
+
+    request: Request
+    figures: ViewFigures
+    context: Dataset

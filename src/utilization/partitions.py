@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization import matching, sources, threads, validation, views
-from utilization.dataset import TABLES, Dataset, plain_numbers, positions
+from utilization.dataset import TABLES, Dataset, PreparedView, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
@@ -110,24 +110,31 @@ class Cut:
 
 @dataclass(frozen=True)
 class PartJob:
-    """What one part needs: the cut, its number, the settings and the request."""
+    """What one part needs: the cut, its number, the settings and the request (`also`: more
+    requests whose figures `run_part` makes of the same rows, read once).
+    """
 
     cut: Cut
     index: int
     settings: Settings
     request: Request
+    also: tuple[Request, ...] = ()
+
+    @property
+    def requests(self) -> tuple[Request, ...]:
+        """The request, then those `also` asks for."""
+        return (self.request, *self.also)
 
 
 @dataclass
 class PartFigures:
-    """What one part gives: its parts of the view's figures, the newest payment date, the
-    rejects, row counts and rows read of the cut tables, and (part 0 only) the catalogs
-    with their rejects and row counts.
+    """What one part gives: for each of the job's requests its parts of the view's figures
+    and the newest payment date (`views.view_parts`), the rejects, row counts and rows read of
+    the cut tables, and (part 0 only) the catalogs with their rejects and row counts.
     """
 
     index: int
-    figures: dict[str, Any]
-    newest: date | None
+    made: list[tuple[dict[str, Any], date | None]]
     rejects: pd.DataFrame
     counts: pd.DataFrame
     catalogs: Dataset | None = None
@@ -189,21 +196,50 @@ def view_figures(
     `batch.cluster.part_runner`); by default they run on `workers` local processes (default:
     the cores), one after the other in this process when `workers` is 1.
     """
-    folder = folder_of(source)
-    if parts == 0 or (folder is None and parts is None and run is None):
+    chosen = parts_to_cut(source, parts, run is not None, workers)
+    if chosen is None:
         return views.build_view(load(source, settings), request)
+    return prepared_views(chosen, [request], settings, run, workers)[0].figures
+
+
+def parts_to_cut(
+    source: str | Path, parts: int | None, cluster: bool = False, workers: int | None = None
+) -> tuple[Path, int] | None:
+    """The data folder of `source` and how many parts to cut it into, or None when it is
+    loaded in memory: `parts` 0, or None (chosen) for a source that cannot be cut or, unless
+    the parts run on a `cluster`, for up to `AUTOMATIC_ROWS` visits. UsageError when parts
+    are asked of a source that cannot be cut (`cuttable`).
+    """
+    folder = folder_of(source)
+    if parts == 0 or (folder is None and parts is None and not cluster):
+        return None
     folder = cuttable(source)
     if parts is None:
         files = _table_files(folder)
         rows = sources.table_rows(files["visits"]) if "visits" in files else 0
-        if rows <= AUTOMATIC_ROWS and run is None:
-            return views.build_view(load(source, settings), request)
+        if rows <= AUTOMATIC_ROWS and not cluster:
+            return None
         parts = parts_for(folder, workers)
+    return folder, parts
+
+
+def prepared_views(
+    chosen: tuple[Path, int],
+    requests: Sequence[Request],
+    settings: str | Path | Settings | None = None,
+    run: PartRunner | None = None,
+    workers: int | None = None,
+) -> list[PreparedView]:
+    """The figures of each of `requests` on a data folder cut into parts (`parts_to_cut`),
+    with the whole data set's context (a report draws them: `dataset.PreparedView`); the parts
+    run by `run`, by default on `workers` local processes (see `view_figures`).
+    """
+    folder, parts = chosen
     if not isinstance(settings, Settings):
         settings = load_settings(settings, folder)
     with work_folder() as work:
-        return figures_of_cut(
-            cut(folder, parts, work), settings, request, run or local_runner(workers)
+        return views_of_cut(
+            cut(folder, parts, work), settings, requests, run or local_runner(workers)
         )
 
 
@@ -211,9 +247,19 @@ def figures_of_cut(
     cut_data: Cut, settings: Settings, request: Request, run: PartRunner
 ) -> ViewFigures:
     """The figures of `request` on a cut data folder, its parts run by `run`."""
-    jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
+    return views_of_cut(cut_data, settings, [request], run)[0].figures
+
+
+def views_of_cut(
+    cut_data: Cut, settings: Settings, requests: Sequence[Request], run: PartRunner
+) -> list[PreparedView]:
+    """The figures of each of `requests` (at least one) on a cut data folder, with the whole
+    data set's context; each part read, validated and matched once, by `run`.
+    """
+    first, *more = requests
+    jobs = [PartJob(cut_data, i, settings, first, tuple(more)) for i in range(cut_data.parts)]
     results = sorted(run(run_part, jobs), key=lambda r: r.index)
-    return combine(cut_data, settings, request, results)
+    return combine(cut_data, settings, requests, results)
 
 
 @contextmanager
@@ -639,10 +685,8 @@ def part_data(job: PartJob) -> PartData:
 def run_part(job: PartJob) -> PartFigures:
     """The figures of one part of a cut data folder (see the module's docstring)."""
     data = part_data(job)
-    figures, newest = views.view_parts(data.dataset, job.request)
-    return PartFigures(
-        job.index, figures, newest, data.rejects, data.counts, data.catalogs, data.catalog_rows
-    )
+    made = [views.view_parts(data.dataset, request) for request in job.requests]
+    return PartFigures(job.index, made, data.rejects, data.counts, data.catalogs, data.catalog_rows)
 
 
 _SHARED = (
@@ -717,15 +761,25 @@ def _accepted_rows(
 
 
 def combine(
-    cut_data: Cut, settings: Settings, request: Request, results: Sequence[PartFigures]
-) -> ViewFigures:
-    """The view of the whole data set from its parts' figures (`views.view_of_parts`), in the
-    context of `whole_context`.
+    cut_data: Cut, settings: Settings, requests: Sequence[Request], results: Sequence[PartFigures]
+) -> list[PreparedView]:
+    """The views of the whole data set from its parts' figures (`views.view_of_parts`), in
+    the context of `whole_context`, one per request (those the parts' jobs asked for).
     """
     context = whole_context(cut_data, settings, results)
-    return views.view_of_parts(
-        context, request, [r.figures for r in results], [r.newest for r in results]
-    )
+    return [
+        PreparedView(
+            request,
+            views.view_of_parts(
+                context,
+                request,
+                [r.made[k][0] for r in results],
+                [r.made[k][1] for r in results],
+            ),
+            context,
+        )
+        for k, request in enumerate(requests)
+    ]
 
 
 class _PartCounts(Protocol):

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from utilization import matching, sources, validation
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, PreparedView
 from utilization.exceptions import InputError
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
@@ -67,16 +67,29 @@ def load_cached(source: str, settings: str = "", data_slice: str = "") -> Datase
     """The dataset of `source`, loaded again only when one of its files changed.
 
     A reused kernel renders many reports: each loads through here and only the first pays.
-    `data_slice`: a file a batch run wrote with the rows of its reports (`batch.slices`);
-    it is read instead of the source (which then only names where the data came from).
+    `data_slice`: a file a batch run wrote with the rows of its reports (`batch.slices`),
+    or a view's figures made in parts (`dataset.PreparedView`, whose context is then the
+    dataset); it is read instead of the source (which then only names where the data came
+    from).
     """
     if data_slice:
-        return _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
+        held = _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
+        return held if isinstance(held, Dataset) else held.context
     files = source_files(source, settings or None)
     stamp: tuple[object, ...] = tuple((str(p), p.stat().st_mtime_ns) for p in files)
     if source == "demo":
         stamp += (date.today().toordinal(),)
     return _cached_load(source, settings, stamp)
+
+
+def prepared_slice(data_slice: str) -> PreparedView | None:
+    """The figures a `data_slice` file holds when it holds a view made in parts
+    (`dataset.PreparedView`), else None (a dataset slice, or no file given).
+    """
+    if not data_slice:
+        return None
+    held = _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
+    return None if isinstance(held, Dataset) else held
 
 
 @functools.lru_cache(maxsize=4)
@@ -86,11 +99,11 @@ def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Datas
 
 
 @functools.lru_cache(maxsize=2)
-def _read_slice(path: str, stamp: int) -> Dataset:
-    """A dataset slice file, read once per file and modification time."""
+def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
+    """A dataset slice or prepared view file, read once per file and modification time."""
     with open(path, "rb") as handle:
-        dataset = pickle.load(handle)  # written by this package's own batch run
-    if not isinstance(dataset, Dataset):
-        msg = f"{path} is not a dataset slice written by a batch run"
+        held = pickle.load(handle)  # written by this package's own batch run or report
+    if not isinstance(held, Dataset | PreparedView):
+        msg = f"{path} is not a dataset slice or a view's figures written by a batch run"
         raise InputError(msg)
-    return dataset
+    return held

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from html import escape
 from pathlib import PurePath
 from typing import Any, cast
@@ -13,9 +13,10 @@ import pandas as pd
 
 from utilization import providers, views
 from utilization.dataset import Dataset
+from utilization.exceptions import InputError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
-from utilization.pipeline import load_cached
+from utilization.pipeline import load_cached, prepared_slice
 from utilization.report import charts, tables, words
 from utilization.schedule import not_paid_rows
 from utilization.views import build_view
@@ -228,8 +229,26 @@ def open_report(
     """The report a template's parameters ask for: the request, the data (loaded once per
     kernel, `pipeline.load_cached`) and every figure of the view. `report_name`: the report's
     file name without extension, which names the files written beside it (`files`).
+
+    A `data_slice` holding the view's figures made in parts (`dataset.PreparedView`, as
+    `utilization report` and batch runs make them of large data) gives them as they are;
+    InputError when they were made for another request than these parameters make.
     """
     request = Request.from_notebook(view, data=data, settings=settings, **params)
+    made = prepared_slice(data_slice)
+    if made is not None:
+        if made.request != request:
+            differ = ", ".join(
+                f"{f.name} {getattr(made.request, f.name)} (asked: {getattr(request, f.name)})"
+                for f in fields(request)
+                if getattr(made.request, f.name) != getattr(request, f.name)
+            )
+            msg = (
+                f"{data_slice} holds the figures of another request than this report's: "
+                f"{differ}; make the report again from the data"
+            )
+            raise InputError(msg)
+        return Report(made.context, request, made.figures, rejects_href, report_name)
     dataset = load_cached(data, settings, data_slice)
     return Report(dataset, request, build_view(dataset, request), rejects_href, report_name)
 
@@ -494,12 +513,14 @@ class Report:
         )
 
     def rate_check_html(self) -> str:
-        """Procedure view: rate used (amount used / units used) beside the contracted rate."""
+        """Procedure view: rate used (amount used / units used) beside the contracted rates,
+        those of the authorizations of the period and filters (`ViewFigures.authorizations`).
+        """
         frame = self.figures.by_procedure.copy()
         frame["rate_used"] = frame["amount_used"] / frame["units_used"].where(
             frame["units_used"] > 0
         )
-        rates = self.dataset.authorizations.groupby("procedure_code")["rate"].agg(
+        rates = self.figures.authorizations.groupby("procedure_code")["rate"].agg(
             lambda s: ", ".join(sorted({f"${v:,.2f}" for v in s.dropna()}))
         )
         frame["contracted"] = frame["procedure_code"].map(rates).fillna("—")
