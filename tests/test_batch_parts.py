@@ -27,6 +27,8 @@ from utilization.partitions import PartJob, cut, part_data, work_folder
 from utilization.settings import load_settings
 
 TODAY = date(2026, 11, 23)
+ACTIVE_CODES = "H2014 HI, H2023 HQ, H2023 U1, NB TRAVEL, T1001, T1005, T1019 U3, T2017, T2021 U4"
+"""The procedure codes with an authorization or a visit in 2026-Q4 (`data`)."""
 CELL_ID = re.compile(r'id="cell-id=[0-9a-f]+"')  # papermill's injected cell gets a random id
 
 
@@ -55,10 +57,10 @@ def whole(data: Path, tmp_path_factory: pytest.TempPathFactory) -> BatchResult:
     return run_batch(spec_for(data, tmp_path_factory.mktemp("whole")), workers=1, partitions=0)
 
 
-def _pages(result: BatchResult) -> dict[str, str]:
+def _pages(result: BatchResult, view: str = "client") -> dict[str, str]:
     return {
         p.name: CELL_ID.sub("", p.read_text(encoding="utf-8"))
-        for p in sorted((result.folder / "client").glob("*.html"))
+        for p in sorted((result.folder / view).glob("*.html"))
     }
 
 
@@ -112,19 +114,52 @@ def test_a_large_folder_goes_in_parts_by_itself(
     assert "from 2 part(s) of the data" in (result.folder / "batch.log").read_text()
 
 
+@pytest.mark.parametrize(
+    ("view", "reports"),
+    [("agency", ["agency"]), ("procedure", ACTIVE_CODES.split(", "))],
+)
+def test_reports_of_other_views_are_drawn_from_the_figures_of_the_parts(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, view: str, reports: list[str]
+) -> None:
+    """An agency set and a set of the active procedure codes, cut into 3 parts: every
+    report's figures are made of all 3 parts and put together (`views_of_parts`), and each
+    page equals the page of the run on the whole data set, with the same key figures and
+    rejects; this process never loads the whole data set.
+
+    The pages hold rows of several clients in the order of the data (flags, scheduled visits
+    that would not be paid): each part's visits keep their rows in the whole data set, also
+    once the part is written and read back (`Dataset.__getstate__`).
+    """
+    spec = {"view": view, "procedures": "active"}
+    whole = run_batch(spec_for(data, tmp_path / "whole", **spec), workers=1, partitions=0)
+    _no_whole_load(monkeypatch)
+    result = run_batch(spec_for(data, tmp_path / "parts", **spec), workers=1, partitions=3)
+    assert [(r.subject or r.view, r.status) for r in result.records] == [(r, "ok") for r in reports]
+    assert [r.subject for r in whole.records] == [r.subject for r in result.records]
+    assert _pages(result, view) == _pages(whole, view)
+    assert len(_pages(result, view)) == len(reports)
+    assert [r.figures for r in result.records] == [r.figures for r in whole.records]
+    assert (result.folder / "rejects.csv").read_bytes() == (
+        whole.folder / "rejects.csv"
+    ).read_bytes()
+    log = (result.folder / "batch.log").read_text()
+    assert f"{len(reports)} to render from 3 part(s) of the data" in log
+
+
 def test_small_data_other_views_and_other_sources_are_loaded_whole(
     data: Path, tmp_path: Path
 ) -> None:
-    """Locally below AUTOMATIC_ROWS, a procedure view (sliced by procedure) or the demo
-    source (not a folder) are loaded whole; on a cluster a client view on a folder goes in
-    parts, as many as `parts_for` says (one for this small folder).
+    """Locally below AUTOMATIC_ROWS, a folder is loaded whole, and the demo source (not a
+    folder) always is; on a cluster a folder goes in parts, whatever the view, as many as
+    `parts_for` says (one for this small folder).
     """
     client = spec_for(data, tmp_path)
     assert parts_wanted(client, None, workers=2, on_cluster=False) is None
     assert parts_wanted(client, None, workers=2, on_cluster=True) == 1
     assert parts_wanted(client, 0, workers=2, on_cluster=True) is None
     procedure = spec_for(data, tmp_path, view="procedure", clients="active")
-    assert parts_wanted(procedure, None, workers=2, on_cluster=True) is None
+    assert parts_wanted(procedure, None, workers=2, on_cluster=False) is None
+    assert parts_wanted(procedure, None, workers=2, on_cluster=True) == 1
     demo = spec_for(data, tmp_path, data="demo")
     assert parts_wanted(demo, None, workers=2, on_cluster=True) is None
 
@@ -132,7 +167,6 @@ def test_small_data_other_views_and_other_sources_are_loaded_whole(
 @pytest.mark.parametrize(
     ("extra", "partitions", "message"),
     [
-        ({"view": "procedure"}, 2, r"--partitions 2: only reports of one client \(client\)"),
         ({"data": "demo"}, 2, "on a folder of CSV or Parquet files"),
         ({}, -1, "--partitions must be 0 or more, not -1"),
     ],
@@ -150,8 +184,8 @@ def test_parts_that_cannot_be_are_a_usage_error_before_anything_is_written(
 def test_the_command_takes_partitions(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`utilization batch --partitions 2` renders the set from 2 parts; a procedure set with
-    --partitions exits 2 with the reason.
+    """`utilization batch --partitions 2` renders the set from 2 parts, a client set as a
+    procedure set; a set on the demo source (not a folder) exits 2 with the reason.
     """
     params = tmp_path / "set.yaml"
     params.write_text(
@@ -165,9 +199,15 @@ def test_the_command_takes_partitions(
     assert "2 of 2 reports ok" in capsys.readouterr().out
     log = (out / "q" / "2026-Q4" / "batch.log").read_text()
     assert "from 2 part(s) of the data" in log
-    params.write_text(params.read_text().replace("view: client", "view: procedure"))
+    text = params.read_text().replace("view: client", "view: procedure")
+    params.write_text(text.replace("clients: [C0001, C0008]", "procedures: [T2017]"))
+    assert main([*argv, "--partitions", "2"]) == 0
+    assert "1 of 1 reports ok" in capsys.readouterr().out
+    log = (out / "q" / "2026-Q4" / "batch.log").read_text()
+    assert "1 report(s), 1 to render from 2 part(s) of the data" in log
+    params.write_text(text.replace(f"data: {data}", "data: demo"))
     assert main([*argv, "--partitions", "2"]) == 2
-    assert "only reports of one client" in capsys.readouterr().err
+    assert "only reports on a folder of CSV or Parquet files" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -193,6 +233,36 @@ def test_on_a_dask_cluster_the_coordinator_reads_no_visit(
         whole.folder / "rejects.csv"
     ).read_bytes()
     assert "from 2 part(s) of the data" in (result.folder / "batch.log").read_text()
+
+
+@pytest.mark.slow
+def test_on_a_dask_cluster_reports_of_other_views_are_made_of_every_part(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A procedure set with --scheduler: the parts are prepared and each part's figures made
+    on a LocalCluster's two workers, which render the reports from them; the pages equal
+    those of the run on the whole data set.
+    """
+    from distributed import LocalCluster
+
+    spec = {"view": "procedure", "procedures": ["T2017", "T1019 U3"]}
+    whole = run_batch(spec_for(data, tmp_path / "whole", **spec), workers=1, partitions=0)
+    _no_whole_load(monkeypatch)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = run_batch(
+            spec_for(data, tmp_path / "parts", **spec),
+            scheduler=cluster.scheduler_address,
+            partitions=2,
+        )
+    assert [(r.subject, r.status) for r in result.records] == [
+        ("T1019 U3", "ok"),
+        ("T2017", "ok"),
+    ]
+    assert _pages(result, "procedure") == _pages(whole, "procedure")
+    assert len(_pages(whole, "procedure")) == 2
+    assert "2 to render from 2 part(s) of the data" in (result.folder / "batch.log").read_text()
 
 
 def test_a_part_prepared_after_the_run_ended_leaves_nothing_behind(

@@ -84,9 +84,13 @@ class Dataset:
         return any(getattr(self, name) is frame for name in (*TABLES, "allocations"))
 
     def __getstate__(self) -> dict[str, Any]:
-        """The frames, without the derived values (computed again where needed)."""
+        """The frames, without the derived values (computed again where needed), but for the
+        visits' keys (`VISIT_KEYS`): those of a part of a larger data set are its visits' rows
+        in the whole (`partitions`), which its frames alone do not say. Pickled with the frame
+        they are for, they are found again for it once read back.
+        """
         state = dict(self.__dict__)
-        state["_derived"] = {}
+        state["_derived"] = {k: v for k, v in self._derived.items() if k == VISIT_KEYS}
         return state
 
 
@@ -121,6 +125,8 @@ def catalog_rows(dataset: Dataset, table: str, column: str) -> IntArray:
     )
 
 
+VISIT_KEYS = "visit_keys"
+"""The name of the visits' keys among a dataset's derived values (`selection.visit_keys`)."""
 STATUSES: tuple[str, ...] = schema.VISITS.column("status").values
 STATUS_CODES = "visit_status_codes"
 

@@ -51,12 +51,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization import matching, sources, threads, validation, views
-from utilization.dataset import TABLES, Dataset, PreparedView, plain_numbers, positions
+from utilization.dataset import TABLES, VISIT_KEYS, Dataset, PreparedView, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
 from utilization.pipeline import REMITTANCES, load
-from utilization.selection import VISIT_KEYS
 from utilization.settings import Settings, load_settings
 from utilization.sources import ROW, IrregularCsv, RawSource
 

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset, has_status
+from utilization.dataset import VISIT_KEYS, Dataset, has_status
 from utilization.period import Filters, Period
 
 Basis = Literal["prorated", "full"]
@@ -124,6 +124,3 @@ def visit_keys(dataset: Dataset) -> npt.NDArray[np.int64]:
     """
     visits = dataset.visits
     return dataset.derived(VISIT_KEYS, (visits,), lambda: np.arange(len(visits), dtype=np.int64))
-
-
-VISIT_KEYS = "visit_keys"

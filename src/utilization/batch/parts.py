@@ -1,8 +1,8 @@
 """Batch runs on data cut into parts by client: the coordinator never reads the visits.
 
-A run of a client view on a folder of CSV or Parquet files goes in parts (`partitions`) on a
-Dask cluster (`--scheduler`), when told (`--partitions K`) or when the data is large (more
-than `partitions.AUTOMATIC_ROWS` visits):
+A run on a folder of CSV or Parquet files goes in parts (`partitions`) on a Dask cluster
+(`--scheduler`), when told (`--partitions K`) or when the data is large (more than
+`partitions.AUTOMATIC_ROWS` visits):
 
     cut                 the coordinator streams the large tables into parts by client
                         (`partitions.cut`: bounded memory, whatever the size)
@@ -15,6 +15,10 @@ than `partitions.AUTOMATIC_ROWS` visits):
     part_slice          a worker rendering a client's report reads the dataset of the
                         client's part with the whole rejects and row counts: every figure,
                         count and text of the report is the one the whole data set gives
+    views_of_parts      reports of the other views (agency, procedure codes, ...): each
+                        part's figures of the reports (`figures_of_part`, on the workers),
+                        put together by the coordinator with the whole context; each report
+                        task carries its `dataset.PreparedView`, which the template draws
 
 The work folder is in TMPDIR; on a cluster the workers must be able to read it (TMPDIR a
 shared folder), as for `utilization export --scheduler`.
@@ -27,17 +31,21 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from utilization import views
 from utilization.batch.plan import ParameterSet, active_ids
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, PreparedView
 from utilization.exceptions import InputError, UsageError
 from utilization.files import write_atomic
+from utilization.parameters import Request
 from utilization.partitions import (
     AUTOMATIC_ROWS,
+    Cut,
     PartJob,
     PartRunner,
     cut,
@@ -48,7 +56,7 @@ from utilization.partitions import (
     whole_context,
     work_folder,
 )
-from utilization.settings import load_settings
+from utilization.settings import Settings, load_settings
 from utilization.sources import folder_tables, table_rows
 
 SLICE_COLUMN = "client_id"
@@ -77,10 +85,12 @@ class Parts:
     """A data folder prepared in parts for a batch run."""
 
     context: Dataset  # catalogs, every reject, the row counts; no authorization or visit
-    active: list[str]  # clients active in the period, sorted
+    active: list[str]  # subjects active in the period (clients, procedures...), sorted
     part_of: dict[str, int]  # client id -> its part (clients without rows: part 0)
     files: list[str]  # each part's dataset
     whole: str  # the whole rejects and row counts
+    cut: Cut | None = None  # the cut the parts came from (`views_of_parts`)
+    settings: Settings | None = None
 
     def slice_of(self, subject: str) -> tuple[str, str]:
         """The files a report about `subject` reads (`part_slice`)."""
@@ -98,9 +108,9 @@ def check_partitions(spec: ParameterSet, partitions: int | None) -> None:
         raise UsageError(msg)
     if not _possible(spec):
         msg = (
-            f"--partitions {partitions}: only reports of one client ({_client_views()}) on a "
-            "folder of CSV or Parquet files (without a remittances/ folder) can be made in "
-            "parts; run the set without --partitions"
+            f"--partitions {partitions}: only reports on a folder of CSV or Parquet files "
+            "(without a remittances/ folder) can be made in parts; run the set without "
+            "--partitions"
         )
         raise UsageError(msg)
 
@@ -129,11 +139,14 @@ def parts_wanted(
 
 
 def _possible(spec: ParameterSet) -> bool:
-    return folder_of(spec.data) is not None and views.get(spec.view).batch_slice == SLICE_COLUMN
+    return folder_of(spec.data) is not None
 
 
-def _client_views() -> str:
-    return ", ".join(n for n, v in views.VIEWS.items() if v.batch_slice == SLICE_COLUMN)
+def by_client(view: str) -> bool:
+    """Whether a report of `view` reads one part's dataset (reports of one client: `part_slice`)
+    rather than figures made of every part (`views_of_parts`).
+    """
+    return views.get(view).batch_slice == SLICE_COLUMN
 
 
 @contextmanager
@@ -166,6 +179,8 @@ def prepared(
             part_of={c: r.index for r in results for c in r.clients},
             files=[r.file for r in results],
             whole=str(whole),
+            cut=cut_data,
+            settings=settings,
         )
 
 
@@ -177,6 +192,8 @@ def prepare_part(job: PartJob) -> PreparedPart:
     dataset = data.dataset
     column = SLICE_COLUMN
     clients = set(dataset.authorizations[column]) | set(dataset.visits[column])
+    subject = views.get(job.request.view).subject
+    active = views.SUBJECT_COLUMNS[subject] if subject else column
     path = part_file(job.cut.work, DATASET, job.index)
     # into the part's folder, which the cut made: a part done after the run ended (and
     # removed the work folder) does not make it again, to stay in TMPDIR
@@ -186,7 +203,7 @@ def prepare_part(job: PartJob) -> PreparedPart:
         rejects=data.rejects,
         counts=data.counts,
         clients=sorted(str(c) for c in clients),
-        active=active_ids(dataset, job.request.period, column),
+        active=active_ids(dataset, job.request.period, active),
         file=str(path),
         catalogs=data.catalogs,
         catalog_rows=data.catalog_rows,
@@ -230,3 +247,53 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
             write_atomic(path, data, new_folders=False)  # as in prepare_part
         _made[key] = str(path)
         return str(path)
+
+
+REQUESTS_PER_PASS = 32
+"""Reports whose figures one pass over the prepared parts makes (`views_of_parts`): each part
+is read once per pass, and the coordinator holds the parts' figures of this many reports."""
+
+
+def views_of_parts(
+    parts: Parts, requests: list[Request], run: PartRunner
+) -> Iterator[PreparedView]:
+    """The figures of each request (reports of a view not about one client) made of every
+    prepared part by `run` and put together with the whole context, in request order, a pass
+    over the parts per `REQUESTS_PER_PASS` requests: what the whole data set gives.
+    """
+    if parts.cut is None or parts.settings is None:
+        msg = "internal error: parts prepared without their cut"
+        raise AssertionError(msg)
+    for start in range(0, len(requests), REQUESTS_PER_PASS):
+        first, *more = requests[start : start + REQUESTS_PER_PASS]
+        jobs = [
+            PartJob(parts.cut, i, parts.settings, first, tuple(more))
+            for i in range(parts.cut.parts)
+        ]
+        results = sorted(run(figures_of_part, jobs), key=lambda r: r[0])
+        for k, request in enumerate(jobs[0].requests):
+            figures = views.view_of_parts(
+                parts.context,
+                request,
+                [made[k][0] for _, made in results],
+                [made[k][1] for _, made in results],
+            )
+            yield PreparedView(request, figures, parts.context)
+        del results  # before the next pass
+
+
+def figures_of_part(job: PartJob) -> tuple[int, list[tuple[dict[str, Any], date | None]]]:
+    """The figures of each of the job's requests (`views.view_parts`) of its prepared part's
+    dataset (`prepare_part`), with the part's number.
+    """
+    path = part_file(job.cut.work, DATASET, job.index)
+    try:
+        with path.open("rb") as handle:  # written by prepare_part
+            dataset = pickle.load(handle)
+    except OSError as exc:
+        msg = (
+            f"cannot read the part {path} ({exc.strerror}); on a cluster the workers must "
+            "reach the coordinator's TMPDIR (a shared folder)"
+        )
+        raise InputError(msg) from None
+    return job.index, [views.view_parts(dataset, request) for request in job.requests]

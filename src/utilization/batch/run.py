@@ -35,6 +35,7 @@ from utilization.files import (
     sha256_file,
     write_atomic,
 )
+from utilization.parameters import Request
 from utilization.report.pdf_engine import choose
 from utilization.report.runner import RESET, templates_dir
 from utilization.sources import masked_source
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from utilization.batch.parts import Parts
+    from utilization.partitions import PartRunner
 
 LOG = "batch.log"
 LOCK = ".batch.lock"  # one run per set and period at a time
@@ -182,6 +184,7 @@ class _Data:
 
     dataset: Dataset
     parts: Parts | None = None
+    run: PartRunner | None = None  # what ran the parts (a report's figures: `views_of_parts`)
 
 
 @contextmanager
@@ -224,7 +227,7 @@ def _data(
         yield _Data(load(spec.data, spec.settings or None))
         return
     with prepared(spec, parts, run, note) as made:
-        yield _Data(made.context, made)
+        yield _Data(made.context, made, run)
 
 
 def _plan(
@@ -345,9 +348,18 @@ def _batches(
     note: Callable[[str], None],
     pdf_engine: str,
 ) -> Iterator[list[ReportRecord]]:
+    from utilization.batch.parts import by_client
+
     if not todo:
         return
-    if client is not None:
+    if data.parts is not None and not by_client(spec.view):
+        tasks = figure_tasks(spec, data, todo, keys, pdf_engine)
+        if client is not None:
+            from utilization.batch.cluster import run_on_cluster
+
+            yield from run_on_cluster(client, tasks)
+            return
+    elif client is not None:
         from utilization.batch.cluster import run_on_cluster, worker_count
 
         count = worker_count(client)
@@ -357,7 +369,7 @@ def _batches(
             tasks = sliced_tasks(spec, data.dataset, todo, keys, count, pdf_engine)
         yield from run_on_cluster(client, tasks)
         return
-    if data.parts is not None:
+    elif data.parts is not None:
         tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
     else:
         tasks = [
@@ -402,6 +414,27 @@ def sliced_tasks(
             Task(chunk, keys, spec.folder, spec.formats, to_bytes(part), pdf_engine=pdf_engine)
         )
     return tasks
+
+
+def figure_tasks(
+    spec: ParameterSet, data: _Data, todo: list[Job], keys: dict[str, str], pdf_engine: str
+) -> list[Task]:
+    """One task per job of a view not about one client on data in parts, carrying the
+    report's figures made of every part (`batch.parts.views_of_parts`, a `PreparedView`):
+    the worker's template draws them as its data slice; no process holds the visits.
+    """
+    from utilization.batch.parts import views_of_parts
+    from utilization.batch.slices import to_bytes
+
+    if data.parts is None or data.run is None:
+        msg = "internal error: figures of parts without parts"
+        raise AssertionError(msg)
+    requests = [Request.from_notebook(job.view, **job.parameters) for job in todo]
+    made = views_of_parts(data.parts, requests, data.run)
+    return [
+        Task([job], keys, spec.folder, spec.formats, to_bytes(view), pdf_engine=pdf_engine)
+        for job, view in zip(todo, made, strict=True)
+    ]
 
 
 def part_tasks(
