@@ -252,18 +252,19 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
 REQUESTS_PER_PASS = 32
 """Reports whose figures one pass over the prepared parts makes (`views_of_parts`): each part
 is read once per pass, and the coordinator holds the parts' figures of this many reports."""
+VIEW = "view"  # a report's figures made of every part: <work>/view-NNNNN.pickle
 
 
-def views_of_parts(
-    parts: Parts, requests: list[Request], run: PartRunner
-) -> Iterator[PreparedView]:
-    """The figures of each request (reports of a view not about one client) made of every
-    prepared part by `run` and put together with the whole context, in request order, a pass
-    over the parts per `REQUESTS_PER_PASS` requests: what the whole data set gives.
+def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> list[str]:
+    """The files of the figures of each request (reports of a view not about one client),
+    made of every prepared part by `run` and put together with the whole context
+    (`dataset.PreparedView`, in the work folder), in request order; a pass over the parts
+    per `REQUESTS_PER_PASS` requests. Each is what the whole data set gives.
     """
     if parts.cut is None or parts.settings is None:
         msg = "internal error: parts prepared without their cut"
         raise AssertionError(msg)
+    files: list[str] = []
     for start in range(0, len(requests), REQUESTS_PER_PASS):
         first, *more = requests[start : start + REQUESTS_PER_PASS]
         jobs = [
@@ -278,8 +279,12 @@ def views_of_parts(
                 [made[k][0] for _, made in results],
                 [made[k][1] for _, made in results],
             )
-            yield PreparedView(request, figures, parts.context)
+            path = parts.cut.work / f"{VIEW}-{len(files):05d}.pickle"
+            made_view = PreparedView(request, figures, parts.context)
+            write_atomic(path, pickle.dumps(made_view, protocol=pickle.HIGHEST_PROTOCOL))
+            files.append(str(path))
         del results  # before the next pass
+    return files
 
 
 def figures_of_part(job: PartJob) -> tuple[int, list[tuple[dict[str, Any], date | None]]]:

@@ -354,27 +354,25 @@ def _batches(
         return
     if data.parts is not None and not by_client(spec.view):
         tasks = figure_tasks(spec, data, todo, keys, pdf_engine)
-        if client is not None:
-            from utilization.batch.cluster import run_on_cluster
-
-            yield from run_on_cluster(client, tasks)
-            return
     elif client is not None:
-        from utilization.batch.cluster import run_on_cluster, worker_count
+        from utilization.batch.cluster import worker_count
 
         count = worker_count(client)
         if data.parts is not None:
             tasks = part_tasks(spec, data.parts, todo, keys, count, pdf_engine=pdf_engine)
         else:
             tasks = sliced_tasks(spec, data.dataset, todo, keys, count, pdf_engine)
-        yield from run_on_cluster(client, tasks)
-        return
     elif data.parts is not None:
         tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
     else:
         tasks = [
             Task([job], keys, spec.folder, spec.formats, pdf_engine=pdf_engine) for job in todo
         ]
+    if client is not None:
+        from utilization.batch.cluster import run_on_cluster
+
+        yield from run_on_cluster(client, tasks)
+        return
     if workers <= 1:
         from utilization.batch.workers import close_renderer, run_task
 
@@ -419,21 +417,21 @@ def sliced_tasks(
 def figure_tasks(
     spec: ParameterSet, data: _Data, todo: list[Job], keys: dict[str, str], pdf_engine: str
 ) -> list[Task]:
-    """One task per job of a view not about one client on data in parts, carrying the
-    report's figures made of every part (`batch.parts.views_of_parts`, a `PreparedView`):
-    the worker's template draws them as its data slice; no process holds the visits.
+    """One task per job of a view not about one client on data in parts, naming the file of
+    the report's figures made of every part (`batch.parts.views_of_parts`, a `PreparedView`
+    in the run's work folder): the worker's template draws them as its data slice; no
+    process holds the visits.
     """
     from utilization.batch.parts import views_of_parts
-    from utilization.batch.slices import to_bytes
 
     if data.parts is None or data.run is None:
         msg = "internal error: figures of parts without parts"
         raise AssertionError(msg)
     requests = [Request.from_notebook(job.view, **job.parameters) for job in todo]
-    made = views_of_parts(data.parts, requests, data.run)
+    files = views_of_parts(data.parts, requests, data.run)
     return [
-        Task([job], keys, spec.folder, spec.formats, to_bytes(view), pdf_engine=pdf_engine)
-        for job, view in zip(todo, made, strict=True)
+        Task([job], keys, spec.folder, spec.formats, figures=file, pdf_engine=pdf_engine)
+        for job, file in zip(todo, files, strict=True)
     ]
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from utilization import views
-from utilization.dataset import Dataset, PreparedView
+from utilization.dataset import Dataset
 from utilization.exceptions import EnvironmentFault
 from utilization.files import fault, write_atomic
 
@@ -47,8 +47,8 @@ def slice_dataset(dataset: Dataset, view: str, subjects: list[str]) -> Dataset:
     )
 
 
-def to_bytes(dataset: Dataset | PreparedView) -> bytes:
-    """A dataset, or a report's figures made in parts, as bytes to ship to a worker."""
+def to_bytes(dataset: Dataset) -> bytes:
+    """A dataset as bytes to ship to a worker."""
     return pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
 
 

@@ -57,6 +57,7 @@ class Task:
     formats: tuple[str, ...]
     slice_bytes: bytes | None = None
     part: tuple[str, str] | None = None  # a part's dataset and the whole rejects (batch.parts)
+    figures: str | None = None  # the report's figures made in parts (batch.parts.views_of_parts)
     pdf_engine: str = "auto"  # chromium or weasyprint, chosen by the run (`pdf_engine.choose`)
 
 
@@ -100,6 +101,8 @@ def run_task(task: Task) -> list[ReportRecord]:
         from utilization.batch.slices import materialize
 
         data = materialize(task.slice_bytes)
+    elif task.figures is not None:
+        data = task.figures
     elif task.part is not None:
         from utilization.batch.parts import part_slice
 
