@@ -1,10 +1,13 @@
-"""Batch coordinator memory: a batch of client reports on large data, loaded whole or in parts.
+"""Batch coordinator memory: a batch of reports on large data, loaded whole or in parts.
 
     .venv/bin/python benchmarks/batch_parts_bench.py [--size 1000000] [--clients 10]
+    .venv/bin/python benchmarks/batch_parts_bench.py --view agency     # or procedure
 
 On the engine benchmark's cached demo data of `--size` visits (`run.py`'s `ensure_data`,
 Parquet; generated when missing), `utilization batch` makes the HTML reports of `--clients`
-clients for 2026-Q1 as of 2026-02-16, in a new process each way, one after the other:
+clients (`--view client`, the default; `--view agency`: the agency report; `--view
+procedure`: one per procedure code active in the period) for 2026-Q1 as of 2026-02-16, in a
+new process each way, one after the other:
 
 1. `--partitions 0`: the coordinator loads the whole data set (as before issue 11's batch
    work), slices it for its two worker processes;
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="visits (run.py's data)")
     parser.add_argument("--clients", type=int, default=10, help="client reports to make")
+    parser.add_argument("--view", choices=["client", "agency", "procedure"], default="client")
     parser.add_argument("--partitions", type=int, help="parts (default: one per 1M visits)")
     parser.add_argument(
         "--parts-only",
@@ -88,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="batch-parts-") as work:
         params = Path(work) / "set.yaml"
         spec = {
-            "name": "bench", "view": "client", "period": PERIOD, "as_of": AS_OF,
+            "name": "bench", "view": args.view, "period": PERIOD, "as_of": AS_OF,
             "data": str(folder), "clients": clients, "formats": ["html"],
         }  # fmt: skip
+        if args.view != "client":
+            del spec["clients"]  # the agency, or every procedure code active in the period
         params.write_text(json.dumps(spec), encoding="utf-8")  # JSON is YAML
         runs = {}
         if not args.parts_only:
@@ -99,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = [r["figures"] for r in runs.values()]
     if any(f != figures[0] for f in figures) or any(r["status"] != ["ok"] for r in runs.values()):
         raise SystemExit("the runs disagree or failed: " + json.dumps(runs)[:2000])
-    print(f"{args.size:,} visits, {len(clients)} client reports (HTML), 2 workers")
+    made = f"{len(clients)} client" if args.view == "client" else f"{len(figures[0])} {args.view}"
+    print(f"{args.size:,} visits, {made} reports (HTML), 2 workers")
     print("| run | wall s | coordinator peak | largest worker peak |")
     print("|---|---|---|---|")
     for name, run in runs.items():

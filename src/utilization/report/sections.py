@@ -142,6 +142,15 @@ SECTIONS: dict[str, tuple[str | None, str]] = {
 """Every section a view can list: its heading and the one call its template cell makes."""
 FLAG_ROWS_PER_KIND = 10  # the report lists this many flags of each kind; the export has them all
 CHART_AUTHORIZATIONS = 25  # the balances chart draws this many; the table lists them all
+CHART_CLIENTS = 40  # the by-client chart draws the clients with the most units approved
+TABLE_ROWS = 500
+"""A table of one row per client, client and procedure code, authorization or limit lists at
+most this many, in the order of the figures; every row is in a CSV beside the report
+(`<report>.<figure>.csv`, `LONG_TABLES`): an agency of 70,000 clients gets a page a browser
+opens and a printer prints, not 200,000 rows (50 MB of HTML)."""
+LONG_TABLES = {"detail": "detail", "per_client": "by_client", "balances": "authorizations"}
+LONG_TABLES |= {"limits": "limits"}
+"""The sections showing a figure's rows up to `TABLE_ROWS`, and the figure each shows."""
 STATUS_ORDER = ("exhausted", "limit reached", "at risk", "expiring", "under-used", "ok", "expired")
 SCHEDULE_ROWS = 25  # the agency report lists this many scheduled visits; the export has all
 PER_WORDS = {"day": "a day", "week": "a week", "month": "a month"}
@@ -491,8 +500,9 @@ class Report:
         columns = dict(DETAIL_COLUMNS)
         if self.request.view == "client":
             del columns["client_name"], columns["client_id"]
-        return tables.table(
-            self.figures.detail,
+        shown, note = self._long("detail", self.figures.detail, "client and procedure rows")
+        return note + tables.table(
+            shown,
             columns=columns,
             money=["amount_approved", "amount_used"],
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
@@ -504,8 +514,9 @@ class Report:
         columns = {
             k: v for k, v in DETAIL_COLUMNS.items() if k not in ("procedure_code", "description")
         }
-        return tables.table(
-            self.figures.by_client,
+        shown, note = self._long("by_client", self.figures.by_client, "clients")
+        return note + tables.table(
+            shown,
             columns=columns,
             money=["amount_approved", "amount_used"],
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
@@ -589,6 +600,7 @@ class Report:
         if limits is None or limits.empty:
             return "<p>No limit per day, week or month applies on the balance date.</p>\n"
         procedures = self.figures.authorizations.set_index("authorization_id")["procedure_code"]
+        limits, note = self._long("limits", limits, "limits")
         frame = limits.assign(
             procedure_code=limits["authorization_id"].map(procedures),
             limit=[
@@ -597,7 +609,7 @@ class Report:
             ],
             this_period=[limit_sentence(r) for r in limits.to_dict("records")],
         )
-        return tables.table(
+        return note + tables.table(
             frame,
             columns={
                 "authorization_id": "Authorization",
@@ -629,7 +641,7 @@ class Report:
         }
         if self.request.view == "client":
             del columns["client_name"]
-        shown = frame.head(SCHEDULE_ROWS) if self.request.view == "agency" else frame
+        shown = frame.head(SCHEDULE_ROWS if self.request.view == "agency" else TABLE_ROWS)
         note = ""
         if len(shown) < len(frame):
             note = (
@@ -665,8 +677,10 @@ class Report:
         columns = dict(BALANCE_COLUMNS)
         if self.request.view == "client":
             del columns["client_name"]
-        return tables.table(
-            balances_shown(self.figures.authorizations),
+        frame = self.figures.authorizations
+        shown, note = self._long("authorizations", frame, "authorizations")
+        return note + tables.table(
+            balances_shown(shown),
             columns=columns,
             units=["units_approved", "units_used", "units_scheduled", "units_remaining"],
             percent=["pace"],
@@ -703,8 +717,20 @@ class Report:
         return charts.approved_vs_used(self.figures.by_procedure, by="procedure_code")
 
     def chart_by_client(self) -> charts.ChartLike:
-        """Units approved vs used per client."""
-        return charts.approved_vs_used(self.figures.by_client, by="client_name")
+        """Units approved vs used per client; with more than `CHART_CLIENTS`, those with the
+        most units approved (ties by name), so the chart stays readable on a page.
+        """
+        frame = self.figures.by_client
+        if len(frame) <= CHART_CLIENTS:
+            return charts.approved_vs_used(frame, by="client_name")
+        chosen = frame.sort_values(
+            ["units_approved", "client_name", "client_id"], ascending=[False, True, True]
+        ).head(CHART_CLIENTS)
+        title = (
+            f"Units approved and units used: the {CHART_CLIENTS} clients with the most units "
+            f"approved, of {len(frame):,}"
+        )
+        return charts.approved_vs_used(chosen, by="client_name", title=title)
 
     def chart_monthly(self) -> charts.ChartLike:
         """Units approved vs used over the 12 months ending with the period."""
@@ -891,15 +917,37 @@ class Report:
 
     def files(self) -> dict[str, str]:
         """Files a renderer writes beside this report, by name suffix: the full
-        by-fieldworker table when the view shows its top rows.
+        by-fieldworker table when the view shows its top rows, and each figure of more than
+        `TABLE_ROWS` rows that a section of the view shows (`LONG_TABLES`), as exported.
         """
-        if "by_provider" not in views.get(self.request.view).sections:
-            return {}
         from utilization.export import rounded_frame
         from utilization.spreadsheets import csv_text
 
-        frame = rounded_frame(self._frame("by_provider"), "by_provider")
-        return {BY_PROVIDER_FILE: csv_text(frame)}  # fieldworker names never run in Excel
+        sections = views.get(self.request.view).sections
+        files: dict[str, str] = {}
+        if "by_provider" in sections:
+            frame = rounded_frame(self._frame("by_provider"), "by_provider")
+            files[BY_PROVIDER_FILE] = csv_text(frame)  # fieldworker names never run in Excel
+        for section, key in LONG_TABLES.items():
+            figure = getattr(self.figures, key)
+            if section in sections and figure is not None and len(figure) > TABLE_ROWS:
+                files[f"{key}.csv"] = csv_text(rounded_frame(figure, key))
+        return files
+
+    def _long(self, key: str, frame: pd.DataFrame, noun: str) -> tuple[pd.DataFrame, str]:
+        """The rows of figure `key` a table shows (at most `TABLE_ROWS`) and, when that is
+        not all of them, a note linking the CSV beside the report that has them all (`files`).
+        """
+        if len(frame) <= TABLE_ROWS:
+            return frame, ""
+        name = f"{key}.csv"
+        href = f"{self.report_name}.{name}" if self.report_name else name
+        note = (
+            f'<p class="table-note">The first {TABLE_ROWS:,} of {len(frame):,} {noun}, in the '
+            f'order of the export. All of them: <a href="{escape(href, quote=True)}">'
+            f"{escape(href)}</a>.</p>\n"
+        )
+        return frame.head(TABLE_ROWS), note
 
     def by_payer_html(self) -> str:
         """Approved, used and paid per payer."""
