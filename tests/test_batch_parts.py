@@ -318,6 +318,18 @@ def test_a_worker_that_cannot_reach_the_work_folder_says_so(data: Path, tmp_path
     assert str(work) in str(raised.value)
 
 
+def test_a_worker_that_cannot_reach_a_prepared_part_says_so(data: Path, tmp_path: Path) -> None:
+    """A worker making a report's figures of a part (`figures_of_part`) that does not see the
+    part's dataset (TMPDIR not shared): one message naming the file and what to share.
+    """
+    spec = spec_for(data, tmp_path, view="agency")
+    with work_folder() as work:
+        job = PartJob(cut(data, 2, work), 1, load_settings(None, data), spec.request)
+    with pytest.raises(InputError, match="TMPDIR") as raised:
+        batch_parts.figures_of_part(job)
+    assert str(work / "part-00001" / "dataset.pickle") in str(raised.value)
+
+
 def test_a_worker_that_cannot_reach_the_data_folder_says_so(data: Path, tmp_path: Path) -> None:
     """A worker of a cluster that does not see the data folder (it reads the catalogs
     there): one message saying so, not 'export the table again'.

@@ -22,6 +22,7 @@ from utilization.exceptions import InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
 from utilization.report.sections import open_report
+from utilization.report.widgets import NO_WIDGETS, explore
 
 PERIOD = ["--from", "2026-01-01", "--to", "2026-03-31", "--as-of", "2026-02-16"]
 CELL_ID = re.compile(r'id="cell-id=[0-9a-f]+"')  # papermill names the parameters cell anew
@@ -103,6 +104,26 @@ def test_figures_made_for_another_request_are_refused(demo_folder: Path) -> None
         f"{quarter} (asked: {Period(date(2026, 4, 1), date(2026, 4, 30))}); make the report "
         "again from the data"
     )
+
+
+def test_an_analyst_given_figures_made_in_parts_is_told_why_there_are_no_filters(
+    demo_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In JupyterLab (batch False) the template's widgets would filter the visits, which a
+    report drawn from figures made in parts does not hold: it says so instead.
+    """
+    quarter = Period(date(2026, 1, 1), date(2026, 3, 31))
+    request = Request("agency", quarter, Filters(), date(2026, 2, 16), data=str(demo_folder))
+    path = _prepared(demo_folder, request)
+    report = open_report(
+        "agency", data=str(demo_folder), data_slice=str(path), date_from="2026-01-01",
+        date_to="2026-03-31", as_of="2026-02-16",
+    )  # fmt: skip
+    assert report.in_parts
+    explore(report, batch=False)
+    assert capsys.readouterr().out == NO_WIDGETS + "\n"
+    explore(report, batch=True)
+    assert capsys.readouterr().out == ""
 
 
 def test_the_contracted_rates_are_those_of_the_periods_authorizations(tmp_path: Path) -> None:

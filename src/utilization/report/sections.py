@@ -257,7 +257,7 @@ def open_report(
                 f"{differ}; make the report again from the data"
             )
             raise InputError(msg)
-        return Report(made.context, request, made.figures, rejects_href, report_name)
+        return Report(made.context, request, made.figures, rejects_href, report_name, True)
     dataset = load_cached(data, settings, data_slice)
     return Report(dataset, request, build_view(dataset, request), rejects_href, report_name)
 
@@ -271,6 +271,7 @@ class Report:
     figures: ViewFigures
     rejects_href: str = "rejects.csv"
     report_name: str = ""
+    in_parts: bool = False  # figures made in parts: `dataset` holds no visit (`PreparedView`)
 
     # Text -------------------------------------------------------------------------------
     @property

@@ -30,10 +30,22 @@ def report_for(
 def explore(report: Report, batch: bool) -> None:
     """In JupyterLab, widgets that redraw the charts for another client, procedure or period.
 
-    Batch runs (batch = True) show nothing: widget state does not render offline.
+    Batch runs (batch = True) show nothing: widget state does not render offline. A report
+    whose figures were made in parts (data too large to load here) says why it has none.
     """
-    if not batch:
-        explorer(report)
+    if batch:
+        return
+    if report.in_parts:
+        print(NO_WIDGETS)
+        return
+    explorer(report)
+
+
+NO_WIDGETS = (
+    "No filters here: these figures were made part by part from data too large to load in "
+    "this kernel. For another client, procedure or period, run `utilization report` (or "
+    "`utilization export`) with those options."
+)
 
 
 def explorer(report: Report) -> Any:
