@@ -148,8 +148,12 @@ TABLE_ROWS = 500
 most this many, in the order of the figures; every row is in a CSV beside the report
 (`<report>.<figure>.csv`, `LONG_TABLES`): an agency of 70,000 clients gets a page a browser
 opens and a printer prints, not 200,000 rows (50 MB of HTML)."""
-LONG_TABLES = {"detail": "detail", "per_client": "by_client", "balances": "authorizations"}
-LONG_TABLES |= {"limits": "limits"}
+LONG_TABLES = {
+    "detail": "detail",
+    "per_client": "by_client",
+    "balances": "authorizations",
+    "limits": "limits",
+}
 """The sections showing a figure's rows up to `TABLE_ROWS`, and the figure each shows."""
 STATUS_ORDER = ("exhausted", "limit reached", "at risk", "expiring", "under-used", "ok", "expired")
 SCHEDULE_ROWS = 25  # the agency report lists this many scheduled visits; the export has all
