@@ -72,6 +72,28 @@ def test_a_report_made_in_parts_is_the_report_of_the_whole_data(
     assert rejects[0].count(b"\n") > 1  # the demo's bad rows are there
 
 
+@pytest.mark.slow
+def test_a_report_made_on_a_dask_cluster_is_the_report_of_the_whole_data(
+    demo_folder: Path, tmp_path: Path
+) -> None:
+    """`utilization report agency --scheduler ADDRESS --partitions 3`: the parts run on a
+    LocalCluster's two workers; the page is that of the data loaded whole.
+    """
+    from distributed import LocalCluster
+
+    whole = _report(demo_folder, tmp_path / "whole", ["agency"], "0")
+    options = ["--data", str(demo_folder), *PERIOD, "--format", "html"]
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        out = tmp_path / "cluster"
+        args = ["report", "agency", *options, "--out", str(out)]
+        rc, _, err = run([*args, "--scheduler", cluster.scheduler_address, "--partitions", "3"])
+    assert rc == 0, err
+    page = (out / "agency.html").read_text(encoding="utf-8")
+    assert CELL_ID.sub('id="cell-id="', page) == whole
+
+
 def _prepared(folder: Path, request: Request) -> Path:
     made = partitions.prepared_views((folder, 2), [request], None, partitions.local_runner(1))
     (view,) = made
