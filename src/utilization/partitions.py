@@ -29,7 +29,6 @@ import math
 import os
 import pickle
 import shutil
-import struct
 import sys
 import tempfile
 import zlib
@@ -50,7 +49,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization import matching, sources, threads, validation, views
+from utilization import matching, packing, sources, threads, validation, views
 from utilization.dataset import TABLES, VISIT_KEYS, Dataset, PreparedView, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
@@ -579,36 +578,17 @@ class _Writers:
             handle.write(data)
 
 
-_HEADER = struct.Struct("<QI")
-"""Before each frame of a part file: the size of its record (`_packed`) and its CRC-32 (zstd's
-frames as Arrow writes them carry no checksum: a changed byte could decode to other values)."""
-_CODEC, _LEVEL = "zstd", 1
-"""How the data of a part file is compressed: a batch of visits shrinks about 8 times (the
-part files of 50M visits: 1.4 GB instead of 12 GB in TMPDIR) for about the same time (a 1M-visit
-batch takes 0.3 s of a core to compress; writing the rest would take about as much where the
-disk cache takes 450 MB/s, more when it is under pressure)."""
+_HEADER = packing.HEADER  # before each record of a part file (`packing.packed`)
 
 
 def _packed(frame: pd.DataFrame) -> bytes:
-    """One frame of a part file: `_HEADER`, then its record: the frame pickled without its
-    data, and each of its data buffers (column values, Arrow text) compressed with its size.
-    """
-    buffers: list[pickle.PickleBuffer] = []
-    pickled = pickle.dumps(frame, protocol=5, buffer_callback=buffers.append)
-    codec = pa.Codec(_CODEC, compression_level=_LEVEL)
-    data = []
-    for buffer in buffers:
-        raw = buffer.raw()
-        data.append((codec.compress(raw, asbytes=True), raw.nbytes))
-    record = pickle.dumps((pickled, data), protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(record), zlib.crc32(record)) + record
+    """One frame of a part file: `packing.HEADER`, then its record (`packing.packed`)."""
+    return packing.packed(frame)
 
 
 def _unpacked(record: bytes, codec: pa.Codec) -> pd.DataFrame:
     """The frame of a record of `_packed`."""
-    pickled, data = pickle.loads(record)
-    buffers = [codec.decompress(values, size) for values, size in data]  # writable
-    frame: pd.DataFrame = pickle.loads(pickled, buffers=buffers)
+    frame: pd.DataFrame = packing.unpacked(record, codec)
     return frame
 
 
@@ -718,7 +698,7 @@ def _read_part(path: Path, rows: int | None = None) -> pd.DataFrame:
     except OSError as exc:
         msg = f"cannot read the part {path} ({exc.strerror}): {_SHARED}"
         raise InputError(msg) from None
-    codec = pa.Codec(_CODEC)
+    codec = pa.Codec(packing.CODEC)
     changed = f"the part {path} is not as the cut wrote it: was the work folder changed?"
     with handle:
         end = os.fstat(handle.fileno()).st_size

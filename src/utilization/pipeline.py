@@ -12,6 +12,7 @@ from pathlib import Path
 from utilization import matching, sources, validation
 from utilization.dataset import Dataset, PreparedView
 from utilization.exceptions import InputError
+from utilization.packing import is_packed, read_packed
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
 REMITTANCES = "remittances"  # a data folder's subfolder of 835 files, read with the data
@@ -101,8 +102,11 @@ def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Datas
 @functools.lru_cache(maxsize=2)
 def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
     """A dataset slice or prepared view file, read once per file and modification time."""
-    with open(path, "rb") as handle:
-        held = pickle.load(handle)  # written by this package's own batch run or report
+    if is_packed(Path(path)):  # a part's dataset of a batch run in parts, compressed
+        held = read_packed(Path(path))
+    else:
+        with open(path, "rb") as handle:
+            held = pickle.load(handle)  # written by this package's own batch run or report
     if not isinstance(held, Dataset | PreparedView):
         msg = f"{path} is not a dataset slice or a view's figures written by a batch run"
         raise InputError(msg)

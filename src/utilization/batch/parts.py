@@ -42,6 +42,7 @@ from utilization.batch.plan import ParameterSet, active_ids
 from utilization.dataset import Dataset, PreparedView
 from utilization.exceptions import InputError, UsageError
 from utilization.files import write_atomic
+from utilization.packing import read_packed, write_packed
 from utilization.parameters import Request
 from utilization.partitions import (
     AUTOMATIC_ROWS,
@@ -197,7 +198,7 @@ def prepare_part(job: PartJob) -> PreparedPart:
     path = part_file(job.cut.work, DATASET, job.index)
     # into the part's folder, which the cut made: a part done after the run ended (and
     # removed the work folder) does not make it again, to stay in TMPDIR
-    write_atomic(path, pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL), new_folders=False)
+    write_packed(path, dataset, new_folders=False)  # compressed: about 1/8 of the bytes
     return PreparedPart(
         index=job.index,
         rejects=data.rejects,
@@ -226,8 +227,7 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
         path = Path(dataset_file).with_name(f"{SLICE}.pickle")
         if not path.is_file():
             try:
-                with open(dataset_file, "rb") as handle:  # written by prepare_part
-                    dataset = pickle.load(handle)
+                dataset = read_packed(Path(dataset_file))  # written by prepare_part
                 with open(whole_file, "rb") as handle:
                     whole = pickle.load(handle)
             except OSError as exc:
@@ -242,9 +242,7 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
                 row_counts=whole["row_counts"],
                 source=whole["source"],
             )
-            data = pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
-            del dataset
-            write_atomic(path, data, new_folders=False)  # as in prepare_part
+            write_packed(path, dataset, new_folders=False)  # as in prepare_part
         _made[key] = str(path)
         return str(path)
 
@@ -293,8 +291,7 @@ def figures_of_part(job: PartJob) -> tuple[int, list[tuple[dict[str, Any], date 
     """
     path = part_file(job.cut.work, DATASET, job.index)
     try:
-        with path.open("rb") as handle:  # written by prepare_part
-            dataset = pickle.load(handle)
+        dataset = read_packed(path)  # written by prepare_part
     except OSError as exc:
         msg = (
             f"cannot read the part {path} ({exc.strerror}); on a cluster the workers must "

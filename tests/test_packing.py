@@ -1,0 +1,77 @@
+"""Temporary files packed (`packing`): what is written is what is read, smaller, and a file
+that is not as written is said, never read as something else.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from utilization import packing
+from utilization.batch import parts as batch_parts
+from utilization.dataset import VISIT_KEYS
+from utilization.exceptions import InputError
+from utilization.parameters import Request
+from utilization.partitions import PartJob, cut, part_file, work_folder
+from utilization.period import Period
+from utilization.pipeline import load_cached
+from utilization.selection import visit_keys
+from utilization.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def data(demo_folder: Callable[..., Path]) -> Path:
+    return demo_folder(clients=8, today=date(2026, 11, 23))
+
+
+def test_a_prepared_part_is_packed_smaller_and_read_back_whole(data: Path, tmp_path: Path) -> None:
+    """A batch's prepared part (`prepare_part`) is written packed, at most a third of its
+    pickle, and reads back (as a report's data slice too) with the same frames and its
+    visits' rows in the whole data set.
+    """
+    request = Request("client", Period(date(2026, 10, 1), date(2026, 12, 31)))
+    with work_folder() as work:
+        job = PartJob(cut(data, 2, work), 1, load_settings(None, data), request)
+        made = batch_parts.prepare_part(job)
+        path = Path(made.file)
+        assert path == part_file(work, batch_parts.DATASET, 1)
+        assert packing.is_packed(path)
+        dataset = packing.read_packed(path)
+        plain = pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
+        assert path.stat().st_size * 3 < len(plain)
+        again = load_cached("", "", str(path))  # as a template reads its data slice
+    for name in ("clients", "authorizations", "visits", "payments"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(dataset, name))
+    keys = visit_keys(again)
+    assert len(keys) == len(again.visits) > 0
+    assert np.all(np.diff(keys) > 0)
+    assert keys[0] > 0  # part 1's first visit is not the first row of the whole table
+    assert VISIT_KEYS in again._derived
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda b: b[:-1], "it is cut short"),
+        (lambda b: b[:10], "it is cut short or not a packed file"),
+        (lambda b: b"not packed" + b[10:], "it is cut short or not a packed file"),
+        (lambda b: b[:-5] + bytes([b[-5] ^ 1]) + b[-4:], "its bytes changed"),
+    ],
+    ids=["last-byte", "magic-only", "other-file", "changed-byte"],
+)
+def test_a_packed_file_not_as_written_is_said(
+    tmp_path: Path, damage: Callable[[bytes], bytes], why: str
+) -> None:
+    path = tmp_path / "value.packed"
+    packing.write_packed(path, {"frame": pd.DataFrame({"a": np.arange(1000)})})
+    assert packing.read_packed(path)["frame"]["a"].sum() == 499500
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(InputError) as raised:
+        packing.read_packed(path)
+    assert str(raised.value) == f"{path} is not as this run wrote it: was it changed? ({why})"
