@@ -21,7 +21,7 @@ from utilization.dataset import PreparedView
 from utilization.exceptions import InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
-from utilization.report.sections import open_report
+from utilization.report.sections import Report, open_report
 from utilization.report.widgets import NO_WIDGETS, explore
 
 PERIOD = ["--from", "2026-01-01", "--to", "2026-03-31", "--as-of", "2026-02-16"]
@@ -103,26 +103,31 @@ def test_a_report_made_on_a_dask_cluster_is_the_report_of_the_whole_data(
     assert CELL_ID.sub('id="cell-id="', page) == whole
 
 
-def _prepared(folder: Path, request: Request) -> Path:
+QUARTER = Period(date(2026, 1, 1), date(2026, 3, 31))
+
+
+def _quarter_in_parts(folder: Path) -> tuple[Path, Report]:
+    """The agency's figures of 2026-Q1 made in 2 parts, written as a template's data slice,
+    and the report a template with those parameters opens from it.
+    """
+    request = Request("agency", QUARTER, Filters(), date(2026, 2, 16), data=str(folder))
     made = partitions.prepared_views((folder, 2), [request], None, partitions.local_runner(1))
     (view,) = made
     assert isinstance(view, PreparedView)
     path = folder.parent / "figures.pickle"
     path.write_bytes(pickle.dumps(view))
-    return path
+    report = open_report(
+        "agency", data=str(folder), data_slice=str(path), date_from="2026-01-01",
+        date_to="2026-03-31", as_of="2026-02-16",
+    )  # fmt: skip
+    return path, report
 
 
 def test_figures_made_for_another_request_are_refused(demo_folder: Path) -> None:
     """A template given figures of the first quarter, while its parameters ask for April,
     says so (InputError naming what differs) instead of showing the quarter's figures.
     """
-    quarter = Period(date(2026, 1, 1), date(2026, 3, 31))
-    request = Request("agency", quarter, Filters(), date(2026, 2, 16), data=str(demo_folder))
-    path = _prepared(demo_folder, request)
-    report = open_report(
-        "agency", data=str(demo_folder), data_slice=str(path), date_from="2026-01-01",
-        date_to="2026-03-31", as_of="2026-02-16",
-    )  # fmt: skip
+    path, report = _quarter_in_parts(demo_folder)
     assert (report.figures.kpis["units_used"] or 0) > 0
     assert report.dataset.visits.empty  # the context: no visit held
     with pytest.raises(InputError) as caught:
@@ -132,7 +137,7 @@ def test_figures_made_for_another_request_are_refused(demo_folder: Path) -> None
         )  # fmt: skip
     assert str(caught.value) == (
         f"{path} holds the figures of another request than this report's: period "
-        f"{quarter} (asked: {Period(date(2026, 4, 1), date(2026, 4, 30))}); make the report "
+        f"{QUARTER} (asked: {Period(date(2026, 4, 1), date(2026, 4, 30))}); make the report "
         "again from the data"
     )
 
@@ -143,13 +148,7 @@ def test_an_analyst_given_figures_made_in_parts_is_told_why_there_are_no_filters
     """In JupyterLab (batch False) the template's widgets would filter the visits, which a
     report drawn from figures made in parts does not hold: it says so instead.
     """
-    quarter = Period(date(2026, 1, 1), date(2026, 3, 31))
-    request = Request("agency", quarter, Filters(), date(2026, 2, 16), data=str(demo_folder))
-    path = _prepared(demo_folder, request)
-    report = open_report(
-        "agency", data=str(demo_folder), data_slice=str(path), date_from="2026-01-01",
-        date_to="2026-03-31", as_of="2026-02-16",
-    )  # fmt: skip
+    _, report = _quarter_in_parts(demo_folder)
     assert report.in_parts
     explore(report, batch=False)
     assert capsys.readouterr().out == NO_WIDGETS + "\n"
