@@ -276,14 +276,13 @@ def _figures_file(made: PreparedView | None) -> Iterator[str]:
     if made is None:
         yield ""
         return
-    import pickle
     import tempfile
 
-    from utilization.files import write_atomic
+    from utilization.packing import write_packed
 
     with tempfile.TemporaryDirectory(prefix="utilization-report-") as folder:  # 0700
         path = Path(folder) / "figures.pickle"
-        write_atomic(path, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+        write_packed(path, made)
         yield str(path)
 
 

@@ -250,7 +250,7 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
 REQUESTS_PER_PASS = 32
 """Reports whose figures one pass over the prepared parts makes (`views_of_parts`): each part
 is read once per pass, and the coordinator holds the parts' figures of this many reports."""
-VIEW = "view"  # a report's figures made of every part: <work>/view-NNNNN.pickle
+VIEW = "view"  # a report's figures made of every part: <work>/view-NNNNN.pickle, packed
 
 
 def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> list[str]:
@@ -278,8 +278,7 @@ def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> li
                 [made[k][1] for _, made in results],
             )
             path = parts.cut.work / f"{VIEW}-{len(files):05d}.pickle"
-            made_view = PreparedView(request, figures, parts.context)
-            write_atomic(path, pickle.dumps(made_view, protocol=pickle.HIGHEST_PROTOCOL))
+            write_packed(path, PreparedView(request, figures, parts.context))
             files.append(str(path))
         del results  # before the next pass
     return files
