@@ -2,8 +2,9 @@
 buffer compressed, the whole checked by a CRC-32 when it is read back.
 
 The parts of a cut data folder (`partitions`) are sequences of records; the datasets a batch
-run prepares in parts (`batch.parts`) are one record after `MAGIC`. A 1M-visit part shrinks
-about 8 times (zstd, level 1) for about the time writing the rest would take.
+run prepares in parts (`batch.parts`) and the figures of a report made in parts
+(`dataset.PreparedView`) are one record after `MAGIC`. A 1M-visit part shrinks about 8 times
+(zstd, level 1) for about the time writing the rest would take.
 """
 
 from __future__ import annotations

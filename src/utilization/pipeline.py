@@ -102,7 +102,7 @@ def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Datas
 @functools.lru_cache(maxsize=2)
 def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
     """A dataset slice or prepared view file, read once per file and modification time."""
-    if is_packed(Path(path)):  # a part's dataset of a batch run in parts, compressed
+    if is_packed(Path(path)):  # written compressed by a run in parts (`packing`)
         held = read_packed(Path(path))
     else:
         with open(path, "rb") as handle:
