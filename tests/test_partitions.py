@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_data import CLIENTS, PROCEDURES, PROVIDERS, auth, run, timed, write_data
-from utilization import export, partitions, views
+from utilization import export, partitions, pipeline, views
 from utilization.exceptions import EnvironmentFault, InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
@@ -637,3 +637,47 @@ def test_parquet_with_categorical_columns_cut_in_small_batches_exports_the_same_
     )
     monkeypatch.setattr(partitions, "BATCH_ROWS", 211)
     _same_in_parts_as_in_memory(folder)
+
+
+def test_validate_in_parts_says_what_validating_the_whole_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`utilization validate --partitions 3`: the same counts, reasons, visits flagged long
+    (one in each of two clients' parts) and rejects.csv as in memory, without loading the
+    data set in this process.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        clients=CLIENTS,
+        procedures=PROCEDURES,
+        authorizations=[
+            auth("A1", "C1", "T1019", "2025-01-01", "2025-12-31", 400),
+            auth("A2", "C3", "T1019", "2025-01-01", "2024-12-31", 10),  # ends before it starts
+        ],
+        visits=[
+            timed("V1", "C1", "T1019", "2025-01-10", 25 * 60),  # long: over 24 hours
+            timed("V2", "C2", "T1019", "2025-01-11", 60),
+            timed("V3", "C3", "T1019", "2025-01-12", 26 * 60),  # long
+            timed("V2", "C3", "T1019", "2025-01-13", 30),  # a repeated visit id
+            timed("V4", "C9", "T1019", "2025-01-14", 30),  # no such client
+        ],
+    )
+    printed = {}
+    for parts in ("0", "3"):
+        out = tmp_path / f"out-{parts}"
+        args = ["validate", "--data", str(folder), "--out", str(out), "--partitions", parts]
+        rc, text, err = run(args)
+        assert rc == 0, err
+        printed[parts] = text.replace(str(out), "OUT")
+        if parts == "0":
+
+            def no_load(*args: object, **kwargs: object) -> None:
+                raise AssertionError("the data set was loaded whole")
+
+            monkeypatch.setattr(pipeline, "load", no_load)
+    assert printed["3"] == printed["0"]
+    assert "2 visit(s) longer than 24 hours flagged" in printed["0"]
+    assert "3 row(s) rejected" in printed["0"]
+    assert "1 × visits.visit_id: duplicate of row 3" in printed["0"]  # V2 on line 3
+    rejects = [(tmp_path / f"out-{p}" / "rejects.csv").read_bytes() for p in ("0", "3")]
+    assert rejects[0] == rejects[1]

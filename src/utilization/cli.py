@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from utilization import threads
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
@@ -21,6 +21,12 @@ from utilization.views import VIEWS
 
 if TYPE_CHECKING:
     from utilization.dataset import PreparedView
+    from utilization.partitions import PartRunner
+
+T = TypeVar("T")
+_PartsWork = Callable[[tuple[Path, int], "PartRunner | None"], T]
+"""What a command does with a data folder cut into parts (`_in_parts`): the folder and the
+number of parts, and what runs them (None: local processes)."""
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 1
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data(validate)
     validate.add_argument("--out", default="reports/validation", help="folder for rejects.csv")
+    _add_parts(validate)
 
     export = sub.add_parser(
         "export", help="figures of a view as JSON, CSV or Excel, without rendering"
@@ -179,12 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from utilization.partitions import checked_in_parts
     from utilization.pipeline import load
     from utilization.rejects import summary_text, write_rejects
 
-    dataset = load(args.data, args.settings)
+    checked = _in_parts(
+        args, args.data, lambda chosen, run: checked_in_parts(chosen, args.settings, run)
+    )
+    dataset, long_visits = checked if checked else (load(args.data, args.settings), None)
     path = write_rejects(dataset, Path(args.out))
-    print(summary_text(dataset))
+    print(summary_text(dataset, long_visits))
     print(f"rejected rows written to {path}")
     return EXIT_OK
 
@@ -194,7 +205,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from utilization.pipeline import load
 
     request = Request.from_cli(args.view, args)
-    made = _in_parts(args, args.data, request)
+    made = _in_parts(args, args.data, _figures_of(args, request))
     view = made.figures if made else views.build_view(load(args.data, args.settings), request)
     out = Path(args.out) if args.out else None
     text = export.write(view, args.format, out, plain_csv=args.plain_csv)
@@ -203,11 +214,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _in_parts(args: argparse.Namespace, source: str, request: Request) -> PreparedView | None:
-    """The request's figures on `source` made in parts (`--partitions`, `--scheduler`, or
-    large data: `partitions.parts_to_cut`), or None when the data is to be loaded in memory.
+def _figures_of(args: argparse.Namespace, request: Request) -> _PartsWork[PreparedView]:
+    """What `_in_parts` does with the parts for a view: the request's figures."""
+    from utilization.partitions import prepared_views
+
+    def made(chosen: tuple[Path, int], run: PartRunner | None) -> PreparedView:
+        return prepared_views(chosen, [request], args.settings, run)[0]
+
+    return made
+
+
+def _in_parts(args: argparse.Namespace, source: str, work: _PartsWork[T]) -> T | None:
+    """`work` done on `source` cut into parts (`--partitions`, `--scheduler`, or large data:
+    `partitions.parts_to_cut`), the parts run locally or on the cluster; None when the data
+    is to be loaded in memory.
     """
-    from utilization.partitions import cuttable, parts_to_cut, prepared_views
+    from utilization.partitions import cuttable, parts_to_cut
 
     if args.partitions is not None and args.partitions < 0:
         msg = f"--partitions must be 0 or more, not {args.partitions}"
@@ -217,7 +239,7 @@ def _in_parts(args: argparse.Namespace, source: str, request: Request) -> Prepar
         raise UsageError(msg)
     if not args.scheduler:
         chosen = parts_to_cut(source, args.partitions)
-        return prepared_views(chosen, [request], args.settings)[0] if chosen else None
+        return work(chosen, None) if chosen else None
     cuttable(source)  # before connecting: a source that cannot be cut is said first
     require("distributed", "dask", "Parts on a Dask cluster")
     from utilization.batch.cluster import connect, part_runner, worker_count
@@ -228,7 +250,7 @@ def _in_parts(args: argparse.Namespace, source: str, request: Request) -> Prepar
         if chosen is None:  # parts_to_cut: never on a cluster
             msg = "internal error: no parts for a cluster"
             raise AssertionError(msg)
-        return prepared_views(chosen, [request], args.settings, part_runner(client))[0]
+        return work(chosen, part_runner(client))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -248,7 +270,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     parameters = request.to_notebook() | {"rejects_href": "rejects.csv", "batch": True}
     converts = "html" in formats or "pdf" in formats
     # Large data: the figures made in parts, of the source as the template names it.
-    made = _in_parts(args, request.data, request)
+    made = _in_parts(args, request.data, _figures_of(args, request))
     # The HTML and PDF helper warms up on the other core while this process loads and runs.
     with (
         _figures_file(made) as figures_file,

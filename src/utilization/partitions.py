@@ -54,6 +54,7 @@ from utilization.dataset import TABLES, VISIT_KEYS, Dataset, PreparedView, plain
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
+from utilization.period import Period
 from utilization.pipeline import REMITTANCES, load
 from utilization.settings import Settings, load_settings
 from utilization.sources import ROW, IrregularCsv, RawSource
@@ -615,8 +616,10 @@ class PartData:
     catalog_rows: dict[str, int] = field(default_factory=dict)
 
 
-def part_data(job: PartJob) -> PartData:
-    """Read, validate and match one part of a cut data folder (see the module's docstring)."""
+def part_data(job: PartJob, matched: bool = True) -> PartData:
+    """Read, validate and (unless not `matched`) match one part of a cut data folder (see
+    the module's docstring).
+    """
     cut_data = job.cut
     _check_reachable(cut_data)
     tables: dict[str, pd.DataFrame] = {}
@@ -634,7 +637,8 @@ def part_data(job: PartJob) -> PartData:
     dataset = validation.validate(raw, job.settings, repeats=cut_data.repeats)
     visit_rows = _accepted_rows(tables.get("visits"), dataset.rejects, "visits")
     del raw, tables
-    dataset = matching.match(dataset)
+    if matched:
+        dataset = matching.match(dataset)
     dataset.derived(VISIT_KEYS, (dataset.visits,), lambda: visit_rows)  # source rows
     cut_tables = dataset.rejects["table"].isin(list(LARGE)).to_numpy()
     counts = dataset.row_counts[dataset.row_counts["table"].isin(list(LARGE)).to_numpy()]
@@ -659,6 +663,53 @@ def part_data(job: PartJob) -> PartData:
         )
         result.catalog_rows = lengths
     return result
+
+
+@dataclass
+class PartChecks:
+    """What validating one part gives (`check_part`): its rejects and row counts of the cut
+    tables, (part 0 only) the catalogs, and how many of its visits are flagged long.
+    """
+
+    index: int
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    catalogs: Dataset | None
+    catalog_rows: dict[str, int]
+    long_visits: int
+
+
+def check_part(job: PartJob) -> PartChecks:
+    """One part of a cut data folder read and validated, not matched (`utilization validate`)."""
+    data = part_data(job, matched=False)
+    visits = data.dataset.visits
+    long_visits = int(visits["long_visit"].sum()) if "long_visit" in visits else 0
+    return PartChecks(
+        job.index, data.rejects, data.counts, data.catalogs, data.catalog_rows, long_visits
+    )
+
+
+def checked_in_parts(
+    chosen: tuple[Path, int],
+    settings: str | Path | Settings | None = None,
+    run: PartRunner | None = None,
+    workers: int | None = None,
+) -> tuple[Dataset, int]:
+    """A data folder cut into parts (`parts_to_cut`) and validated part by part: what the
+    whole data set says apart from its large tables' rows (`whole_context`: catalogs, every
+    reject, row counts) and how many visits are flagged long; no process holds the visits.
+    See `prepared_views` for `run` and `workers`.
+    """
+    folder, parts = chosen
+    today = date.today()
+    request = Request("agency", Period(today, today))  # a job carries one; validating reads none
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings, folder)
+    with work_folder() as work:
+        cut_data = cut(folder, parts, work)
+        jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
+        results = sorted((run or local_runner(workers))(check_part, jobs), key=lambda r: r.index)
+        return whole_context(cut_data, settings, results), sum(r.long_visits for r in results)
 
 
 def run_part(job: PartJob) -> PartFigures:

@@ -9,8 +9,11 @@ from utilization.files import write_atomic
 from utilization.spreadsheets import csv_text
 
 
-def summary_text(dataset: Dataset) -> str:
-    """Rows read, used and rejected per table, then the most common reasons."""
+def summary_text(dataset: Dataset, long_visits: int | None = None) -> str:
+    """Rows read, used and rejected per table, then the most common reasons and the visits
+    flagged long (`long_visits`, counted elsewhere when the dataset holds no visit: data
+    validated in parts, `partitions.checked_in_parts`).
+    """
     lines = [f"source: {dataset.source}", f"{'table':<16}{'read':>10}{'used':>10}{'rejected':>10}"]
     for row in dataset.row_counts.itertuples(index=False):
         lines.append(
@@ -24,7 +27,10 @@ def summary_text(dataset: Dataset) -> str:
         top = reasons.sort_values("count", ascending=False, kind="stable").head(10)
         for row in top.itertuples(index=False):
             lines.append(f"  {row.count:>6,} × {row.table}.{row.column}: {row.reason}")
-    flagged = int(dataset.visits["long_visit"].sum()) if "long_visit" in dataset.visits else 0
+    flagged = long_visits
+    if flagged is None:
+        visits = dataset.visits
+        flagged = int(visits["long_visit"].sum()) if "long_visit" in visits else 0
     if flagged:
         lines.append(
             f"{flagged:,} visit(s) longer than {dataset.settings.long_visit_hours:g} hours flagged"
