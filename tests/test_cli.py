@@ -55,6 +55,24 @@ def test_validate_prints_counts_and_writes_the_rejects(
     ]
 
 
+def test_validate_counts_of_a_state_wide_data_set_stay_apart() -> None:
+    """Counts of tens of millions of rows keep a space between the columns (each column as
+    wide as its largest number and one), as 50M visits need.
+    """
+    from dataclasses import replace
+
+    from utilization.pipeline import load
+    from utilization.rejects import summary_text
+
+    dataset = load("demo")
+    counts = dataset.row_counts.copy()
+    visits = counts["table"].eq("visits").to_numpy()
+    counts.loc[visits, ["rows_read", "rows_used", "rows_rejected"]] = [50_069_844, 50_069_804, 40]
+    lines = summary_text(replace(dataset, row_counts=counts)).splitlines()
+    assert lines[1] == "table" + " " * 11 + f"{'read':>11}{'used':>11}{'rejected':>11}"
+    assert "visits           50,069,844 50,069,804         40" in lines
+
+
 def test_validate_of_a_folder_without_visits_exits_1_with_one_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,10 +14,15 @@ def summary_text(dataset: Dataset, long_visits: int | None = None) -> str:
     flagged long (`long_visits`, counted elsewhere when the dataset holds no visit: data
     validated in parts, `partitions.checked_in_parts`).
     """
-    lines = [f"source: {dataset.source}", f"{'table':<16}{'read':>10}{'used':>10}{'rejected':>10}"]
-    for row in dataset.row_counts.itertuples(index=False):
+    counts = dataset.row_counts
+    # Each number column as wide as its largest number and a space (50,069,844 visits too).
+    width = max([10, *(len(f"{int(n):,}") + 1 for n in counts["rows_read"])])
+    head = f"{'table':<16}{'read':>{width}}{'used':>{width}}{'rejected':>{width}}"
+    lines = [f"source: {dataset.source}", head]
+    for row in counts.itertuples(index=False):
         lines.append(
-            f"{row.table:<16}{row.rows_read:>10,}{row.rows_used:>10,}{row.rows_rejected:>10,}"
+            f"{row.table:<16}{row.rows_read:>{width},}{row.rows_used:>{width},}"
+            f"{row.rows_rejected:>{width},}"
         )
     rejects = dataset.rejects
     total = int(dataset.row_counts["rows_rejected"].sum())
