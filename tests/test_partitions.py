@@ -17,6 +17,7 @@ import re
 import tempfile
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -669,15 +670,41 @@ def test_validate_in_parts_says_what_validating_the_whole_says(
         rc, text, err = run(args)
         assert rc == 0, err
         printed[parts] = text.replace(str(out), "OUT")
-        if parts == "0":
-
-            def no_load(*args: object, **kwargs: object) -> None:
-                raise AssertionError("the data set was loaded whole")
-
-            monkeypatch.setattr(pipeline, "load", no_load)
+        monkeypatch.setattr(pipeline, "load", _refused)  # in parts, after the run in memory
     assert printed["3"] == printed["0"]
     assert "2 visit(s) longer than 24 hours flagged" in printed["0"]
     assert "3 row(s) rejected" in printed["0"]
     assert "1 × visits.visit_id: duplicate of row 3" in printed["0"]  # V2 on line 3
     rejects = [(tmp_path / f"out-{p}" / "rejects.csv").read_bytes() for p in ("0", "3")]
     assert rejects[0] == rejects[1]
+
+
+def test_check_schedule_in_parts_lists_what_the_whole_data_lists(
+    demo_folder: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`utilization check-schedule --partitions 3`: the same scheduled visits that would not
+    be paid (JSON and the terminal's table), the same exit code 3, without loading the data
+    set in this process.
+    """
+    folder = demo_folder(today=date(2026, 2, 16))
+    window = ["--from", "2026-02-17", "--to", "2026-03-31"]
+    printed: dict[str, list[str]] = {}
+    for parts in ("0", "3"):
+        texts = []
+        for fmt in ("json", "table"):
+            args = ["check-schedule", "--data", str(folder), *window, "--format", fmt]
+            rc, text, err = run([*args, "--partitions", parts])
+            assert rc == 3, err
+            texts.append(text)
+        printed[parts] = texts
+        monkeypatch.setattr(pipeline, "load", _refused)
+    assert printed["3"] == printed["0"]
+    listed = json.loads(printed["0"][0])["visits"]
+    assert len(listed) > 10
+    assert printed["0"][1].startswith(
+        f"{len(listed):,} scheduled visit(s) from 2026-02-17 to 2026-03-31 would not be paid"
+    )
+
+
+def _refused(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the data set was loaded whole")

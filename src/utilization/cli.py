@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", default="table", choices=["table", "csv", "json"])
     check.add_argument("--out", help="write to this file instead of standard output")
+    _add_parts(check)
     remit = sub.add_parser(
         "import-835", help="add the payments of X12 835 remittance files to a data folder"
     )
@@ -390,7 +391,7 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     from utilization import export
     from utilization.files import write_atomic
     from utilization.pipeline import load
-    from utilization.schedule import not_paid, schedule_text
+    from utilization.schedule import not_paid, not_paid_named, schedule_text
     from utilization.selection import Selection
     from utilization.spreadsheets import csv_text
 
@@ -399,9 +400,13 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     args.start = start.isoformat()
     args.end = args.end or (start + timedelta(days=CHECK_DAYS)).isoformat()
     request = Request.from_cli("agency", args, today)
-    dataset = load(args.data, args.settings)
-    selection = Selection(dataset, request.period, request.filters, request.balance_date)
-    rows = not_paid(selection)
+    made = _in_parts(args, args.data, _figures_of(args, request))
+    if made is not None and made.figures.schedule is not None:  # the agency view has one
+        rows = not_paid_named(made.figures.schedule, made.context.clients)
+    else:
+        dataset = load(args.data, args.settings)
+        selection = Selection(dataset, request.period, request.filters, request.balance_date)
+        rows = not_paid(selection)
     if args.format == "json":
         body = {
             "from": request.period.start.isoformat(),

@@ -108,8 +108,13 @@ def not_paid(selection: Selection) -> pd.DataFrame:
     """The scheduled visits of `schedule` that would not be paid in full (`not_paid_rows`),
     with the client's name. Grain: one row per visit, in time order.
     """
-    rows = not_paid_rows(schedule(selection)).reset_index(drop=True)
-    names = selection.dataset.clients.set_index("client_id")["client_name"]
+    return not_paid_named(schedule(selection), selection.dataset.clients)
+
+
+def not_paid_named(rows: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
+    """`not_paid` of a `schedule` table (`ViewFigures.schedule` too), names from `clients`."""
+    rows = not_paid_rows(rows).reset_index(drop=True)
+    names = clients.set_index("client_id")["client_name"]
     rows.insert(2, "client_name", rows["client_id"].map(names).astype("str"))
     return rows
 
