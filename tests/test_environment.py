@@ -243,7 +243,8 @@ def test_an_unforeseen_refusal_of_the_machine_is_still_one_message(
         raise OSError(errno.EIO, os.strerror(errno.EIO), "/mnt/share/visits.csv")
 
     monkeypatch.setattr(utilization.pipeline, "load", refused)
-    assert main(["validate", "--data", str(tmp_path)]) == 1
+    data = _folder(tmp_path)  # small: loaded in memory, by `load`
+    assert main(["validate", "--data", str(data)]) == 1
     err = capsys.readouterr().err
     assert err == "utilization validate: /mnt/share/visits.csv: cannot use: Input/output error\n"
 
