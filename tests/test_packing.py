@@ -30,7 +30,7 @@ def data(demo_folder: Callable[..., Path]) -> Path:
     return demo_folder(clients=8, today=date(2026, 11, 23))
 
 
-def test_a_prepared_part_is_packed_smaller_and_read_back_whole(data: Path, tmp_path: Path) -> None:
+def test_a_prepared_part_is_packed_smaller_and_read_back_whole(data: Path) -> None:
     """A batch's prepared part (`prepare_part`) is written packed, at most a third of its
     pickle, and reads back (as a report's data slice too) with the same frames and its
     visits' rows in the whole data set.

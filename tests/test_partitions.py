@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_data import CLIENTS, PROCEDURES, PROVIDERS, auth, run, timed, write_data
-from utilization import export, partitions, pipeline, views
+from utilization import export, packing, partitions, pipeline, views
 from utilization.exceptions import EnvironmentFault, InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
@@ -597,7 +597,7 @@ def test_a_part_file_not_as_the_cut_wrote_it_is_said_with_its_path(tmp_path: Pat
     path = partitions.part_file(tmp_path, "visits", 0)
     whole = path.read_bytes()
     assert len(partitions._read_part(path, 150)) == 150
-    first = partitions._HEADER.size + partitions._HEADER.unpack_from(whole)[0]  # one batch
+    first = packing.HEADER.size + packing.HEADER.unpack_from(whole)[0]  # one batch
     flipped = bytearray(whole)
     flipped[first // 2] ^= 0xFF
     for damaged, why in [
@@ -606,7 +606,7 @@ def test_a_part_file_not_as_the_cut_wrote_it_is_said_with_its_path(tmp_path: Pat
         (whole[:first], "it holds 100 of the 150 rows written"),
         (b"", "it is empty"),
         (bytes(flipped), "its bytes changed"),
-        (partitions._HEADER.pack(4, zlib.crc32(b"junk")) + b"junk", "it cannot be read back"),
+        (packing.HEADER.pack(4, zlib.crc32(b"junk")) + b"junk", "it cannot be read back"),
     ]:
         path.write_bytes(damaged)
         said = f"the part {path} is not as the cut wrote it: was the work folder changed? ({why})"

@@ -9,11 +9,13 @@ run prepares in parts (`batch.parts`) and the figures of a report made in parts
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -69,18 +71,30 @@ def read_packed(path: Path) -> Any:
     """The object `write_packed` wrote to `path`; InputError when the file is not as it was
     written (cut short, changed), OSError when it cannot be read.
     """
-    data = path.read_bytes()
     changed = f"{path} is not as this run wrote it: was it changed?"
-    start = len(MAGIC) + HEADER.size
-    if not data.startswith(MAGIC) or len(data) < start:
+    with path.open("rb") as handle:
+        found = list(records(handle, changed)) if handle.read(len(MAGIC)) == MAGIC else []
+    if len(found) != 1:
         raise InputError(f"{changed} (it is cut short or not a packed file)")
-    size, check = HEADER.unpack_from(data, len(MAGIC))
-    record = data[start:]
-    if len(record) != size:
-        raise InputError(f"{changed} (it is cut short)")
-    if zlib.crc32(record) != check:
-        raise InputError(f"{changed} (its bytes changed)")
-    try:
-        return unpacked(record, pa.Codec(CODEC))
-    except (pickle.UnpicklingError, EOFError, pa.ArrowException, ValueError):
-        raise InputError(f"{changed} (it cannot be read back)") from None
+    return found[0]
+
+
+def records(handle: BinaryIO, changed: str) -> Iterator[Any]:
+    """The objects of the records (`packed`) from the handle's position to the file's end;
+    InputError `changed` followed by why, when a record is cut short, changed or cannot be
+    read back.
+    """
+    codec = pa.Codec(CODEC)
+    end = os.fstat(handle.fileno()).st_size
+    while head := handle.read(HEADER.size):
+        size, check = HEADER.unpack(head) if len(head) == HEADER.size else (end + 1, 0)
+        if size > end - handle.tell():
+            raise InputError(f"{changed} (it is cut short)")
+        record = handle.read(size)
+        if zlib.crc32(record) != check:
+            raise InputError(f"{changed} (its bytes changed)")
+        try:
+            value = unpacked(record, codec)
+        except (pickle.UnpicklingError, EOFError, pa.ArrowException, OSError, ValueError):
+            raise InputError(f"{changed} (it cannot be read back)") from None
+        yield value

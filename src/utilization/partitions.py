@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import shutil
 import sys
 import tempfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -518,7 +516,7 @@ def _payment_parts(frame: pd.DataFrame, visits: _Lookup | None) -> npt.NDArray[n
 
 class _Writers:
     """The part files of one table, each a sequence of frames (exact dtypes), each pickled
-    and compressed (`_packed`).
+    and compressed (`packing.packed`).
 
     A batch is written by a thread of its own while the next one is read and placed (Arrow's
     take, the compression and the file writes let the interpreter go): one batch at a time
@@ -574,23 +572,10 @@ class _Writers:
             for i, handle in enumerate(self.handles)
             if bounds[i] < bounds[i + 1] or handle.tell() == 0
         ]
-        packed = threads.together([partial(_packed, rows) for _, rows in written], len(frame))
+        work = [partial(packing.packed, rows) for _, rows in written]
+        packed = threads.together(work, len(frame))
         for (handle, _), data in zip(written, packed, strict=True):
             handle.write(data)
-
-
-_HEADER = packing.HEADER  # before each record of a part file (`packing.packed`)
-
-
-def _packed(frame: pd.DataFrame) -> bytes:
-    """One frame of a part file: `packing.HEADER`, then its record (`packing.packed`)."""
-    return packing.packed(frame)
-
-
-def _unpacked(record: bytes, codec: pa.Codec) -> pd.DataFrame:
-    """The frame of a record of `_packed`."""
-    frame: pd.DataFrame = packing.unpacked(record, codec)
-    return frame
 
 
 def part_file(work: Path, table: str, index: int) -> Path:
@@ -743,27 +728,14 @@ def _read_part(path: Path, rows: int | None = None) -> pd.DataFrame:
     """A part's rows of one table, with the columns and dtypes of the whole table as read;
     InputError when the file is not what the cut wrote (`rows`: how many it wrote).
     """
-    frames: list[pd.DataFrame] = []
     try:
         handle = path.open("rb")  # written by this module's cut, in a private folder
     except OSError as exc:
         msg = f"cannot read the part {path} ({exc.strerror}): {_SHARED}"
         raise InputError(msg) from None
-    codec = pa.Codec(packing.CODEC)
     changed = f"the part {path} is not as the cut wrote it: was the work folder changed?"
     with handle:
-        end = os.fstat(handle.fileno()).st_size
-        while head := handle.read(_HEADER.size):
-            size, check = _HEADER.unpack(head) if len(head) == _HEADER.size else (end + 1, 0)
-            if size > end - handle.tell():
-                raise InputError(f"{changed} (it is cut short)")
-            record = handle.read(size)
-            if zlib.crc32(record) != check:
-                raise InputError(f"{changed} (its bytes changed)")
-            try:
-                frames.append(_unpacked(record, codec))
-            except (pickle.UnpicklingError, EOFError, pa.ArrowException, OSError, ValueError):
-                raise InputError(f"{changed} (it cannot be read back)") from None
+        frames: list[pd.DataFrame] = list(packing.records(handle, changed))  # `_Writers`
     if not frames:
         raise InputError(f"{changed} (it is empty)")
     found = sum(len(f) for f in frames)
