@@ -765,19 +765,25 @@ def _accepted_rows(
 def combine(
     cut_data: Cut, settings: Settings, requests: Sequence[Request], results: Sequence[PartFigures]
 ) -> list[PreparedView]:
-    """The views of the whole data set from its parts' figures (`views.view_of_parts`), in
-    the context of `whole_context`, one per request (those the parts' jobs asked for).
+    """The views of the whole data set from its parts' figures, in the context of
+    `whole_context`, one per request (those the parts' jobs asked for).
     """
     context = whole_context(cut_data, settings, results)
+    return put_together(context, requests, [r.made for r in results])
+
+
+def put_together(
+    context: Dataset,
+    requests: Sequence[Request],
+    made: Sequence[list[tuple[dict[str, Any], date | None]]],
+) -> list[PreparedView]:
+    """The view of each request from what each part made of it (`made`, in part order: per
+    request its `views.view_parts`), with the whole data set's `context` (`views.view_of_parts`).
+    """
     return [
         PreparedView(
             request,
-            views.view_of_parts(
-                context,
-                request,
-                [r.made[k][0] for r in results],
-                [r.made[k][1] for r in results],
-            ),
+            views.view_of_parts(context, request, [m[k][0] for m in made], [m[k][1] for m in made]),
             context,
         )
         for k, request in enumerate(requests)

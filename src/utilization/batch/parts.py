@@ -39,7 +39,7 @@ import pandas as pd
 
 from utilization import views
 from utilization.batch.plan import ParameterSet, active_ids
-from utilization.dataset import Dataset, PreparedView
+from utilization.dataset import Dataset
 from utilization.exceptions import InputError, UsageError
 from utilization.files import write_atomic
 from utilization.packing import read_packed, write_packed
@@ -54,6 +54,7 @@ from utilization.partitions import (
     part_data,
     part_file,
     parts_for,
+    put_together,
     whole_context,
     work_folder,
 )
@@ -226,16 +227,12 @@ def part_slice(dataset_file: str, whole_file: str) -> str:
             return _made[key]
         path = Path(dataset_file).with_name(f"{SLICE}.pickle")
         if not path.is_file():
+            dataset = _prepared_part(Path(dataset_file))
             try:
-                dataset = read_packed(Path(dataset_file))  # written by prepare_part
                 with open(whole_file, "rb") as handle:
                     whole = pickle.load(handle)
             except OSError as exc:
-                msg = (
-                    f"cannot read the part {dataset_file} ({exc.strerror}); on a cluster the "
-                    "workers must reach the coordinator's TMPDIR (a shared folder)"
-                )
-                raise InputError(msg) from None
+                raise InputError(_unreachable(whole_file, exc)) from None
             dataset = replace(
                 dataset,
                 rejects=whole["rejects"],
@@ -270,17 +267,13 @@ def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> li
             for i in range(parts.cut.parts)
         ]
         results = sorted(run(figures_of_part, jobs), key=lambda r: r[0])
-        for k, request in enumerate(jobs[0].requests):
-            figures = views.view_of_parts(
-                parts.context,
-                request,
-                [made[k][0] for _, made in results],
-                [made[k][1] for _, made in results],
-            )
+        made = put_together(parts.context, jobs[0].requests, [m for _, m in results])
+        del results
+        for view in made:
             path = parts.cut.work / f"{VIEW}-{len(files):05d}.pickle"
-            write_packed(path, PreparedView(request, figures, parts.context))
+            write_packed(path, view)
             files.append(str(path))
-        del results  # before the next pass
+        del made  # before the next pass
     return files
 
 
@@ -288,13 +281,23 @@ def figures_of_part(job: PartJob) -> tuple[int, list[tuple[dict[str, Any], date 
     """The figures of each of the job's requests (`views.view_parts`) of its prepared part's
     dataset (`prepare_part`), with the part's number.
     """
-    path = part_file(job.cut.work, DATASET, job.index)
-    try:
-        dataset = read_packed(path)  # written by prepare_part
-    except OSError as exc:
-        msg = (
-            f"cannot read the part {path} ({exc.strerror}); on a cluster the workers must "
-            "reach the coordinator's TMPDIR (a shared folder)"
-        )
-        raise InputError(msg) from None
+    dataset = _prepared_part(part_file(job.cut.work, DATASET, job.index))
     return job.index, [views.view_parts(dataset, request) for request in job.requests]
+
+
+def _prepared_part(path: Path) -> Dataset:
+    """A part's dataset as `prepare_part` wrote it; InputError saying what the workers must
+    reach when it cannot be read.
+    """
+    try:
+        dataset: Dataset = read_packed(path)
+    except OSError as exc:
+        raise InputError(_unreachable(path, exc)) from None
+    return dataset
+
+
+def _unreachable(path: str | Path, exc: OSError) -> str:
+    return (
+        f"cannot read the part {path} ({exc.strerror}); on a cluster the workers must reach "
+        "the coordinator's TMPDIR (a shared folder)"
+    )
