@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_data import CLIENTS, PROCEDURES, PROVIDERS, auth, run, timed, write_data
-from utilization import export, packing, partitions, pipeline, views
+from utilization import export, packing, partitions, pipeline, schedule, views
 from utilization.exceptions import EnvironmentFault, InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
@@ -704,6 +704,37 @@ def test_check_schedule_in_parts_lists_what_the_whole_data_lists(
     assert printed["0"][1].startswith(
         f"{len(listed):,} scheduled visit(s) from 2026-02-17 to 2026-03-31 would not be paid"
     )
+
+
+def test_check_schedule_in_parts_makes_only_the_schedule(
+    demo_folder: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In parts, `check-schedule` makes no figure of a view besides the scheduled visits
+    (`partitions.schedule_in_parts`): the rows are those of the whole data set, with a
+    client's filter too; a client not in the catalog is refused as the views refuse it.
+    """
+    folder = demo_folder(today=date(2026, 2, 16))
+    period = Period(date(2026, 2, 17), date(2026, 3, 31))
+    dataset = load(folder)
+    whole = views.build_view(dataset, Request("agency", period, Filters(), date(2026, 2, 16)))
+    assert whole.schedule is not None
+    expected = schedule.not_paid_named(whole.schedule, dataset.clients)
+    one = str(expected["client_id"].iloc[0])
+    of_one = expected[expected["client_id"].eq(one).to_numpy()].reset_index(drop=True)
+    monkeypatch.setattr(views, "view_parts", _refused)  # the parts run in this process
+    monkeypatch.setattr(views, "view_of_parts", _refused)
+    found = partitions.schedule_in_parts(
+        (folder, 3), Request("agency", period, Filters(), date(2026, 2, 16)), workers=1
+    )
+    assert len(found) > 10
+    pd.testing.assert_frame_equal(found, expected)
+    filtered = Request("agency", period, Filters(clients=(one,)), date(2026, 2, 16))
+    found = partitions.schedule_in_parts((folder, 3), filtered, workers=1)
+    assert 0 < len(found) < len(expected)
+    pd.testing.assert_frame_equal(found, of_one)
+    unknown = Request("agency", period, Filters(clients=("NOBODY",)), date(2026, 2, 16))
+    with pytest.raises(InputError, match="NOBODY"):
+        partitions.schedule_in_parts((folder, 3), unknown, workers=1)
 
 
 def _refused(*args: object, **kwargs: object) -> None:

@@ -20,6 +20,8 @@ from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
 from utilization.views import VIEWS
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from utilization.dataset import PreparedView
     from utilization.partitions import PartRunner
 
@@ -225,6 +227,18 @@ def _figures_of(args: argparse.Namespace, request: Request) -> _PartsWork[Prepar
     return made
 
 
+def _not_paid_of(args: argparse.Namespace, request: Request) -> _PartsWork[pd.DataFrame]:
+    """What `_in_parts` does with the parts for `check-schedule`: only the scheduled visits
+    that would not be paid (`partitions.schedule_in_parts`), no other figure.
+    """
+    from utilization.partitions import schedule_in_parts
+
+    def made(chosen: tuple[Path, int], run: PartRunner | None) -> pd.DataFrame:
+        return schedule_in_parts(chosen, request, args.settings, run)
+
+    return made
+
+
 def _in_parts(args: argparse.Namespace, source: str, work: _PartsWork[T]) -> T | None:
     """`work` done on `source` cut into parts (`--partitions`, `--scheduler`, or large data:
     `partitions.parts_to_cut`), the parts run locally or on the cluster; None when the data
@@ -391,7 +405,7 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     from utilization import export
     from utilization.files import write_atomic
     from utilization.pipeline import load
-    from utilization.schedule import not_paid, not_paid_named, schedule_text
+    from utilization.schedule import not_paid, schedule_text
     from utilization.selection import Selection
     from utilization.spreadsheets import csv_text
 
@@ -400,10 +414,8 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     args.start = start.isoformat()
     args.end = args.end or (start + timedelta(days=CHECK_DAYS)).isoformat()
     request = Request.from_cli("agency", args, today)
-    made = _in_parts(args, args.data, _figures_of(args, request))
-    if made is not None and made.figures.schedule is not None:  # the agency view has one
-        rows = not_paid_named(made.figures.schedule, made.context.clients)
-    else:
+    rows = _in_parts(args, args.data, _not_paid_of(args, request))
+    if rows is None:
         dataset = load(args.data, args.settings)
         selection = Selection(dataset, request.period, request.filters, request.balance_date)
         rows = not_paid(selection)

@@ -15,6 +15,8 @@ clients, so a data folder can be cut into parts that each hold whole clients:
     view_figures(...)             the parts' figures put together (`views.view_of_parts`):
                                   rejects by table and row, row counts added up, the view's
                                   frames in the order of the whole
+    schedule_in_parts(...)        `check-schedule`: only the scheduled visits that would not
+                                  be paid, from each part (`schedule_part`), in time order
 
 The result is the `ViewFigures` of `build_view` on the whole data set, to the last bit
 (`tests/test_partitions.py`). Parts run one after the other, on local worker processes, or on
@@ -47,13 +49,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization import matching, packing, sources, threads, validation, views
+from utilization import matching, packing, schedule, sources, threads, validation, views
 from utilization.dataset import TABLES, VISIT_KEYS, Dataset, PreparedView, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
 from utilization.parameters import Request
 from utilization.period import Period
 from utilization.pipeline import REMITTANCES, load
+from utilization.selection import Selection
 from utilization.settings import Settings, load_settings
 from utilization.sources import ROW, IrregularCsv, RawSource
 
@@ -695,6 +698,62 @@ def checked_in_parts(
         jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
         results = sorted((run or local_runner(workers))(check_part, jobs), key=lambda r: r.index)
         return whole_context(cut_data, settings, results), sum(r.long_visits for r in results)
+
+
+@dataclass
+class PartSchedule:
+    """What one part gives `utilization check-schedule`: its scheduled billable visits of the
+    job's request that would not be paid in full (`schedule.schedule_rows`, in the part's time
+    order), with what `whole_context` reads (see `PartData`).
+    """
+
+    index: int
+    not_paid: pd.DataFrame
+    rejects: pd.DataFrame
+    counts: pd.DataFrame
+    catalogs: Dataset | None
+    catalog_rows: dict[str, int]
+
+
+def schedule_part(job: PartJob) -> PartSchedule:
+    """One part of a cut data folder read, validated and matched: only its schedule's rows
+    that would not be paid (no other figure of a view is made).
+    """
+    data = part_data(job)
+    request = job.request
+    selection = Selection(
+        data.dataset, request.period, request.filters, request.balance_date, request.basis
+    )
+    rows = schedule.schedule_rows(selection)
+    rows = rows[rows["schedule_status"].ne(schedule.FITS).to_numpy()].reset_index(drop=True)
+    return PartSchedule(
+        job.index, rows, data.rejects, data.counts, data.catalogs, data.catalog_rows
+    )
+
+
+def schedule_in_parts(
+    chosen: tuple[Path, int],
+    request: Request,
+    settings: str | Path | Settings | None = None,
+    run: PartRunner | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """`schedule.not_paid` of the request on a data folder cut into parts (`parts_to_cut`):
+    the scheduled visits that would not be paid in full, with the clients' names, in the
+    order of the whole; no process holds the visits. See `prepared_views` for `run` and
+    `workers`.
+    """
+    folder, parts = chosen
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings, folder)
+    with work_folder() as work:
+        cut_data = cut(folder, parts, work)
+        jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
+        results = sorted((run or local_runner(workers))(schedule_part, jobs), key=lambda r: r.index)
+        context = whole_context(cut_data, settings, results)
+    views.checked(context, request)  # its clients and procedure codes are in the catalogs
+    rows = schedule.schedule_of([r.not_paid for r in results])
+    return schedule.not_paid_named(rows, context.clients)
 
 
 def run_part(job: PartJob) -> PartFigures:
