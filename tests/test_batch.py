@@ -438,3 +438,42 @@ def test_the_same_batch_runs_on_a_dask_cluster(
         mine = (result.folder / "client" / name).read_text()
         local = (first.folder / "client" / name).read_text()
         assert CELL_ID.sub("", mine) == CELL_ID.sub("", local)
+
+
+@pytest.mark.slow
+def test_a_cluster_worker_removes_the_slices_it_wrote(tmp_path: Path) -> None:
+    """A source that cannot be cut (here the built-in demo) reaches a cluster worker as slices
+    of the data set, one file per task in the worker's temporary folder: each is removed once
+    the task's reports are made, so that a worker serving batch after batch does not fill it.
+    """
+    from distributed import LocalCluster
+
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
+    spec = parameter_set(
+        {
+            "name": "q",
+            "view": "client",
+            "period": "2026-Q1",
+            "data": "demo",
+            "clients": ["C0001", "C0002", "C0003"],
+            "formats": ["html"],
+            "out": str(tmp_path / "out"),
+        }
+    )
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"TMPDIR": str(worker_tmp)},  # the worker process's temporary folder
+    ) as cluster:
+        result = run_batch(spec, scheduler=cluster.scheduler_address)
+    assert sorted((r.subject, r.status) for r in result.records) == [
+        ("C0001", "ok"),
+        ("C0002", "ok"),
+        ("C0003", "ok"),
+    ]
+    slices = worker_tmp / f"utilization-slices-{os.getuid()}"
+    assert slices.is_dir()  # the worker wrote its slices there ...
+    assert sorted(slices.iterdir()) == []  # ... and removed them

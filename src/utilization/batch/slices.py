@@ -53,8 +53,10 @@ def to_bytes(dataset: Dataset) -> bytes:
 
 
 def materialize(data: bytes, folder: Path | None = None) -> str:
-    """Write slice bytes once to the worker's temporary folder; return the path to pass as
-    the notebooks' `data_slice` parameter (read by `pipeline.load_cached`).
+    """Write slice bytes to the worker's temporary folder; return the path to pass as the
+    notebooks' `data_slice` parameter (read by `pipeline.load_cached`). The file is this
+    process's own (its name holds the bytes' hash and the process id): the task that wrote it
+    removes it once its reports are made (`workers.run_task`).
 
     The default folder, in the shared temporary folder, is this user's own: made 0700, and
     used only when it is a real folder owned by this user that nobody else can write (a
@@ -63,7 +65,7 @@ def materialize(data: bytes, folder: Path | None = None) -> str:
     folder = folder or private_folder(
         Path(tempfile.gettempdir()) / f"utilization-slices-{os.getuid()}"
     )
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIX}"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}-{os.getpid()}{SUFFIX}"
     if not path.is_file():
         write_atomic(path, data)
     return str(path)

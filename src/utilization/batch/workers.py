@@ -101,6 +101,11 @@ def run_task(task: Task) -> list[ReportRecord]:
         from utilization.batch.slices import materialize
 
         data = materialize(task.slice_bytes)
+        try:
+            with _lock:
+                return [_render(job, task, data) for job in task.jobs]
+        finally:  # the task's own file: its reports are made
+            Path(data).unlink(missing_ok=True)
     elif task.figures is not None:
         data = task.figures
     elif task.part is not None:
