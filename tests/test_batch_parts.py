@@ -29,6 +29,8 @@ from utilization.settings import load_settings
 TODAY = date(2026, 11, 23)
 ACTIVE_CODES = "H2014 HI, H2023 HQ, H2023 U1, NB TRAVEL, T1001, T1005, T1019 U3, T2017, T2021 U4"
 """The procedure codes with an authorization or a visit in 2026-Q4 (`data`)."""
+ACTIVE_PROVIDERS = ", ".join(f"P{n:03d}" for n in range(1, 25) if n != 15)
+"""The fieldworkers with a visit in 2026-Q4 (`data`): all but P015."""
 CELL_ID = re.compile(r'id="cell-id=[0-9a-f]+"')  # papermill's injected cell gets a random id
 
 
@@ -116,12 +118,17 @@ def test_a_large_folder_goes_in_parts_by_itself(
 
 @pytest.mark.parametrize(
     ("view", "reports"),
-    [("agency", ["agency"]), ("procedure", ACTIVE_CODES.split(", "))],
+    [
+        ("agency", ["agency"]),
+        ("procedure", ACTIVE_CODES.split(", ")),
+        ("provider", ACTIVE_PROVIDERS.split(", ")),
+    ],
 )
 def test_reports_of_other_views_are_drawn_from_the_figures_of_the_parts(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, view: str, reports: list[str]
 ) -> None:
-    """An agency set and a set of the active procedure codes, cut into 3 parts: every
+    """An agency set, a set of the active procedure codes and one of the active fieldworkers
+    (whose approved units and balances read beyond their own visits), cut into 3 parts: every
     report's figures are made of all 3 parts and put together (`views_of_parts`), and each
     page equals the page of the run on the whole data set, with the same key figures and
     rejects; this process never loads the whole data set.
@@ -130,7 +137,7 @@ def test_reports_of_other_views_are_drawn_from_the_figures_of_the_parts(
     that would not be paid): each part's visits keep their rows in the whole data set, also
     once the part is written and read back (`Dataset.__getstate__`).
     """
-    spec = {"view": view, "procedures": "active"}
+    spec = {"view": view, "procedures": "active", "providers": "active"}
     whole = run_batch(spec_for(data, tmp_path / "whole", **spec), workers=1, partitions=0)
     _no_whole_load(monkeypatch)
     result = run_batch(spec_for(data, tmp_path / "parts", **spec), workers=1, partitions=3)
