@@ -13,13 +13,15 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pytest
 import yaml
 
+from contract_data import run
 from test_remittance_pipeline import _folder
 from utilization import files
 from utilization.cli import main
@@ -299,3 +301,53 @@ def test_a_fifo_or_a_folder_in_remittances_is_reported_never_opened(
          "835 file not read: a FIFO, socket or device, not an 835 file; put 835 files directly "
          "in the folder"),
     ]  # fmt: skip
+
+
+def test_a_folder_too_large_for_memory_is_refused_before_it_is_read(
+    demo_folder: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading a data folder whole when its visits need more memory than the machine has
+    available (`pipeline.check_fits`): one message with the figures and what to do, exit 1,
+    instead of the system ending the process; exactly as much as is available is enough.
+    """
+    import pandas as pd
+
+    from utilization import load, pipeline
+    from utilization.exceptions import EnvironmentFault
+
+    folder = demo_folder(today=date(2026, 2, 16), fmt="parquet")
+    visits = len(pd.read_parquet(folder / "visits.parquet"))
+    monkeypatch.setattr(pipeline, "BYTES_PER_VISIT", 1_000_000)  # 1 MB a visit
+    monkeypatch.setattr(pipeline, "_available_memory", lambda: visits * 1_000_000 - 1)
+    reads: list[object] = []
+    monkeypatch.setattr(pipeline.sources, "read_source", lambda *a: reads.append(a))
+    expected = (
+        f"{folder / 'visits.parquet'}: about {visits:,} visits; held whole in memory they need "
+        f"about {visits / 1000:.1f} GB and this machine has {visits / 1000:.1f} GB available. "
+        "The commands `export`, `report`, `batch`, `validate` and `check-schedule` cut such a "
+        "folder into parts by client by themselves (do not give --partitions 0); the dashboard "
+        "and `utilization.load` hold it whole: give them a smaller extract (fewer months or "
+        "clients)"
+    )
+    rc, out, err = run(["export", "agency", "--data", str(folder), *PERIOD, "--partitions", "0"])
+    assert (rc, out) == (1, "")
+    assert err == f"utilization export: {expected}\n"
+    with pytest.raises(EnvironmentFault) as caught:
+        load(folder)
+    assert str(caught.value) == expected
+    assert reads == []  # refused before any table was read
+    monkeypatch.setattr(pipeline, "_available_memory", lambda: visits * 1_000_000)
+    pipeline.check_fits(folder)  # just enough
+    monkeypatch.undo()  # the real figures: the demo folder fits this machine
+    counts = load(folder).row_counts.set_index("table")
+    assert counts.loc["visits", "rows_read"] == visits
+
+
+def test_the_memory_available_is_read_from_the_system() -> None:
+    """`MemAvailable` of /proc/meminfo, within the machine's total memory."""
+    from utilization.pipeline import _available_memory
+
+    available = _available_memory()
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert available is not None
+    assert 0 < available <= total

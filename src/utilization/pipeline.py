@@ -11,11 +11,14 @@ from pathlib import Path
 
 from utilization import matching, sources, validation
 from utilization.dataset import Dataset, PreparedView
-from utilization.exceptions import InputError
+from utilization.exceptions import EnvironmentFault, InputError
 from utilization.packing import is_packed, read_packed
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
 REMITTANCES = "remittances"  # a data folder's subfolder of 835 files, read with the data
+BYTES_PER_VISIT = 600
+"""Peak resident memory per visit of a data set loaded whole and a view made of it (10M demo
+visits: 5.87 GB measured, benchmarks/README.md), for `check_fits`."""
 
 
 def load(source: str | Path, settings: Settings | Path | str | None = None) -> Dataset:
@@ -25,6 +28,7 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
     `utilization.toml` (if any) and otherwise the defaults. A data folder's `remittances/`
     subfolder of X12 835 files adds their payments (`remittance.with_remittances`).
     """
+    check_fits(source)
     raw = sources.read_source(source)
     if not isinstance(settings, Settings):
         settings = load_settings(settings, raw.data_dir)
@@ -37,6 +41,54 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
 
         dataset = with_remittances(dataset, data_dir / REMITTANCES)
     return matching.match(dataset)
+
+
+def check_fits(source: str | Path) -> None:
+    """EnvironmentFault, before anything is read, when a data folder's visits held whole in
+    memory (`BYTES_PER_VISIT` each) need more than this machine has available (`MemAvailable`
+    and the process's cgroup limit), rather than the system ending the process when memory
+    runs out. Sources whose rows are not counted ahead (a workbook, a database, the demo)
+    and systems that do not say what is available are not checked.
+    """
+    path = sources.on_disk(source)
+    if path is None or not path.is_dir():
+        return
+    visits = sources.folder_tables(path).get("visits")
+    available = _available_memory()
+    if visits is None or available is None:
+        return
+    rows = sources.table_rows(visits)
+    need = rows * BYTES_PER_VISIT
+    if need > available:
+        msg = (
+            f"{visits}: about {rows:,} visits; held whole in memory they need about "
+            f"{need / 1e9:.1f} GB and this machine has {available / 1e9:.1f} GB available. "
+            "The commands `export`, `report`, `batch`, `validate` and `check-schedule` cut such "
+            "a folder into parts by client by themselves (do not give --partitions 0); the "
+            "dashboard and `utilization.load` hold it whole: give them a smaller extract "
+            "(fewer months or clients)"
+        )
+        raise EnvironmentFault(msg)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory this process may still take: the system's `MemAvailable`, less when
+    its cgroup (a container's limit) leaves less; None when the system does not say.
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="ascii").strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text(encoding="ascii").strip()
+    except OSError:
+        return available
+    if limit.isdigit() and used.isdigit():
+        available = min(available, max(int(limit) - int(used), 0))
+    return available
 
 
 def source_files(source: str | Path, settings: str | Path | None = None) -> list[Path]:
