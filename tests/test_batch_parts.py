@@ -22,6 +22,7 @@ from utilization.batch import parts as batch_parts
 from utilization.batch.parts import parts_wanted
 from utilization.batch.plan import ParameterSet, parameter_set
 from utilization.cli import main
+from utilization.dataset import Dataset, PreparedFigures
 from utilization.exceptions import EnvironmentFault, InputError, UsageError, UtilizationError
 from utilization.partitions import PartJob, cut, part_data, work_folder
 from utilization.settings import load_settings
@@ -140,7 +141,22 @@ def test_reports_of_other_views_are_drawn_from_the_figures_of_the_parts(
     spec = {"view": view, "procedures": "active", "providers": "active"}
     whole = run_batch(spec_for(data, tmp_path / "whole", **spec), workers=1, partitions=0)
     _no_whole_load(monkeypatch)
+    written: list[tuple[str, object]] = []
+
+    def write_packed(path: Path, value: object, **options: Any) -> None:
+        written.append((path.name, value))
+        packed(path, value, **options)
+
+    packed = batch_parts.write_packed
+    monkeypatch.setattr(batch_parts, "write_packed", write_packed)
     result = run_batch(spec_for(data, tmp_path / "parts", **spec), workers=1, partitions=3)
+    # The reports' figures each in a file of their own, naming the one context they share.
+    contexts = [(n, v) for n, v in written if n == batch_parts.CONTEXT]
+    figures = [v for n, v in written if n.startswith(f"{batch_parts.VIEW}-")]
+    assert len(contexts) == 1 and isinstance(contexts[0][1], Dataset)
+    assert len(figures) == len(reports)
+    assert all(isinstance(f, PreparedFigures) for f in figures)
+    assert {Path(f.context_file).name for f in figures} == {batch_parts.CONTEXT}
     assert [(r.subject or r.view, r.status) for r in result.records] == [(r, "ok") for r in reports]
     assert [r.subject for r in whole.records] == [r.subject for r in result.records]
     assert _pages(result, view) == _pages(whole, view)
@@ -398,3 +414,28 @@ def test_a_part_failing_on_the_cluster_cancels_the_others_and_says_why(
     with pytest.raises(EnvironmentFault, match="more parts"):
         list(run(lambda job: job, [0, 1, 2]))  # type: ignore[arg-type, list-item]
     assert len(client.cancelled) == 3
+
+
+def test_figures_whose_context_cannot_be_read_say_so(tmp_path: Path) -> None:
+    """A report's figures file naming a context file that is gone (or is not a data set):
+    an InputError naming both files, never a report without its context.
+    """
+    from utilization.packing import write_packed
+    from utilization.parameters import Request
+    from utilization.period import Filters, Period
+
+    request = Request("agency", Period(date(2026, 10, 1), date(2026, 12, 31)), Filters(), TODAY)
+    context = tmp_path / "context.pickle"
+    figures = tmp_path / "view-00000.pickle"
+    write_packed(figures, PreparedFigures(request, None, str(context)))  # type: ignore[arg-type]
+    with pytest.raises(InputError) as caught:
+        pipeline.prepared_slice(str(figures))
+    assert str(caught.value) == (
+        f"{figures}: cannot read the context it names, {context} (No such file or directory)"
+    )
+    write_packed(context, request)  # not a data set
+    with pytest.raises(InputError) as caught:
+        pipeline.prepared_slice(str(figures))
+    assert str(caught.value) == (
+        f"{context} is not a dataset slice or a view's figures written by a batch run"
+    )

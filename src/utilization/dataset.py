@@ -264,3 +264,16 @@ class PreparedView:
     request: Request
     figures: ViewFigures
     context: Dataset
+
+
+@dataclass(frozen=True)
+class PreparedFigures:
+    """A `PreparedView` written without its context, which `context_file` holds (a `Dataset`
+    written once, `packing`): a batch's reports made in parts share one context instead of
+    each file carrying its own copy of the catalogs. Read back as a `PreparedView`
+    (`pipeline.load_cached`, `pipeline.prepared_slice`).
+    """
+
+    request: Request
+    figures: ViewFigures
+    context_file: str

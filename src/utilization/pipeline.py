@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from utilization import matching, sources, validation
-from utilization.dataset import Dataset, PreparedView
+from utilization.dataset import Dataset, PreparedFigures, PreparedView
 from utilization.exceptions import EnvironmentFault, InputError
 from utilization.packing import is_packed, read_packed
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
@@ -151,14 +151,28 @@ def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Datas
     return load(source, settings or None)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
-    """A dataset slice or prepared view file, read once per file and modification time."""
+    """A dataset slice or prepared view file, read once per file and modification time; a
+    view written without its context (`PreparedFigures`) with the context its file names,
+    read once for all the views that share it.
+    """
     if is_packed(Path(path)):  # written compressed by a run in parts (`packing`)
         held = read_packed(Path(path))
     else:
         with open(path, "rb") as handle:
             held = pickle.load(handle)  # written by this package's own batch run or report
+    if isinstance(held, PreparedFigures):
+        file = held.context_file
+        try:
+            context = _read_slice(file, Path(file).stat().st_mtime_ns)
+        except OSError as exc:
+            msg = f"{path}: cannot read the context it names, {file} ({exc.strerror})"
+            raise InputError(msg) from None
+        if not isinstance(context, Dataset):
+            msg = f"{path}: the context it names, {file}, is not a data set"
+            raise InputError(msg)
+        held = PreparedView(held.request, held.figures, context)
     if not isinstance(held, Dataset | PreparedView):
         msg = f"{path} is not a dataset slice or a view's figures written by a batch run"
         raise InputError(msg)

@@ -39,7 +39,7 @@ import pandas as pd
 
 from utilization import views
 from utilization.batch.plan import ParameterSet, active_ids
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, PreparedFigures
 from utilization.exceptions import InputError, UsageError
 from utilization.files import write_atomic
 from utilization.packing import read_packed, write_packed
@@ -248,18 +248,24 @@ REQUESTS_PER_PASS = 32
 """Reports whose figures one pass over the prepared parts makes (`views_of_parts`): each part
 is read once per pass, and the coordinator holds the parts' figures of this many reports."""
 VIEW = "view"  # a report's figures made of every part: <work>/view-NNNNN.pickle, packed
+CONTEXT = "context.pickle"  # what every such report reads besides its figures, packed
 
 
 def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> list[str]:
     """The files of the figures of each request (reports of a view not about one client),
-    made of every prepared part by `run` and put together with the whole context
-    (`dataset.PreparedView`, in the work folder), in request order; a pass over the parts
-    per `REQUESTS_PER_PASS` requests. Each is what the whole data set gives.
+    made of every prepared part by `run` and put together with the whole context, in request
+    order; a pass over the parts per `REQUESTS_PER_PASS` requests. Each is what the whole data
+    set gives. The files, in the work folder, hold the figures (`dataset.PreparedFigures`);
+    the context they share is written once beside them (`CONTEXT`): at 10M visits it is
+    about 1.3 MB packed, which a batch of thousands of reports would otherwise write again
+    for each.
     """
     if parts.cut is None or parts.settings is None:
         msg = "internal error: parts prepared without their cut"
         raise AssertionError(msg)
     files: list[str] = []
+    context = parts.cut.work / CONTEXT  # written once: every report's catalogs, rejects, counts
+    write_packed(context, parts.context)
     for start in range(0, len(requests), REQUESTS_PER_PASS):
         first, *more = requests[start : start + REQUESTS_PER_PASS]
         jobs = [
@@ -271,7 +277,7 @@ def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> li
         del results
         for view in made:
             path = parts.cut.work / f"{VIEW}-{len(files):05d}.pickle"
-            write_packed(path, view)
+            write_packed(path, PreparedFigures(view.request, view.figures, str(context)))
             files.append(str(path))
         del made  # before the next pass
     return files
