@@ -688,16 +688,35 @@ def checked_in_parts(
     reject, row counts) and how many visits are flagged long; no process holds the visits.
     See `prepared_views` for `run` and `workers`.
     """
-    folder, parts = chosen
     today = date.today()
     request = Request("agency", Period(today, today))  # a job carries one; validating reads none
+    context, results = _each_part(chosen, settings, request, check_part, run, workers)
+    return context, sum(r.long_visits for r in results)
+
+
+P = TypeVar("P", bound="_PartCounts")
+
+
+def _each_part(
+    chosen: tuple[Path, int],
+    settings: str | Path | Settings | None,
+    request: Request,
+    work: Callable[[PartJob], P],
+    run: PartRunner | None,
+    workers: int | None,
+) -> tuple[Dataset, list[P]]:
+    """The data folder of `chosen` cut into parts, `work` done on each part for `request` by
+    `run` (see `prepared_views`): the whole data set's context (`whole_context`) and the
+    parts' results in part order. The work folder is gone when it returns.
+    """
+    folder, parts = chosen
     if not isinstance(settings, Settings):
         settings = load_settings(settings, folder)
-    with work_folder() as work:
-        cut_data = cut(folder, parts, work)
+    with work_folder() as place:
+        cut_data = cut(folder, parts, place)
         jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
-        results = sorted((run or local_runner(workers))(check_part, jobs), key=lambda r: r.index)
-        return whole_context(cut_data, settings, results), sum(r.long_visits for r in results)
+        results = sorted((run or local_runner(workers))(work, jobs), key=lambda r: r.index)
+        return whole_context(cut_data, settings, results), results
 
 
 @dataclass
@@ -743,14 +762,7 @@ def schedule_in_parts(
     order of the whole; no process holds the visits. See `prepared_views` for `run` and
     `workers`.
     """
-    folder, parts = chosen
-    if not isinstance(settings, Settings):
-        settings = load_settings(settings, folder)
-    with work_folder() as work:
-        cut_data = cut(folder, parts, work)
-        jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
-        results = sorted((run or local_runner(workers))(schedule_part, jobs), key=lambda r: r.index)
-        context = whole_context(cut_data, settings, results)
+    context, results = _each_part(chosen, settings, request, schedule_part, run, workers)
     views.checked(context, request)  # its clients and procedure codes are in the catalogs
     rows = schedule.schedule_of([r.not_paid for r in results])
     return schedule.not_paid_named(rows, context.clients)
