@@ -35,6 +35,7 @@ from utilization.exceptions import EnvironmentFault, InputError
 from utilization.parameters import Request
 from utilization.period import Filters, Period
 from utilization.pipeline import load
+from utilization.selection import Selection
 from utilization.settings import load_settings
 
 FIRST_DAY = date(2024, 4, 1)
@@ -191,6 +192,32 @@ def test_any_agency_cut_into_parts_exports_the_same_bytes(agency: dict[str, Any]
                     cut, settings_, request, partitions.local_runner(1)
                 )
                 assert export.write(parts, "json", None) == whole, request.view
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(agencies())
+def test_any_agency_checked_in_parts_lists_the_same_scheduled_visits(
+    agency: dict[str, Any],
+) -> None:
+    """`check-schedule` in parts (`partitions.schedule_in_parts`) lists for any agency cut
+    into 2 to 5 parts the scheduled visits that would not be paid that it lists in memory
+    (`schedule.not_paid`), in the same order, with and without filters (over the whole span
+    of the visits: about a third of the examples list one visit or more, up to five).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = agency_folder(agency, Path(tmp) / "data")
+        dataset = load(folder)
+        span = Period(FIRST_DAY, FIRST_DAY + timedelta(days=SPAN_DAYS))  # every visit
+        for filters in (Filters(), Filters(clients=("C2",)), Filters(payers=("MCD",))):
+            request = Request("agency", span, filters, AS_OF)
+            selection = Selection(dataset, request.period, filters, request.balance_date)
+            expected = schedule.not_paid(selection)
+            found = partitions.schedule_in_parts((folder, agency["parts"]), request, workers=1)
+            pd.testing.assert_frame_equal(found, expected)
 
 
 def test_the_demo_agency_as_parquet_cut_into_parts_exports_the_same_bytes(
