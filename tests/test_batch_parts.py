@@ -130,9 +130,10 @@ def test_reports_of_other_views_are_drawn_from_the_figures_of_the_parts(
 ) -> None:
     """An agency set, a set of the active procedure codes and one of the active fieldworkers
     (whose approved units and balances read beyond their own visits), cut into 3 parts: every
-    report's figures are made of all 3 parts and put together (`views_of_parts`), and each
-    page equals the page of the run on the whole data set, with the same key figures and
-    rejects; this process never loads the whole data set.
+    report's figures are made of all 3 parts and put together (`views_of_parts`, 5 reports a
+    pass, a pass put together while the next one runs), and each page equals the page of the
+    run on the whole data set, with the same key figures and rejects; this process never
+    loads the whole data set.
 
     The pages hold rows of several clients in the order of the data (flags, scheduled visits
     that would not be paid): each part's visits keep their rows in the whole data set, also
@@ -149,14 +150,19 @@ def test_reports_of_other_views_are_drawn_from_the_figures_of_the_parts(
 
     packed = batch_parts.write_packed
     monkeypatch.setattr(batch_parts, "write_packed", write_packed)
+    monkeypatch.setattr(batch_parts, "REQUESTS_PER_PASS", 5)  # procedures 2 passes, providers 5
     result = run_batch(spec_for(data, tmp_path / "parts", **spec), workers=1, partitions=3)
     # The reports' figures each in a file of their own, naming the one context they share.
     contexts = [(n, v) for n, v in written if n == batch_parts.CONTEXT]
-    figures = [v for n, v in written if n.startswith(f"{batch_parts.VIEW}-")]
+    views_written = [(n, v) for n, v in written if n.startswith(f"{batch_parts.VIEW}-")]
+    figures = [v for _, v in views_written if isinstance(v, PreparedFigures)]
     assert len(contexts) == 1 and isinstance(contexts[0][1], Dataset)
-    assert len(figures) == len(reports)
-    assert all(isinstance(f, PreparedFigures) for f in figures)
+    assert len(figures) == len(views_written) == len(reports)
+    assert sorted(n for n, _ in views_written) == [
+        f"view-{k:05d}.pickle" for k in range(len(reports))
+    ]
     assert {Path(f.context_file).name for f in figures} == {batch_parts.CONTEXT}
+    assert [f.request.subject for f in figures] == [r.subject for r in whole.records]
     assert [(r.subject or r.view, r.status) for r in result.records] == [(r, "ok") for r in reports]
     assert [r.subject for r in whole.records] == [r.subject for r in result.records]
     assert _pages(result, view) == _pages(whole, view)

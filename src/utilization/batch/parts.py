@@ -29,6 +29,7 @@ from __future__ import annotations
 import pickle
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -259,27 +260,45 @@ def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> li
     the context they share is written once beside them (`CONTEXT`): at 10M visits it is
     about 1.3 MB packed, which a batch of thousands of reports would otherwise write again
     for each.
+
+    While one pass's figures are put together and written (on a thread of this process), the
+    workers make the next pass's: they do not wait for the coordinator, and at most two
+    passes' figures are held at once. The passes themselves run in the calling thread, so
+    that Ctrl-C stops them as it stops any run of the parts.
     """
     if parts.cut is None or parts.settings is None:
         msg = "internal error: parts prepared without their cut"
         raise AssertionError(msg)
-    files: list[str] = []
-    context = parts.cut.work / CONTEXT  # written once: every report's catalogs, rejects, counts
+    cut_data, settings = parts.cut, parts.settings
+    context = cut_data.work / CONTEXT  # written once: every report's catalogs, rejects, counts
     write_packed(context, parts.context)
-    for start in range(0, len(requests), REQUESTS_PER_PASS):
-        first, *more = requests[start : start + REQUESTS_PER_PASS]
-        jobs = [
-            PartJob(parts.cut, i, parts.settings, first, tuple(more))
-            for i in range(parts.cut.parts)
-        ]
-        results = sorted(run(figures_of_part, jobs), key=lambda r: r[0])
-        made = put_together(parts.context, jobs[0].requests, [m for _, m in results])
-        del results
-        for view in made:
-            path = parts.cut.work / f"{VIEW}-{len(files):05d}.pickle"
+
+    def written(
+        first: int, asked: list[Request], results: list[list[tuple[dict[str, Any], date | None]]]
+    ) -> list[str]:
+        made = put_together(parts.context, asked, results)
+        files = []
+        for number, view in enumerate(made, start=first):
+            path = cut_data.work / f"{VIEW}-{number:05d}.pickle"
             write_packed(path, PreparedFigures(view.request, view.figures, str(context)))
             files.append(str(path))
-        del made  # before the next pass
+        return files
+
+    files: list[str] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="put-together") as behind:
+        writing: list[Future[list[str]]] = []
+        for start in range(0, len(requests), REQUESTS_PER_PASS):
+            first, *more = asked = requests[start : start + REQUESTS_PER_PASS]
+            jobs = [
+                PartJob(cut_data, i, settings, first, tuple(more)) for i in range(cut_data.parts)
+            ]
+            results = [m for _, m in sorted(run(figures_of_part, jobs), key=lambda r: r[0])]
+            if writing:  # the pass before, put together while this one ran
+                files += writing.pop().result()
+            writing.append(behind.submit(written, start, asked, results))
+            del results
+        if writing:
+            files += writing.pop().result()
     return files
 
 
