@@ -157,6 +157,14 @@ def requests() -> list[Request]:
     return found
 
 
+AGENCIES = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+"""How many random agencies a property test of parts tries, and without a time limit."""
+
+
 def in_memory(folder: Path, request: Request) -> str:
     text = export.write(views.build_view(load(folder), request), "json", None)
     assert text is not None
@@ -172,11 +180,7 @@ def in_parts(folder: Path, request: Request, parts: int) -> str:
     return text
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@AGENCIES
 @given(agencies())
 def test_any_agency_cut_into_parts_exports_the_same_bytes(agency: dict[str, Any]) -> None:
     """It exports every view of any agency cut into 2 to 5 parts byte for byte as in memory."""
@@ -194,11 +198,7 @@ def test_any_agency_cut_into_parts_exports_the_same_bytes(agency: dict[str, Any]
                 assert export.write(parts, "json", None) == whole, request.view
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@AGENCIES
 @given(agencies())
 def test_any_agency_checked_in_parts_lists_the_same_scheduled_visits(
     agency: dict[str, Any],
