@@ -234,13 +234,8 @@ def prepared_views(
     with the whole data set's context (a report draws them: `dataset.PreparedView`); the parts
     run by `run`, by default on `workers` local processes (see `view_figures`).
     """
-    folder, parts = chosen
-    if not isinstance(settings, Settings):
-        settings = load_settings(settings, folder)
-    with work_folder() as work:
-        return views_of_cut(
-            cut(folder, parts, work), settings, requests, run or local_runner(workers)
-        )
+    context, results = _each_part(chosen, settings, requests, run_part, run, workers)
+    return put_together(context, requests, [r.made for r in results])
 
 
 def figures_of_cut(
@@ -256,10 +251,8 @@ def views_of_cut(
     """The figures of each of `requests` (at least one) on a cut data folder, with the whole
     data set's context; each part read, validated and matched once, by `run`.
     """
-    first, *more = requests
-    jobs = [PartJob(cut_data, i, settings, first, tuple(more)) for i in range(cut_data.parts)]
-    results = sorted(run(run_part, jobs), key=lambda r: r.index)
-    return combine(cut_data, settings, requests, results)
+    context, results = results_of_cut(cut_data, settings, requests, run_part, run)
+    return put_together(context, requests, [r.made for r in results])
 
 
 @contextmanager
@@ -690,7 +683,7 @@ def checked_in_parts(
     """
     today = date.today()
     request = Request("agency", Period(today, today))  # a job carries one; validating reads none
-    context, results = _each_part(chosen, settings, request, check_part, run, workers)
+    context, results = _each_part(chosen, settings, [request], check_part, run, workers)
     return context, sum(r.long_visits for r in results)
 
 
@@ -700,23 +693,42 @@ P = TypeVar("P", bound="_PartCounts")
 def _each_part(
     chosen: tuple[Path, int],
     settings: str | Path | Settings | None,
-    request: Request,
+    requests: Sequence[Request],
     work: Callable[[PartJob], P],
     run: PartRunner | None,
     workers: int | None,
 ) -> tuple[Dataset, list[P]]:
-    """The data folder of `chosen` cut into parts, `work` done on each part for `request` by
-    `run` (see `prepared_views`): the whole data set's context (`whole_context`) and the
-    parts' results in part order. The work folder is gone when it returns.
+    """The data folder of `chosen` cut into parts and `work` done on each (`results_of_cut`), the
+    parts run by `run`, by default on `workers` local processes (see `view_figures`). The
+    work folder is gone when it returns.
     """
     folder, parts = chosen
     if not isinstance(settings, Settings):
         settings = load_settings(settings, folder)
     with work_folder() as place:
         cut_data = cut(folder, parts, place)
-        jobs = [PartJob(cut_data, i, settings, request) for i in range(cut_data.parts)]
-        results = sorted((run or local_runner(workers))(work, jobs), key=lambda r: r.index)
-        return whole_context(cut_data, settings, results), results
+        return results_of_cut(cut_data, settings, requests, work, run or local_runner(workers))
+
+
+def results_of_cut(
+    cut_data: Cut,
+    settings: Settings,
+    requests: Sequence[Request],
+    work: Callable[[PartJob], P],
+    run: PartRunner,
+) -> tuple[Dataset, list[P]]:
+    """`work` done by `run` on each part of a cut data folder for `requests` (at least one;
+    each part read once for all of them): the whole data set's context (`whole_context`) and
+    the parts' results in part order.
+    """
+    results = sorted(run(work, part_jobs(cut_data, settings, requests)), key=lambda r: r.index)
+    return whole_context(cut_data, settings, results), results
+
+
+def part_jobs(cut_data: Cut, settings: Settings, requests: Sequence[Request]) -> list[PartJob]:
+    """One job per part of a cut data folder, each for all of `requests` (at least one)."""
+    first, *more = requests
+    return [PartJob(cut_data, i, settings, first, tuple(more)) for i in range(cut_data.parts)]
 
 
 @dataclass
@@ -762,7 +774,7 @@ def schedule_in_parts(
     order of the whole; no process holds the visits. See `prepared_views` for `run` and
     `workers`.
     """
-    context, results = _each_part(chosen, settings, request, schedule_part, run, workers)
+    context, results = _each_part(chosen, settings, [request], schedule_part, run, workers)
     views.checked(context, request)  # its clients and procedure codes are in the catalogs
     rows = schedule.schedule_of([r.not_paid for r in results])
     return schedule.not_paid_named(rows, context.clients)
@@ -831,16 +843,6 @@ def _accepted_rows(
 
 
 # -- putting together -------------------------------------------------------------------------
-
-
-def combine(
-    cut_data: Cut, settings: Settings, requests: Sequence[Request], results: Sequence[PartFigures]
-) -> list[PreparedView]:
-    """The views of the whole data set from its parts' figures, in the context of
-    `whole_context`, one per request (those the parts' jobs asked for).
-    """
-    context = whole_context(cut_data, settings, results)
-    return put_together(context, requests, [r.made for r in results])
 
 
 def put_together(

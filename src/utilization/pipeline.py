@@ -127,7 +127,7 @@ def load_cached(source: str, settings: str = "", data_slice: str = "") -> Datase
     from).
     """
     if data_slice:
-        held = _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
+        held = _held(data_slice)
         return held if isinstance(held, Dataset) else held.context
     files = source_files(source, settings or None)
     stamp: tuple[object, ...] = tuple((str(p), p.stat().st_mtime_ns) for p in files)
@@ -142,7 +142,7 @@ def prepared_slice(data_slice: str) -> PreparedView | None:
     """
     if not data_slice:
         return None
-    held = _read_slice(data_slice, Path(data_slice).stat().st_mtime_ns)
+    held = _held(data_slice)
     return None if isinstance(held, Dataset) else held
 
 
@@ -150,6 +150,13 @@ def prepared_slice(data_slice: str) -> PreparedView | None:
 def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Dataset:
     """Load once per source, settings and modification times."""
     return load(source, settings or None)
+
+
+def _held(path: str) -> Dataset | PreparedView:
+    """What the slice or prepared view file at `path` holds (`_read_slice`, read once while
+    the file is unchanged).
+    """
+    return _read_slice(path, Path(path).stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=3)
@@ -166,7 +173,7 @@ def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
     if isinstance(held, PreparedFigures):
         file = held.context_file
         try:
-            context = _read_slice(file, Path(file).stat().st_mtime_ns)
+            context = _held(file)
         except OSError as exc:
             msg = f"{path}: cannot read the context it names, {file} ({exc.strerror})"
             raise InputError(msg) from None

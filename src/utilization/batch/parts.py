@@ -54,9 +54,10 @@ from utilization.partitions import (
     folder_of,
     part_data,
     part_file,
+    part_jobs,
     parts_for,
     put_together,
-    whole_context,
+    results_of_cut,
     work_folder,
 )
 from utilization.settings import Settings, load_settings
@@ -166,9 +167,7 @@ def prepared(
     settings = load_settings(spec.settings or None, folder)
     with work_folder() as work:
         cut_data = cut(folder, parts, work, note)
-        jobs = [PartJob(cut_data, i, settings, spec.request) for i in range(cut_data.parts)]
-        results = sorted(run(prepare_part, jobs), key=lambda r: r.index)
-        context = whole_context(cut_data, settings, results)
+        context, results = results_of_cut(cut_data, settings, [spec.request], prepare_part, run)
         whole = work / WHOLE
         whole_state = {
             "rejects": context.rejects,
@@ -288,10 +287,8 @@ def views_of_parts(parts: Parts, requests: list[Request], run: PartRunner) -> li
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="put-together") as behind:
         writing: list[Future[list[str]]] = []
         for start in range(0, len(requests), REQUESTS_PER_PASS):
-            first, *more = asked = requests[start : start + REQUESTS_PER_PASS]
-            jobs = [
-                PartJob(cut_data, i, settings, first, tuple(more)) for i in range(cut_data.parts)
-            ]
+            asked = requests[start : start + REQUESTS_PER_PASS]
+            jobs = part_jobs(cut_data, settings, asked)
             results = [m for _, m in sorted(run(figures_of_part, jobs), key=lambda r: r[0])]
             if writing:  # the pass before, put together while this one ran
                 files += writing.pop().result()

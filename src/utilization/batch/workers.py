@@ -96,16 +96,11 @@ def _close_at_exit() -> None:
 
 def run_task(task: Task) -> list[ReportRecord]:
     """Render each job of the task; a failing report becomes a failed record, never an error."""
-    data = None
+    data = written = None
     if task.slice_bytes is not None:
         from utilization.batch.slices import materialize
 
-        data = materialize(task.slice_bytes)
-        try:
-            with _lock:
-                return [_render(job, task, data) for job in task.jobs]
-        finally:  # the task's own file: its reports are made
-            Path(data).unlink(missing_ok=True)
+        data = written = materialize(task.slice_bytes)  # the task's own file
     elif task.figures is not None:
         data = task.figures
     elif task.part is not None:
@@ -119,8 +114,12 @@ def run_task(task: Task) -> list[ReportRecord]:
                 ReportRecord(j.name, j.view, j.subject, task.keys[j.name], "failed", error=error)
                 for j in task.jobs
             ]
-    with _lock:
-        return [_render(job, task, data) for job in task.jobs]
+    try:
+        with _lock:
+            return [_render(job, task, data) for job in task.jobs]
+    finally:
+        if written is not None:  # its reports are made
+            Path(written).unlink(missing_ok=True)
 
 
 def _render(job: Job, task: Task, data: str | None) -> ReportRecord:
