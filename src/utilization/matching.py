@@ -191,8 +191,11 @@ def _allocate(
     chosen[rows] = True
     order = order - order.min() if len(order) else order  # from 0, for sort keys
     span = int(order.max()) + 1 if len(order) else 1
-    multi_groups = np.unique(cands.visit_group[rows[holders[rows] > 1]])
-    in_multi = np.isin(cands.visit_group, multi_groups) & chosen
+    # The groups where some date is held by two authorizations, flagged in a table by group
+    # (`np.isin` would sort millions of group codes).
+    multi_group = np.zeros(cands.index.shape[0], dtype=bool)
+    multi_group[cands.visit_group[rows[holders[rows] > 1]]] = True
+    in_multi = multi_group[cands.visit_group] & chosen
     single = chosen & ~in_multi & (holders == 1)
 
     # Each branch below writes `authorized` and `first_used` at its own rows and gives its
