@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from utilization.cli import main
-from utilization.dashboard import downloads
+from utilization.dashboard import downloads, server
 from utilization.dashboard.filters import (
     QUICK_RANGES,
     DashboardFilters,
@@ -33,9 +33,11 @@ from utilization.dashboard.server import (
     with_parameters,
 )
 from utilization.demo import write_demo
+from utilization.packing import is_mapped
 from utilization.parameters import Request
 from utilization.period import Period
 from utilization.pipeline import load_cached
+from utilization.rejects import summary_text
 from utilization.report import tables
 from utilization.report.runner import templates_dir
 from utilization.views import build_view
@@ -388,18 +390,31 @@ def test_the_dashboard_template_is_a_parameters_cell_and_one_call() -> None:
     assert injected.cells[1].metadata["tags"] == ["injected-parameters"]
 
 
-def test_the_server_loads_once_and_shows_nothing_but_the_page(data: Path, tmp_path: Path) -> None:
-    """The server reads the data once and hands its kernels the loaded copy; Voilà listens
-    where it is told, with the token, sources stripped, no tracebacks, no file served, no
-    template or theme chosen from the address, and no referrer sent.
+def test_the_server_loads_once_and_shows_nothing_but_the_page(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server reads the data once, in a process of its own (not the server's: loading
+    there is made to fail), and hands its kernels the loaded copy, written for them to map;
+    Voilà listens where it is told, with the token, sources stripped, no tracebacks, no file
+    served, no template or theme chosen from the address, and no referrer sent.
     """
+
+    def not_here(*_: object) -> None:
+        raise AssertionError("the server process loads the data itself")
+
+    monkeypatch.setattr(server, "load", not_here)
     out = io.StringIO()
     notebook = prepare(str(data), "", tmp_path, "2026-03-20", out)
-    assert "visits" in out.getvalue()
+    dataset = load_cached(str(data))
+    assert out.getvalue() == summary_text(dataset) + "\n"
     nb = nbformat.read(notebook, as_version=4)
     injected = nb.cells[1].source
-    assert f"data_slice = '{tmp_path / 'data' / 'dataset.pickle'}'" in injected
-    assert load_cached(str(data), "", str(tmp_path / "data" / "dataset.pickle")).source
+    loaded = tmp_path / "data" / "dataset.pickle"
+    assert f"data_slice = '{loaded}'" in injected
+    assert is_mapped(loaded)
+    again = load_cached(str(data), "", str(loaded))
+    pd.testing.assert_frame_equal(again.visits, dataset.visits)
+    assert again.source == dataset.source
     config = voila_config(notebook, "127.0.0.1", 8870, "s3cret")
     assert (config.Voila.ip, config.Voila.port, config.Voila.token) == ("127.0.0.1", 8870, "s3cret")
     assert config.Voila.port_retries == 0 and config.Voila.open_browser is False

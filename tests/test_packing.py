@@ -75,3 +75,64 @@ def test_a_packed_file_not_as_written_is_said(
     with pytest.raises(InputError) as raised:
         packing.read_packed(path)
     assert str(raised.value) == f"{path} is not as this run wrote it: was it changed? ({why})"
+
+
+def _mapped_from(path: Path, address: int) -> bool:
+    """Whether `address` lies in a mapping of the file at `path` in this process (Linux)."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        span, *_, name = line.split(maxsplit=5)
+        low, high = (int(x, 16) for x in span.split("-"))
+        if name == str(path) and low <= address < high:
+            return True
+    return False
+
+
+def test_a_mapped_dataset_reads_back_whole_from_the_file_itself(data: Path, tmp_path: Path) -> None:
+    """A data set written mapped (`write_mapped`, as the dashboard writes its loaded data)
+    reads back with the same frames; its columns are not copies but the file's pages (each
+    kernel reading it shares them), aligned as numpy aligns its own; and a value changed in
+    place changes this process's copy only, never the file.
+    """
+    dataset = load_cached(str(data))
+    path = tmp_path / "dataset.pickle"
+    packing.write_mapped(path, dataset)
+    assert packing.is_mapped(path) and not packing.is_packed(path)
+    again = load_cached("", "", str(path))  # as the dashboard's kernels read it
+    for name in ("clients", "procedures", "authorizations", "visits", "payments", "allocations"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(dataset, name))
+    assert again.source == dataset.source
+    minutes = again.visits["minutes"].to_numpy()
+    assert minutes.ctypes.data % packing.ALIGN == 0
+    assert _mapped_from(path, minutes.ctypes.data)
+    text = again.visits["visit_id"].array._pa_array.chunks[0].buffers()[2]
+    assert _mapped_from(path, text.address)
+
+    numbers = np.arange(1000, dtype=np.int64)
+    packing.write_mapped(tmp_path / "numbers", {"numbers": numbers})
+    held = packing.read_mapped(tmp_path / "numbers")["numbers"]
+    held[:10] = -1
+    assert held[:11].tolist() == [-1] * 10 + [10]
+    assert packing.read_mapped(tmp_path / "numbers")["numbers"].sum() == numbers.sum()
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda b: b[:-1], "it is cut short"),
+        (lambda b: b + b"\0", "it is longer than written"),
+        (lambda b: b[:10], "it is cut short or not a mapped file"),
+        (lambda b: b"not mapped" + b[10:], "it is cut short or not a mapped file"),
+        (lambda b: b[:40] + b"\xff" * 40 + b[80:], "it cannot be read back"),
+    ],
+    ids=["last-byte", "longer", "magic-only", "other-file", "layout-changed"],
+)
+def test_a_mapped_file_not_as_written_is_said(
+    tmp_path: Path, damage: Callable[[bytes], bytes], why: str
+) -> None:
+    path = tmp_path / "value.mapped"
+    packing.write_mapped(path, {"frame": pd.DataFrame({"a": np.arange(1000)})})
+    assert packing.read_mapped(path)["frame"]["a"].sum() == 499500
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(InputError) as raised:
+        packing.read_mapped(path)
+    assert str(raised.value) == f"{path} is not as this run wrote it: was it changed? ({why})"

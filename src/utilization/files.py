@@ -74,7 +74,7 @@ def fault(exc: OSError, path: Path | str, action: str) -> EnvironmentFault:
 
 def write_atomic(
     path: Path,
-    data: str | bytes | Iterable[str | bytes],
+    data: str | bytes | Iterable[str | bytes | memoryview],
     *,
     within: Path | None = None,
     new_folders: bool = True,
@@ -121,7 +121,7 @@ def write_atomic(
         os.close(folder)
 
 
-def _write_all(handle: int, data: bytes) -> None:
+def _write_all(handle: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(handle, view)

@@ -1,5 +1,6 @@
 """Temporary files of a run, compressed: an object pickled with its data buffers apart, each
-buffer compressed, the whole checked by a CRC-32 when it is read back.
+buffer compressed, the whole checked by a CRC-32 when it is read back; or mapped: the buffers
+left as they are, for processes that read one large object at once (`write_mapped`).
 
 The parts of a cut data folder (`partitions`) are sequences of records; the datasets a batch
 run prepares in parts (`batch.parts`) and the figures of a report made in parts
@@ -9,6 +10,7 @@ run prepares in parts (`batch.parts`) and the figures of a report made in parts
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import struct
@@ -98,3 +100,94 @@ def records(handle: BinaryIO, changed: str) -> Iterator[Any]:
         except (pickle.UnpicklingError, EOFError, pa.ArrowException, OSError, ValueError):
             raise InputError(f"{changed} (it cannot be read back)") from None
         yield value
+
+
+MAPPED = b"utilization mapped 1\n"
+"""The first bytes of a file holding one mapped object (`write_mapped`)."""
+ALIGN = 64
+"""Where each buffer of a mapped file starts: a multiple of this many bytes (as numpy and Arrow
+align their own)."""
+MAPPED_HEADER = struct.Struct("<QQ")
+
+
+def write_mapped(path: Path, value: object, *, new_folders: bool = True) -> None:
+    """Write `value` to `path`, atomically, so that processes reading it (`read_mapped`) share
+    its data instead of each holding a copy: `MAPPED`, the sizes of the layout and of the
+    whole file, the layout (`value` pickled without its data, and where each of its data
+    buffers is), then each buffer as it is in memory, uncompressed, at a multiple of `ALIGN`.
+
+    The dashboard's kernels read the loaded data set this way: each page's kernel maps the
+    file, and the system's file cache holds its columns once for all of them.
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    pickled = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    raws = [buffer.raw() for buffer in buffers]
+    # The layout's own size depends on the offsets it holds: they are counted from the end of
+    # a layout written with the largest offsets first, and the layout padded to that size.
+    start = len(MAPPED) + MAPPED_HEADER.size
+    spans = [(2**63 - 1, raw.nbytes) for raw in raws]
+    room = len(pickle.dumps((pickled, spans), protocol=pickle.HIGHEST_PROTOCOL))
+    at = _aligned(start + room)
+    places = []
+    for raw in raws:
+        places.append((at, raw.nbytes))
+        at = _aligned(at + raw.nbytes)
+    layout = pickle.dumps((pickled, places), protocol=pickle.HIGHEST_PROTOCOL)
+    total = places[-1][0] + places[-1][1] if places else start + len(layout)
+    pieces: list[bytes | memoryview] = [MAPPED, MAPPED_HEADER.pack(len(layout), total), layout]
+    written = start + len(layout)
+    for (offset, _), raw in zip(places, raws, strict=True):
+        pieces.append(bytes(offset - written))
+        pieces.append(raw)
+        written = offset + raw.nbytes
+    write_atomic(path, pieces, new_folders=new_folders)
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // ALIGN) * ALIGN
+
+
+def is_mapped(path: Path) -> bool:
+    """Whether the file at `path` holds a mapped object (`write_mapped`)."""
+    with path.open("rb") as handle:
+        return handle.read(len(MAPPED)) == MAPPED
+
+
+def read_mapped(path: Path) -> Any:
+    """The object `write_mapped` wrote to `path`, its data buffers in a private mapping of the
+    file: nothing is copied until it is used, pages read are the file cache's (shared with
+    every process reading the file), and a value changed in place is this process's own
+    copy (the file never changes). InputError when the file is cut short or not such a file.
+
+    No checksum is computed: that would read every page of a file that may hold gigabytes.
+    The file is written in a private folder of the run that reads it.
+    """
+    changed = f"{path} is not as this run wrote it: was it changed?"
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(len(MAPPED) + MAPPED_HEADER.size)
+        if len(head) < len(MAPPED) + MAPPED_HEADER.size or not head.startswith(MAPPED):
+            raise InputError(f"{changed} (it is cut short or not a mapped file)")
+        layout_size, total = MAPPED_HEADER.unpack(head[len(MAPPED) :])
+        if total != size:
+            why = "it is cut short" if total > size else "it is longer than written"
+            raise InputError(f"{changed} ({why})")
+        memory = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    view = memoryview(memory)
+    start = len(head)
+    try:
+        pickled, places = pickle.loads(view[start : start + layout_size])
+        return pickle.loads(pickled, buffers=[view[at : at + n] for at, n in places])
+    except (  # what unpickling bytes that are not what was written raises
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        pa.ArrowException,
+    ):
+        raise InputError(f"{changed} (it cannot be read back)") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 from utilization import matching, sources, validation
 from utilization.dataset import Dataset, PreparedFigures, PreparedView
 from utilization.exceptions import EnvironmentFault, InputError
-from utilization.packing import is_packed, read_packed
+from utilization.packing import is_mapped, is_packed, read_mapped, read_packed
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
 REMITTANCES = "remittances"  # a data folder's subfolder of 835 files, read with the data
@@ -167,6 +167,8 @@ def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
     """
     if is_packed(Path(path)):  # written compressed by a run in parts (`packing`)
         held = read_packed(Path(path))
+    elif is_mapped(Path(path)):  # the dashboard's loaded data, shared by its kernels
+        held = read_mapped(Path(path))
     else:
         with open(path, "rb") as handle:
             held = pickle.load(handle)  # written by this package's own batch run or report
