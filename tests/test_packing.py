@@ -89,9 +89,9 @@ def _mapped_from(path: Path, address: int) -> bool:
 
 def test_a_mapped_dataset_reads_back_whole_from_the_file_itself(data: Path, tmp_path: Path) -> None:
     """A data set written mapped (`write_mapped`, as the dashboard writes its loaded data)
-    reads back with the same frames; its columns are not copies but the file's pages (each
-    kernel reading it shares them), aligned as numpy aligns its own; and a value changed in
-    place changes this process's copy only, never the file.
+    reads back with the same frames; its columns, date-times too, are not copies but the
+    file's pages (each kernel reading it shares them), aligned as numpy aligns its own; and a
+    value changed in place changes this process's copy only, never the file.
     """
     dataset = load_cached(str(data))
     path = tmp_path / "dataset.pickle"
@@ -104,6 +104,8 @@ def test_a_mapped_dataset_reads_back_whole_from_the_file_itself(data: Path, tmp_
     minutes = again.visits["minutes"].to_numpy()
     assert minutes.ctypes.data % packing.ALIGN == 0
     assert _mapped_from(path, minutes.ctypes.data)
+    for dates in (again.visits["service_date"].array, again.visits["start"].array):
+        assert _mapped_from(path, dates._ndarray.ctypes.data)  # numpy pickles them in-band
     text = again.visits["visit_id"].array._pa_array.chunks[0].buffers()[2]
     assert _mapped_from(path, text.address)
 

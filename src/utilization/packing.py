@@ -10,6 +10,7 @@ run prepares in parts (`batch.parts`) and the figures of a report made in parts
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import pickle
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from utilization.exceptions import InputError
@@ -120,7 +123,9 @@ def write_mapped(path: Path, value: object, *, new_folders: bool = True) -> None
     file, and the system's file cache holds its columns once for all of them.
     """
     buffers: list[pickle.PickleBuffer] = []
-    pickled = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    layout_of = io.BytesIO()
+    _MappedPickler(layout_of, protocol=5, buffer_callback=buffers.append).dump(value)
+    pickled = layout_of.getvalue()
     raws = [buffer.raw() for buffer in buffers]
     # The layout's own size depends on the offsets it holds: they are counted from the end of
     # a layout written with the largest offsets first, and the layout padded to that size.
@@ -141,6 +146,26 @@ def write_mapped(path: Path, value: object, *, new_folders: bool = True) -> None
         pieces.append(raw)
         written = offset + raw.nbytes
     write_atomic(path, pieces, new_folders=new_folders)
+
+
+class _MappedPickler(pickle.Pickler):
+    """numpy pickles date-time arrays inside the pickle, not as a buffer apart (which a
+    mapped file reads in place); written here as their int64 values, viewed back on reading.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        if (
+            type(obj) is np.ndarray
+            and obj.dtype.kind in "mM"
+            and (obj.flags.c_contiguous or obj.flags.f_contiguous)
+        ):
+            return _viewed, (obj.view(np.int64), obj.dtype.str)
+        return NotImplemented
+
+
+def _viewed(values: npt.NDArray[np.int64], dtype: str) -> npt.NDArray[Any]:
+    """The int64 `values` of a date-time array viewed as its `dtype` again (no copy)."""
+    return values.view(np.dtype(dtype))
 
 
 def _aligned(offset: int) -> int:
