@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -32,6 +33,7 @@ from utilization.dashboard.server import (
     voila_config,
     with_parameters,
 )
+from utilization.dataset import catalog_rows, positions, rows_name
 from utilization.demo import write_demo
 from utilization.packing import is_mapped
 from utilization.parameters import Request
@@ -415,6 +417,13 @@ def test_the_server_loads_once_and_shows_nothing_but_the_page(
     again = load_cached(str(data), "", str(loaded))
     pd.testing.assert_frame_equal(again.visits, dataset.visits)
     assert again.source == dataset.source
+    # What validation and matching derived comes with it, for the visits read back.
+    (sources, rows) = again._derived[rows_name("visits", "client_id")]
+    assert sources == (again.visits, again.clients)
+    assert sources[0] is again.visits and sources[1] is again.clients
+    expected = positions(again.visits["client_id"], again.clients["client_id"])
+    np.testing.assert_array_equal(rows, expected)
+    assert catalog_rows(again, "visits", "client_id") is rows
     config = voila_config(notebook, "127.0.0.1", 8870, "s3cret")
     assert (config.Voila.ip, config.Voila.port, config.Voila.token) == ("127.0.0.1", 8870, "s3cret")
     assert config.Voila.port_retries == 0 and config.Voila.open_browser is False

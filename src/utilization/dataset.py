@@ -94,6 +94,30 @@ class Dataset:
         return state
 
 
+@dataclass(frozen=True)
+class WithDerived:
+    """A dataset with the values it derived (`Dataset.derived`: catalog rows, status codes,
+    the authorization of each visit ...), which a dataset's own pickle leaves out: written
+    once for processes that read one copy (the dashboard's kernels, `packing.write_mapped`),
+    they share those arrays instead of each computing its own. Pickled together, the frames
+    each value was derived from are the dataset's frames again once read back.
+    """
+
+    dataset: Dataset
+    derived: dict[str, tuple[tuple[object, ...], Any]]
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> WithDerived:
+        return cls(dataset, dict(dataset._derived))
+
+    def restored(self) -> Dataset:
+        """The dataset, its derived values back (those whose frames are still its own)."""
+        for name, (sources, value) in self.derived.items():
+            if all(self.dataset._holds(s) for s in sources):
+                self.dataset._derived.setdefault(name, (sources, value))
+        return self.dataset
+
+
 T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
 

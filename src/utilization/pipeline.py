@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from utilization import matching, sources, validation
-from utilization.dataset import Dataset, PreparedFigures, PreparedView
+from utilization.dataset import Dataset, PreparedFigures, PreparedView, WithDerived
 from utilization.exceptions import EnvironmentFault, InputError
 from utilization.packing import is_mapped, is_packed, read_mapped, read_packed
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
@@ -169,6 +169,8 @@ def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
         held = read_packed(Path(path))
     elif is_mapped(Path(path)):  # the dashboard's loaded data, shared by its kernels
         held = read_mapped(Path(path))
+        if isinstance(held, WithDerived):
+            held = held.restored()
     else:
         with open(path, "rb") as handle:
             held = pickle.load(handle)  # written by this package's own batch run or report

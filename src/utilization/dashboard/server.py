@@ -26,6 +26,7 @@ from typing import Any, TextIO, TypeVar
 
 import nbformat
 
+from utilization.dataset import WithDerived
 from utilization.exceptions import EnvironmentFault, require
 from utilization.packing import write_mapped
 from utilization.pipeline import load
@@ -80,7 +81,7 @@ def load_and_write(data: str, settings: str, path: Path) -> str:
     the system's file cache holds one copy for all of them); the rejects' summary.
     """
     dataset = load(data, settings or None)
-    write_mapped(path, dataset)
+    write_mapped(path, WithDerived.of(dataset))  # the catalog rows ... validation found too
     return summary_text(dataset)
 
 
