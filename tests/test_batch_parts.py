@@ -9,16 +9,18 @@ import dataclasses
 import pickle
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from utilization import pipeline
+from utilization import packing, pipeline
 from utilization.batch import BatchResult, run_batch
 from utilization.batch import parts as batch_parts
+from utilization.batch import run as batch_run
 from utilization.batch.parts import parts_wanted
 from utilization.batch.plan import ParameterSet, parameter_set
 from utilization.cli import main
@@ -445,3 +447,35 @@ def test_figures_whose_context_cannot_be_read_say_so(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{context} is not a dataset slice or a view's figures written by a batch run"
     )
+
+
+def test_local_workers_read_the_coordinators_copy_not_the_source(
+    whole: BatchResult, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In memory with two local workers, the coordinator writes the data set it loaded once,
+    mapped (`batch.run._mapped`), and each worker's kernel reads that copy: with the source
+    folder moved away as soon as the copy is written, every report is still made and equals
+    the whole run's. The copy is removed when the run ends.
+    """
+    written: list[Path] = []
+    real = batch_run._mapped
+    away = tmp_path / "away"
+
+    @contextmanager
+    def then_source_gone(dataset: Dataset) -> Iterator[str]:
+        with real(dataset) as path:
+            written.append(Path(path))
+            assert packing.is_mapped(Path(path))
+            shutil.move(data, away)
+            try:
+                yield path
+            finally:
+                shutil.move(away, data)
+
+    monkeypatch.setattr(batch_run, "_mapped", then_source_gone)
+    result = run_batch(spec_for(data, tmp_path / "out"), workers=2, partitions=0)
+    assert [r.status for r in result.records] == ["ok"] * 7
+    assert _pages(result) == _pages(whole)
+    figures = {r.subject: r.figures for r in result.records}  # in the order they were made
+    assert figures == {r.subject: r.figures for r in whole.records}
+    assert len(written) == 1 and not written[0].parent.exists()

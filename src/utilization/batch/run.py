@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -364,6 +365,16 @@ def _batches(
             tasks = sliced_tasks(spec, data.dataset, todo, keys, count, pdf_engine)
     elif data.parts is not None:
         tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
+    elif workers > 1 and len(todo) > 1:  # the pool's workers map the loaded data set
+        with _mapped(data.dataset) as shared:
+            tasks = [
+                Task([job], keys, spec.folder, spec.formats, dataset=shared, pdf_engine=pdf_engine)
+                for job in todo
+            ]
+            from utilization.batch.pool import run_pool
+
+            yield from run_pool(tasks, min(workers, len(tasks)), note)
+        return
     else:
         tasks = [
             Task([job], keys, spec.folder, spec.formats, pdf_engine=pdf_engine) for job in todo
@@ -385,6 +396,22 @@ def _batches(
     from utilization.batch.pool import run_pool
 
     yield from run_pool(tasks, min(workers, len(tasks)), note)
+
+
+@contextmanager
+def _mapped(dataset: Dataset) -> Iterator[str]:
+    """The loaded data set written once for the local workers (`packing.write_mapped`, with
+    what it derived): each worker's kernel maps that file instead of reading, validating and
+    matching the source again, and the system's file cache holds one copy for all of them.
+    The file is removed when the run ends.
+    """
+    from utilization.dataset import WithDerived
+    from utilization.packing import write_mapped
+
+    with tempfile.TemporaryDirectory(prefix="utilization-batch-") as folder:
+        path = Path(folder) / "dataset.pickle"
+        write_mapped(path, WithDerived.of(dataset))
+        yield str(path)
 
 
 def _chunk_size(jobs: int, workers: int) -> int:

@@ -58,6 +58,7 @@ class Task:
     slice_bytes: bytes | None = None
     part: tuple[str, str] | None = None  # a part's dataset and the whole rejects (batch.parts)
     figures: str | None = None  # the report's figures made in parts (batch.parts.views_of_parts)
+    dataset: str | None = None  # the loaded data set, written mapped by the run (`run._mapped`)
     pdf_engine: str = "auto"  # chromium or weasyprint, chosen by the run (`pdf_engine.choose`)
 
 
@@ -103,6 +104,8 @@ def run_task(task: Task) -> list[ReportRecord]:
         data = written = materialize(task.slice_bytes)  # the task's own file
     elif task.figures is not None:
         data = task.figures
+    elif task.dataset is not None:
+        data = task.dataset
     elif task.part is not None:
         from utilization.batch.parts import part_slice
 
