@@ -462,8 +462,9 @@ def test_local_workers_read_the_coordinators_copy_not_the_source(
     away = tmp_path / "away"
 
     @contextmanager
-    def then_source_gone(dataset: Dataset) -> Iterator[str]:
-        with real(dataset) as path:
+    def then_source_gone(dataset: Dataset, note: Callable[[str], None]) -> Iterator[str]:
+        with real(dataset, note) as path:
+            assert path is not None
             written.append(Path(path))
             assert packing.is_mapped(Path(path))
             shutil.move(data, away)
@@ -479,3 +480,22 @@ def test_local_workers_read_the_coordinators_copy_not_the_source(
     figures = {r.subject: r.figures for r in result.records}  # in the order they were made
     assert figures == {r.subject: r.figures for r in whole.records}
     assert len(written) == 1 and not written[0].parent.exists()
+
+
+def test_workers_read_the_source_when_the_copy_cannot_be_written(
+    whole: BatchResult, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy for the workers that cannot be written (TMPDIR full) is a line of the batch's
+    log, and each worker reads the source itself: the same reports.
+    """
+
+    def full(path: Path, value: object, **_: object) -> None:
+        raise EnvironmentFault(f"cannot write {path.name} (No space left on device)")
+
+    monkeypatch.setattr(packing, "write_mapped", full)
+    result = run_batch(spec_for(data, tmp_path / "out"), workers=2, partitions=0)
+    assert [r.status for r in result.records] == ["ok"] * 7
+    assert _pages(result) == _pages(whole)
+    log = (result.folder / "batch.log").read_text()
+    said = "cannot write dataset.pickle (No space left on device); each worker reads the data"
+    assert log.count(said) == 1

@@ -27,7 +27,7 @@ from utilization.batch.manifest import (
 from utilization.batch.plan import Job, ParameterSet, read_parameter_set, unknown_subject
 from utilization.batch.workers import Task
 from utilization.dataset import Dataset
-from utilization.exceptions import require
+from utilization.exceptions import EnvironmentFault, require
 from utilization.files import (
     ensure_folder,
     locked,
@@ -366,7 +366,7 @@ def _batches(
     elif data.parts is not None:
         tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
     elif workers > 1 and len(todo) > 1:  # the pool's workers map the loaded data set
-        with _mapped(data.dataset) as shared:
+        with _mapped(data.dataset, note) as shared:
             tasks = [
                 Task([job], keys, spec.folder, spec.formats, dataset=shared, pdf_engine=pdf_engine)
                 for job in todo
@@ -399,18 +399,24 @@ def _batches(
 
 
 @contextmanager
-def _mapped(dataset: Dataset) -> Iterator[str]:
+def _mapped(dataset: Dataset, note: Callable[[str], None]) -> Iterator[str | None]:
     """The loaded data set written once for the local workers (`packing.write_mapped`, with
     what it derived): each worker's kernel maps that file instead of reading, validating and
     matching the source again, and the system's file cache holds one copy for all of them.
-    The file is removed when the run ends.
+    The file is removed when the run ends. None, and `note` told why, when it cannot be
+    written (TMPDIR full): each worker then loads the source itself, as it would without.
     """
     from utilization.dataset import WithDerived
     from utilization.packing import write_mapped
 
     with tempfile.TemporaryDirectory(prefix="utilization-batch-") as folder:
         path = Path(folder) / "dataset.pickle"
-        write_mapped(path, WithDerived.of(dataset))
+        try:
+            write_mapped(path, WithDerived.of(dataset))
+        except EnvironmentFault as exc:
+            note(f"{exc}; each worker reads the data itself instead")
+            yield None
+            return
         yield str(path)
 
 
