@@ -5,6 +5,10 @@ a clean-up that deletes only the product's own temporary files.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,15 @@ import yaml
 from test_remittance_pipeline import _folder
 from utilization.cli import main
 from utilization.exceptions import EnvironmentFault
-from utilization.files import is_temporary, locked, temporary_name, write_atomic
+from utilization.files import (
+    is_temporary,
+    locked,
+    process_running,
+    remove_ended,
+    run_folder,
+    temporary_name,
+    write_atomic,
+)
 
 SECRET = "the target's own content\n"
 
@@ -140,3 +152,41 @@ def test_clean_up_deletes_only_the_products_temporary_files(
     assert (folder / temporary_name("index.html")).parent.exists()
     assert len(list(target.parent.iterdir())) == 2 and target.read_text() == SECRET
     assert "removed 1 temporary file(s)" in (folder / "batch.log").read_text()
+
+
+def test_a_run_folder_removes_those_of_ended_runs_of_this_machine_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's temporary folder (`run_folder`) is named for this machine and process; making
+    one first removes the folders of the same kind left by ended processes of this machine
+    (a run killed before it could remove its own), and nothing else: not one whose process
+    runs, not another machine's (a shared TMPDIR), not another kind, not a link.
+    """
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    host = socket.gethostname()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(ended.stdout)
+    assert not process_running(dead)
+    left = tmp_path / f"utilization-parts-{host}-{dead}-abc_123"
+    (left / "part-00000").mkdir(parents=True)
+    (left / "part-00000" / "visits.pickle").write_bytes(b"x" * 100)
+    keep = [
+        tmp_path / f"utilization-parts-{host}-{os.getpid()}-live0001",  # this process runs
+        tmp_path / f"utilization-parts-elsewhere-{dead}-other001",  # another machine's
+        tmp_path / f"utilization-batch-{host}-{dead}-otherkind",  # another kind
+        tmp_path / "utilization-parts-oldname1",  # named before run folders
+    ]
+    for folder in keep:
+        folder.mkdir()
+    link = tmp_path / f"utilization-parts-{host}-{dead}-alink001"
+    link.symlink_to(keep[0])
+
+    made = run_folder("utilization-parts-")
+    assert made.parent == tmp_path and made.is_dir()
+    assert made.name.startswith(f"utilization-parts-{host}-{os.getpid()}-")
+    assert oct(made.stat().st_mode & 0o777) == "0o700"
+    assert not left.exists()
+    assert all(folder.is_dir() for folder in keep) and link.is_symlink()
+    assert remove_ended("utilization-parts-") == []  # this run's own folder stays
+    assert made.is_dir()

@@ -17,7 +17,10 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
+import socket
 import stat
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -242,3 +245,51 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def run_folder(prefix: str) -> Path:
+    """A new private folder (0700) in TMPDIR for one run's temporary files, named
+    `<prefix><host>-<pid>-<random>`; first, this user's folders of the same prefix made on
+    this machine by a process that has ended are removed (`remove_ended`). The run removes
+    its own folder when it ends; one killed (out of memory, `kill -9`) cannot, and its
+    files (gigabytes, for large data) are removed by the next run instead.
+    """
+    remove_ended(prefix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{socket.gethostname()}-{os.getpid()}-"))
+
+
+def remove_ended(prefix: str) -> list[Path]:
+    """Remove this user's folders of `run_folder(prefix)` in TMPDIR whose process, on this
+    machine, has ended; the folders removed. A folder another machine made (a shared TMPDIR),
+    another user's, a link, or one whose process still runs is left alone.
+    """
+    host = socket.gethostname()
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        made_by, pid, _ = [*folder.name[len(prefix) :].rsplit("-", 2), "", ""][:3]
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if (
+            made_by != host
+            or not pid.isdigit()
+            or not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.getuid()
+            or process_running(int(pid))
+        ):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def process_running(pid: int) -> bool:
+    """Whether a process `pid` runs on this machine (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -31,7 +31,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -53,6 +52,7 @@ from utilization import matching, packing, schedule, sources, threads, validatio
 from utilization.dataset import TABLES, VISIT_KEYS, Dataset, PreparedView, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
+from utilization.files import run_folder
 from utilization.parameters import Request
 from utilization.period import Period
 from utilization.pipeline import REMITTANCES, load
@@ -258,7 +258,7 @@ def views_of_cut(
 @contextmanager
 def work_folder() -> Iterator[Path]:
     """A new private folder for the parts, removed afterwards (in TMPDIR)."""
-    path = Path(tempfile.mkdtemp(prefix="utilization-parts-"))
+    path = run_folder("utilization-parts-")
     try:
         yield path
     finally:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +33,7 @@ from utilization.files import (
     locked,
     open_append,
     remove_temporary,
+    run_folder,
     sha256_file,
     write_atomic,
 )
@@ -409,8 +410,9 @@ def _mapped(dataset: Dataset, note: Callable[[str], None]) -> Iterator[str | Non
     from utilization.dataset import WithDerived
     from utilization.packing import write_mapped
 
-    with tempfile.TemporaryDirectory(prefix="utilization-batch-") as folder:
-        path = Path(folder) / "dataset.pickle"
+    folder = run_folder("utilization-batch-")
+    try:
+        path = folder / "dataset.pickle"
         try:
             write_mapped(path, WithDerived.of(dataset))
         except EnvironmentFault as exc:
@@ -418,6 +420,8 @@ def _mapped(dataset: Dataset, note: Callable[[str], None]) -> Iterator[str | Non
             yield None
             return
         yield str(path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _chunk_size(jobs: int, workers: int) -> int:

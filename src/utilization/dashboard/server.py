@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +27,7 @@ import nbformat
 
 from utilization.dataset import WithDerived
 from utilization.exceptions import EnvironmentFault, require
+from utilization.files import run_folder
 from utilization.packing import write_mapped
 from utilization.pipeline import load
 from utilization.rejects import summary_text
@@ -156,7 +156,7 @@ def serve(
     """Serve the dashboard until interrupted (Ctrl-C); print the address with its token."""
     require("voila", "dashboard", "The dashboard")
     token = token or new_token()
-    folder = Path(tempfile.mkdtemp(prefix="utilization-dashboard-"))
+    folder = run_folder("utilization-dashboard-")
     try:
         notebook = prepare(data, settings, folder, today, out)
         from tornado.ioloop import IOLoop

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from utilization.exceptions import EnvironmentFault
+from utilization.files import process_running
 
 CHROMIUM_ENV = "UTILIZATION_CHROMIUM"  # a Chromium (or Chrome) executable to use
 PROFILE_PREFIX = "utilization-chromium-"  # + the pid of the process driving it
@@ -336,21 +337,11 @@ def remove_stale_profiles() -> int:
     removed = 0
     for folder in Path(tempfile.gettempdir()).glob(f"{PROFILE_PREFIX}*-*"):
         owner = folder.name[len(PROFILE_PREFIX) :].split("-", 1)[0]
-        if not owner.isdigit() or _running(int(owner)):
+        if not owner.isdigit() or process_running(int(owner)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: running
-        return True
-    return True
 
 
 def _environment() -> dict[str, str]:
