@@ -418,8 +418,7 @@ def test_the_server_loads_once_and_shows_nothing_but_the_page(
     pd.testing.assert_frame_equal(again.visits, dataset.visits)
     assert again.source == dataset.source
     # What validation and matching derived comes with it, for the visits read back.
-    (sources, rows) = again._derived[rows_name("visits", "client_id")]
-    assert sources == (again.visits, again.clients)
+    sources, rows = again._derived[rows_name("visits", "client_id")]
     assert sources[0] is again.visits and sources[1] is again.clients
     expected = positions(again.visits["client_id"], again.clients["client_id"])
     np.testing.assert_array_equal(rows, expected)
