@@ -8,6 +8,7 @@ import pickle
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,25 +56,51 @@ def test_a_prepared_part_is_packed_smaller_and_read_back_whole(data: Path) -> No
     assert VISIT_KEYS in again._derived
 
 
+PACKED = (packing.write_packed, packing.read_packed)
+MAPPED = (packing.write_mapped, packing.read_mapped)
+
+
 @pytest.mark.parametrize(
-    ("damage", "why"),
+    ("written", "damage", "why"),
     [
-        (lambda b: b[:-1], "it is cut short"),
-        (lambda b: b[:10], "it is cut short or not a packed file"),
-        (lambda b: b"not packed" + b[10:], "it is cut short or not a packed file"),
-        (lambda b: b[:-5] + bytes([b[-5] ^ 1]) + b[-4:], "its bytes changed"),
+        (PACKED, lambda b: b[:-1], "it is cut short"),
+        (PACKED, lambda b: b[:10], "it is cut short or not a packed file"),
+        (PACKED, lambda b: b"not packed" + b[10:], "it is cut short or not a packed file"),
+        (PACKED, lambda b: b[:-5] + bytes([b[-5] ^ 1]) + b[-4:], "its bytes changed"),
+        (MAPPED, lambda b: b[:-1], "it is cut short"),
+        (MAPPED, lambda b: b + b"\0", "it is longer than written"),
+        (MAPPED, lambda b: b[:10], "it is cut short or not a mapped file"),
+        (MAPPED, lambda b: b"not mapped" + b[10:], "it is cut short or not a mapped file"),
+        (MAPPED, lambda b: b[:40] + b"\xff" * 40 + b[80:], "it cannot be read back"),
     ],
-    ids=["last-byte", "magic-only", "other-file", "changed-byte"],
+    ids=[
+        "packed-last-byte",
+        "packed-magic-only",
+        "packed-other-file",
+        "packed-changed-byte",
+        "mapped-last-byte",
+        "mapped-longer",
+        "mapped-magic-only",
+        "mapped-other-file",
+        "mapped-layout-changed",
+    ],
 )
-def test_a_packed_file_not_as_written_is_said(
-    tmp_path: Path, damage: Callable[[bytes], bytes], why: str
+def test_a_file_not_as_written_is_said(
+    tmp_path: Path,
+    written: tuple[Callable[[Path, object], None], Callable[[Path], Any]],
+    damage: Callable[[bytes], bytes],
+    why: str,
 ) -> None:
-    path = tmp_path / "value.packed"
-    packing.write_packed(path, {"frame": pd.DataFrame({"a": np.arange(1000)})})
-    assert packing.read_packed(path)["frame"]["a"].sum() == 499500
+    """A packed or mapped file cut short, grown, replaced or changed is an InputError saying
+    which and how, never read as something else.
+    """
+    write, read = written
+    path = tmp_path / "value"
+    write(path, {"frame": pd.DataFrame({"a": np.arange(1000)})})
+    assert read(path)["frame"]["a"].sum() == 499500
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(InputError) as raised:
-        packing.read_packed(path)
+        read(path)
     assert str(raised.value) == f"{path} is not as this run wrote it: was it changed? ({why})"
 
 
@@ -115,26 +142,3 @@ def test_a_mapped_dataset_reads_back_whole_from_the_file_itself(data: Path, tmp_
     held[:10] = -1
     assert held[:11].tolist() == [-1] * 10 + [10]
     assert packing.read_mapped(tmp_path / "numbers")["numbers"].sum() == numbers.sum()
-
-
-@pytest.mark.parametrize(
-    ("damage", "why"),
-    [
-        (lambda b: b[:-1], "it is cut short"),
-        (lambda b: b + b"\0", "it is longer than written"),
-        (lambda b: b[:10], "it is cut short or not a mapped file"),
-        (lambda b: b"not mapped" + b[10:], "it is cut short or not a mapped file"),
-        (lambda b: b[:40] + b"\xff" * 40 + b[80:], "it cannot be read back"),
-    ],
-    ids=["last-byte", "longer", "magic-only", "other-file", "layout-changed"],
-)
-def test_a_mapped_file_not_as_written_is_said(
-    tmp_path: Path, damage: Callable[[bytes], bytes], why: str
-) -> None:
-    path = tmp_path / "value.mapped"
-    packing.write_mapped(path, {"frame": pd.DataFrame({"a": np.arange(1000)})})
-    assert packing.read_mapped(path)["frame"]["a"].sum() == 499500
-    path.write_bytes(damage(path.read_bytes()))
-    with pytest.raises(InputError) as raised:
-        packing.read_mapped(path)
-    assert str(raised.value) == f"{path} is not as this run wrote it: was it changed? ({why})"
