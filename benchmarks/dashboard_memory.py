@@ -11,7 +11,8 @@ for each: seconds until the server listens, seconds until each page came back, t
 resident memory, and for each kernel its proportional share (PSS: a page of memory shared by
 two processes counts half in each), its private memory and the memory it shares; then the
 sum of the proportional shares of the server and its kernels, the memory the whole dashboard
-takes. Stopped with Ctrl-C, as a user stops it.
+takes. Stopped with SIGTERM (a server started from a background job ignores Ctrl-C's SIGINT),
+which Voilà handles by stopping: the command then removes its folder, as on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def measure(src: Path, folder: Path, pages: int, port: int) -> Run:
         kernels = {pid: memory for pid, memory in children.items() if _is_kernel(pid)}
         others = sum(m["pss"] for pid, m in children.items() if pid not in kernels)
         own = _memory(server.pid)
-    finally:
-        server.send_signal(signal.SIGINT)
+    finally:  # SIGTERM: Voilà stops and the command removes its folder; SIGINT is ignored
+        server.send_signal(signal.SIGTERM)  # by a process started in the background
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
