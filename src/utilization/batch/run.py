@@ -7,7 +7,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -354,49 +354,42 @@ def _batches(
 
     if not todo:
         return
-    if data.parts is not None and not by_client(spec.view):
-        tasks = figure_tasks(spec, data, todo, keys, pdf_engine)
-    elif client is not None:
-        from utilization.batch.cluster import worker_count
+    with ExitStack() as stack:
+        if data.parts is not None and not by_client(spec.view):
+            tasks = figure_tasks(spec, data, todo, keys, pdf_engine)
+        elif client is not None:
+            from utilization.batch.cluster import worker_count
 
-        count = worker_count(client)
-        if data.parts is not None:
-            tasks = part_tasks(spec, data.parts, todo, keys, count, pdf_engine=pdf_engine)
-        else:
-            tasks = sliced_tasks(spec, data.dataset, todo, keys, count, pdf_engine)
-    elif data.parts is not None:
-        tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
-    elif workers > 1 and len(todo) > 1:  # the pool's workers map the loaded data set
-        with _mapped(data.dataset, note) as shared:
+            count = worker_count(client)
+            if data.parts is not None:
+                tasks = part_tasks(spec, data.parts, todo, keys, count, pdf_engine=pdf_engine)
+            else:
+                tasks = sliced_tasks(spec, data.dataset, todo, keys, count, pdf_engine)
+        elif data.parts is not None:
+            tasks = part_tasks(spec, data.parts, todo, keys, chunk=1, pdf_engine=pdf_engine)
+        else:  # on local workers, each maps the loaded data set (removed when the run ends)
+            shared = stack.enter_context(_mapped(data.dataset, note)) if workers > 1 else None
             tasks = [
                 Task([job], keys, spec.folder, spec.formats, dataset=shared, pdf_engine=pdf_engine)
                 for job in todo
             ]
-            from utilization.batch.pool import run_pool
+        if client is not None:
+            from utilization.batch.cluster import run_on_cluster
 
-            yield from run_pool(tasks, min(workers, len(tasks)), note)
-        return
-    else:
-        tasks = [
-            Task([job], keys, spec.folder, spec.formats, pdf_engine=pdf_engine) for job in todo
-        ]
-    if client is not None:
-        from utilization.batch.cluster import run_on_cluster
+            yield from run_on_cluster(client, tasks)
+            return
+        if workers <= 1:
+            from utilization.batch.workers import close_renderer, run_task
 
-        yield from run_on_cluster(client, tasks)
-        return
-    if workers <= 1:
-        from utilization.batch.workers import close_renderer, run_task
+            try:
+                for task in tasks:
+                    yield run_task(task)
+            finally:
+                close_renderer()
+            return
+        from utilization.batch.pool import run_pool
 
-        try:
-            for task in tasks:
-                yield run_task(task)
-        finally:
-            close_renderer()
-        return
-    from utilization.batch.pool import run_pool
-
-    yield from run_pool(tasks, min(workers, len(tasks)), note)
+        yield from run_pool(tasks, min(workers, len(tasks)), note)
 
 
 @contextmanager
