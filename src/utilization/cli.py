@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from utilization import threads
+from utilization import hugepages, threads
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
 from utilization.files import fault
 from utilization.parameters import Request
@@ -459,6 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         threads.threads()  # a bad UTILIZATION_THREADS is said before any work
+        hugepages.in_process()
         return COMMANDS[args.command](args)
     except UtilizationError as exc:
         print(f"utilization {args.command}: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from utilization.dataset import REFERENCES, Dataset, catalog_rows, has_status, positions
+from utilization.hugepages import in_small_pages
 from utilization.limits import KINDS, NO_LIMIT, Limits, Usage, serve, serve_explained
 from utilization.threads import together
 
@@ -290,6 +291,7 @@ def _allocate(
     )
 
 
+@in_small_pages
 def match(dataset: Dataset) -> Dataset:
     """Return the dataset with visits matched to authorizations and the allocations made.
 

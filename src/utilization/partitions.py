@@ -48,7 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization import matching, packing, schedule, sources, threads, validation, views
+from utilization import hugepages, matching, packing, schedule, sources, threads, validation, views
 from utilization.dataset import TABLES, VISIT_KEYS, Dataset, PreparedView, plain_numbers, positions
 from utilization.exceptions import EnvironmentFault, InputError, UsageError
 from utilization.figures import ViewFigures
@@ -300,6 +300,7 @@ def _table_files(folder: Path) -> dict[str, Path]:
     return sources.folder_tables(folder)
 
 
+@hugepages.in_small_pages
 def cut(folder: Path, parts: int, work: Path, note: Callable[[str], None] | None = None) -> Cut:
     """Cut the large tables of `folder` into `parts` parts by client, in `work`.
 

@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 from utilization.dataset import TABLES
 from utilization.exceptions import InputError, require
 from utilization.files import fault
+from utilization.hugepages import in_small_pages
 from utilization.schema import REQUIRED_TABLES
 
 ROW = "_row"
@@ -92,6 +93,7 @@ def on_disk(source: str | Path) -> Path | None:
     return path if path.exists() else None
 
 
+@in_small_pages
 def read_source(source: str | Path) -> RawSource:
     """Read the known tables of a folder, `.xlsx` workbook, SQLAlchemy URL or `demo`.
 

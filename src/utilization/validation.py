@@ -25,6 +25,7 @@ from utilization.dataset import (
     rows_name,
 )
 from utilization.exceptions import InputError
+from utilization.hugepages import in_small_pages
 from utilization.schema import REQUIRED_TABLES, Code
 from utilization.settings import Settings
 from utilization.sources import LINES, ROW, RawSource, cell_text, may_hold_line_breaks
@@ -70,6 +71,7 @@ Repeats = tuple[npt.NDArray[np.int64], list[str]]
 """Rows (the user's row numbers) that repeat an id of an earlier row, and the reason of each."""
 
 
+@in_small_pages
 def validate(
     raw: RawSource,
     settings: Settings,

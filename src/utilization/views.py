@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from utilization import figures
 from utilization.exceptions import InputError, UsageError
 from utilization.figures import Figures, FiguresFunction, ViewFigures
+from utilization.hugepages import small_pages
 from utilization.selection import Selection
 from utilization.threads import together
 
@@ -280,7 +281,8 @@ def _merged(work: Sequence[Callable[[], dict[str, Any]]], rows: int) -> dict[str
     """The figures of the figure functions in `work`, made at once on threads for `rows`
     visits (`threads.together`), by name in the order of `work`.
     """
-    return {name: value for some in together(work, rows) for name, value in some.items()}
+    with small_pages():
+        return {name: value for some in together(work, rows) for name, value in some.items()}
 
 
 def _figures(function: FiguresFunction) -> Figures:
