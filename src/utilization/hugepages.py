@@ -1,9 +1,9 @@
 """The engine's arrays in ordinary memory pages, not NumPy's transparent huge pages.
 
 On Linux NumPy asks for transparent huge pages (`madvise(MADV_HUGEPAGE)`) on every array of
-4 MB or more. Where the kernel's huge-page `defrag` setting is `madvise` (the default of
-Debian, Ubuntu and most distributions), each first touch of such an array may make the
-kernel compact memory and zero 2 MB at once. The engine makes and lets go of hundreds of
+4 MB or more. Where the kernel's huge-page `defrag` setting is `madvise` (the kernel's
+default), each first touch of such an array may make the kernel compact memory and zero 2 MB
+at once. The engine makes and lets go of hundreds of
 column-sized arrays on large data (80 MB each at 10M visits), each mapped afresh by the C
 library, so that cost is paid again and again: 10M visits read, validated, matched and given
 the agency view took 36-39 s with huge pages and 27-28 s without, on this project's 2-core
