@@ -6,6 +6,7 @@ import base64
 import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -305,7 +306,8 @@ def test_a_killed_process_leaves_no_browser_and_its_profile_goes_next_time(
         time.sleep(0.2)
     assert chromium_processes(env["TMPDIR"]) == []
     left = list(Path(env["TMPDIR"]).glob("utilization-chromium-*"))
-    assert [p.name.split("-")[2] for p in left] == [str(process.pid)]
+    made_by = [p.name[len(chromium.PROFILE_PREFIX) :].rsplit("-", 2)[:2] for p in left]
+    assert made_by == [[socket.gethostname(), str(process.pid)]]
     monkeypatch.setattr(tempfile, "tempdir", env["TMPDIR"])
     with chromium.Browser() as browser:
         assert not left[0].exists()

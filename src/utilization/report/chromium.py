@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from utilization.exceptions import EnvironmentFault
-from utilization.files import process_running
+from utilization.files import run_folder
 
 CHROMIUM_ENV = "UTILIZATION_CHROMIUM"  # a Chromium (or Chrome) executable to use
-PROFILE_PREFIX = "utilization-chromium-"  # + the pid of the process driving it
+PROFILE_PREFIX = "utilization-chromium-"  # + host and pid of the process driving it
 NAMES = ("chromium", "chromium-browser")
 LOCAL_SCHEMES = ("file:", "data:")
 TIMEOUT_SECONDS = 120.0  # one DevTools call (a start, a print); a stuck browser is ended
@@ -128,8 +128,9 @@ class Browser:
         self._next_id = 0
         self._session = ""
         self._frame = ""
-        remove_stale_profiles()
-        self._profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
+        # Profiles of browsers whose Python process ended (killed before it could close
+        # them; the browser then ended with the pipe) are removed first, on this machine.
+        self._profile = str(run_folder(PROFILE_PREFIX))
         self._process: subprocess.Popen[bytes] | None = None
         # Chromium reads commands from descriptor 3 and writes to 4: the pipes are given to
         # the shell that starts it as its standard input and output, and moved there.
@@ -328,20 +329,6 @@ def _signal_group(group: int, number: int) -> None:
     """Send a signal to a process group, if any process of it is left."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, number)
-
-
-def remove_stale_profiles() -> int:
-    """Remove the profile folders of browsers whose Python process is gone (killed before it
-    could close them: its browser then ended with the pipe); return how many.
-    """
-    removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{PROFILE_PREFIX}*-*"):
-        owner = folder.name[len(PROFILE_PREFIX) :].split("-", 1)[0]
-        if not owner.isdigit() or process_running(int(owner)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
-    return removed
 
 
 def _environment() -> dict[str, str]:
