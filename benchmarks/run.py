@@ -574,6 +574,7 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         f"utilization benchmark, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {_versions()}",
+        f"memory: {_huge_pages()}",
         f"data: demo.generate(seed={SEED}, months={MONTHS}, today={TODAY}) as Parquet; "
         f"agency view {PERIOD[0]}..{PERIOD[1]} as of {TODAY}",
         f"times in seconds: best of {base['runs']} fresh processes (median / worst); "
@@ -772,6 +773,23 @@ def _linearity_rows(results: dict[str, Any]) -> list[str]:
 
 def _row(name: str, summary: dict[str, float]) -> str:
     return f"{name:<28}{summary['best']:>9.2f}{summary['median']:>9.2f}{summary['worst']:>9.2f}"
+
+
+def _huge_pages() -> str:
+    """The kernel's transparent huge pages, which the engine's times depend on (the engine
+    turns NumPy's advice off: benchmarks/README, "Huge pages").
+    """
+    folder = Path("/sys/kernel/mm/transparent_hugepage")
+    settings = []
+    for name in ("enabled", "defrag"):
+        try:
+            text = (folder / name).read_text()
+        except OSError:
+            return "transparent huge pages: not known on this system"
+        chosen = text[text.find("[") + 1 : text.find("]")] if "[" in text else text.strip()
+        settings.append(f"{name} {chosen}")
+    advice = os.environ.get("NUMPY_MADVISE_HUGEPAGE", "NumPy's default")
+    return f"transparent huge pages {', '.join(settings)}; NUMPY_MADVISE_HUGEPAGE {advice}"
 
 
 def _versions() -> str:
