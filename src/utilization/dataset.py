@@ -98,7 +98,8 @@ class Dataset:
 class WithDerived:
     """A dataset with the values it derived (`Dataset.derived`: catalog rows, status codes,
     the authorization of each visit ...), which a dataset's own pickle leaves out: written
-    once for processes that read one copy (the dashboard's kernels, `packing.write_mapped`),
+    once for processes that read one copy (the dashboard's kernels, a batch's local workers:
+    `packing.write_mapped`),
     they share those arrays instead of each computing its own. Pickled together, the frames
     each value was derived from are the dataset's frames again once read back.
     """

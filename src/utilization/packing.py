@@ -119,8 +119,8 @@ def write_mapped(path: Path, value: object, *, new_folders: bool = True) -> None
     whole file, the layout (`value` pickled without its data, and where each of its data
     buffers is), then each buffer as it is in memory, uncompressed, at a multiple of `ALIGN`.
 
-    The dashboard's kernels read the loaded data set this way: each page's kernel maps the
-    file, and the system's file cache holds its columns once for all of them.
+    The dashboard's kernels and a batch's local workers read the loaded data set this way:
+    each kernel maps the file, and the system's file cache holds its columns once for all.
     """
     buffers: list[pickle.PickleBuffer] = []
     layout_of = io.BytesIO()

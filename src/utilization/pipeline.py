@@ -167,7 +167,7 @@ def _read_slice(path: str, stamp: int) -> Dataset | PreparedView:
     """
     if is_packed(Path(path)):  # written compressed by a run in parts (`packing`)
         held = read_packed(Path(path))
-    elif is_mapped(Path(path)):  # the dashboard's loaded data, shared by its kernels
+    elif is_mapped(Path(path)):  # loaded data shared by the dashboard's or a batch's kernels
         held = read_mapped(Path(path))
         if isinstance(held, WithDerived):
             held = held.restored()
