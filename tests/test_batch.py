@@ -9,8 +9,10 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -22,10 +24,10 @@ import yaml
 
 import utilization
 from utilization import export
-from utilization.batch import BatchResult, remove_temporary_files, run_batch
+from utilization.batch import BatchResult, remove_temporary_files, run_batch, slices
 from utilization.batch.manifest import job_key
 from utilization.batch.plan import Job, ParameterSet, parameter_set, read_parameter_set
-from utilization.batch.slices import slice_dataset
+from utilization.batch.slices import SLICES_PREFIX, SUFFIX, materialize, slice_dataset
 from utilization.batch.workers import BatchRenderer, Task, run_task
 from utilization.cli import main
 from utilization.filenames import safe_name, unique_names
@@ -474,6 +476,36 @@ def test_a_cluster_worker_removes_the_slices_it_wrote(tmp_path: Path) -> None:
         ("C0002", "ok"),
         ("C0003", "ok"),
     ]
-    slices = worker_tmp / f"utilization-slices-{os.getuid()}"
-    assert slices.is_dir()  # the worker wrote its slices there ...
-    assert sorted(slices.iterdir()) == []  # ... and removed them
+    # The worker wrote its slices in a folder of its own there (named after the machine and
+    # its process), and removed them.
+    folders = list(worker_tmp.glob(f"{SLICES_PREFIX}{socket.gethostname()}-*"))
+    assert len(folders) == 1
+    assert sorted(folders[0].iterdir()) == []
+
+
+def test_a_slice_folder_of_an_ended_worker_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed outright leaves its slices behind: the next worker process on the
+    machine to write a slice removes the folder, and its own is private and named after it.
+    Another machine's folder (a shared temporary folder) is left alone.
+    """
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen(["true"])  # a process that has ended: its pid
+    ended.wait()
+    host = socket.gethostname()
+    stale = tmp_path / f"{SLICES_PREFIX}{host}-{ended.pid}-abc123"
+    stale.mkdir()
+    (stale / f"{'0' * 20}{SUFFIX}").write_bytes(b"left by a killed worker")
+    elsewhere = tmp_path / f"{SLICES_PREFIX}another-machine-{ended.pid}-abc123"
+    elsewhere.mkdir()
+    monkeypatch.setattr(slices, "_folders", {})
+
+    written = Path(materialize(b"a slice"))
+
+    assert not stale.exists()
+    assert elsewhere.is_dir()
+    assert written.read_bytes() == b"a slice"
+    assert written.parent.name.startswith(f"{SLICES_PREFIX}{host}-{os.getpid()}-")
+    assert written.parent.stat().st_mode & 0o777 == 0o700
+    assert Path(materialize(b"another")).parent == written.parent  # one folder per process

@@ -5,15 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import stat
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from utilization import views
 from utilization.dataset import Dataset
-from utilization.exceptions import EnvironmentFault
-from utilization.files import fault, write_atomic
+from utilization.files import fault, run_folder, write_atomic
 
 SUFFIX = ".dataset.pickle"
 
@@ -52,39 +50,41 @@ def to_bytes(dataset: Dataset) -> bytes:
     return pickle.dumps(dataset, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+SLICES_PREFIX = "utilization-slices-"
+"""The start of each worker process's folder of slices: `files.run_folder` adds the host and
+the process id, so that a folder left by a worker killed outright is removed later."""
+
+_folders: dict[int, Path] = {}
+"""This process's folder of slices, by process id (a forked child makes its own)."""
+
+
 def materialize(data: bytes, folder: Path | None = None) -> str:
     """Write slice bytes to the worker's temporary folder; return the path to pass as the
     notebooks' `data_slice` parameter (read by `pipeline.load_cached`). The file is this
-    process's own (its name holds the bytes' hash and the process id): the task that wrote it
-    removes it once its reports are made (`workers.run_task`).
+    process's own (its name holds the bytes' hash): the task that wrote it removes it once
+    its reports are made (`workers.run_task`).
 
-    The default folder, in the shared temporary folder, is this user's own: made 0700, and
-    used only when it is a real folder owned by this user that nobody else can write (a
-    slice is unpickled, so a file planted there would run code).
+    The default folder is this process's own, made private (0700, `tempfile.mkdtemp`) in
+    the temporary folder by `files.run_folder` and named after this machine and process;
+    a slice is unpickled, so nobody else may write there. A worker killed outright (out of
+    memory, `kill -9`) cannot remove its files: the next worker on this machine to make its
+    folder removes that of every ended process (`files.remove_ended`). A worker's folder
+    stays, empty, while it runs, and is removed the same way after it ends.
     """
-    folder = folder or private_folder(
-        Path(tempfile.gettempdir()) / f"utilization-slices-{os.getuid()}"
-    )
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}-{os.getpid()}{SUFFIX}"
+    folder = folder or own_folder()
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{SUFFIX}"
     if not path.is_file():
         write_atomic(path, data)
     return str(path)
 
 
-def private_folder(folder: Path) -> Path:
-    """`folder`, made 0700 if missing; EnvironmentFault unless it is a real folder of this
-    user that no other user can write.
-    """
-    try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError as exc:
-        raise fault(exc, folder, "make the folder") from None
-    mine = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
-    if not mine or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        msg = (
-            f"{folder}: not a private folder of this user (a link, another user's, or "
-            "writable by others); remove it, or set TMPDIR to a folder of your own"
-        )
-        raise EnvironmentFault(msg)
+def own_folder() -> Path:
+    """This process's folder of slices (made on first use; `materialize`)."""
+    pid = os.getpid()
+    folder = _folders.get(pid)
+    if folder is None or not folder.is_dir():
+        try:
+            folder = _folders[pid] = run_folder(SLICES_PREFIX)
+        except OSError as exc:
+            raise fault(exc, tempfile.gettempdir(), "make a folder for data slices in it") from None
     return folder
