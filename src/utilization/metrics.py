@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset
+from utilization.dataset import Dataset, catalog_rows
 from utilization.period import Filters, Period, trend_months
 from utilization.selection import BASES, Basis, Selection
 from utilization.totals import CLIENT, client_ranks, join, over_clients, per_client
@@ -91,16 +91,8 @@ def detail(selection: Selection) -> pd.DataFrame:
         .groupby(keys)[["units_approved", "amount_approved"]]
         .sum()
     )
-    used = (
-        selection.visits(columns=[*keys, "units", "amount"])
-        .groupby(keys)
-        .agg(units_used=("units", "sum"), amount_used=("amount", "sum"))
-    )
-    scheduled = (
-        selection.visits(status="scheduled", columns=[*keys, "units"])
-        .groupby(keys)
-        .agg(units_scheduled=("units", "sum"))
-    )
+    used = _visit_sums(selection, "completed", {"units_used": "units", "amount_used": "amount"})
+    scheduled = _visit_sums(selection, "scheduled", {"units_scheduled": "units"})
     table = approved.join(used, how="outer").join(scheduled, how="outer").fillna(0.0)
     table = table.reset_index()
     for column in (
@@ -119,6 +111,39 @@ def detail(selection: Selection) -> pd.DataFrame:
     table.insert(1, "client_name", table["client_id"].map(names))
     table.insert(3, "description", table["procedure_code"].map(descriptions))
     return detail_of([_with_remaining(table)])
+
+
+def _visit_sums(selection: Selection, status: str, sums: dict[str, str]) -> pd.DataFrame:
+    """Sums of visit columns (`sums`: name of the sum, its column) over the selection's
+    visits of `status`, per (client_id, procedure_code): the index, in key order.
+
+    Grouped by the rows of the clients and procedures catalogs the visits refer to, not by
+    millions of texts; each group's values are added in row order as pandas adds them, so
+    the sums are those of grouping by the texts, to the last bit. Visits whose client or
+    procedure the catalogs lack (a dataset not validated) are grouped by their texts.
+    """
+    dataset = selection.dataset
+    keys = ["client_id", "procedure_code"]
+    rows = np.flatnonzero(selection.mask(status))
+    client = catalog_rows(dataset, "visits", "client_id")[rows]
+    procedure = catalog_rows(dataset, "visits", "procedure_code")[rows]
+    aggregations = {name: (column, "sum") for name, column in sums.items()}
+    if (client < 0).any() or (procedure < 0).any():
+        columns = [*keys, *dict.fromkeys(sums.values())]
+        return selection.visits(status, columns=columns).groupby(keys).agg(**aggregations)
+    width = max(len(dataset.procedures), 1)
+    pair = client.astype(np.int64) * width + procedure
+    values = {c: dataset.visits[c].to_numpy()[rows] for c in dict.fromkeys(sums.values())}
+    grouped = pd.DataFrame(values, copy=False).groupby(pair, sort=True).agg(**aggregations)
+    found = grouped.index.to_numpy(dtype=np.int64)
+    grouped.index = pd.MultiIndex.from_arrays(
+        [
+            dataset.clients["client_id"].array.take(found // width),
+            dataset.procedures["procedure_code"].array.take(found % width),
+        ],
+        names=keys,
+    )
+    return grouped
 
 
 def detail_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
