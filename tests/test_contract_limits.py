@@ -452,3 +452,37 @@ def test_every_kind_of_reason_in_words(tmp_path: Path) -> None:
             "would exceed the weekly limit of 6 units for the week of 6 Apr 2025 (W1)",
         ),
     }
+
+
+def test_a_visit_stopped_at_two_authorizations_names_both(tmp_path: Path) -> None:
+    """C1 T1019 on Thursday 10 Apr 2025 is held by D1 (2 units a day, ends first) and D2
+    (1,234 units in all). The completed visit of 2 Apr (18,525 minutes: 1,235 units) took
+    D1's 2 units of that day and 1,233 of D2. The scheduled 4-unit visit gets D1's 2 units
+    of 10 Apr and D2's last 1: 1 over, stopped at D1 by its daily limit and at D2 by its
+    total, in that order (ends first), joined in one reason; the total written with its
+    thousands separator.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        authorizations=[
+            auth("D1", "C1", "T1019", "2025-04-01", "2025-04-20", 100, units_per_day=2),
+            auth("D2", "C1", "T1019", "2025-04-01", "2025-04-30", 1234),
+        ],
+        visits=[
+            {
+                "visit_id": "LONG",
+                "client_id": "C1",
+                "procedure_code": "T1019",
+                "service_date": "2025-04-02",
+                "minutes": 18525,
+            },
+            timed("SCH", "C1", "T1019", "2025-04-10", 60, status="scheduled"),
+        ],
+    )
+    data = export(folder, "agency", frm="2025-04-01", to="2025-04-30")
+    (row,) = data["schedule"]
+    assert (row["visit_id"], row["units_fit"], row["units_over"]) == ("SCH", 3, 1)
+    assert row["reason"] == (
+        "would exceed the daily limit of 2 units on 10 Apr 2025 (D1); "
+        "would exceed the 1,234 units approved of D2 (1 Apr 2025 – 30 Apr 2025)"
+    )

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset, is_among
+from utilization.dataset import Dataset, is_among, positions
 from utilization.limits import LIMIT_COLUMNS, LIMIT_WORDS, period_bounds, period_index
-from utilization.period import Period, day_words
+from utilization.period import Period
 from utilization.selection import Selection
 from utilization.totals import join
 from utilization.validation import order_keys, time_order
@@ -21,6 +22,8 @@ from utilization.validation import order_keys, time_order
 FITS = "fits"
 OVER = "over"
 UNAUTHORIZED = "unauthorized"
+
+IntArray = npt.NDArray[np.int64]
 
 
 def schedule(selection: Selection) -> pd.DataFrame:
@@ -177,23 +180,23 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
     for per in LIMIT_COLUMNS:
         rows = kind == per
         period[rows] = period_index(days[rows], per, week_start)
-    combos = pd.DataFrame({"auth": stops["authorization_id"], "kind": kind, "period": period})
-    code, found = pd.MultiIndex.from_frame(combos).factorize()
-    unique = pd.MultiIndex.from_tuples(list(found))
-    ids = unique.get_level_values(0)
-    auths = dataset.authorizations.set_index("authorization_id").reindex(ids)
-    rows = zip(
-        ids,
-        unique.get_level_values(1),
-        unique.get_level_values(2),
-        auths["units_approved"].to_numpy(),
-        auths["start_date"].to_numpy(),
-        auths["end_date"].to_numpy(),
-        *(auths[column].to_numpy() for column in LIMIT_COLUMNS.values()),
-        strict=True,
-    )
-    words = [_stop_words(row, week_start) for row in rows]
-    text = np.asarray(words, dtype=object)[code]
+    auths = dataset.authorizations
+    row = positions(stops["authorization_id"], auths["authorization_id"])
+    if (row < 0).any():  # matching writes the stops from these authorizations
+        msg = "internal error: a schedule stop names an authorization the dataset lacks"
+        raise AssertionError(msg)
+    kinds = ("total", *LIMIT_COLUMNS)
+    code = np.select([kind == k for k in kinds], list(range(len(kinds))), 0)
+    low = int(period.min())
+    width = int(period.max()) - low + 1
+    combo = (row * len(kinds) + code) * width + (period - low)
+    which, found = pd.factorize(combo)
+    found = np.asarray(found, dtype=np.int64)
+    words = _stop_words(
+        auths, found // width // len(kinds), found // width % len(kinds), found % width + low,
+        week_start,
+    )  # fmt: skip
+    text = words[which]
     visit = stops["visit_id"].to_numpy(dtype=object)
     first = np.r_[True, visit[1:] != visit[:-1]]  # stops of a visit are next to each other
     if first.all():
@@ -205,26 +208,59 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
     return pd.Series(joined, index=visit[first], dtype="str")
 
 
-def _stop_words(row: tuple[Any, ...], week_start: str) -> str:
-    """What stopped visits at one authorization, in words: `row` is the authorization's id,
-    the kind, the period number, units approved, start and end dates and its three limits.
+def _stop_words(
+    auths: pd.DataFrame, row: IntArray, kind: IntArray, period: IntArray, week_start: str
+) -> npt.NDArray[np.object_]:
+    """What stopped visits at an authorization, in words, for each of its row in `auths`,
+    the kind (its place in total, then `LIMIT_COLUMNS`) and the period number: "would exceed
+    the 480 units approved of A0012 (1 Jan 2026 – 30 Jun 2026)", "would exceed the monthly
+    limit of 100 units for March 2026 (A0012)". Written for all of them at once.
     """
-    auth, kind, period, approved, start_date, end_date, *limits = row
-    if kind == "total":
-        return (
-            f"would exceed the {approved:,.0f} units approved of {auth} "
-            f"({day_words(start_date)} – {day_words(end_date)})"
-        )
-    limit = int(limits[list(LIMIT_COLUMNS).index(kind)])
-    first, _ = period_bounds(np.array([period]), kind, week_start)
-    start = pd.Timestamp(int(first[0]), unit="D")
-    if kind == "month":
-        when = f"for {start:%B %Y}"
-    elif kind == "week":
-        when = f"for the week of {day_words(start)}"
-    else:
-        when = f"on {day_words(start)}"
-    return f"would exceed the {LIMIT_WORDS[kind]} limit of {limit} units {when} ({auth})"
+    ids = np.asarray(auths["authorization_id"].array.take(row), dtype=object)
+    out = np.empty(len(row), dtype=object)
+    total = kind == 0
+    if total.any():
+        at = row[total]
+        approved = auths["units_approved"].to_numpy(dtype=np.float64)[at]
+        values, each = np.unique(approved, return_inverse=True)
+        units = np.asarray([f"{v:,.0f}" for v in values], dtype=object)[each.ravel()]
+        start = _day_texts(auths["start_date"].to_numpy()[at])
+        end = _day_texts(auths["end_date"].to_numpy()[at])
+        out[total] = (
+            "would exceed the " + units + " units approved of " + ids[total]
+            + " (" + start + " – " + end + ")"
+        )  # fmt: skip
+    for code, (per, column) in enumerate(LIMIT_COLUMNS.items(), start=1):
+        rows = kind == code
+        if not rows.any():
+            continue
+        limit = auths[column].to_numpy(dtype=np.float64)[row[rows]].astype(np.int64)
+        first, _ = period_bounds(period[rows], per, week_start)
+        if per == "month":
+            when = "for " + _day_texts(first, "%B %Y")
+        elif per == "week":
+            when = "for the week of " + _day_texts(first)
+        else:
+            when = "on " + _day_texts(first)
+        out[rows] = (
+            f"would exceed the {LIMIT_WORDS[per]} limit of " + limit.astype(str).astype(object)
+            + " units " + when + " (" + ids[rows] + ")"
+        )  # fmt: skip
+    return out
+
+
+def _day_texts(days: npt.NDArray[Any], form: str = "%d %b %Y") -> npt.NDArray[np.object_]:
+    """Dates (datetime64, or days since 1970-01-01) in words, as `period.day_words` writes
+    them (`31 Mar 2026`, the day without a leading zero), or in `form`; all at once in Arrow.
+    """
+    values = np.asarray(days)
+    if values.dtype.kind != "M":
+        values = values.astype("datetime64[D]")
+    stamps = pa.array(values.astype("datetime64[s]"))
+    text = pc.strftime(stamps, format=form, locale="C")
+    if form.startswith("%d"):
+        text = pc.replace_substring_regex(text, pattern="^0", replacement="")
+    return np.asarray(text.to_pylist(), dtype=object)
 
 
 def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
