@@ -710,3 +710,33 @@ def test_usage_errors_exit_2(tmp_path: Path, view: str) -> None:
     rc, _out, err = run(args)
     assert rc == 2
     assert "Traceback" not in err
+
+
+def test_detail_per_client_and_code_also_when_the_catalog_lacks_a_client(agency: Path) -> None:
+    """Q1 used and scheduled per (client, code), from the module docstring: C1 T1019 V101 4 +
+    V102 8 + V103 4 = 16 u, $96.00, V105 4 u scheduled; C1 S5125 6 + 2 = 8 u, $40.00; C2
+    T1019 4 + 12 = 16 u, $104.00; C3 T1019 4 + 4 = 8 u, $48.00. The same when the clients
+    catalog lacks C3 (a dataset put together by hand: its visits are grouped by their texts).
+    """
+    from dataclasses import replace
+
+    from utilization import load
+    from utilization.metrics import detail
+    from utilization.period import Filters, Period
+    from utilization.selection import Selection
+
+    dataset = load(agency)
+    without_c3 = replace(dataset, clients=dataset.clients[dataset.clients["client_id"] != "C3"])
+    q1 = Period.parse("2025-Q1")
+    for data in (dataset, without_c3):
+        table = detail(Selection(data, q1, Filters(), q1.end))
+        got = {
+            (r.client_id, r.procedure_code): (r.units_used, r.units_scheduled, r.amount_used)
+            for r in table.itertuples()
+        }
+        assert got == {
+            ("C1", "T1019"): (16, 4, 96.0),
+            ("C1", "S5125"): (8, 0, 40.0),
+            ("C2", "T1019"): (16, 0, 104.0),
+            ("C3", "T1019"): (8, 0, 48.0),
+        }
