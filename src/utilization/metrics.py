@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset, catalog_rows
+from utilization.dataset import Dataset, catalog_rows, positions
 from utilization.period import Filters, Period, trend_months
 from utilization.selection import BASES, Basis, Selection
 from utilization.totals import CLIENT, client_ranks, join, over_clients, per_client
@@ -85,16 +86,7 @@ def detail(selection: Selection) -> pd.DataFrame:
     amount_remaining, utilization. Not rounded.
     """
     dataset, period, filters = selection.dataset, selection.period, selection.filters
-    keys = ["client_id", "procedure_code"]
-    approved = (
-        approved_shares(dataset, period, filters, selection.basis)
-        .groupby(keys)[["units_approved", "amount_approved"]]
-        .sum()
-    )
-    used = _visit_sums(selection, "completed", {"units_used": "units", "amount_used": "amount"})
-    scheduled = _visit_sums(selection, "scheduled", {"units_scheduled": "units"})
-    table = approved.join(used, how="outer").join(scheduled, how="outer").fillna(0.0)
-    table = table.reset_index()
+    table = _sums_per_pair(selection, approved_shares(dataset, period, filters, selection.basis))
     for column in (
         "units_approved",
         "units_used",
@@ -113,37 +105,69 @@ def detail(selection: Selection) -> pd.DataFrame:
     return detail_of([_with_remaining(table)])
 
 
-def _visit_sums(selection: Selection, status: str, sums: dict[str, str]) -> pd.DataFrame:
-    """Sums of visit columns (`sums`: name of the sum, its column) over the selection's
-    visits of `status`, per (client_id, procedure_code): the index, in key order.
+def _sums_per_pair(selection: Selection, shares: pd.DataFrame) -> pd.DataFrame:
+    """Units and amounts approved (`shares`), used and scheduled (the selection's completed
+    and scheduled visits) per (client_id, procedure_code), 0 where a pair has none.
 
-    Grouped by the rows of the clients and procedures catalogs the visits refer to, not by
+    Grouped by the rows of the clients and procedures catalogs the keys refer to, not by
     millions of texts; each group's values are added in row order as pandas adds them, so
-    the sums are those of grouping by the texts, to the last bit. Visits whose client or
-    procedure the catalogs lack (a dataset not validated) are grouped by their texts.
+    the sums are those of grouping by the texts, to the last bit. When a key is missing from
+    its catalog (a dataset not validated), every sum is grouped by the texts.
     """
     dataset = selection.dataset
-    keys = ["client_id", "procedure_code"]
-    rows = np.flatnonzero(selection.mask(status))
-    client = catalog_rows(dataset, "visits", "client_id")[rows]
-    procedure = catalog_rows(dataset, "visits", "procedure_code")[rows]
-    aggregations = {name: (column, "sum") for name, column in sums.items()}
-    if (client < 0).any() or (procedure < 0).any():
-        columns = [*keys, *dict.fromkeys(sums.values())]
-        return selection.visits(status, columns=columns).groupby(keys).agg(**aggregations)
-    width = max(len(dataset.procedures), 1)
-    pair = client.astype(np.int64) * width + procedure
-    values = {c: dataset.visits[c].to_numpy()[rows] for c in dict.fromkeys(sums.values())}
-    grouped = pd.DataFrame(values, copy=False).groupby(pair, sort=True).agg(**aggregations)
-    found = grouped.index.to_numpy(dtype=np.int64)
-    grouped.index = pd.MultiIndex.from_arrays(
-        [
-            dataset.clients["client_id"].array.take(found // width),
-            dataset.procedures["procedure_code"].array.take(found % width),
-        ],
-        names=keys,
-    )
-    return grouped
+    clients, codes = dataset.clients["client_id"], dataset.procedures["procedure_code"]
+    visits = dataset.visits
+    done = np.flatnonzero(selection.mask("completed"))
+    planned = np.flatnonzero(selection.mask("scheduled"))
+    client_rows = catalog_rows(dataset, "visits", "client_id")
+    code_rows = catalog_rows(dataset, "visits", "procedure_code")
+    units, amount = visits["units"].to_numpy(), visits["amount"].to_numpy()
+    Texts = Callable[[], tuple[pd.Series, pd.Series]]
+    approved = {c: shares[c] for c in ("units_approved", "amount_approved")}
+    # The values summed; the keys' catalog rows; the keys' texts, when needed.
+    sums: list[tuple[dict[str, Any], tuple[IntArray, IntArray], Texts]] = [
+        (
+            approved,
+            (positions(shares["client_id"], clients), positions(shares["procedure_code"], codes)),
+            lambda: (shares["client_id"], shares["procedure_code"]),
+        ),
+        (
+            {"units_used": units[done], "amount_used": amount[done]},
+            (client_rows[done], code_rows[done]),
+            lambda: _texts_at(visits, done),
+        ),
+        (
+            {"units_scheduled": units[planned]},
+            (client_rows[planned], code_rows[planned]),
+            lambda: _texts_at(visits, planned),
+        ),
+    ]
+    by_rows = all(bool((c >= 0).all() and (p >= 0).all()) for _, (c, p), _ in sums)
+    width = max(len(codes), 1)
+    grouped = []
+    for values, (client, code), texts in sums:
+        frame = pd.DataFrame({k: np.asarray(v) for k, v in values.items()}, copy=False)
+        if by_rows:  # one whole number per pair
+            grouped.append(frame.groupby(client.astype(np.int64) * width + code).sum())
+        else:
+            keys = [pd.Series(t.array, name=t.name) for t in texts()]  # rows in order
+            grouped.append(frame.groupby(keys).sum())
+    table = grouped[0].join(grouped[1], how="outer").join(grouped[2], how="outer").fillna(0.0)
+    if by_rows:
+        pair = table.index.to_numpy(dtype=np.int64)
+        client_id, code_id = clients.array.take(pair // width), codes.array.take(pair % width)
+    else:
+        client_id, code_id = (table.index.get_level_values(n) for n in (0, 1))
+    table = table.reset_index(drop=True)
+    table.insert(0, "client_id", pd.Series(client_id, dtype="str"))
+    table.insert(1, "procedure_code", pd.Series(code_id, dtype="str"))
+    return table
+
+
+def _texts_at(visits: pd.DataFrame, rows: npt.NDArray[np.intp]) -> tuple[pd.Series, pd.Series]:
+    """The visits' client_id and procedure_code at `rows`."""
+    client, code = (visits[c].array.take(rows) for c in ("client_id", "procedure_code"))
+    return pd.Series(client, name="client_id"), pd.Series(code, name="procedure_code")
 
 
 def detail_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
