@@ -243,11 +243,13 @@ def _iso_dates(dates: pd.Series) -> list[str | None]:
     """Dates as `YYYY-MM-DD` (None for NaT), formatted at once rather than one by one."""
     days = np.asarray(dates.to_numpy()).astype("datetime64[D]")
     text: list[str | None] = np.datetime_as_string(days, unit="D").tolist()
+    missing = np.isnat(days)
+    for i in np.flatnonzero(missing).tolist():
+        text[i] = None
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
-    odd = np.flatnonzero(np.isnat(days) | (years < 1000) | (years > 9999))
+    odd = np.flatnonzero(~missing & ((years < 1000) | (years > 9999)))
     for i in odd.tolist():  # as strftime writes them (no zero padding of the year)
-        value = dates.iloc[i]
-        text[i] = None if pd.isna(value) else f"{value:%Y-%m-%d}"
+        text[i] = f"{dates.iloc[i]:%Y-%m-%d}"
     return text
 
 
