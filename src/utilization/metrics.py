@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -108,51 +109,88 @@ def detail(selection: Selection) -> pd.DataFrame:
 def _sums_per_pair(selection: Selection, shares: pd.DataFrame) -> pd.DataFrame:
     """Units and amounts approved (`shares`), used and scheduled (the selection's completed
     and scheduled visits) per (client_id, procedure_code), 0 where a pair has none.
+    """
+    dataset = selection.dataset
+    visits = dataset.visits
+    done = np.flatnonzero(selection.mask("completed"))
+    planned = np.flatnonzero(selection.mask("scheduled"))
+    units, amount = visits["units"].to_numpy(), visits["amount"].to_numpy()
+    return sums_per_pair(
+        dataset,
+        [
+            approved_sums(dataset, shares, {"units_approved": "units_approved",
+                                            "amount_approved": "amount_approved"}),
+            visit_sums(dataset, done, {"units_used": units[done], "amount_used": amount[done]}),
+            visit_sums(dataset, planned, {"units_scheduled": units[planned]}),
+        ],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PairSums:
+    """Values to add up per (client_id, procedure_code) (`sums_per_pair`): columns of equal
+    length by name; the row of each value's client and procedure code in the catalogs (-1:
+    not there); and, asked only when some key is not there, the keys' texts.
+    """
+
+    values: dict[str, Any]
+    client: IntArray
+    code: IntArray
+    texts: Callable[[], tuple[pd.Series, pd.Series]]
+
+
+def approved_sums(dataset: Dataset, shares: pd.DataFrame, names: dict[str, str]) -> PairSums:
+    """The columns of `approved_shares` (`names`: the sum's name, its column) to add up."""
+    clients, codes = dataset.clients["client_id"], dataset.procedures["procedure_code"]
+    return PairSums(
+        {name: shares[column] for name, column in names.items()},
+        positions(shares["client_id"], clients),
+        positions(shares["procedure_code"], codes),
+        lambda: (shares["client_id"], shares["procedure_code"]),
+    )
+
+
+def visit_sums(dataset: Dataset, rows: npt.NDArray[np.intp], values: dict[str, Any]) -> PairSums:
+    """Values of the visits at `rows` (one per row, in the same order) to add up."""
+    visits = dataset.visits
+
+    def texts() -> tuple[pd.Series, pd.Series]:
+        client, code = (visits[c].array.take(rows) for c in ("client_id", "procedure_code"))
+        return pd.Series(client, name="client_id"), pd.Series(code, name="procedure_code")
+
+    return PairSums(
+        values,
+        catalog_rows(dataset, "visits", "client_id")[rows],
+        catalog_rows(dataset, "visits", "procedure_code")[rows],
+        texts,
+    )
+
+
+def sums_per_pair(dataset: Dataset, parts: list[PairSums]) -> pd.DataFrame:
+    """The sums of each of `parts` per (client_id, procedure_code), joined: one row per pair
+    any part has, 0.0 where a part has none of it. Columns: client_id, procedure_code, then
+    the parts' sums in order. In no particular row order.
 
     Grouped by the rows of the clients and procedures catalogs the keys refer to, not by
     millions of texts; each group's values are added in row order as pandas adds them, so
     the sums are those of grouping by the texts, to the last bit. When a key is missing from
-    its catalog (a dataset not validated), every sum is grouped by the texts.
+    its catalog (a dataset not validated), every part is grouped by the texts.
     """
-    dataset = selection.dataset
     clients, codes = dataset.clients["client_id"], dataset.procedures["procedure_code"]
-    visits = dataset.visits
-    done = np.flatnonzero(selection.mask("completed"))
-    planned = np.flatnonzero(selection.mask("scheduled"))
-    client_rows = catalog_rows(dataset, "visits", "client_id")
-    code_rows = catalog_rows(dataset, "visits", "procedure_code")
-    units, amount = visits["units"].to_numpy(), visits["amount"].to_numpy()
-    Texts = Callable[[], tuple[pd.Series, pd.Series]]
-    approved = {c: shares[c] for c in ("units_approved", "amount_approved")}
-    # The values summed; the keys' catalog rows; the keys' texts, when needed.
-    sums: list[tuple[dict[str, Any], tuple[IntArray, IntArray], Texts]] = [
-        (
-            approved,
-            (positions(shares["client_id"], clients), positions(shares["procedure_code"], codes)),
-            lambda: (shares["client_id"], shares["procedure_code"]),
-        ),
-        (
-            {"units_used": units[done], "amount_used": amount[done]},
-            (client_rows[done], code_rows[done]),
-            lambda: _texts_at(visits, done),
-        ),
-        (
-            {"units_scheduled": units[planned]},
-            (client_rows[planned], code_rows[planned]),
-            lambda: _texts_at(visits, planned),
-        ),
-    ]
-    by_rows = all(bool((c >= 0).all() and (p >= 0).all()) for _, (c, p), _ in sums)
+    by_rows = all(bool((p.client >= 0).all() and (p.code >= 0).all()) for p in parts)
     width = max(len(codes), 1)
     grouped = []
-    for values, (client, code), texts in sums:
-        frame = pd.DataFrame({k: np.asarray(v) for k, v in values.items()}, copy=False)
+    for part in parts:
+        frame = pd.DataFrame({k: np.asarray(v) for k, v in part.values.items()}, copy=False)
         if by_rows:  # one whole number per pair
-            grouped.append(frame.groupby(client.astype(np.int64) * width + code).sum())
+            grouped.append(frame.groupby(part.client.astype(np.int64) * width + part.code).sum())
         else:
-            keys = [pd.Series(t.array, name=t.name) for t in texts()]  # rows in order
+            keys = [pd.Series(t.array, name=t.name) for t in part.texts()]  # rows in order
             grouped.append(frame.groupby(keys).sum())
-    table = grouped[0].join(grouped[1], how="outer").join(grouped[2], how="outer").fillna(0.0)
+    table = grouped[0]
+    for more in grouped[1:]:
+        table = table.join(more, how="outer")
+    table = table.fillna(0.0)
     if by_rows:
         pair = table.index.to_numpy(dtype=np.int64)
         client_id, code_id = clients.array.take(pair // width), codes.array.take(pair % width)
@@ -162,12 +200,6 @@ def _sums_per_pair(selection: Selection, shares: pd.DataFrame) -> pd.DataFrame:
     table.insert(0, "client_id", pd.Series(client_id, dtype="str"))
     table.insert(1, "procedure_code", pd.Series(code_id, dtype="str"))
     return table
-
-
-def _texts_at(visits: pd.DataFrame, rows: npt.NDArray[np.intp]) -> tuple[pd.Series, pd.Series]:
-    """The visits' client_id and procedure_code at `rows`."""
-    client, code = (visits[c].array.take(rows) for c in ("client_id", "procedure_code"))
-    return pd.Series(client, name="client_id"), pd.Series(code, name="procedure_code")
 
 
 def detail_of(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from utilization.dataset import Dataset, catalog_rows
-from utilization.metrics import approved_shares
+from utilization.metrics import approved_shares, approved_sums, sums_per_pair, visit_sums
 from utilization.selection import Selection, filtered, without_visit_filters
 from utilization.totals import CLIENT, client_ranks, join
 
@@ -32,6 +32,8 @@ VISIT_CATEGORIES: tuple[str, ...] = (
 )
 """The categories made of visits (with units and amount); insurance_paid is visits' money only."""
 COUNTS = ("visits", "visits_cancelled", "units_mismatch_visits")
+VISIT_ROW = "_visit_row"
+"""The column of `visit_lines` holding each line's row in the dataset's visits."""
 _VISIT_COLUMNS = [
     "visit_id",
     "client_id",
@@ -89,7 +91,8 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     `<category>_amount` of the six visit categories; insurance_paid_amount; and the counts
     `visits` (1 for a completed visit), `visits_cancelled` (1 for a cancelled one),
     `units_mismatch_visits` (1 for a completed visit whose staff-recorded units differ from
-    the computed ones); `_client`, the client's rank (`totals.client_ranks`).
+    the computed ones); `_client`, the client's rank (`totals.client_ranks`); `_visit_row`,
+    the visit's row in the dataset's visits.
 
     `paid`: `insurance_paid_by_visit` of the dataset, when already computed.
 
@@ -103,7 +106,7 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     completed = filtered(selection.dataset.visits[_VISIT_COLUMNS], done_rows)
     cancelled = selection.visits("cancelled", columns=_VISIT_COLUMNS)
     ranks = client_ranks(selection.dataset, "visits")
-    clients = np.concatenate([ranks[done_rows], ranks[selection.mask("cancelled")]])
+    rows = np.concatenate([np.flatnonzero(done_rows), np.flatnonzero(selection.mask("cancelled"))])
     rate = np.nan_to_num(completed["rate"].to_numpy(dtype=np.float64))
     units = completed["units"].to_numpy(dtype=np.float64)
     recorded = completed["units_recorded"].to_numpy(dtype=np.float64)
@@ -153,10 +156,14 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
             lines[column] = 0.0
     lines[numbers] = lines[numbers].fillna(0.0).astype(np.float64)
     lines[list(COUNTS)] = lines[list(COUNTS)].fillna(0).astype(np.int64)
-    lines[CLIENT] = clients
+    lines[CLIENT] = ranks[rows]
+    lines[VISIT_ROW] = rows
     return lines[
-        ["visit_id", "client_id", "procedure_code", "provider_id", *numbers, *COUNTS, CLIENT]
-    ]
+        [
+            "visit_id", "client_id", "procedure_code", "provider_id", *numbers, *COUNTS, CLIENT,
+            VISIT_ROW,
+        ]
+    ]  # fmt: skip
 
 
 def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -171,27 +178,29 @@ def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFra
     billable): undelivered capacity belongs to no fieldworker. Every other category is of
     the visits that pass all the filters (`visit_lines`, or `lines` when given). Not rounded.
     """
-    keys = ["client_id", "procedure_code"]
-    approved = (
-        approved_shares(selection.dataset, selection.period, selection.filters, selection.basis)
-        .groupby(keys)[["units_approved", "amount_approved"]]
-        .sum()
-        .rename(columns={"units_approved": "approved_units", "amount_approved": "approved_amount"})
-    )
+    dataset = selection.dataset
+    shares = approved_shares(dataset, selection.period, selection.filters, selection.basis)
+    names = {"approved_units": "units_approved", "approved_amount": "amount_approved"}
     lines = visit_lines(selection) if lines is None else lines
-    visit_sums = lines.groupby(keys)[[c for c in category_columns() if c in lines]].sum()
+    parts = [
+        approved_sums(dataset, shares, names),
+        visit_sums(
+            dataset,
+            lines[VISIT_ROW].to_numpy(),
+            {c: lines[c] for c in category_columns() if c in lines},
+        ),
+    ]
     capacity = without_visit_filters(selection)
+    if capacity is not selection:  # capacity used by every visit, whatever the visit filters
+        rows = np.flatnonzero(capacity.mask("completed"))
+        visits = dataset.visits
+        used = {"used_units": visits["units"].to_numpy()[rows]}
+        used["used_amount"] = visits["amount"].to_numpy()[rows]
+        parts.append(visit_sums(dataset, rows, used))
+    table = sums_per_pair(dataset, parts)
     if capacity is selection:  # no visit-only filter: capacity was used by these very visits
-        delivered_all = visit_sums[["delivered_units", "delivered_amount"]].set_axis(
-            ["used_units", "used_amount"], axis=1
-        )
-    else:
-        used = capacity.visits(columns=[*keys, "units", "amount"])
-        delivered_all = used.groupby(keys).agg(
-            used_units=("units", "sum"), used_amount=("amount", "sum")
-        )
-    table = approved.join(delivered_all, how="outer").join(visit_sums, how="outer")
-    table = table.fillna(0.0)
+        table["used_units"] = table["delivered_units"]
+        table["used_amount"] = table["delivered_amount"]
     for column in category_columns():
         if column not in table:
             table[column] = 0.0
@@ -203,7 +212,7 @@ def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFra
     )
     # A pair whose visits all fall outside the visit filters has delivered nothing here but
     # may still have capacity not delivered: it stays. Pairs with nothing at all go.
-    table = table.reset_index()[[*keys, *category_columns()]]
+    table = table[["client_id", "procedure_code", *category_columns()]]
     anything = table[category_columns()].abs().sum(axis=1) > 0
     return pairs_of([table[anything.to_numpy()]])
 
