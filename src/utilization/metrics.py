@@ -65,17 +65,42 @@ def _shares(
     auths: pd.DataFrame, period: Period, basis: Basis = "prorated"
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per authorization: days overlapping the period, units and amount approved in it."""
-    start = _day_numbers(auths["start_date"])
-    end = _day_numbers(auths["end_date"])
-    lo = np.maximum(start, _day(period.start))
-    hi = np.minimum(end, _day(period.end))
-    overlap = np.maximum((hi - lo).astype(np.int64) + 1, 0)
-    share = overlap / auths["days"].to_numpy(dtype=np.float64)
-    if basis == "full":
-        share = np.where(overlap > 0, 1.0, 0.0)
-    units = auths["units_approved"].to_numpy(dtype=np.float64) * share
-    amount = units * np.nan_to_num(auths["rate"].to_numpy(dtype=np.float64))
-    return overlap, units, amount
+    return _Spans.of(auths).shares(period, basis)
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """What the shares of authorizations in a period are computed from (`_shares`), read
+    from the frame once for any number of periods."""
+
+    start: npt.NDArray[np.datetime64]
+    end: npt.NDArray[np.datetime64]
+    days: FloatArray
+    units: FloatArray
+    rate: FloatArray
+
+    @classmethod
+    def of(cls, auths: pd.DataFrame) -> _Spans:
+        return cls(
+            _day_numbers(auths["start_date"]),
+            _day_numbers(auths["end_date"]),
+            auths["days"].to_numpy(dtype=np.float64),
+            auths["units_approved"].to_numpy(dtype=np.float64),
+            np.nan_to_num(auths["rate"].to_numpy(dtype=np.float64)),
+        )
+
+    def shares(
+        self, period: Period, basis: Basis = "prorated"
+    ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+        lo = np.maximum(self.start, _day(period.start))
+        hi = np.minimum(self.end, _day(period.end))
+        overlap = np.maximum((hi - lo).astype(np.int64) + 1, 0)
+        share = overlap / self.days
+        if basis == "full":
+            share = np.where(overlap > 0, 1.0, 0.0)
+        units = self.units * share
+        amount = units * self.rate
+        return overlap, units, amount
 
 
 def detail(selection: Selection) -> pd.DataFrame:
@@ -292,11 +317,16 @@ def monthly_parts(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame
     selection = Selection(dataset, window, filters, end)
     visits = dataset.visits
     ranks = client_ranks(dataset, "visits")
-    month_number = visits["service_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
-    done = selection.mask()
-    planned = selection.mask("scheduled")
+    day = visits["service_date"].to_numpy()
+
+    def month_number(rows: npt.NDArray[np.intp]) -> IntArray:
+        months: IntArray = day[rows].astype("datetime64[M]").astype(np.int64)
+        return months
+
+    done = np.flatnonzero(selection.mask())
+    planned = np.flatnonzero(selection.mask("scheduled"))
     used = per_client(
-        {"month": month_number[done]},
+        {"month": month_number(done)},
         ranks[done],
         {
             "units_used": visits["units"].to_numpy()[done],
@@ -304,17 +334,17 @@ def monthly_parts(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame
         },
     )
     scheduled = per_client(
-        {"month": month_number[planned]},
+        {"month": month_number(planned)},
         ranks[planned],
         {"units_scheduled": visits["units"].to_numpy()[planned]},
     )
     chosen = filters.authorization_mask(dataset.authorizations)
-    auths = dataset.authorizations[chosen]
+    spans = _Spans.of(dataset.authorizations[chosen])
     auth_ranks = client_ranks(dataset, "authorizations")[chosen]
     shares: list[tuple[int, IntArray, FloatArray, FloatArray]] = []
     for first in months:
         last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
-        overlap, units, amount = _shares(auths, Period(first, last))
+        overlap, units, amount = spans.shares(Period(first, last))
         keep = overlap > 0
         number = int(np.datetime64(first, "M").astype(np.int64))
         shares.append((number, auth_ranks[keep], units[keep], amount[keep]))
