@@ -20,6 +20,7 @@ from utilization.threads import together
 IntArray = npt.NDArray[np.int64]
 CHUNK = 1_000_000  # visits per block when counting the authorizations holding each date
 MASK_BLOCK = 1 << 16  # visits per block when building the candidate matrix
+KEPT_MASK_BYTES = 1 << 28  # at most this for the candidate matrix of every visit, as bits
 _DAY_MIN, _DAY_MAX = -(2**31) + 1, 2**31 - 1  # int32 days; a missing date (NaT) holds none
 
 MATCH_COLUMNS = (
@@ -111,13 +112,32 @@ class _Candidates:
         self.spans = np.stack(
             [start[self.index], end[self.index], payer[self.index]], axis=-1
         ).astype(np.int32)
+        self._kept: npt.NDArray[np.uint8] | None = None  # `mask` of visit rows, as bits
+        self._kept_rows = np.zeros(0, dtype=bool)
 
-    def mask(self, rows: IntArray, service_day: IntArray) -> npt.NDArray[np.bool_]:
+    def mask(self, rows: IntArray, service_day: IntArray, keep: int = 0) -> npt.NDArray[np.bool_]:
         """Which candidate columns hold each visit's date and accept its payer.
 
         Computed a block of visits at a time, so that the temporary candidate matrices stay
-        a few MB (and are reused) however many visits there are.
+        a few MB (and are reused) however many visits there are. With `keep` (the number of
+        visits), the answer for `rows` is kept, one bit per column, when that takes at most
+        `KEPT_MASK_BYTES` for every visit: a later call for rows all kept reads it back
+        instead of computing it again (the same `service_day`).
         """
+        width = self.index.shape[1]
+        if self._kept is not None and self._kept_rows[rows].all():
+            bits = np.unpackbits(self._kept[rows], axis=1, count=width)
+            return bits.view(bool)
+        out = self._computed(rows, service_day)
+        if keep and keep * ((width + 7) // 8) <= KEPT_MASK_BYTES:
+            if self._kept is None:
+                self._kept = np.zeros((keep, (width + 7) // 8), dtype=np.uint8)
+                self._kept_rows = np.zeros(keep, dtype=bool)
+            self._kept[rows] = np.packbits(out, axis=1)
+            self._kept_rows[rows] = True
+        return out
+
+    def _computed(self, rows: IntArray, service_day: IntArray) -> npt.NDArray[np.bool_]:
         out = np.empty((len(rows), self.index.shape[1]), dtype=bool)
         for lo in range(0, len(rows), MASK_BLOCK):
             block = rows[lo : lo + MASK_BLOCK]
@@ -326,7 +346,7 @@ def match(dataset: Dataset) -> Dataset:
     rows_all = np.flatnonzero(eligible | planned)
     for lo in range(0, len(rows_all), CHUNK):
         rows = rows_all[lo : lo + CHUNK]
-        m = cands.mask(rows, service_day)
+        m = cands.mask(rows, service_day, keep=n)  # kept for the visits' allocation
         holders[rows] = m.sum(axis=1)
         col = m.argmax(axis=1)
         g = cands.visit_group[rows]
