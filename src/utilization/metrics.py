@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset, catalog_rows, positions
+from utilization.dataset import Dataset, catalog_rows
 from utilization.period import Filters, Period, trend_months
 from utilization.selection import BASES, Basis, Selection
 from utilization.totals import CLIENT, client_ranks, join, over_clients, per_client
@@ -38,9 +38,11 @@ def approved_shares(
 
     Grain: one row per authorization overlapping the period. `units_approved` and
     `amount_approved` are the authorization's figures times overlap_days / days (basis
-    `prorated`), or its whole figures (basis `full`); not rounded.
+    `prorated`), or its whole figures (basis `full`); not rounded. `_authorization_row`
+    (`AUTHORIZATION_ROW`) is the authorization's row in `dataset.authorizations`.
     """
-    auths = dataset.authorizations[dataset.authorizations.pipe(filters.authorization_mask)]
+    chosen = np.flatnonzero(dataset.authorizations.pipe(filters.authorization_mask))
+    auths = dataset.authorizations.iloc[chosen]
     overlap, units, amount = _shares(auths, period, basis)
     keep = np.flatnonzero(overlap > 0)
     out = pd.DataFrame(
@@ -51,9 +53,14 @@ def approved_shares(
             "overlap_days": overlap[keep],
             "units_approved": units[keep],
             "amount_approved": amount[keep],
+            AUTHORIZATION_ROW: chosen[keep].astype(np.int64),
         }
     )
     return out
+
+
+AUTHORIZATION_ROW = "_authorization_row"
+"""The column of `approved_shares` holding each share's row in the authorizations frame."""
 
 
 def _text_at(column: pd.Series, rows: npt.NDArray[np.intp]) -> Any:
@@ -166,11 +173,11 @@ class PairSums:
 
 def approved_sums(dataset: Dataset, shares: pd.DataFrame, names: dict[str, str]) -> PairSums:
     """The columns of `approved_shares` (`names`: the sum's name, its column) to add up."""
-    clients, codes = dataset.clients["client_id"], dataset.procedures["procedure_code"]
+    row = shares[AUTHORIZATION_ROW].to_numpy()
     return PairSums(
         {name: shares[column] for name, column in names.items()},
-        positions(shares["client_id"], clients),
-        positions(shares["procedure_code"], codes),
+        catalog_rows(dataset, "authorizations", "client_id")[row],
+        catalog_rows(dataset, "authorizations", "procedure_code")[row],
         lambda: (shares["client_id"], shares["procedure_code"]),
     )
 

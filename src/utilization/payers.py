@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from utilization.dataset import positions
-from utilization.metrics import approved_shares
+from utilization.metrics import AUTHORIZATION_ROW, approved_shares
 from utilization.revenue import insurance_paid_by_visit
 from utilization.selection import Selection
 from utilization.totals import CLIENT, client_ranks, over_clients, per_client
@@ -49,7 +48,7 @@ def payer_parts(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     shares = approved_shares(dataset, selection.period, selection.filters, selection.basis)
     auths = dataset.authorizations
     payer_of = auths["payer_id"].fillna("").astype("str")
-    at = positions(shares["authorization_id"], auths["authorization_id"])
+    at = shares[AUTHORIZATION_ROW].to_numpy()
     approved = per_client(
         {"payer_id": payer_of.to_numpy(dtype=object)[at] if len(at) else np.zeros(0, object)},
         client_ranks(dataset, "authorizations")[at],
