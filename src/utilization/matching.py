@@ -428,12 +428,18 @@ def match(dataset: Dataset) -> Dataset:
     counted = np.where(rate_auth >= 0, rate_auth, -1)
     result.derived(VISIT_AUTHORIZATIONS, (result.visits, auths), lambda: counted)
     result.derived(ALLOCATION_AUTHORIZATIONS, (result.allocations, auths), lambda: done.auth)
+    result.derived(
+        STOP_AUTHORIZATIONS,
+        (result.schedule_stops, auths),
+        lambda: projected.stopped_auth[by_visit],
+    )
     result.carry(dataset, {"visits": visits})  # the same visits, with more columns
     return result
 
 
 VISIT_AUTHORIZATIONS = "visit_authorization_rows"
 ALLOCATION_AUTHORIZATIONS = "allocation_authorization_rows"
+STOP_AUTHORIZATIONS = "stop_authorization_rows"
 
 
 def visit_authorization_rows(dataset: Dataset) -> IntArray:
@@ -443,6 +449,18 @@ def visit_authorization_rows(dataset: Dataset) -> IntArray:
         VISIT_AUTHORIZATIONS,
         (visits, auths),
         lambda: positions(visits["authorization_id"], auths["authorization_id"]),
+    )
+
+
+def stop_authorization_rows(dataset: Dataset) -> IntArray:
+    """The row in `authorizations` of each schedule stop's `authorization_id` (-1: none)."""
+    stops, auths = dataset.schedule_stops, dataset.authorizations
+    if stops is None:
+        return np.zeros(0, dtype=np.int64)
+    return dataset.derived(
+        STOP_AUTHORIZATIONS,
+        (stops, auths),
+        lambda: positions(stops["authorization_id"], auths["authorization_id"]),
     )
 
 

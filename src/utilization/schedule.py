@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from utilization.dataset import Dataset, is_among, positions
+from utilization.dataset import Dataset, is_among
 from utilization.limits import LIMIT_COLUMNS, LIMIT_WORDS, period_bounds, period_index
+from utilization.matching import stop_authorization_rows
 from utilization.period import Period
 from utilization.selection import Selection
 from utilization.totals import join
@@ -172,7 +173,9 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
     stops = dataset.schedule_stops
     if stops is None or stops.empty:
         return pd.Series(dtype="str")
-    stops = stops[is_among(stops["visit_id"], visit_ids)].reset_index(drop=True)
+    chosen = is_among(stops["visit_id"], visit_ids)
+    row = stop_authorization_rows(dataset)[chosen]
+    stops = stops[chosen].reset_index(drop=True)
     days = stops["service_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     kind = stops["stopped_by"].to_numpy(dtype=object)
     week_start = dataset.settings.week_start
@@ -181,7 +184,6 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
         rows = kind == per
         period[rows] = period_index(days[rows], per, week_start)
     auths = dataset.authorizations
-    row = positions(stops["authorization_id"], auths["authorization_id"])
     if (row < 0).any():  # matching writes the stops from these authorizations
         msg = "internal error: a schedule stop names an authorization the dataset lacks"
         raise AssertionError(msg)
