@@ -35,9 +35,6 @@ COUNTS = ("visits", "visits_cancelled", "units_mismatch_visits")
 VISIT_ROW = "_visit_row"
 """The column of `visit_lines` holding each line's row in the dataset's visits."""
 _VISIT_COLUMNS = [
-    "visit_id",
-    "client_id",
-    "procedure_code",
     "provider_id",
     "units",
     "units_recorded",
@@ -87,12 +84,12 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
 
     Grain: one row per visit: the completed visits in the period that pass every filter
     (billable ones unless the billable filter says otherwise), then the cancelled ones.
-    Columns: visit_id, client_id, procedure_code, provider_id; `<category>_units` and
+    Columns: provider_id; `<category>_units` and
     `<category>_amount` of the six visit categories; insurance_paid_amount; and the counts
     `visits` (1 for a completed visit), `visits_cancelled` (1 for a cancelled one),
     `units_mismatch_visits` (1 for a completed visit whose staff-recorded units differ from
     the computed ones); `_client`, the client's rank (`totals.client_ranks`); `_visit_row`,
-    the visit's row in the dataset's visits.
+    the visit's row in the dataset's visits (its ids and texts are there).
 
     `paid`: `insurance_paid_by_visit` of the dataset, when already computed.
 
@@ -117,9 +114,6 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     over = completed["units_over_authorization"].to_numpy(dtype=np.float64)
     done = pd.DataFrame(
         {
-            "visit_id": completed["visit_id"],
-            "client_id": completed["client_id"],
-            "procedure_code": completed["procedure_code"],
             "provider_id": completed["provider_id"],
             "delivered_units": units,
             "delivered_amount": np.nan_to_num(completed["amount"].to_numpy(dtype=np.float64)),
@@ -139,9 +133,6 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     cancelled_units = cancelled["units"].to_numpy(dtype=np.float64)
     off = pd.DataFrame(
         {
-            "visit_id": cancelled["visit_id"],
-            "client_id": cancelled["client_id"],
-            "procedure_code": cancelled["procedure_code"],
             "provider_id": cancelled["provider_id"],
             "cancelled_units": cancelled_units,
             "cancelled_amount": cancelled_units
@@ -158,12 +149,7 @@ def visit_lines(selection: Selection, paid: np.ndarray | None = None) -> pd.Data
     lines[list(COUNTS)] = lines[list(COUNTS)].fillna(0).astype(np.int64)
     lines[CLIENT] = ranks[rows]
     lines[VISIT_ROW] = rows
-    return lines[
-        [
-            "visit_id", "client_id", "procedure_code", "provider_id", *numbers, *COUNTS, CLIENT,
-            VISIT_ROW,
-        ]
-    ]  # fmt: skip
+    return lines[["provider_id", *numbers, *COUNTS, CLIENT, VISIT_ROW]]
 
 
 def pairs(selection: Selection, lines: pd.DataFrame | None = None) -> pd.DataFrame:
