@@ -224,7 +224,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
             at,
             (first, np.minimum(last, day)),
             allocation_authorization_rows(dataset),
-            allocations["service_date"].to_numpy(dtype="datetime64[D]"),
+            allocations["service_date"].to_numpy(),
             allocations["units"].to_numpy(dtype=np.int64),
         )
     else:
@@ -236,7 +236,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
         at,
         (np.maximum(first, day + 1), last),
         np.where(planned, visit_authorization_rows(dataset), -1),
-        visits["service_date"].to_numpy(dtype="datetime64[D]"),
+        visits["service_date"].to_numpy(),
         visits["units"].to_numpy(dtype=np.int64),
     )
     rows["units_remaining"] = rows["units_limit"] - rows["units_used"]
@@ -263,7 +263,8 @@ def _units_in(
 ) -> np.ndarray:
     """Units taken from each limit row's authorization (`auth`: its row in the
     authorizations frame) on a day inside the row's `window` (first, last day): the rows
-    given by `taken_auth` (-1: none), `taken_day` and `taken_units`.
+    given by `taken_auth` (-1: none), `taken_day` (dates at midnight, datetime64 of any
+    unit: millions are compared as they are) and `taken_units`.
     """
     out = np.zeros(len(auth), dtype=np.int64)
     n_auths = int(max(auth.max(initial=-1), taken_auth.max(initial=-1))) + 1
@@ -273,7 +274,8 @@ def _units_in(
     # Only what was taken inside some row's window can count: one pass over millions of
     # rows, then one per kind over those few (in the same order: the same sums).
     near = np.flatnonzero((taken_auth >= 0) & (taken_day >= lo.min()) & (taken_day <= hi.max()))
-    taken_auth, taken_day, taken_units = taken_auth[near], taken_day[near], taken_units[near]
+    taken_auth, taken_units = taken_auth[near], taken_units[near]
+    taken_day = taken_day[near].astype("datetime64[D]")
     for kind in np.unique(per):
         rows = np.flatnonzero(per == kind)  # one row per authorization of this kind
         row_of_auth = np.full(n_auths + 1, -1, dtype=np.int64)
