@@ -327,7 +327,14 @@ def monthly_parts(dataset: Dataset, end: date, filters: Filters) -> pd.DataFrame
     day = visits["service_date"].to_numpy()
 
     def month_number(rows: npt.NDArray[np.intp]) -> IntArray:
-        months: IntArray = day[rows].astype("datetime64[M]").astype(np.int64)
+        """The month (since 1970-01) of the visits at `rows`: the days converted to
+        months once each, not millions of dates through the calendar."""
+        days = day[rows].astype("datetime64[D]").astype(np.int64)
+        if not len(days):
+            return days
+        first = int(days.min())
+        span = np.arange(first, int(days.max()) + 1).astype("datetime64[D]")
+        months: IntArray = span.astype("datetime64[M]").astype(np.int64)[days - first]
         return months
 
     done = np.flatnonzero(selection.mask())

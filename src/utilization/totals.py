@@ -74,15 +74,15 @@ def per_client(
     size = width
     uniques: list[npt.NDArray[Any]] = []
     for column in keys.values():  # the first key varies slowest
-        code, found = pd.factorize(_plain(column), sort=True)
+        code, found = _sorted_codes(_plain(column))
         uniques.append(np.asarray(found))
         combined = combined + code.astype(np.int64) * size
         size *= max(len(found), 1)
     if size <= max(4 * len(combined), 1 << 20):  # few combinations: a bin for each
         group, present = combined, None
         bins = size
-    else:
-        present, group = np.unique(combined, return_inverse=True)
+    else:  # a bin per combination present, numbered as met (the rows are sorted below)
+        group, present = pd.factorize(combined)
         bins = len(present)
     used = np.flatnonzero(np.bincount(group, minlength=bins))
     rows = used if present is None else present[used]
@@ -98,6 +98,25 @@ def per_client(
         out[name] = np.bincount(group, weights=weights, minlength=bins)[used].astype(np.float64)
     frame = pd.DataFrame(out)
     return frame.sort_values([*keys, CLIENT], kind="stable", ignore_index=True)
+
+
+def _sorted_codes(values: Any) -> tuple[npt.NDArray[np.intp], Any]:
+    """`pd.factorize(values, sort=True)`: each value's place among the distinct values in
+    order, and those values. Whole numbers within a small range (months, days) are placed
+    by counting, without hashing and sorting millions of them.
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and len(values):
+        low = int(values.min())
+        span = int(values.max()) - low + 1
+        if span <= max(len(values), 1 << 16):
+            base = values.dtype.type(low)
+            offset = (values - base).astype(np.intp)  # in the values' own type: no overflow
+            present = np.zeros(span, dtype=bool)
+            present[offset] = True
+            place = np.cumsum(present) - 1
+            found = np.flatnonzero(present).astype(values.dtype) + base
+            return place[offset], found
+    return pd.factorize(values, sort=True)
 
 
 def over_clients(parts: list[pd.DataFrame], keys: list[str], values: list[str]) -> pd.DataFrame:
