@@ -147,15 +147,15 @@ def _sums_per_pair(selection: Selection, shares: pd.DataFrame) -> pd.DataFrame:
     done = np.flatnonzero(selection.mask("completed"))
     planned = np.flatnonzero(selection.mask("scheduled"))
     units, amount = visits["units"].to_numpy(), visits["amount"].to_numpy()
+    approved = {c: c for c in ("units_approved", "amount_approved")}
     return sums_per_pair(
         dataset,
         [
-            approved_sums(dataset, shares, {"units_approved": "units_approved",
-                                            "amount_approved": "amount_approved"}),
+            approved_sums(dataset, shares, approved),
             visit_sums(dataset, done, {"units_used": units[done], "amount_used": amount[done]}),
             visit_sums(dataset, planned, {"units_scheduled": units[planned]}),
         ],
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def visit_sums(dataset: Dataset, rows: npt.NDArray[np.intp], values: dict[str, A
 def sums_per_pair(dataset: Dataset, parts: list[PairSums]) -> pd.DataFrame:
     """The sums of each of `parts` per (client_id, procedure_code), joined: one row per pair
     any part has, 0.0 where a part has none of it. Columns: client_id, procedure_code, then
-    the parts' sums in order. In no particular row order.
+    the parts' sums in order. Rows in no order to rely on (callers sort them).
 
     Grouped by the rows of the clients and procedures catalogs the keys refer to, not by
     millions of texts; each group's values are added in row order as pandas adds them, so

@@ -192,13 +192,10 @@ def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
     low = int(period.min())
     width = int(period.max()) - low + 1
     combo = (row * len(kinds) + code) * width + (period - low)
-    which, found = pd.factorize(combo)
+    which, found = pd.factorize(combo)  # each combination written once
     found = np.asarray(found, dtype=np.int64)
-    words = _stop_words(
-        auths, found // width // len(kinds), found // width % len(kinds), found % width + low,
-        week_start,
-    )  # fmt: skip
-    text = words[which]
+    found_row, found_kind = np.divmod(found // width, len(kinds))
+    text = _stop_words(auths, found_row, found_kind, found % width + low, week_start)[which]
     visit = stops["visit_id"].to_numpy(dtype=object)
     first = np.r_[True, visit[1:] != visit[:-1]]  # stops of a visit are next to each other
     if first.all():
