@@ -444,35 +444,30 @@ STOP_AUTHORIZATIONS = "stop_authorization_rows"
 
 def visit_authorization_rows(dataset: Dataset) -> IntArray:
     """The row in `authorizations` of each visit's `authorization_id` (-1: none)."""
-    visits, auths = dataset.visits, dataset.authorizations
-    return dataset.derived(
-        VISIT_AUTHORIZATIONS,
-        (visits, auths),
-        lambda: positions(visits["authorization_id"], auths["authorization_id"]),
-    )
+    return _authorization_rows(dataset, VISIT_AUTHORIZATIONS, dataset.visits)
 
 
 def stop_authorization_rows(dataset: Dataset) -> IntArray:
-    """The row in `authorizations` of each schedule stop's `authorization_id` (-1: none)."""
-    stops, auths = dataset.schedule_stops, dataset.authorizations
-    if stops is None:
-        return np.zeros(0, dtype=np.int64)
-    return dataset.derived(
-        STOP_AUTHORIZATIONS,
-        (stops, auths),
-        lambda: positions(stops["authorization_id"], auths["authorization_id"]),
-    )
+    """The row in `authorizations` of each schedule stop's `authorization_id`."""
+    return _authorization_rows(dataset, STOP_AUTHORIZATIONS, dataset.schedule_stops)
 
 
 def allocation_authorization_rows(dataset: Dataset) -> IntArray:
     """The row in `authorizations` of each allocation's `authorization_id`."""
-    allocations, auths = dataset.allocations, dataset.authorizations
-    if allocations is None:
+    return _authorization_rows(dataset, ALLOCATION_AUTHORIZATIONS, dataset.allocations)
+
+
+def _authorization_rows(dataset: Dataset, name: str, frame: pd.DataFrame | None) -> IntArray:
+    """The row in `authorizations` of each `authorization_id` of `frame` (-1: none), as
+    matching left it (`name`), else looked up once per dataset; none without the frame.
+    """
+    auths = dataset.authorizations
+    if frame is None:
         return np.zeros(0, dtype=np.int64)
     return dataset.derived(
-        ALLOCATION_AUTHORIZATIONS,
-        (allocations, auths),
-        lambda: positions(allocations["authorization_id"], auths["authorization_id"]),
+        name,
+        (frame, auths),
+        lambda: positions(frame["authorization_id"], auths["authorization_id"]),
     )
 
 
