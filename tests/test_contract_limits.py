@@ -486,3 +486,32 @@ def test_a_visit_stopped_at_two_authorizations_names_both(tmp_path: Path) -> Non
         "would exceed the daily limit of 2 units on 10 Apr 2025 (D1); "
         "would exceed the 1,234 units approved of D2 (1 Apr 2025 – 30 Apr 2025)"
     )
+
+
+def test_the_nearest_authorization_named_is_chosen_by_date_then_id(tmp_path: Path) -> None:
+    """Ties between authorizations of the same date go by id in text order. C1 T1019: P1 and
+    P0 both hold 10 Apr for payer MCD and both end 30 Apr: the first to end, P0, is named.
+    C2 T1019: E0 ended 1 Apr, E1 and E2 on 5 Apr: the last to end, E2; S1 and S0 both start
+    20 Apr: the first, S0.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        authorizations=[
+            auth("P1", "C1", "T1019", "2025-04-01", "2025-04-30", 100, payer_id="MCD"),
+            auth("P0", "C1", "T1019", "2025-04-01", "2025-04-30", 100, payer_id="MCD"),
+            auth("E1", "C2", "T1019", "2025-03-01", "2025-04-05", 100),
+            auth("E0", "C2", "T1019", "2025-03-01", "2025-04-01", 100),
+            auth("E2", "C2", "T1019", "2025-03-01", "2025-04-05", 100),
+            auth("S1", "C2", "T1019", "2025-04-20", "2025-05-31", 100),
+            auth("S0", "C2", "T1019", "2025-04-20", "2025-05-31", 100),
+        ],
+        visits=[
+            timed("PAY", "C1", "T1019", "2025-04-10", 60, status="scheduled", payer_id="PVT"),
+            timed("GAP", "C2", "T1019", "2025-04-10", 60, status="scheduled"),
+        ],
+    )
+    data = export(folder, "agency", frm="2025-04-01", to="2025-04-30")
+    assert {r["visit_id"]: r["reason"] for r in data["schedule"]} == {
+        "PAY": "no authorization holds 2025-04-10 for payer PVT: P0 is for payer MCD",
+        "GAP": "no authorization holds 2025-04-10: E2 ended 2025-04-05, S0 starts 2025-04-20",
+    }

@@ -153,15 +153,17 @@ def reasons(dataset: Dataset, visits: pd.DataFrame) -> list[str]:
     Computed for all the visits at once; `visits` has visit_id, client_id, procedure_code,
     service_date, payer_id and schedule_authorization_id.
     """
-    texts = pd.Series("", index=visits["visit_id"].to_numpy(), dtype="str")
+    texts = np.full(len(visits), "", dtype=object)
     unauthorized = visits["schedule_authorization_id"].isna().to_numpy()
     if (~unauthorized).any():
-        over = _over_reasons(dataset, visits.loc[~unauthorized, "visit_id"])
-        texts.loc[over.index] = over
+        ids = visits.loc[~unauthorized, "visit_id"]
+        over = _over_reasons(dataset, ids)
+        at = pd.Index(over.index).get_indexer(ids.to_numpy())  # each visit's own (-1: none)
+        texts[np.flatnonzero(~unauthorized)[at >= 0]] = over.to_numpy(dtype=object)[at[at >= 0]]
     if unauthorized.any():
-        none = _unauthorized_reasons(dataset, visits[unauthorized])
-        texts.loc[none.index] = none
-    return texts.tolist()
+        texts[unauthorized] = _unauthorized_reasons(dataset, visits[unauthorized])
+    result: list[str] = texts.tolist()
+    return result
 
 
 def _over_reasons(dataset: Dataset, visit_ids: pd.Series) -> pd.Series:
@@ -262,47 +264,82 @@ def _day_texts(days: npt.NDArray[Any], form: str = "%d %b %Y") -> npt.NDArray[np
     return np.asarray(text.to_pylist(), dtype=object)
 
 
-def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> pd.Series:
-    """Reasons of visits no authorization holds, by visit_id, naming the nearest one."""
-    auths = dataset.authorizations[
-        ["authorization_id", "client_id", "procedure_code", "start_date", "end_date", "payer_id"]
-    ]
-    mine = visits[["visit_id", "client_id", "procedure_code", "service_date", "payer_id"]]
-    pairs = mine.merge(auths, on=["client_id", "procedure_code"], suffixes=("", "_auth"))
-    date = pairs["service_date"]
-    holds = (pairs["start_date"] <= date) & (pairs["end_date"] >= date)
-    ended = pairs[pairs["end_date"] < date].sort_values(["end_date", "authorization_id"])
-    starts = pairs[pairs["start_date"] > date].sort_values(["start_date", "authorization_id"])
-    other_payer = pairs[holds].sort_values(["end_date", "authorization_id"])
-    last = ended.groupby("visit_id").tail(1).set_index("visit_id")
-    nxt = starts.groupby("visit_id").head(1).set_index("visit_id")
-    payer = other_payer.groupby("visit_id").head(1).set_index("visit_id")
-    ids = mine["visit_id"]
-    head = "no authorization holds " + mine["service_date"].dt.strftime("%Y-%m-%d").to_numpy()
-    found_payer = payer.reindex(ids)
-    found_last = last.reindex(ids)
-    found_next = nxt.reindex(ids)
-    ended_text = (
-        found_last["authorization_id"] + " ended " + found_last["end_date"].dt.strftime("%Y-%m-%d")
+def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """Reasons of visits no authorization holds, in their order, naming the nearest one: the
+    authorization of the visit's client and code that holds its date for another payer (the
+    first to end), else the last to end before it and the first to start after it, else
+    none. Among authorizations of the same date, the first id in text order decides.
+    """
+    auths = dataset.authorizations
+    n = len(visits)
+    near = np.flatnonzero(is_among(auths["client_id"], visits["client_id"]))
+    # One code per (client, code) pair, over these authorizations and the visits' texts.
+    pair = np.zeros(len(near) + n, dtype=np.int64)
+    for column in ("client_id", "procedure_code"):
+        texts = pd.concat([auths[column].iloc[near], visits[column]], ignore_index=True)
+        codes, found = pd.factorize(texts)  # a missing text is -1 on both sides, as it merges
+        pair = pair * (len(found) + 1) + codes + 1
+    by_pair = np.argsort(pair[: len(near)], kind="stable")
+    ends = np.searchsorted(pair[: len(near)][by_pair], pair[len(near) :], side="right")
+    counts = ends - np.searchsorted(pair[: len(near)][by_pair], pair[len(near) :])
+    visit = np.repeat(np.arange(n), counts)  # each candidate: its visit, its authorization
+    first = np.repeat(ends - counts - np.cumsum(counts) + counts, counts)
+    auth = near[by_pair[np.arange(len(visit)) + first]] if len(visit) else near[:0]
+    day = visits["service_date"].to_numpy().astype("datetime64[D]")[visit]
+    start = auths["start_date"].to_numpy().astype("datetime64[D]")[auth]
+    end = auths["end_date"].to_numpy().astype("datetime64[D]")[auth]
+    ids = auths["authorization_id"].array
+    distinct, place = np.unique(auth, return_inverse=True)
+    rank = np.argsort(np.argsort(np.asarray(ids.take(distinct), dtype=object), kind="stable"))
+    rank = rank[place.ravel()]  # each candidate's id among theirs, in text order
+
+    def chosen(where: npt.NDArray[np.bool_], date: npt.NDArray[Any], last: bool) -> IntArray:
+        """Per visit, the authorization of the first (last) candidate where `where` holds,
+        by date then id; -1 for none."""
+        rows = np.flatnonzero(where)
+        rows = rows[np.lexsort((rank[rows], date[rows], visit[rows]))]
+        out = np.full(n, -1, dtype=np.int64)
+        if len(rows):
+            edge = visit[rows][1:] != visit[rows][:-1]
+            pick = np.r_[edge, True] if last else np.r_[True, edge]
+            out[visit[rows][pick]] = auth[rows][pick]
+        return out
+
+    other = chosen((start <= day) & (end >= day), end, last=False)  # holds it: another payer
+    ended = chosen(end < day, end, last=True)
+    starts = chosen(start > day, start, last=False)
+
+    def named(rows: IntArray, what: str, dates: pd.Series) -> npt.NDArray[np.object_]:
+        """`<id> <what> <date>` of the authorization at each row, "" for none (-1)."""
+        out = np.full(n, "", dtype=object)
+        has = rows >= 0
+        if has.any():
+            out[has] = (
+                np.asarray(ids.take(rows[has]), dtype=object) + f" {what} "
+                + _day_texts(dates.to_numpy()[rows[has]], "%Y-%m-%d")
+            )  # fmt: skip
+        return out
+
+    around = np.asarray(
+        [text.strip(", ") for text in (named(ended, "ended", auths["end_date"]) + ", "
+                                       + named(starts, "starts", auths["start_date"]))],
+        dtype=object,
+    )  # fmt: skip
+    head = "no authorization holds " + _day_texts(visits["service_date"].to_numpy(), "%Y-%m-%d")
+    nothing = (
+        visits["client_id"].to_numpy(dtype=object) + " has no authorization for "
+        + visits["procedure_code"].to_numpy(dtype=object)
+    )  # fmt: skip
+    payer = visits["payer_id"].fillna("").to_numpy(dtype=object)
+    auth_payer = auths["payer_id"].fillna("").to_numpy(dtype=object)
+    has_other = other >= 0
+    out: npt.NDArray[np.object_] = np.where(
+        around != "", head + ": " + around, head + ": " + nothing
     )
-    next_text = (
-        found_next["authorization_id"]
-        + " starts "
-        + found_next["start_date"].dt.strftime("%Y-%m-%d")
-    )
-    around = ended_text.fillna("").str.cat(next_text.fillna(""), sep=", ").str.strip(", ")
-    nothing = (mine["client_id"] + " has no authorization for " + mine["procedure_code"]).to_numpy()
-    other = (
-        " for payer "
-        + mine["payer_id"].fillna("").to_numpy()
-        + ": "
-        + found_payer["authorization_id"].fillna("")
-        + " is for payer "
-        + found_payer["payer_id_auth"].fillna("")
-    ).to_numpy()
-    out = np.where(
-        found_payer["authorization_id"].notna().to_numpy(),
-        head + other,
-        np.where(around.to_numpy() != "", head + ": " + around.to_numpy(), head + ": " + nothing),
-    )
-    return pd.Series(out, index=ids.to_numpy(), dtype="str")
+    if has_other.any():
+        at = other[has_other]
+        out[has_other] = (
+            head[has_other] + " for payer " + payer[has_other] + ": "
+            + np.asarray(ids.take(at), dtype=object) + " is for payer " + auth_payer[at]
+        )  # fmt: skip
+    return out
