@@ -58,11 +58,13 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
         visits = visits[billable]
     visits = visits.sort_values("order")
     auth = visits["schedule_authorization_id"]
-    status = np.where(
-        auth.isna().to_numpy(),
-        UNAUTHORIZED,
-        np.where(visits["units_over"].to_numpy() > 0, OVER, FITS),
+    status = np.where(  # the place of each visit's status in STATUSES
+        auth.isna().to_numpy(), 0, np.where(visits["units_over"].to_numpy() > 0, 1, 2)
     )
+    problems = status != STATUSES.index(FITS)
+    words = reasons(dataset, visits[problems]) if problems.any() else []
+    said = np.zeros(len(visits), dtype=np.int64)  # each visit's reason: 0 none, else in `words`
+    said[problems] = np.arange(1, len(words) + 1)
     start = pd.DatetimeIndex(visits["start"]).as_unit("us").asi8  # NaT: NAT
     day = visits["service_date"].to_numpy().astype("datetime64[us]").view(np.int64)
     out = pd.DataFrame(
@@ -74,18 +76,27 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
             "units": visits["units"].to_numpy(dtype=np.int64),
             "units_fit": visits["units_fit"].to_numpy(dtype=np.int64),
             "units_over": visits["units_over"].to_numpy(dtype=np.int64),
-            "schedule_status": pd.array(status, dtype="str"),
+            "schedule_status": _texts(list(STATUSES), status),
             "authorization_id": auth.array,
-            "reason": "",
+            "reason": _texts(["", *words], said),
             START: order_keys(start, day, dataset.settings.timezone),
         }
     )
-    for column in ("visit_id", "client_id", "procedure_code", "authorization_id", "reason"):
+    for column in ("visit_id", "client_id", "procedure_code", "authorization_id"):
         out[column] = out[column].astype("str")
-    problems = status != FITS
-    if problems.any():
-        out.loc[problems, "reason"] = reasons(dataset, visits[problems])
     return out.reset_index(drop=True)
+
+
+STATUSES = (UNAUTHORIZED, OVER, FITS)
+"""The values of `schedule_status`."""
+
+
+def _texts(values: list[str], at: IntArray) -> pd.api.extensions.ExtensionArray:
+    """A `str` column of `values[i]` for each i of `at`, made by Arrow (no Python string per
+    row)."""
+    taken = pc.take(pa.array(values, pa.large_string()), pa.array(at))
+    column: pd.api.extensions.ExtensionArray = pd.array(taken, dtype="str")
+    return column
 
 
 def schedule_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
