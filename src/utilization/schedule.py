@@ -58,10 +58,10 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
         visits = visits[billable]
     visits = visits.sort_values("order")
     auth = visits["schedule_authorization_id"]
-    status = np.where(  # the place of each visit's status in STATUSES
+    status = np.where(  # the place of each visit's status in SCHEDULE_STATUSES
         auth.isna().to_numpy(), 0, np.where(visits["units_over"].to_numpy() > 0, 1, 2)
     )
-    problems = status != STATUSES.index(FITS)
+    problems = status != SCHEDULE_STATUSES.index(FITS)
     words = reasons(dataset, visits[problems]) if problems.any() else []
     said = np.zeros(len(visits), dtype=np.int64)  # each visit's reason: 0 none, else in `words`
     said[problems] = np.arange(1, len(words) + 1)
@@ -76,7 +76,7 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
             "units": visits["units"].to_numpy(dtype=np.int64),
             "units_fit": visits["units_fit"].to_numpy(dtype=np.int64),
             "units_over": visits["units_over"].to_numpy(dtype=np.int64),
-            "schedule_status": _texts(list(STATUSES), status),
+            "schedule_status": _texts(list(SCHEDULE_STATUSES), status),
             "authorization_id": auth.array,
             "reason": _texts(["", *words], said),
             START: order_keys(start, day, dataset.settings.timezone),
@@ -87,7 +87,7 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-STATUSES = (UNAUTHORIZED, OVER, FITS)
+SCHEDULE_STATUSES = (UNAUTHORIZED, OVER, FITS)
 """The values of `schedule_status`."""
 
 
