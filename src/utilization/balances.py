@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from utilization.dataset import Dataset, has_status, positions
+from utilization.dataset import Dataset, has_status
 from utilization.limits import LIMIT_COLUMNS as LIMITS
 from utilization.limits import period_bounds, period_index
 from utilization.matching import allocation_authorization_rows, visit_authorization_rows
@@ -131,7 +132,7 @@ def balances_and_limits(
 
     runs_out_early = ~np.isnat(projected) & (projected < end)
     low = remaining < settings.at_risk_remaining_share * approved
-    limit_rows = limits(dataset, as_of, auths)
+    limit_rows = limits(dataset, as_of, at)
     reached = limit_rows.loc[limit_rows["units_remaining"] <= 0, "authorization_id"]
     conditions = [
         start > day,
@@ -170,9 +171,10 @@ def limits_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return rows[LIMIT_COLUMNS].reset_index(drop=True)
 
 
-def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.DataFrame:
-    """Each limit of each of `authorizations` whose span holds `as_of`, for the calendar
-    period holding `as_of` (data contract §10).
+def limits(dataset: Dataset, as_of: date, chosen: npt.NDArray[np.intp]) -> pd.DataFrame:
+    """Each limit of each authorization at a row of `chosen` (rows of the authorizations
+    frame) whose span holds `as_of`, for the calendar period holding `as_of` (data contract
+    §10).
 
     Grain: one row per authorization and limited period kind (`per`: day, week, month).
     `period_start`/`period_end` are the calendar period's bounds, even where the
@@ -183,28 +185,30 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
     in §6); `units_remaining` = limit - used.
     """
     day = np.datetime64(as_of, "D")
-    holding = authorizations[
-        (authorizations["start_date"].to_numpy(dtype="datetime64[ns]") <= day)
-        & (authorizations["end_date"].to_numpy(dtype="datetime64[ns]") >= day)
-    ]
+    auths = dataset.authorizations
+    start = auths["start_date"].to_numpy(dtype="datetime64[ns]")[chosen]
+    end = auths["end_date"].to_numpy(dtype="datetime64[ns]")[chosen]
+    holding = chosen[(start <= day) & (end >= day)]
     as_of_number = np.array([day.astype(np.int64)])
     week_start = dataset.settings.week_start
     frames = []
     for per, column in LIMITS.items():
-        if column not in holding:
+        if column not in auths:
             continue
-        limited = holding[holding[column].notna()]
-        if limited.empty:
+        limit = auths[column].to_numpy(dtype=np.float64, na_value=np.nan)[holding]
+        limited = holding[~np.isnan(limit)]
+        if not len(limited):
             continue
         first, last = period_bounds(period_index(as_of_number, per, week_start), per, week_start)
         frames.append(
             pd.DataFrame(
                 {
-                    "authorization_id": limited["authorization_id"].to_numpy(),
+                    "authorization_id": auths["authorization_id"].array.take(limited),
                     "per": per,
                     "period_start": pd.Timestamp(first[0], unit="D"),
                     "period_end": pd.Timestamp(last[0], unit="D"),
-                    "units_limit": limited[column].to_numpy(dtype=np.float64),
+                    "units_limit": limit[~np.isnan(limit)],
+                    _ROW: limited,
                 }
             )
         )
@@ -214,7 +218,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
         )
     rows = pd.concat(frames, ignore_index=True)
     rows["authorization_id"] = rows["authorization_id"].astype("str")
-    at = positions(rows["authorization_id"], dataset.authorizations["authorization_id"])
+    at = rows[_ROW].to_numpy()
     first = rows["period_start"].to_numpy(dtype="datetime64[D]")
     last = rows["period_end"].to_numpy(dtype="datetime64[D]")
     allocations = dataset.allocations
@@ -243,6 +247,7 @@ def limits(dataset: Dataset, as_of: date, authorizations: pd.DataFrame) -> pd.Da
     return limits_of([rows])
 
 
+_ROW = "_authorization_row"  # while making the limit rows: each one's authorization row
 _LIMIT_DTYPES = {
     "period_start": "datetime64[ns]",
     "period_end": "datetime64[ns]",
