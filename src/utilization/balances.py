@@ -234,14 +234,16 @@ def limits(dataset: Dataset, as_of: date, chosen: npt.NDArray[np.intp]) -> pd.Da
     else:
         rows["units_used"] = np.zeros(len(rows), dtype=np.int64)
     visits = dataset.visits
-    planned = has_status(dataset, "scheduled") & visits["billable"].to_numpy(dtype=bool)
+    planned = np.flatnonzero(
+        has_status(dataset, "scheduled") & visits["billable"].to_numpy(dtype=bool)
+    )
     rows["units_scheduled"] = _units_in(
         rows["per"].to_numpy(),
         at,
         (np.maximum(first, day + 1), last),
-        np.where(planned, visit_authorization_rows(dataset), -1),
-        visits["service_date"].to_numpy(),
-        visits["units"].to_numpy(dtype=np.int64),
+        visit_authorization_rows(dataset)[planned],
+        visits["service_date"].to_numpy()[planned],
+        visits["units"].to_numpy(dtype=np.int64)[planned],
     )
     rows["units_remaining"] = rows["units_limit"] - rows["units_used"]
     return limits_of([rows])
