@@ -64,7 +64,7 @@ def balances_and_limits(
         chosen &= ((every["start_date"] <= end_p) & (every["end_date"] >= start_p)).to_numpy()
     at = np.flatnonzero(chosen)  # the chosen authorizations' rows
     auths = every.iloc[at]
-    as_of_ts = pd.Timestamp(as_of)
+    day = np.datetime64(as_of, "D")
 
     # Units per authorization (row of the authorizations frame), from the rows matching gave.
     n_auths = len(every)
@@ -72,7 +72,7 @@ def balances_and_limits(
     allocations = dataset.allocations
     if allocations is not None and len(allocations):
         taken = allocation_authorization_rows(dataset)
-        done = (allocations["service_date"] <= as_of_ts).to_numpy() & (taken >= 0)
+        done = (allocations["service_date"].to_numpy() <= day) & (taken >= 0)  # as they are
         units = allocations["units"].to_numpy(dtype=np.int64)
         used_by_row = np.bincount(taken[done], weights=units[done], minlength=n_auths)
     visits = dataset.visits
@@ -80,7 +80,7 @@ def balances_and_limits(
     later = (
         has_status(dataset, "scheduled")
         & visits["billable"].to_numpy(dtype=bool)
-        & (visits["service_date"] > as_of_ts).to_numpy()
+        & (visits["service_date"].to_numpy() > day)
         & (counted >= 0)
     )
     scheduled_by_row = np.bincount(
@@ -108,7 +108,6 @@ def balances_and_limits(
     days = auths["days"].to_numpy(dtype=np.int64)
     start = auths["start_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     end = auths["end_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    day = np.datetime64(as_of, "D")
     elapsed = np.clip((day - start).astype(np.int64) + 1, 0, days)
     remaining = out["units_remaining"].to_numpy(dtype=np.float64)
     used_units = out["units_used"].to_numpy(dtype=np.float64)
