@@ -58,10 +58,13 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
         visits = visits[billable]
     visits = visits.sort_values("order")
     auth = visits["schedule_authorization_id"]
+    unauthorized, over, fits = (SCHEDULE_STATUSES.index(s) for s in (UNAUTHORIZED, OVER, FITS))
     status = np.where(  # the place of each visit's status in SCHEDULE_STATUSES
-        auth.isna().to_numpy(), 0, np.where(visits["units_over"].to_numpy() > 0, 1, 2)
+        auth.isna().to_numpy(),
+        unauthorized,
+        np.where(visits["units_over"].to_numpy() > 0, over, fits),
     )
-    problems = status != SCHEDULE_STATUSES.index(FITS)
+    problems = status != fits
     words = reasons(dataset, visits[problems]) if problems.any() else []
     said = np.zeros(len(visits), dtype=np.int64)  # each visit's reason: 0 none, else in `words`
     said[problems] = np.arange(1, len(words) + 1)
@@ -291,11 +294,12 @@ def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> npt.NDArray
         codes, found = pd.factorize(texts)  # a missing text is -1 on both sides, as it merges
         pair = pair * (len(found) + 1) + codes + 1
     by_pair = np.argsort(pair[: len(near)], kind="stable")
-    ends = np.searchsorted(pair[: len(near)][by_pair], pair[len(near) :], side="right")
-    counts = ends - np.searchsorted(pair[: len(near)][by_pair], pair[len(near) :])
+    sorted_pairs, wanted = pair[: len(near)][by_pair], pair[len(near) :]
+    ends = np.searchsorted(sorted_pairs, wanted, side="right")
+    counts = ends - np.searchsorted(sorted_pairs, wanted)
     visit = np.repeat(np.arange(n), counts)  # each candidate: its visit, its authorization
-    first = np.repeat(ends - counts - np.cumsum(counts) + counts, counts)
-    auth = near[by_pair[np.arange(len(visit)) + first]] if len(visit) else near[:0]
+    # The k-th candidate overall is `ends - cumsum(counts)` places on in `sorted_pairs`.
+    auth = near[by_pair[np.arange(len(visit)) + np.repeat(ends - np.cumsum(counts), counts)]]
     day = visits["service_date"].to_numpy().astype("datetime64[D]")[visit]
     start = auths["start_date"].to_numpy().astype("datetime64[D]")[auth]
     end = auths["end_date"].to_numpy().astype("datetime64[D]")[auth]
@@ -331,26 +335,25 @@ def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> npt.NDArray
             )  # fmt: skip
         return out
 
-    around = np.asarray(
-        [text.strip(", ") for text in (named(ended, "ended", auths["end_date"]) + ", "
-                                       + named(starts, "starts", auths["start_date"]))],
-        dtype=object,
-    )  # fmt: skip
+    both = named(ended, "ended", auths["end_date"]) + ", "
+    both += named(starts, "starts", auths["start_date"])
+    around = np.asarray([text.strip(", ") for text in both], dtype=object)
     head = "no authorization holds " + _day_texts(visits["service_date"].to_numpy(), "%Y-%m-%d")
     nothing = (
         visits["client_id"].to_numpy(dtype=object) + " has no authorization for "
         + visits["procedure_code"].to_numpy(dtype=object)
     )  # fmt: skip
     payer = visits["payer_id"].fillna("").to_numpy(dtype=object)
-    auth_payer = auths["payer_id"].fillna("").to_numpy(dtype=object)
     has_other = other >= 0
     out: npt.NDArray[np.object_] = np.where(
         around != "", head + ": " + around, head + ": " + nothing
     )
     if has_other.any():
         at = other[has_other]
+        auth_payer = pd.Series(auths["payer_id"].array.take(at)).fillna("")
         out[has_other] = (
             head[has_other] + " for payer " + payer[has_other] + ": "
-            + np.asarray(ids.take(at), dtype=object) + " is for payer " + auth_payer[at]
+            + np.asarray(ids.take(at), dtype=object) + " is for payer "
+            + auth_payer.to_numpy(dtype=object)
         )  # fmt: skip
     return out
