@@ -9,6 +9,7 @@ import pandas as pd
 
 from utilization import balances as bal
 from utilization.limits import LIMIT_WORDS
+from utilization.period import iso_dates
 from utilization.schedule import OVER, not_paid_rows
 from utilization.selection import Selection, visit_keys
 from utilization.totals import join
@@ -183,14 +184,14 @@ def authorization_flags(
     expiring or under-used; units = units remaining (in total).
     """
     chosen = balance_table[balance_table["status"].isin(list(AUTHORIZATION_KINDS))]
-    ends = _iso_dates(chosen["end_date"])
+    ends = iso_dates(chosen["end_date"])
     projected = [
         ""
         if d is None
         else f"; at the current pace they run out {d}"
         if end is None or d <= end
         else "; at the current pace they last until it ends"
-        for d, end in zip(_iso_dates(chosen["projected_exhaustion_date"]), ends, strict=True)
+        for d, end in zip(iso_dates(chosen["projected_exhaustion_date"]), ends, strict=True)
     ]
     reached = _limits_reached(limit_rows)
     detail = [
@@ -227,7 +228,7 @@ def _limits_reached(limit_rows: pd.DataFrame | None) -> dict[str, str]:
     if limit_rows is None or limit_rows.empty:
         return {}
     full = limit_rows[limit_rows["units_remaining"] <= 0]
-    starts, ends = _iso_dates(full["period_start"]), _iso_dates(full["period_end"])
+    starts, ends = iso_dates(full["period_start"]), iso_dates(full["period_end"])
     out: dict[str, str] = {}
     for each, start, end in zip(full.itertuples(index=False), starts, ends, strict=True):
         row: Any = each  # a row of the limits frame (data contract §10 columns)
@@ -237,20 +238,6 @@ def _limits_reached(limit_rows: pd.DataFrame | None) -> dict[str, str]:
             f"({start} to {end}); ",
         )
     return out
-
-
-def _iso_dates(dates: pd.Series) -> list[str | None]:
-    """Dates as `YYYY-MM-DD` (None for NaT), formatted at once rather than one by one."""
-    days = np.asarray(dates.to_numpy()).astype("datetime64[D]")
-    text: list[str | None] = np.datetime_as_string(days, unit="D").tolist()
-    missing = np.isnat(days)
-    for i in np.flatnonzero(missing).tolist():
-        text[i] = None
-    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
-    odd = np.flatnonzero(~missing & ((years < 1000) | (years > 9999)))
-    for i in odd.tolist():  # as strftime writes them (no zero padding of the year)
-        text[i] = f"{dates.iloc[i]:%Y-%m-%d}"
-    return text
 
 
 def flags(

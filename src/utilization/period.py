@@ -8,7 +8,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from utilization.exceptions import InputError
 
@@ -193,3 +196,31 @@ class Filters:
 def day_words(value: Any) -> str:
     """A date as `31 Mar 2026` (reports, reasons and flags in words)."""
     return pd.Timestamp(value).strftime("%-d %b %Y")
+
+
+def days_in_words(days: npt.NDArray[Any], form: str = "%d %b %Y") -> npt.NDArray[np.object_]:
+    """Dates (datetime64, or days since 1970-01-01; none missing) as `day_words` writes them
+    (`31 Mar 2026`, the day without a leading zero), or in `form`; all at once in Arrow.
+    """
+    values = np.asarray(days)
+    if values.dtype.kind != "M":
+        values = values.astype("datetime64[D]")
+    stamps = pa.array(values.astype("datetime64[s]"))
+    text = pc.strftime(stamps, format=form, locale="C")
+    if form.startswith("%d"):
+        text = pc.replace_substring_regex(text, pattern="^0", replacement="")
+    return np.asarray(text.to_pylist(), dtype=object)
+
+
+def iso_dates(dates: pd.Series) -> list[str | None]:
+    """Dates as `YYYY-MM-DD` (None for NaT), formatted at once rather than one by one."""
+    days = np.asarray(dates.to_numpy()).astype("datetime64[D]")
+    text: list[str | None] = np.datetime_as_string(days, unit="D").tolist()
+    missing = np.isnat(days)
+    for i in np.flatnonzero(missing).tolist():
+        text[i] = None
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    odd = np.flatnonzero(~missing & ((years < 1000) | (years > 9999)))
+    for i in odd.tolist():  # as strftime writes them (no zero padding of the year)
+        text[i] = f"{dates.iloc[i]:%Y-%m-%d}"
+    return text

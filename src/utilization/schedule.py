@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from utilization.dataset import Dataset, is_among
 from utilization.limits import LIMIT_COLUMNS, LIMIT_WORDS, period_bounds, period_index
 from utilization.matching import stop_authorization_rows
-from utilization.period import Period
+from utilization.period import Period, days_in_words, iso_dates
 from utilization.selection import Selection
 from utilization.totals import join
 from utilization.validation import order_keys, time_order
@@ -239,8 +239,8 @@ def _stop_words(
         approved = auths["units_approved"].to_numpy(dtype=np.float64)[at]
         values, each = np.unique(approved, return_inverse=True)
         units = np.asarray([f"{v:,.0f}" for v in values], dtype=object)[each.ravel()]
-        start = _day_texts(auths["start_date"].to_numpy()[at])
-        end = _day_texts(auths["end_date"].to_numpy()[at])
+        start = days_in_words(auths["start_date"].to_numpy()[at])
+        end = days_in_words(auths["end_date"].to_numpy()[at])
         out[total] = (
             "would exceed the " + units + " units approved of " + ids[total]
             + " (" + start + " – " + end + ")"
@@ -252,30 +252,16 @@ def _stop_words(
         limit = auths[column].to_numpy(dtype=np.float64)[row[rows]].astype(np.int64)
         first, _ = period_bounds(period[rows], per, week_start)
         if per == "month":
-            when = "for " + _day_texts(first, "%B %Y")
+            when = "for " + days_in_words(first, "%B %Y")
         elif per == "week":
-            when = "for the week of " + _day_texts(first)
+            when = "for the week of " + days_in_words(first)
         else:
-            when = "on " + _day_texts(first)
+            when = "on " + days_in_words(first)
         out[rows] = (
             f"would exceed the {LIMIT_WORDS[per]} limit of " + limit.astype(str).astype(object)
             + " units " + when + " (" + ids[rows] + ")"
         )  # fmt: skip
     return out
-
-
-def _day_texts(days: npt.NDArray[Any], form: str = "%d %b %Y") -> npt.NDArray[np.object_]:
-    """Dates (datetime64, or days since 1970-01-01) in words, as `period.day_words` writes
-    them (`31 Mar 2026`, the day without a leading zero), or in `form`; all at once in Arrow.
-    """
-    values = np.asarray(days)
-    if values.dtype.kind != "M":
-        values = values.astype("datetime64[D]")
-    stamps = pa.array(values.astype("datetime64[s]"))
-    text = pc.strftime(stamps, format=form, locale="C")
-    if form.startswith("%d"):
-        text = pc.replace_substring_regex(text, pattern="^0", replacement="")
-    return np.asarray(text.to_pylist(), dtype=object)
 
 
 def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -331,14 +317,14 @@ def _unauthorized_reasons(dataset: Dataset, visits: pd.DataFrame) -> npt.NDArray
         if has.any():
             out[has] = (
                 np.asarray(ids.take(rows[has]), dtype=object) + f" {what} "
-                + _day_texts(dates.to_numpy()[rows[has]], "%Y-%m-%d")
+                + np.asarray(iso_dates(dates.iloc[rows[has]]), dtype=object)
             )  # fmt: skip
         return out
 
     both = named(ended, "ended", auths["end_date"]) + ", "
     both += named(starts, "starts", auths["start_date"])
     around = np.asarray([text.strip(", ") for text in both], dtype=object)
-    head = "no authorization holds " + _day_texts(visits["service_date"].to_numpy(), "%Y-%m-%d")
+    head = "no authorization holds " + np.asarray(iso_dates(visits["service_date"]), dtype=object)
     nothing = (
         visits["client_id"].to_numpy(dtype=object) + " has no authorization for "
         + visits["procedure_code"].to_numpy(dtype=object)
