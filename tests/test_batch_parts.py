@@ -492,7 +492,7 @@ def test_workers_read_the_source_when_the_copy_cannot_be_written(
     def full(path: Path, value: object, **_: object) -> None:
         raise EnvironmentFault(f"cannot write {path.name} (No space left on device)")
 
-    monkeypatch.setattr(packing, "write_mapped", full)
+    monkeypatch.setattr(pipeline, "write_mapped", full)
     result = run_batch(spec_for(data, tmp_path / "out"), workers=2, partitions=0)
     assert [r.status for r in result.records] == ["ok"] * 7
     assert _pages(result) == _pages(whole)

@@ -12,7 +12,7 @@ from pathlib import Path
 from utilization import matching, sources, validation
 from utilization.dataset import Dataset, PreparedFigures, PreparedView, WithDerived
 from utilization.exceptions import EnvironmentFault, InputError
-from utilization.packing import is_mapped, is_packed, read_mapped, read_packed
+from utilization.packing import is_mapped, is_packed, read_mapped, read_packed, write_mapped
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
 REMITTANCES = "remittances"  # a data folder's subfolder of 835 files, read with the data
@@ -150,6 +150,16 @@ def prepared_slice(data_slice: str) -> PreparedView | None:
 def _cached_load(source: str, settings: str, stamp: tuple[object, ...]) -> Dataset:
     """Load once per source, settings and modification times."""
     return load(source, settings or None)
+
+
+def write_shared(path: Path, dataset: Dataset) -> None:
+    """Write a loaded data set, with what validation and matching derived (catalog rows,
+    status codes ...), for the processes that map it (`load_cached` with a `data_slice`: a
+    batch's local workers, the dashboard's kernels): the system's file cache holds one copy
+    for all of them, and none derives those values again. EnvironmentFault when it cannot
+    be written (TMPDIR full).
+    """
+    write_mapped(path, WithDerived.of(dataset))
 
 
 def _held(path: str) -> Dataset | PreparedView:

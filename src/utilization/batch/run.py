@@ -394,20 +394,19 @@ def _batches(
 
 @contextmanager
 def _mapped(dataset: Dataset, note: Callable[[str], None]) -> Iterator[str | None]:
-    """The loaded data set written once for the local workers (`packing.write_mapped`, with
+    """The loaded data set written once for the local workers (`pipeline.write_shared`, with
     what it derived): each worker's kernel maps that file instead of reading, validating and
     matching the source again, and the system's file cache holds one copy for all of them.
     The file is removed when the run ends. None, and `note` told why, when it cannot be
     written (TMPDIR full): each worker then loads the source itself, as it would without.
     """
-    from utilization.dataset import WithDerived
-    from utilization.packing import write_mapped
+    from utilization.pipeline import write_shared
 
     folder = run_folder("utilization-batch-")
     try:
         path = folder / "dataset.pickle"
         try:
-            write_mapped(path, WithDerived.of(dataset))
+            write_shared(path, dataset)
         except EnvironmentFault as exc:
             note(f"{exc}; each worker reads the data itself instead")
             yield None

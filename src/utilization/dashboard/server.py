@@ -25,11 +25,9 @@ from typing import Any, TextIO, TypeVar
 
 import nbformat
 
-from utilization.dataset import WithDerived
 from utilization.exceptions import EnvironmentFault, require
 from utilization.files import run_folder
-from utilization.packing import write_mapped
-from utilization.pipeline import load
+from utilization.pipeline import load, write_shared
 from utilization.rejects import summary_text
 from utilization.report.runner import templates_dir
 
@@ -81,7 +79,7 @@ def load_and_write(data: str, settings: str, path: Path) -> str:
     the system's file cache holds one copy for all of them); the rejects' summary.
     """
     dataset = load(data, settings or None)
-    write_mapped(path, WithDerived.of(dataset))  # the catalog rows ... validation found too
+    write_shared(path, dataset)
     return summary_text(dataset)
 
 
