@@ -127,3 +127,29 @@ def test_python_dash_m_runs_the_same_command_line(demo: Path) -> None:
     assert done.returncode == 2  # the client view needs --client: a usage error
     assert "--client" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_counts_and_dates_out_of_range_are_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A count below its least value is a usage error naming the option (exit 2), and an
+    empty --from, --to or --as-of (an unset shell variable) is not a date, not the default.
+    """
+    out = str(tmp_path / "demo")
+    for option, value, said in [
+        ("--clients", "0", "argument --clients: 0 is less than 1"),
+        ("--months", "2", "argument --months: 2 is less than 3 (the window ends with today's"),
+        ("--parts", "x", "argument --parts: 'x' is not a whole number"),
+    ]:
+        assert main(["demo", "--out", out, option, value]) == 2
+        assert said in capsys.readouterr().err
+    assert not Path(out).exists()
+    assert main(["batch", "params/quarterly-clients.yaml", "--workers", "0"]) == 2
+    assert "argument --workers: 0 is less than 1" in capsys.readouterr().err
+    period = ["--from", "2026-01-01", "--to", "2026-03-31"]
+    for option in ("--from", "--to", "--as-of"):
+        args = [*period, option, ""] if option == "--as-of" else period.copy()
+        if option != "--as-of":
+            args[args.index(option) + 1] = ""
+        assert main(["export", "agency", "--data", "demo", *args, "--format", "json"]) == 1
+        assert "utilization export: '' is not a date (YYYY-MM-DD)" in capsys.readouterr().err

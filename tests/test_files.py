@@ -16,7 +16,7 @@ import yaml
 
 from test_remittance_pipeline import _folder
 from utilization.cli import main
-from utilization.exceptions import EnvironmentFault
+from utilization.exceptions import EnvironmentFault, UsageError
 from utilization.files import (
     is_temporary,
     locked,
@@ -46,6 +46,31 @@ def test_a_link_at_the_file_is_replaced_not_followed(tmp_path: Path, target: Pat
     write_atomic(path, "visit_id\n")
     assert not path.is_symlink() and path.read_text() == "visit_id\n"
     assert target.read_text() == SECRET
+
+
+def test_a_pipe_or_a_link_to_one_is_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Renaming a file over a named pipe, or over a link to one (what `/dev/stdout` is when
+    the output goes into a pipe), would take it away: refused, exit 2, the name and why.
+    A dangling link is replaced.
+    """
+    pipe = tmp_path / "agency.json"
+    os.mkfifo(pipe)
+    link = tmp_path / "stdout"
+    link.symlink_to(pipe)
+    for path in (pipe, link):
+        with pytest.raises(UsageError, match=f"^{path}: cannot write there: it is a pipe, not"):
+            write_atomic(path, "{}")
+    assert pipe.is_fifo() and link.is_symlink() and os.readlink(link) == str(pipe)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agency.json", "stdout"]
+    export = ["export", "agency", "--data", "demo", "--from", "2026-01-01", "--to", "2026-03-31"]
+    assert main([*export, "--format", "json", "--out", str(link)]) == 2
+    assert f"{link}: cannot write there: it is a pipe" in capsys.readouterr().err
+    dangling = tmp_path / "gone"
+    dangling.symlink_to(tmp_path / "nothing")
+    write_atomic(dangling, "ok\n")
+    assert not dangling.is_symlink() and dangling.read_text() == "ok\n"
 
 
 def test_temporary_names_are_fresh_and_recognizable(tmp_path: Path, target: Path) -> None:

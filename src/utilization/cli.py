@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from utilization import hugepages, threads
 from utilization.exceptions import InputError, UsageError, UtilizationError, require
 from utilization.files import fault
-from utilization.parameters import Request
+from utilization.parameters import Request, whole_number
 from utilization.period import parse_date
 from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
 from utilization.views import VIEWS
@@ -118,11 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo-data", help="folder to write (default demo-data)")
     demo.add_argument("--format", default="csv", choices=["csv", "parquet"])
     demo.add_argument("--seed", type=int, default=2026)
-    demo.add_argument("--clients", type=int, default=60)
-    demo.add_argument("--months", type=int, default=15)
+    demo.add_argument("--clients", type=whole_number(1), default=60)
+    demo.add_argument(
+        "--months",
+        type=whole_number(3, " (the window ends with today's quarter)"),
+        default=15,
+    )
     demo.add_argument(
         "--parts",
-        type=int,
+        type=whole_number(1),
         default=1,
         help="generate the clients in this many blocks, one in memory at a time (for data "
         "larger than memory: about 1 block per 5 million visits; default 1)",

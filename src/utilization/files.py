@@ -27,7 +27,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
 
-from utilization.exceptions import EnvironmentFault
+from utilization.exceptions import EnvironmentFault, UsageError
 
 TEMPORARY_SUFFIX = ".utilization.tmp"
 _TEMPORARY = re.compile(r"^\.(.+)\.[0-9a-f]{16}" + re.escape(TEMPORARY_SUFFIX) + "$")
@@ -91,7 +91,8 @@ def write_atomic(
     holding `path`), no folder from `within` down to `path` may be a symbolic link: the
     product's own output tree is never redirected elsewhere. With `new_folders` False the
     folder must be there already (a work folder that another process may have removed is
-    not made again). OSError becomes EnvironmentFault naming the file.
+    not made again). OSError becomes EnvironmentFault naming the file. A device, pipe
+    or socket at `path` (or a link to one: `/dev/stdout`) is left as it is: UsageError.
     """
     path = Path(path)
     pieces = [data] if isinstance(data, (str, bytes)) else data
@@ -104,6 +105,7 @@ def write_atomic(
         raise fault(exc, path.parent, "make or open the folder") from None
     temporary = temporary_name(path.name)
     try:
+        _check_replaceable(path, folder)
         try:
             handle = os.open(temporary, _NEW_FILE, 0o666, dir_fd=folder)  # the umask applies
             try:
@@ -122,6 +124,35 @@ def write_atomic(
         raise fault(exc, path, "write") from None
     finally:
         os.close(folder)
+
+
+_SPECIAL = {
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFIFO: "a pipe",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _check_replaceable(path: Path, folder: int) -> None:
+    """UsageError when `path` (in the open `folder`) is a device, pipe or socket, or a
+    symbolic link to one: renaming a file over it would take it away (`/dev/null` run as
+    root) instead of writing to it. A regular file, a link to one and a dangling link are
+    replaced; nothing there is fine.
+    """
+    try:
+        found = os.stat(path.name, dir_fd=folder, follow_symlinks=False)
+        if stat.S_ISLNK(found.st_mode):
+            found = os.stat(path.name, dir_fd=folder)  # what it links to
+    except OSError:  # nothing there, or a dangling link: nothing is taken away
+        return
+    kind = _SPECIAL.get(stat.S_IFMT(found.st_mode))
+    if kind is not None:
+        msg = (
+            f"{path}: cannot write there: it is {kind}, not a file, and is left as it is; "
+            "give the path of a file"
+        )
+        raise UsageError(msg)
 
 
 def _write_all(handle: int, data: bytes | memoryview) -> None:

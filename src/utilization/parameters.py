@@ -5,7 +5,7 @@ written: notebook parameters (papermill), command-line options and parameter-set
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -35,6 +35,25 @@ def source_text(data: str) -> str:
     """A data source as a notebook kernel can open it: a folder or file made absolute."""
     path = on_disk(data)
     return data if path is None else str(path.resolve())
+
+
+def whole_number(minimum: int, why: str = "") -> Callable[[str], int]:
+    """A command-line option's type: a whole number of at least `minimum` (argparse says
+    which option and what was given, then `why`, and exits 2).
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"{text!r} is not a whole number"
+            raise argparse.ArgumentTypeError(msg) from None
+        if value < minimum:
+            msg = f"{value} is less than {minimum}{why}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -192,10 +211,10 @@ class Request:
         today = today or date.today()
         quarter = current_quarter(today)
         period = Period(
-            parse_date(args.start) if args.start else quarter.start,
-            parse_date(args.end) if args.end else quarter.end,
+            parse_date(args.start) if args.start is not None else quarter.start,
+            parse_date(args.end) if args.end is not None else quarter.end,
         )
-        as_of = parse_date(args.as_of) if args.as_of else None
+        as_of = parse_date(args.as_of) if args.as_of is not None else None
         if as_of is None and not args.end and period.start <= today <= period.end:
             as_of = today
         request = cls(

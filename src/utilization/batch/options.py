@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from utilization.parameters import whole_number
 from utilization.report.pdf_engine import ENGINE_HELP, PDF_ENGINES
 
 
@@ -20,7 +21,10 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     parser.add_argument("--out", help="output folder (default: the set's `out:`, else reports)")
     parser.add_argument("--period", help="period instead of the set's, e.g. 2026-Q1")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (cores)"
+        "--workers",
+        type=whole_number(1),
+        default=os.cpu_count() or 1,
+        help="local worker processes (cores)",
     )
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     parser.add_argument(
