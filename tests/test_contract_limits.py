@@ -237,6 +237,39 @@ def test_a_scheduled_visit_after_the_authorization_ends_is_unauthorized(tmp_path
     assert f"2025-04-02  Ana Alvarez (C1)  T1019  4 of 4 units: {row['reason']}" in text
 
 
+def test_a_zero_unit_scheduled_visit_fits_even_without_an_authorization(tmp_path: Path) -> None:
+    """§11 "A 0-unit scheduled visit `fits`": Z, 5 minutes scheduled 2 Apr ((5 + 7) // 15 =
+    0 units) after S1 ended, has no authorization holding its date and still fits: 0 fit,
+    0 over, no reason, no flag, and `check-schedule` finds nothing that would not be paid
+    (exit 0). Its completed twin D is flagged as neither (§4). The 4-unit S beside them is
+    unauthorized as before.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        authorizations=[auth("S1", "C1", "T1019", "2025-01-01", "2025-03-31", 100)],
+        visits=[
+            timed("Z", "C1", "T1019", "2025-04-02", 5, status="scheduled"),
+            timed("D", "C1", "T1019", "2025-04-03", 5),
+            timed("S", "C1", "T1019", "2025-04-04", 60, status="scheduled"),
+        ],
+    )
+    data = export(folder, "agency", frm="2025-04-01", to="2025-04-30")
+    assert [
+        (r["visit_id"], r["units"], r["units_fit"], r["units_over"], r["schedule_status"])
+        for r in data["schedule"]
+    ] == [("Z", 0, 0, 0, "fits"), ("S", 4, 0, 0, "unauthorized")]
+    zero = data["schedule"][0]
+    assert (zero["authorization_id"], zero["reason"]) == (None, "")
+    assert [(f["kind"], f["visit_id"], f["units"]) for f in data["flags"]] == [
+        ("scheduled_unauthorized", "S", 4)
+    ]
+    window = ["check-schedule", "--data", str(folder), "--from", "2025-04-01"]
+    assert run([*window, "--to", "2025-04-03"])[0] == 0
+    rc, text, _ = run([*window, "--to", "2025-04-30"])
+    assert rc == 3
+    assert text.splitlines()[0].startswith("1 scheduled visit(s) from 2025-04-01 to 2025-04-30")
+
+
 SCHEDULED_MONTH = dict(
     authorizations=[auth("M", "C1", "T1019", "2025-01-01", "2025-06-30", 100, units_per_month=10)],
     visits=[

@@ -60,7 +60,7 @@ def schedule_rows(selection: Selection) -> pd.DataFrame:
     auth = visits["schedule_authorization_id"]
     unauthorized, over, fits = (SCHEDULE_STATUSES.index(s) for s in (UNAUTHORIZED, OVER, FITS))
     status = np.where(  # the place of each visit's status in SCHEDULE_STATUSES
-        auth.isna().to_numpy(),
+        auth.isna().to_numpy() & (visits["units"].to_numpy() > 0),  # 0 units fit (§11)
         unauthorized,
         np.where(visits["units_over"].to_numpy() > 0, over, fits),
     )
