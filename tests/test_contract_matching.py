@@ -138,6 +138,33 @@ def test_visits_starting_at_the_same_time_are_applied_in_visit_id_order(tmp_path
     assert balance["A2"]["units_used"] == units(8)  # VB's 8 units
 
 
+def test_ids_that_look_like_numbers_break_ties_as_text(tmp_path: Path) -> None:
+    """Ids compare as text, character by character (docs/data-contract.md §4): "10" comes
+    before "9", and "011" before both.
+    """
+    # Authorizations "9" (rate 7.00) and "10" (rate 6.00) both 2025-01-01..2025-01-31, 4
+    # units each. Visits "9" (60 min = 4 u), "10" (60 min = 4 u) and "011" (30 min = 2 u),
+    # all at 2025-01-10 09:00. In text order "011" takes 2 u of "10" (2 x 6.00 = 12.00),
+    # "10" takes its last 2 and 2 of "9" (priced at "10"'s 6.00: 24.00), "9" takes 2 of
+    # "9" and is 2 over (4 x 7.00 = 28.00): 64.00. Compared as numbers, visit "9" would go
+    # first and take authorization "9", and "011" (11) would be the one 2 units over.
+    authorizations = [
+        auth("9", "C1", "T1019", "2025-01-01", "2025-01-31", 4, rate="7.00"),
+        auth("10", "C1", "T1019", "2025-01-01", "2025-01-31", 4, rate="6.00"),
+    ]
+    visits = [
+        timed("9", "C1", "T1019", "2025-01-10", 60),
+        timed("10", "C1", "T1019", "2025-01-10", 60),
+        timed("011", "C1", "T1019", "2025-01-10", 30),
+    ]
+    folder = write_data(tmp_path / "data", authorizations=authorizations, visits=visits)
+    data = export(folder, "agency")
+    assert data["kpis"]["amount_used"] == money(64.00)
+    assert flag_units(data, "over_authorization") == {"9": 2}
+    balance = rows_by(export(folder, "authorizations")["authorizations"], "authorization_id")
+    assert (balance["10"]["units_used"], balance["9"]["units_used"]) == (units(4), units(4))
+
+
 # --- Over-authorization and unauthorized service ----------------------------------------
 
 
