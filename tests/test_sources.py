@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -376,6 +378,76 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
     (tmp_path / "payments.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match=r"payments.parquet: cannot be read as a Parquet file"):
         read_source(tmp_path)
+
+
+def _parquet_folder(folder: Path) -> Path:
+    """SMALL as typed Parquet files written by pandas (each with its pandas description),
+    the visits' units as nullable whole numbers (Int64) and their minutes as text.
+    """
+    folder.mkdir()
+    tables = typed_tables()
+    tables["visits"]["units"] = tables["visits"]["units"].astype("Int64")
+    tables["visits"]["minutes"] = text_tables()["visits"]["minutes"]
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
+def _rewritten(path: Path, column: str, values: pa.Array) -> None:
+    """Replace a column of a Parquet file as another tool would: the pandas description of
+    the frame it was written from is kept, now wrong about that column.
+    """
+    table = pq.read_table(path)
+    table = table.set_column(table.schema.get_field_index(column), column, values)
+    assert table.schema.pandas_metadata is not None
+    pq.write_table(table, path)
+
+
+def test_a_parquet_column_stored_unlike_its_pandas_description_is_read_as_stored(
+    tmp_path: Path,
+) -> None:
+    """`units` described as whole numbers (Int64) but stored as true/false, and `minutes`
+    described as text but stored as a duration: each value is read as stored and rejected
+    as not a number, naming the row and the value, instead of a traceback (units) or
+    1800 minutes read from 30 (minutes).
+    """
+    folder = _parquet_folder(tmp_path / "parquet")
+    _rewritten(folder / "visits.parquet", "units", pa.array([True, None, None, None, None]))
+    thirty = pa.array([None, dt.timedelta(minutes=30), None, None, None], pa.duration("s"))
+    _rewritten(folder / "visits.parquet", "minutes", thirty)
+    rejects = validate(read_source(folder), Settings()).rejects
+    mine = rejects[rejects["column"].isin(["units", "minutes"])]
+    assert mine[["row", "column", "value", "reason"]].to_dict("records") == [
+        {"row": 2, "column": "units", "value": "true", "reason": "not a number"},
+        {"row": 3, "column": "minutes", "value": "0 days 00:30:00", "reason": "not a number"},
+    ]
+
+
+def test_parquet_visit_ids_beyond_signed_64_bits_are_looked_up(tmp_path: Path) -> None:
+    """Visit ids stored as unsigned 64-bit numbers of 2^63 and more: payments that name them
+    find their visits, those that name the small ids of before are rejected as not found
+    (it stopped on an overflow).
+    """
+    folder = _parquet_folder(tmp_path / "parquet")
+    big = [2**64 - 1 - i for i in range(5)]
+    visits = pq.read_table(folder / "visits.parquet").replace_schema_metadata(None)
+    big_ids = pa.array(big, pa.uint64())
+    pq.write_table(visits.set_column(0, "visit_id", big_ids), folder / "visits.parquet")
+    payments = pq.read_table(folder / "payments.parquet").replace_schema_metadata(None)
+    ids = pa.array([big[0], 1, big[1]], pa.uint64())  # written by a tool other than pandas
+    pq.write_table(payments.set_column(0, "visit_id", ids), folder / "payments.parquet")
+    dataset = validate(read_source(folder), Settings())
+    assert dataset.payments["visit_id"].tolist() == [str(big[0]), str(big[1])]
+    (row,) = dataset.rejects[dataset.rejects["table"] == "payments"].to_dict("records")
+    assert (row["row"], row["value"], row["reason"]) == (3, "1", "not found in visits")
+    small = pa.array([1, 2, 3], pa.int64())  # signed: compared with the unsigned ids
+    pq.write_table(payments.set_column(0, "visit_id", small), folder / "payments.parquet")
+    dataset = validate(read_source(folder), Settings())
+    assert dataset.payments.empty
+    found = dataset.rejects[dataset.rejects["table"] == "payments"]
+    assert found[["row", "value", "reason"]].to_dict("records") == [
+        {"row": r, "value": str(r - 1), "reason": "not found in visits"} for r in (2, 3, 4)
+    ]
 
 
 # -- source structure -----------------------------------------------------------------------

@@ -493,7 +493,11 @@ def _parquet_frame(table: pa.Table, path: Path, first: int) -> pd.DataFrame:
     try:
         # One block per column and the Arrow buffers freed as they are converted: no
         # consolidating copy, about half the peak memory of a table of millions of rows.
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        # pandas' own description of the columns, when the file's types say otherwise (a
+        # column replaced by another tool), is left out: the values are read as stored.
+        frame = table.to_pandas(
+            split_blocks=True, self_destruct=True, ignore_metadata=not _pandas_types_fit(table)
+        )
     except (pa.ArrowException, OSError) as exc:
         raise InputError(_not_parquet(path, exc)) from None
     if not isinstance(frame.index, pd.RangeIndex) or any(n is not None for n in frame.index.names):
@@ -502,6 +506,36 @@ def _parquet_frame(table: pa.Table, path: Path, first: int) -> pd.DataFrame:
     frame.columns = pd.Index([str(c).strip() for c in frame.columns])
     frame[ROW] = np.arange(first + 2, first + len(frame) + 2, dtype=np.int64)
     return _tidy(frame, path.name)
+
+
+_TEXT_TYPES = {"unicode", "object", "string", "str", "bytes"}
+
+
+def _pandas_types_fit(table: pa.Table) -> bool:
+    """Whether the pandas description a Parquet file may carry (written with the frame)
+    agrees with the type of each column stored: a column written again by another tool
+    keeps the old description (`units` said to be whole numbers, stored as true/false;
+    `minutes` said to be text, stored as a duration), which pandas would follow to an
+    error or a wrong value.
+    """
+    described = table.schema.pandas_metadata
+    if not described:
+        return True
+    from pyarrow.pandas_compat import get_logical_type
+
+    for column in described.get("columns", []):
+        name = column.get("field_name", column.get("name"))
+        if not isinstance(name, str) or name not in table.column_names:
+            continue  # the index, or a column no longer stored
+        kind = table.schema.field(name).type
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        stored = "unicode" if text or pa.types.is_string_view(kind) else get_logical_type(kind)
+        if stored == "object":  # a type pandas has no name for (a duration): its own
+            stored = str(kind)
+        said = column.get("pandas_type")
+        if stored != said and not {stored, said} <= _TEXT_TYPES:
+            return False
+    return True
 
 
 def _not_parquet(path: Path, exc: Exception) -> str:

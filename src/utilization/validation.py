@@ -1175,7 +1175,8 @@ def _number_positions(
     if not len(ids) or not len(values):
         return np.full(len(values), -1, dtype=np.int64)
     low, high = int(ids.min()), int(ids.max())
-    if high - low > 4 * len(ids) + 1024:  # sparse ids: a hash table of them
+    wide = any(a.dtype == np.uint64 for a in (ids, values))  # beyond int64 arithmetic
+    if wide or high - low > 4 * len(ids) + 1024:  # sparse ids: a hash table of them
         return np.asarray(pd.Index(ids).get_indexer(values), dtype=np.int64)
     table = np.full(high - low + 1, -1, dtype=np.int64)
     table[ids - low] = np.arange(len(ids), dtype=np.int64)
@@ -1364,6 +1365,8 @@ def _numbers(
     if raw is None:
         return np.full(n, np.nan), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     dtype = raw.dtype
+    if pd.api.types.is_timedelta64_dtype(dtype):  # a duration (Parquet): a time, not a number
+        return np.full(n, np.nan), raw.notna().to_numpy(), np.zeros(n, dtype=bool)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         given = ~np.isnan(values)
