@@ -220,6 +220,68 @@ def test_sqlite_gives_the_same_dataset(tmp_path: Path, monkeypatch) -> None:
     assert_same_dataset(validate(raw, Settings()), expected_dataset())
 
 
+def test_sqlite_values_unlike_their_declared_types_are_rejects(tmp_path: Path) -> None:
+    """SQLite keeps a value whatever its column's declared type: text that is not a
+    date-time in a TIMESTAMP column, a number in a DATE one, bytes that are not UTF-8 in a
+    TEXT one. Each is a reject naming its row, column and value (they stopped the read
+    with a traceback), and the rows beside them read as before.
+    """
+    url = f"sqlite:///{tmp_path / 'agency.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for name, frame in text_tables().items():
+            if name not in ("visits", "authorizations"):
+                frame.to_sql(name, connection, index=False)
+        connection.exec_driver_sql(
+            "create table visits (visit_id TEXT, client_id TEXT, procedure_code TEXT, "
+            "start TIMESTAMP, end TIMESTAMP)"
+        )
+        connection.exec_driver_sql(
+            "insert into visits values "
+            "('V1', 'C1', 'T1019', '2025-01-06 09:00:00', '2025-01-06 10:07:00'), "
+            "('V2', 'C1', 'T1019', 'not a time', '2025-01-06 10:07:00'), "
+            "('V3', x'43ff', 'T1019', '2025-01-08 09:00:00', '2025-01-08 10:00:00')"
+        )
+        connection.exec_driver_sql(
+            "create table authorizations (authorization_id TEXT, client_id TEXT, "
+            "procedure_code TEXT, start_date DATE, end_date DATE, units_approved INTEGER)"
+        )
+        connection.exec_driver_sql(
+            "insert into authorizations values "
+            "('A1', 'C1', 'T1019', '2025-01-01', '2025-06-30', 100), "
+            "('A2', 'C1', 'T1019', 46037, '2025-06-30', 100)"
+        )
+    engine.dispose()
+    dataset = validate(read_source(url), Settings())
+    assert dataset.visits["visit_id"].tolist() == ["V1"]
+    assert dataset.authorizations["authorization_id"].tolist() == ["A1"]
+    found = dataset.rejects[dataset.rejects["table"].isin(["visits", "authorizations"])]
+    assert found[["table", "row", "column", "value", "reason"]].to_dict("records") == [
+        {
+            "table": "authorizations",
+            "row": 3,
+            "column": "start_date",
+            "value": "46037",
+            "reason": "not a date (expected YYYY-MM-DD)",
+        },
+        {
+            "table": "visits",
+            "row": 3,
+            "column": "start",
+            "value": "not a time",
+            "reason": "not a date-time (expected YYYY-MM-DD HH:MM:SS, optionally with a UTC "
+            "offset)",
+        },
+        {
+            "table": "visits",
+            "row": 4,
+            "column": "client_id",
+            "value": "C\\xff",
+            "reason": "not found in clients",
+        },
+    ]
+
+
 @pytest.mark.postgres
 def test_postgresql_gives_the_same_dataset(tmp_path: Path, monkeypatch, postgres_url: str) -> None:
     """It reads typed tables (timestamp, date, numbers) of a PostgreSQL server the same way."""

@@ -843,7 +843,7 @@ def _read_sql(url: str) -> RawSource:
             tables: dict[str, pd.DataFrame] = {}
             for table in TABLES:
                 if table in found:
-                    frame = pd.read_sql_table(table, connection)
+                    frame = _sql_table(connection, table)
                     frame.columns = pd.Index([str(c).strip() for c in frame.columns])
                     frame[ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)
                     tables[table] = _tidy(frame, f"table {table}")
@@ -855,6 +855,30 @@ def _read_sql(url: str) -> RawSource:
     origin = {t: t for t in tables}
     described = ", ".join(f"{t} ({len(f)} rows)" for t, f in tables.items())
     return RawSource(tables, origin, f"database {shown}: {described}", None, "sql")
+
+
+def _sql_table(connection: Any, table: str) -> pd.DataFrame:
+    """A database table with its column types; where a value does not fit its column's
+    declared type (SQLite stores it anyway: text in a TIMESTAMP column, a number in a DATE
+    one, bytes in a TEXT one), the whole table as the database holds it, each value then
+    checked by validation like a CSV cell (a value in bytes as its UTF-8 text, a byte that
+    is not UTF-8 written as an escape: `\\xff`).
+    """
+    import sqlalchemy as sa
+
+    try:
+        return pd.read_sql_table(table, connection)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        pass
+    query: Any = sa.select(sa.literal_column("*")).select_from(sa.table(table))
+    frame = pd.read_sql_query(query, connection, coerce_float=False)
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and values.map(lambda v: isinstance(v, bytes)).any():
+            frame[column] = values.map(
+                lambda v: v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v
+            )
+    return frame
 
 
 def _check_sqlite_file(url: str, shown: str) -> None:
