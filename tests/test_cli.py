@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from contract_data import auth, export, run, timed, write_data
 from utilization.cli import main
 
 TODAY = "2026-11-22"
@@ -153,3 +154,45 @@ def test_counts_and_dates_out_of_range_are_refused_by_name(
             args[args.index(option) + 1] = ""
         assert main(["export", "agency", "--data", "demo", *args, "--format", "json"]) == 1
         assert "utilization export: '' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_a_payer_fieldworker_or_case_type_in_no_row_is_refused_as_a_client_is(
+    tmp_path: Path,
+) -> None:
+    """A filter id the data does not hold (a typo) stops the export, the report and
+    check-schedule with the id named, in memory and in parts, instead of a report of zeros.
+    An id in the rows only counts: fieldworker P9 of a visit (no providers table is given:
+    it is optional); payer OTH of the payers table, in no row; case type DDA of a visit.
+    """
+    folder = write_data(
+        tmp_path / "data",
+        providers=None,
+        authorizations=[
+            auth("A1", "C1", "T1019", "2025-01-01", "2025-03-31", 40, payer_id="MCD"),
+            auth("A2", "C2", "T1019", "2025-01-01", "2025-03-31", 40, payer_id="MCD"),
+        ],
+        visits=[
+            timed("V1", "C1", "T1019", "2025-01-10", 60, provider_id="P9", case_type="DDA"),
+            timed("V2", "C2", "T1019", "2025-01-11", 30, provider_id="P1"),
+        ],
+    )
+    period = ["--data", str(folder), "--from", "2025-01-01", "--to", "2025-03-31"]
+    for parts in ("0", "2"):
+        for option, value, column in [
+            ("--provider", "P7", "provider_id"),
+            ("--payer", "NOPE", "payer_id"),
+            ("--case-type", "dda", "case_type"),
+        ]:
+            said = f"{column} ['{value}'] not found in the data; check the id"
+            for command in (["export", "agency"], ["check-schedule"]):
+                args = [*command, *period, option, value, "--partitions", parts]
+                rc, _, err = run(args)
+                assert (rc, err.strip()) == (1, f"utilization {command[0]}: {said}"), args
+        for option, value, column in [
+            ("--provider", "P9", "provider_id"),
+            ("--payer", "OTH", "payer_id"),
+            ("--case-type", "DDA", "case_type"),
+        ]:
+            data = export(folder, "agency", option, value, "--partitions", parts)
+            assert data["filters"] == {column: [value]}
+    assert export(folder, "provider", "--provider", "P9")["kpis"]["units_used"] == 4

@@ -24,21 +24,21 @@ def demo() -> Dataset:
 
 
 @pytest.mark.parametrize(
-    ("view", "filters"),
+    ("view", "filters", "period"),
     [
-        ("agency", Filters()),
-        ("client", Filters(clients=("C0007",))),
-        ("revenue", Filters()),
-        ("authorizations", Filters(payers=("no such payer",))),  # frames without rows
+        ("agency", Filters(), QUARTER),
+        ("client", Filters(clients=("C0007",)), QUARTER),
+        ("revenue", Filters(), QUARTER),
+        ("authorizations", Filters(), Period(date(1990, 1, 1), date(1990, 3, 31))),  # no rows
     ],
 )
 def test_json_in_pieces_is_json_dumps_to_the_character(
-    demo: Dataset, view: str, filters: Filters, tmp_path: Path
+    demo: Dataset, view: str, filters: Filters, period: Period, tmp_path: Path
 ) -> None:
     """Pieces of 7 rows, joined, are `json.dumps(to_jsonable(view), indent=2)`; the file
     written and the text for standard output are that text and a line end.
     """
-    figures = views.build_view(demo, Request(view, QUARTER, filters))  # type: ignore[arg-type]
+    figures = views.build_view(demo, Request(view, period, filters))  # type: ignore[arg-type]
     whole = json.dumps(export.to_jsonable(figures), indent=2, ensure_ascii=False)
     assert "".join(export.json_pieces(figures, rows=7)) == whole
     assert export.write(figures, "json", None) == whole + "\n"

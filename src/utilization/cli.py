@@ -412,15 +412,18 @@ def _cmd_check_schedule(args: argparse.Namespace) -> int:
     from utilization.schedule import not_paid, schedule_text
     from utilization.selection import Selection
     from utilization.spreadsheets import csv_text
+    from utilization.views import checked
 
     today = date.today()
-    start = parse_date(args.start) if args.start else today
+    start = parse_date(args.start) if args.start is not None else today
     args.start = start.isoformat()
-    args.end = args.end or (start + timedelta(days=CHECK_DAYS)).isoformat()
+    if args.end is None:
+        args.end = (start + timedelta(days=CHECK_DAYS)).isoformat()
     request = Request.from_cli("agency", args, today)
     rows = _in_parts(args, args.data, _not_paid_of(args, request))
     if rows is None:
         dataset = load(args.data, args.settings)
+        checked(dataset, request)  # the ids of its filters are in the data
         selection = Selection(dataset, request.period, request.filters, request.balance_date)
         rows = not_paid(selection)
     if args.format == "json":

@@ -745,6 +745,7 @@ class PartSchedule:
     counts: pd.DataFrame
     catalogs: Dataset | None
     catalog_rows: dict[str, int]
+    found: dict[str, set[str]] = field(default_factory=dict)  # `views.filter_ids_found`
 
 
 def schedule_part(job: PartJob) -> PartSchedule:
@@ -758,8 +759,9 @@ def schedule_part(job: PartJob) -> PartSchedule:
     )
     rows = schedule.schedule_rows(selection)
     rows = rows[rows["schedule_status"].ne(schedule.FITS).to_numpy()].reset_index(drop=True)
+    found = views.filter_ids_found(data.dataset, request.filters)
     return PartSchedule(
-        job.index, rows, data.rejects, data.counts, data.catalogs, data.catalog_rows
+        job.index, rows, data.rejects, data.counts, data.catalogs, data.catalog_rows, found
     )
 
 
@@ -776,7 +778,8 @@ def schedule_in_parts(
     `workers`.
     """
     context, results = _each_part(chosen, settings, [request], schedule_part, run, workers)
-    views.checked(context, request)  # its clients and procedure codes are in the catalogs
+    found = views.found_in_parts([{views.FOUND: r.found} for r in results])
+    views.checked(context, request, found)  # the ids of its filters are in the data
     rows = schedule.schedule_of([r.not_paid for r in results])
     return schedule.not_paid_named(rows, context.clients)
 

@@ -11,7 +11,7 @@ this table; adding a view is one entry here, one figures function and its templa
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -26,6 +26,7 @@ from utilization.threads import together
 if TYPE_CHECKING:
     from utilization.dataset import Dataset
     from utilization.parameters import Request
+    from utilization.period import Filters
 
 ViewName = Literal[
     "agency", "client", "procedure", "service-codes", "authorizations", "provider", "revenue"
@@ -225,9 +226,40 @@ def build_view(dataset: Dataset, request: Request) -> ViewFigures:
     )
 
 
-def checked(dataset: Dataset, request: Request) -> View:
-    """The request's view, once the request is checked and its clients and procedure codes
-    are found in the dataset's catalogs (InputError naming those that are not).
+FOUND = "_filter_ids_found"
+"""The key of `view_parts` holding what `filter_ids_found` found in the part."""
+_DATA_FILTERS = (("payers", "payer_id"), ("providers", "provider_id"), ("case_types", "case_type"))
+"""The list filters whose ids need not be in a catalog: payers and fieldworkers may appear
+in the authorizations and visits only (their catalogs are optional), case types have none."""
+
+
+def filter_ids_found(dataset: Dataset, filters: Filters) -> dict[str, set[str]]:
+    """Of the payer, fieldworker and case type ids the filters name, those the data set's
+    authorizations (payers) or visits hold, by column; what `checked` finds of a set of
+    clients (a part).
+    """
+    found: dict[str, set[str]] = {}
+    for attribute, column in _DATA_FILTERS:
+        wanted = getattr(filters, attribute)
+        if not wanted:
+            continue
+        frames = [dataset.visits, dataset.authorizations if column == "payer_id" else None]
+        found[column] = set()
+        for frame in frames:
+            if frame is not None and column in frame:
+                values = frame[column]
+                found[column] |= {str(v) for v in values[values.isin(wanted)].unique()}
+    return found
+
+
+def checked(
+    dataset: Dataset, request: Request, found: Mapping[str, set[str]] | None = None
+) -> View:
+    """The request's view, once the request is checked and the ids of its filters are found
+    in the data (InputError naming those that are not): clients and procedure codes in their
+    catalogs; payers, fieldworkers and case types in their catalogs or in the rows
+    (`filter_ids_found` of the data set, or `found`: what its parts found). A mistyped id
+    would otherwise give a report of nothing that looks like one of a quiet fieldworker.
     """
     request.check()
     view = get(request.view)
@@ -240,7 +272,31 @@ def checked(dataset: Dataset, request: Request) -> View:
         if unknown:
             msg = f"{column} {unknown} not found in the data; check the id"
             raise InputError(msg)
+    if found is None:
+        found = filter_ids_found(dataset, filters)
+    catalogs = {"payer_id": dataset.payers, "provider_id": dataset.providers}
+    for attribute, column in _DATA_FILTERS:
+        asked = set(getattr(filters, attribute))
+        if not asked:
+            continue
+        known = set(found.get(column, set()))
+        catalog = catalogs.get(column)
+        if catalog is not None and column in catalog:
+            known |= {str(v) for v in catalog[column].dropna()}
+        unknown = sorted(asked - known)
+        if unknown:
+            msg = f"{column} {unknown} not found in the data; check the id"
+            raise InputError(msg)
     return view
+
+
+def found_in_parts(parts: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """What the parts of a data set found of the filters' ids (`filter_ids_found`), together."""
+    together_found: dict[str, set[str]] = {}
+    for part in parts:
+        for column, ids in part.get(FOUND, {}).items():
+            together_found.setdefault(column, set()).update(ids)
+    return together_found
 
 
 def view_parts(dataset: Dataset, request: Request) -> tuple[dict[str, Any], date | None]:
@@ -253,7 +309,9 @@ def view_parts(dataset: Dataset, request: Request) -> tuple[dict[str, Any], date
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
     work = [functools.partial(_figures(function).parts, selection) for function in view.figures]
-    return _merged(work, len(dataset.visits)), figures.newest_payment_included(selection)
+    made = _merged(work, len(dataset.visits))
+    made[FOUND] = filter_ids_found(dataset, request.filters)
+    return made, figures.newest_payment_included(selection)
 
 
 def view_of_parts(
@@ -263,7 +321,7 @@ def view_of_parts(
     data set: `dataset` has its catalogs, rejects, row counts, settings and source (its other
     frames are not read). The same figures as `build_view` of the whole data set.
     """
-    view = checked(dataset, request)
+    view = checked(dataset, request, found_in_parts(parts))
     selection = Selection(
         dataset, request.period, request.filters, request.balance_date, request.basis
     )
