@@ -200,7 +200,7 @@ def test_absent_optional_tables_have_the_declared_dtypes_too() -> None:
 def test_codes_are_declared_once_each_with_a_meaning_and_an_example() -> None:
     """The Code type and the table of codes hold the same codes, in the same order."""
     assert tuple(c.code for c in schema.REJECT_CODES) == schema.CODES
-    assert len(set(schema.CODES)) == len(schema.CODES) == 21
+    assert len(set(schema.CODES)) == len(schema.CODES) == 22
     for code in schema.REJECT_CODES:
         assert code.code.islower() and " " not in code.code
         assert code.meaning and code.example
@@ -254,6 +254,9 @@ CASES: dict[str, Callable[[Path], Dataset]] = {
         visits=visits(
             visit_id=["V1", "V1"], start=["2025-01-06 09:00"] * 2, end=["2025-01-06 10:00"] * 2
         )
+    ),
+    "invisible_character": lambda _: run(
+        clients={"client_id": ["C1", "C2\u200b"], "client_name": ["Al", "Bo"]}
     ),
     "unknown_reference": lambda _: run(visits={**BASE["visits"], "client_id": ["C9"]}),
     "rejected_reference": lambda _: run(

@@ -991,3 +991,59 @@ def test_repeated_numeric_ids_are_the_repeats_of_their_text(ids: list[int], spar
     )
     typed = pd.DataFrame({**as_text, "visit_id": numbers})
     assert rejects(run(visits=typed)) == rejects(run(visits=as_text))
+
+
+def test_an_id_holding_a_character_that_does_not_show_is_named() -> None:
+    """Client C1 given with a byte-order mark before it (two files joined), procedure code
+    S5125 with a zero-width space after it: those catalog rows are rejected, naming the
+    character, and the rows that name the ids as they show are told the row that was
+    rejected; a visit naming C2 with a soft hyphen in it is not found, and told why. A
+    line break is left to its own check (`line_break`), not named twice.
+    """
+    ds = run(
+        clients={
+            "client_id": ["\ufeffC1", "C2", "C3\nC4"],
+            "client_name": ["Ann Lee", "Bo Diaz", "Cy"],
+        },
+        procedures={**BASE["procedures"], "procedure_code": ["T1019", "S5125\u200b"]},
+        visits=visits(
+            start=["2025-01-06 09:00:00"] * 3,
+            end=["2025-01-06 10:00:00"] * 3,
+            client_id=["C1", "C\u00ad2", "C2"],
+            procedure_code=["T1019", "T1019", "S5125"],
+        ),
+    )
+    assert [r for r in rejects(ds) if r[0] in ("clients", "procedures")] == [
+        (
+            "clients",
+            2,
+            "client_id",
+            "\ufeffC1",
+            "holds an invisible character (U+FEFF ZERO WIDTH NO-BREAK SPACE): retype it",
+            "invisible_character",
+        ),
+        (
+            "clients",
+            4,
+            "client_id",
+            "C3\nC4",
+            "contains a line break: an unclosed quote?",
+            "line_break",
+        ),
+        (
+            "procedures",
+            3,
+            "procedure_code",
+            "S5125\u200b",
+            "holds an invisible character (U+200B ZERO WIDTH SPACE): retype it",
+            "invisible_character",
+        ),
+    ]
+    found = {(r[1], r[2]): r[4] for r in rejects(ds) if r[0] == "visits"}
+    assert found == {
+        (2, "client_id"): "found in clients, but that row (row 2) was rejected",
+        (3, "client_id"): "not found in clients (it holds an invisible character, U+00AD SOFT "
+        "HYPHEN)",
+        (4, "procedure_code"): "found in procedures, but that row (row 3) was rejected",
+    }
+    assert ds.clients["client_id"].tolist() == ["C2"]

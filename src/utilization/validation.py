@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -330,6 +331,18 @@ class _Table:
 
     def _line_breaks(self, column: str) -> npt.NDArray[np.bool_]:
         return _line_break(self.text(column))  # (a key of its own in the text cache)
+
+    def visible(self, column: str) -> None:
+        """Reject a value of `column` (a key other tables name) holding a character that
+        does not show: a row naming the id as it looks would not find it.
+        """
+        if not self.has(column):
+            return
+        names = _invisible(self.text(column))
+        found = names != ""
+        if found.any():
+            reasons = [f"holds an invisible character ({n}): retype it" for n in names[found]]
+            self.reject(found, column, reasons, "invisible_character")
 
     def has(self, column: str) -> bool:
         """Whether the table has this column."""
@@ -662,7 +675,16 @@ class _Table:
         absent, rejected = np.zeros(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
         absent[where[np.isnan(rows)]] = True
         rejected[where[~np.isnan(rows)]] = True
-        self.reject(absent, column, f"not found in {name}", "unknown_reference")
+        hidden = _invisible(values[absent])  # what the eye cannot see in the id
+        self.reject(
+            absent,
+            column,
+            [
+                f"not found in {name}" + (f" (it holds an invisible character, {n})" if n else "")
+                for n in hidden
+            ],
+            "unknown_reference",
+        )
         reasons = [
             f"found in {name}, but that row (row {int(r)}) was rejected"
             for r in rows[~np.isnan(rows)]
@@ -721,12 +743,14 @@ class _Catalog:
         return accepted
 
     def rejected_rows(self, ids: pd.Series) -> npt.NDArray[np.float64]:
-        """For ids not accepted: the first row that gave the id and was rejected, else NaN."""
+        """For ids not accepted: the first row that gave the id and was rejected, else NaN;
+        ids compared as they show (`C0003` finds a row rejected for its `\\ufeffC0003`).
+        """
         t = self.table
         lost = t.bad & self.ids.notna().to_numpy()
-        rows = pd.Series(t.rows[lost], index=pd.Index(self.ids[lost], dtype=TEXT))
+        rows = pd.Series(t.rows[lost], index=pd.Index(_shown(self.ids[lost]), dtype=TEXT))
         rows = rows[~rows.index.duplicated(keep="first")]
-        return rows.reindex(pd.Index(ids, dtype=TEXT)).to_numpy(dtype=np.float64)
+        return rows.reindex(pd.Index(_shown(ids), dtype=TEXT)).to_numpy(dtype=np.float64)
 
 
 # -- the tables -----------------------------------------------------------------------------
@@ -735,6 +759,7 @@ class _Catalog:
 def _clients(t: _Table) -> pd.DataFrame:
     """Clients; grain: one row per client. Status is lower-cased, not checked."""
     t.required("client_id")
+    t.visible("client_id")
     t.unique("client_id")
     t.required("client_name")
     return _frame(
@@ -752,6 +777,7 @@ def _clients(t: _Table) -> pd.DataFrame:
 def _named(t: _Table, key: str, name: str) -> pd.DataFrame:
     """Payers or providers; grain: one row per payer / provider."""
     t.required(key)
+    t.visible(key)
     t.unique(key)
     t.required(name)
     return _frame(t, {key: t.text(key), name: t.text(name)})
@@ -765,6 +791,7 @@ def _procedures(t: _Table, settings: Settings) -> pd.DataFrame:
     `billable` defaults to true; `rate` may be missing (NaN).
     """
     t.required("procedure_code")
+    t.visible("procedure_code")
     t.unique("procedure_code")
     t.required("description")
     minutes = t.number("unit_minutes", whole="not a whole number of minutes")
@@ -1296,6 +1323,41 @@ def _line_break(text: pd.Series) -> npt.NDArray[np.bool_]:
         return np.zeros(len(text), dtype=bool)
     found = pc.or_(pc.match_substring(array, "\n"), pc.match_substring(array, "\r"))
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+_INVISIBLE = r"[\p{Cf}\x00-\x09\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+"""Characters that do not show: Unicode format characters (zero-width space, byte-order
+mark, direction marks) and control characters but line breaks (`line_break` rejects those)."""
+
+
+def _invisible(text: pd.Series) -> npt.NDArray[np.object_]:
+    """For each text value, its first character that does not show, as `U+200B ZERO WIDTH
+    SPACE`, else "": found by Arrow, named one value at a time for those that have one.
+    """
+    out = np.full(len(text), "", dtype=object)
+    if not len(text):
+        return out
+    array = pa.array(text.astype(TEXT).array)
+    hit = pc.fill_null(pc.match_substring_regex(array, _INVISIBLE), False)
+    rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
+    for row in rows.tolist():
+        value = str(text.iloc[row])
+        char = next(
+            (c for c in value if unicodedata.category(c) in ("Cf", "Cc") and c not in "\r\n"),
+            "",
+        )
+        if char:
+            out[row] = f"U+{ord(char):04X} {unicodedata.name(char, 'CONTROL CHARACTER')}"
+    return out
+
+
+def _shown(text: pd.Series) -> pd.Series:
+    """Text values as they show: without the characters `_invisible` finds."""
+    if not len(text):
+        return text
+    array = pa.array(text.astype(TEXT).array)
+    shown = pc.replace_substring_regex(array, pattern=_INVISIBLE, replacement="")
+    return pd.Series(pd.array(shown, dtype=TEXT), index=text.index)
 
 
 def _tidying(text: pd.Series) -> Literal["", "empty", "strip"]:

@@ -414,6 +414,7 @@ Code = Literal[
     "unknown_status",
     "unknown_rounding_rule",
     "duplicate",
+    "invisible_character",
     "unknown_reference",
     "rejected_reference",
     "end_before_start",
@@ -499,6 +500,14 @@ REJECT_CODES: tuple[RejectCode, ...] = (
         "duplicate",
         "an id already given by an earlier row, which is kept",
         "duplicate of row 2",
+    ),
+    RejectCode(
+        "invisible_character",
+        "an id or code of clients, procedures, payers or providers holding a character that "
+        "does not show (a zero-width space, a byte-order mark from files joined together, a "
+        "control character): the id on screen is not the id the rows name; a row naming an "
+        "id not found that holds one says so in its reason",
+        "holds an invisible character (U+200B ZERO WIDTH SPACE): retype it",
     ),
     RejectCode(
         "unknown_reference",
