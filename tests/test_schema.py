@@ -390,3 +390,22 @@ def test_summary_still_counts_by_reason() -> None:
 
     ds = run(visits={**BASE["visits"], "client_id": ["C9"]}, settings=Settings())
     assert "       1 × visits.client_id: not found in clients" in summary_text(ds)
+
+
+def test_summary_says_how_many_reasons_it_leaves_out() -> None:
+    """Thirteen visits from 09:00 giving 5 minutes, ending 10:01 to 10:12 and once more
+    10:12 (13 rejects, 12 reasons, each naming the minutes from start to end): the summary
+    lists the ten commonest, 72 minutes first, and says the two left out, given twice in
+    all, are in rejects.csv.
+    """
+    from utilization.rejects import TOP_REASONS, summary_text
+
+    ends = [f"2025-01-06 10:{m:02d}:00" for m in [*range(1, 13), 12]]
+    ds = run(visits=visits(start=["2025-01-06 09:00:00"] * 13, end=ends, minutes=["5"] * 13))
+    lines = summary_text(ds).splitlines()
+    listed = [line for line in lines if " × " in line]
+    assert len(listed) == TOP_REASONS == 10
+    assert listed[0] == "       2 × visits.minutes: does not match start to end (72 minutes)"
+    assert lines[lines.index(listed[-1]) + 1] == (
+        "  … and 2 more reason(s), 2 in all: rejects.csv lists every one"
+    )

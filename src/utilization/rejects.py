@@ -8,6 +8,9 @@ from utilization.dataset import Dataset
 from utilization.files import write_atomic
 from utilization.spreadsheets import csv_text
 
+TOP_REASONS = 10
+"""How many reasons the summary lists, the most frequent first."""
+
 
 def summary_text(dataset: Dataset, long_visits: int | None = None) -> str:
     """Rows read, used and rejected per table, then the most common reasons and the visits
@@ -29,9 +32,15 @@ def summary_text(dataset: Dataset, long_visits: int | None = None) -> str:
     lines.append(f"{total:,} row(s) rejected" if total else "no rows rejected")
     if len(rejects):
         reasons = rejects.groupby(["table", "column", "reason"]).size().reset_index(name="count")
-        top = reasons.sort_values("count", ascending=False, kind="stable").head(10)
+        top = reasons.sort_values("count", ascending=False, kind="stable").head(TOP_REASONS)
         for row in top.itertuples(index=False):
             lines.append(f"  {row.count:>6,} × {row.table}.{row.column}: {row.reason}")
+        if len(reasons) > len(top):
+            more = reasons["count"].sum() - top["count"].sum()
+            lines.append(
+                f"  … and {len(reasons) - len(top):,} more reason(s), {more:,} in all: "
+                "rejects.csv lists every one"
+            )
     flagged = long_visits
     if flagged is None:
         visits = dataset.visits
