@@ -30,6 +30,7 @@ from utilization.batch.plan import Job, ParameterSet, parameter_set, read_parame
 from utilization.batch.slices import SLICES_PREFIX, SUFFIX, materialize, slice_dataset
 from utilization.batch.workers import BatchRenderer, Task, run_task
 from utilization.cli import main
+from utilization.exceptions import InputError
 from utilization.filenames import safe_name, unique_names
 from utilization.files import sha256_file
 from utilization.parameters import Request
@@ -113,6 +114,12 @@ def test_a_mistake_in_a_parameter_set_names_what_is_allowed(tmp_path: Path) -> N
         parameter_set({"name": "x", "view": "clients", "period": "2026"})
     path.write_text(yaml.safe_dump({"view": "client", "period": "2026-Q7"}))
     assert main(["batch", str(path)]) == 2
+    path.write_text("view: agency\nperiod: 2026-Q1\nfilters:\n  payers: [DDA]\nview: client\n")
+    with pytest.raises(InputError, match=r"key 'view' is given twice \(lines 1 and 5\); keep one"):
+        read_parameter_set(path)
+    path.write_text("view: agency\nperiod: 2026-Q1\nfilters:\n  payers: [DDA]\n  payers: [PVT]\n")
+    with pytest.raises(InputError, match=r"key 'payers' is given twice \(lines 4 and 5\)"):
+        read_parameter_set(path)
 
 
 # -- names ---------------------------------------------------------------------------------

@@ -201,6 +201,14 @@ def test_a_manifest_of_the_wrong_shape_is_made_again(tmp_path: Path, manifest: s
             "rate_tolerance must be from 0 to 1,000,000, not 1,000,000.5",
         ),
         ("timezone = 5", "setting 'timezone' = 5 is not text"),
+        (
+            '[agency]\ntimezone = "UTC"\n[alerts]\ntimezone = "America/Chicago"',
+            "setting 'timezone' is given twice (in [agency] and in [alerts]); keep one",
+        ),
+        (
+            'week_start = "monday"\n[agency]\nweek_start = "monday"',
+            "setting 'week_start' is given twice (at the top and in [agency]); keep one",
+        ),
     ],
 )
 def test_a_setting_that_cannot_be_used_is_one_message(
@@ -214,6 +222,19 @@ def test_a_setting_that_cannot_be_used_is_one_message(
     assert main(["validate", "--data", str(data), "--out", str(tmp_path / "v")]) == 1
     err = capsys.readouterr().err
     assert reason in err and "Traceback" not in err
+
+
+def test_a_settings_file_that_is_a_folder_is_said_to_be_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder named utilization.toml in the data folder is not passed over for defaults."""
+    data = _folder(tmp_path)
+    (data / "utilization.toml").mkdir()
+    assert main(["validate", "--data", str(data), "--out", str(tmp_path / "v")]) == 1
+    assert capsys.readouterr().err == (
+        f"utilization validate: {data / 'utilization.toml'}: cannot read the settings file: "
+        "it is a folder, not a file\n"
+    )
 
 
 def test_a_control_character_in_a_name_exports_to_excel(

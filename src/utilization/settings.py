@@ -38,11 +38,18 @@ class Settings:
     def from_mapping(cls, values: dict[str, Any], origin: str = "settings") -> Settings:
         """Build settings from a flat or sectioned mapping, rejecting unknown names."""
         flat: dict[str, Any] = {}
+        where: dict[str, str] = {}  # the section of each setting, to say where it is twice
         for key, value in values.items():
-            if isinstance(value, dict):
-                flat.update(value)
-            else:
-                flat[key] = value
+            given = value if isinstance(value, dict) else {key: value}
+            place = f"in [{key}]" if isinstance(value, dict) else "at the top"
+            for name, setting in given.items():
+                if name in flat:
+                    msg = (
+                        f"{origin}: setting {name!r} is given twice ({where[name]} and "
+                        f"{place}); keep one"
+                    )
+                    raise InputError(msg)
+                flat[name], where[name] = setting, place
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(flat) - set(known))
         if unknown:
@@ -138,8 +145,8 @@ def _converted(key: str, value: Any, kind: type, origin: str) -> Any:
 def load_settings(path: Path | str | None = None, data_dir: Path | None = None) -> Settings:
     """Read settings from `path`, else `utilization.toml` in the data folder, else defaults."""
     candidate: Path | None = Path(path) if path is not None else None
-    if candidate is None and data_dir is not None and (data_dir / SETTINGS_FILE).is_file():
-        candidate = data_dir / SETTINGS_FILE
+    if candidate is None and data_dir is not None and (data_dir / SETTINGS_FILE).exists():
+        candidate = data_dir / SETTINGS_FILE  # a folder of that name is said to be one
     if candidate is None:
         return Settings()
     try:

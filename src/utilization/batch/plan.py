@@ -97,12 +97,29 @@ class Job:
     parameters: dict[str, Any]
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader refusing a key given twice in one mapping (which it would let the
+    last one win without a word: `view: agency` then `view: client` makes client reports).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                msg = f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one"
+                raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_parameter_set(
     path: Path, out: Path | None = None, period: str | None = None, today: date | None = None
 ) -> ParameterSet:
     """Read and check a YAML parameter set; `out` and `period` override the file's values."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)  # a safe loader
     except (OSError, yaml.YAMLError) as exc:
         msg = f"cannot read parameter set {path}: {exc}"
         raise InputError(msg) from None
