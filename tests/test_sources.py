@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from utilization.cli import main
 from utilization.exceptions import InputError
 from utilization.settings import Settings
 from utilization.sources import read_source
@@ -392,6 +393,25 @@ def exactly(message: str) -> str:
             id="utf-16-excel-unicode-text",
         ),
         pytest.param(
+            "clients.csv",
+            "client_id,client_name\nC1,Ann Lee\n".encode("utf-16-le"),
+            exactly(
+                "clients.csv: UTF-16 text (without a byte-order mark), not UTF-8; save it as "
+                "UTF-8 (in Excel: CSV UTF-8)"
+            ),
+            id="utf-16-without-a-byte-order-mark",
+        ),
+        pytest.param(
+            "clients.csv",
+            b"client_id,client_name\rC1,Ann Lee\rC2,Bo Diaz\r",
+            exactly(
+                "clients.csv: its lines end with a carriage return alone (an old Mac format), "
+                "which CSV readers do not take as line ends; save it again as CSV UTF-8 (line "
+                "ends CRLF or LF)"
+            ),
+            id="old-mac-line-ends",
+        ),
+        pytest.param(
             "visits.csv",
             b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64),
             exactly(
@@ -431,6 +451,59 @@ def test_a_file_that_cannot_be_read_as_a_table_stops_naming_it_and_what_to_do(
     (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError, match=message):
         read_source_tables(tmp_path)
+
+
+def test_values_separated_by_semicolons_are_said_to_be(tmp_path: Path) -> None:
+    """A visits file saved with semicolons (Excel in much of Europe): one column whose name
+    holds them all; the message says so rather than list the columns missing.
+    """
+    folder = write_csv(tmp_path / "data", text_tables())
+    (folder / "visits.csv").write_text("visit_id;client_id;procedure_code;start;end\nV1;C1\n")
+    with pytest.raises(InputError) as stopped:
+        validate(read_source(folder), Settings())
+    assert str(stopped.value) == (
+        "visits: the header row is one column, 'visit_id;client_id;procedure_code;start;end': "
+        "its values are separated by ';', not commas; save the table as CSV with commas (in "
+        f"Excel: CSV UTF-8). Source: {folder / 'visits.csv'}"
+    )
+
+
+def test_a_parquet_file_naming_a_column_twice_says_which(tmp_path: Path) -> None:
+    """Arrow's reader stops on a Parquet column name given twice with its own schema dump;
+    the message names the column instead.
+    """
+    folder = write_csv(tmp_path / "data", text_tables())
+    (folder / "clients.csv").unlink()
+    names = ["client_id", "client_name", "client_name"]
+    table = pa.table([pa.array(["C1"]), pa.array(["Ann"]), pa.array(["Ann"])], names=names)
+    pq.write_table(table, folder / "clients.parquet")
+    with pytest.raises(InputError) as stopped:
+        read_source(folder)
+    assert str(stopped.value) == (
+        "clients.parquet: column name 'client_name' appears more than once; export it again"
+    )
+
+
+def test_a_data_folder_that_cannot_be_looked_into_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The system refuses to look into the data folder (its permissions, as for a user who
+    is not root): the message names the data folder, not the remittances/ it looked for.
+    """
+    folder = write_csv(tmp_path / "data", text_tables())
+    is_dir = Path.is_dir
+
+    def refused(path: Path) -> bool:
+        if path.name == "remittances":
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_dir(path)
+
+    monkeypatch.setattr(Path, "is_dir", refused)
+    assert main(["validate", "--data", str(folder), "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (
+        f"utilization validate: {folder}: cannot look into the data folder: permission denied; "
+        "check the permissions of the file and its folder\n"
+    )
 
 
 def test_corrupt_parquet(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ from utilization.figures import ViewFigures
 from utilization.files import run_folder
 from utilization.parameters import Request
 from utilization.period import Period
-from utilization.pipeline import REMITTANCES, load
+from utilization.pipeline import has_remittances, load
 from utilization.selection import Selection
 from utilization.settings import Settings, load_settings
 from utilization.sources import ROW, IrregularCsv, RawSource
@@ -149,7 +149,7 @@ def folder_of(source: str | Path) -> Path | None:
     without `remittances/`), else None.
     """
     folder = sources.on_disk(source)
-    if folder is None or not folder.is_dir() or (folder / REMITTANCES).is_dir():
+    if folder is None or not folder.is_dir() or has_remittances(folder):
         return None
     return folder
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from utilization import matching, sources, validation
 from utilization.dataset import Dataset, PreparedFigures, PreparedView, WithDerived
 from utilization.exceptions import EnvironmentFault, InputError
+from utilization.files import fault
 from utilization.packing import is_mapped, is_packed, read_mapped, read_packed, write_mapped
 from utilization.settings import SETTINGS_FILE, Settings, load_settings
 
@@ -20,6 +21,16 @@ BYTES_PER_VISIT = 650
 """Peak resident memory per visit of a data set held whole, for `check_fits` (10M demo visits
 measured: 5.87 GB loaded and the agency view made of it; 6.31 GB loaded and written for the
 dashboard's kernels; benchmarks/README.md)."""
+
+
+def has_remittances(folder: Path) -> bool:
+    """Whether a data folder has a `remittances/` subfolder of 835 files; EnvironmentFault
+    naming the data folder when it cannot be looked into (its permissions).
+    """
+    try:
+        return (folder / REMITTANCES).is_dir()
+    except OSError as exc:
+        raise fault(exc, folder, "look into the data folder") from None
 
 
 def load(source: str | Path, settings: Settings | Path | str | None = None) -> Dataset:
@@ -37,7 +48,7 @@ def load(source: str | Path, settings: Settings | Path | str | None = None) -> D
     dataset = validation.validate(raw, settings, release=True)
     data_dir = raw.data_dir
     del raw
-    if data_dir is not None and (data_dir / REMITTANCES).is_dir():
+    if data_dir is not None and has_remittances(data_dir):
         from utilization.remittance.payments import with_remittances
 
         dataset = with_remittances(dataset, data_dir / REMITTANCES)

@@ -429,7 +429,20 @@ def _check_text(path: Path, head: bytes) -> None:
             msg = f"{name}: not a CSV file (it is {what}); export the table as CSV UTF-8"
             raise InputError(msg)
     if b"\x00" in head:
+        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+            msg = (  # every other byte 0: ASCII text in two bytes a character
+                f"{name}: UTF-16 text (without a byte-order mark), not UTF-8; save it as "
+                "UTF-8 (in Excel: CSV UTF-8)"
+            )
+            raise InputError(msg)
         msg = f"{name}: not a CSV file (it holds binary data); export the table as CSV UTF-8"
+        raise InputError(msg)
+    if b"\r" in head and b"\n" not in head:
+        msg = (
+            f"{name}: its lines end with a carriage return alone (an old Mac format), which "
+            "CSV readers do not take as line ends; save it again as CSV UTF-8 (line ends CRLF "
+            "or LF)"
+        )
         raise InputError(msg)
 
 
@@ -484,8 +497,23 @@ def read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
+        _check_names(path)  # Arrow's reader stops on a name given twice, saying it its way
         raise InputError(_not_parquet(path, exc)) from None
     return _parquet_frame(table, path, 0)
+
+
+def _check_names(path: Path) -> None:
+    """InputError when a Parquet file names a column twice (a file it can describe)."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated is not None:
+        msg = f"{path.name}: column name {repeated!r} appears more than once; export it again"
+        raise InputError(msg)
 
 
 def _parquet_frame(table: pa.Table, path: Path, first: int) -> pd.DataFrame:

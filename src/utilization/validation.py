@@ -217,6 +217,16 @@ def _require_columns(name: str, frame: pd.DataFrame, origin: str) -> None:
     """Raise InputError naming the table, the missing column(s) and the columns found."""
     found = [str(c) for c in frame.columns if c not in (ROW, LINES)]
     missing = [c for c in REQUIRED_COLUMNS[name] if c not in found]
+    if missing and len(found) == 1:  # one column naming them all: another separator
+        separator = next((s for s in (";", "\t", "|") if s in found[0]), None)
+        if separator is not None:
+            shown = {"\t": "a tab"}.get(separator, repr(separator))
+            msg = (
+                f"{name}: the header row is one column, {found[0]!r}: its values are "
+                f"separated by {shown}, not commas; save the table as CSV with commas (in "
+                f"Excel: CSV UTF-8). Source: {origin}"
+            )
+            raise InputError(msg)
     groups = schema.TABLES[name].alternatives  # visits: start + end, or service_date + minutes
     if groups and not any(all(c in found for c in group) for group in groups):
         begun = [group for group in groups if any(c in found for c in group)]
