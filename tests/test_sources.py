@@ -440,6 +440,16 @@ def exactly(message: str) -> str:
             ),
             id="ragged-rows",
         ),
+        pytest.param(  # the quote swallows the rows below it, to the end of the file
+            "clients.csv",
+            b'client_id,client_name,status\nC1,"Ann Lee,active\nC2,Bo Diaz,active\nC3,Cy,x\n',
+            exactly(
+                "clients.csv: row 2 has 2 fields but the header row has 3: a quote opened in "
+                "it runs over lines 2 to 4 of the file; close the quote (or re-export the "
+                "table)"
+            ),
+            id="unclosed-quote",
+        ),
     ],
 )
 def test_a_file_that_cannot_be_read_as_a_table_stops_naming_it_and_what_to_do(

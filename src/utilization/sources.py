@@ -392,6 +392,12 @@ def _exact_csv(path: Path, header: list[str]) -> pd.DataFrame:
                         f"{width}; check that row for a comma in an unquoted value or a "
                         "missing field (re-export the table if in doubt)"
                     )
+                    if previous > line:  # the row ran over lines: a quote left open
+                        msg = (
+                            f"{name}: {where} has {len(record)} fields but the header row "
+                            f"has {width}: a quote opened in it runs over lines {line} to "
+                            f"{previous} of the file; close the quote (or re-export the table)"
+                        )
                     raise InputError(msg)
                 for column, value in zip(columns, record, strict=True):
                     column.append(value)
