@@ -516,6 +516,21 @@ def test_a_data_folder_that_cannot_be_looked_into_is_named(
     )
 
 
+def test_a_file_named_remittances_is_not_passed_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """835 files go in a folder `remittances/`; a file of that name would leave its payments
+    out without a word: the run stops, saying so.
+    """
+    folder = write_csv(tmp_path / "data", text_tables())
+    (folder / "remittances").write_text("ISA*00*...")
+    assert main(["validate", "--data", str(folder), "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (
+        f"utilization validate: {folder / 'remittances'}: a file, not a folder; the 835 files "
+        "go in a folder of that name in the data folder (move or rename the file)\n"
+    )
+
+
 def test_corrupt_parquet(tmp_path: Path) -> None:
     """It stops on a .parquet file that is not Parquet, naming it."""
     write_csv(tmp_path, text_tables())

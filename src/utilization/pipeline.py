@@ -25,12 +25,23 @@ dashboard's kernels; benchmarks/README.md)."""
 
 def has_remittances(folder: Path) -> bool:
     """Whether a data folder has a `remittances/` subfolder of 835 files; EnvironmentFault
-    naming the data folder when it cannot be looked into (its permissions).
+    naming the data folder when it cannot be looked into (its permissions), InputError when
+    `remittances` there is a file (its 835 payments would be left out without a word).
     """
+    path = folder / REMITTANCES
     try:
-        return (folder / REMITTANCES).is_dir()
+        if path.is_dir():
+            return True
+        there = path.exists() or path.is_symlink()
     except OSError as exc:
         raise fault(exc, folder, "look into the data folder") from None
+    if there:
+        msg = (
+            f"{path}: a file, not a folder; the 835 files go in a folder of that name in the "
+            "data folder (move or rename the file)"
+        )
+        raise InputError(msg)
+    return False
 
 
 def load(source: str | Path, settings: Settings | Path | str | None = None) -> Dataset:
