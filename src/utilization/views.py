@@ -234,22 +234,32 @@ in the authorizations and visits only (their catalogs are optional), case types 
 
 
 def filter_ids_found(dataset: Dataset, filters: Filters) -> dict[str, set[str]]:
-    """Of the payer, fieldworker and case type ids the filters name, those the data set's
-    authorizations (payers) or visits hold, by column; what `checked` finds of a set of
-    clients (a part).
+    """Of the payer, fieldworker and case type ids the filters name, those in the data set:
+    in its payers or providers table, else in its authorizations' (payers) or visits' rows
+    (looked for only when some id is in no table); by column. What `checked` finds of a set
+    of clients (a part, with the whole tables).
     """
     found: dict[str, set[str]] = {}
     for attribute, column in _DATA_FILTERS:
-        wanted = getattr(filters, attribute)
-        if not wanted:
+        asked = set(getattr(filters, attribute))
+        if not asked:
             continue
+        found[column] = asked & _catalog_ids(dataset, column)
+        wanted = sorted(asked - found[column])
         frames = [dataset.visits, dataset.authorizations if column == "payer_id" else None]
-        found[column] = set()
-        for frame in frames:
+        for frame in frames if wanted else []:
             if frame is not None and column in frame:
                 values = frame[column]
                 found[column] |= {str(v) for v in values[values.isin(wanted)].unique()}
     return found
+
+
+def _catalog_ids(dataset: Dataset, column: str) -> set[str]:
+    """The ids of the payers or providers table (`column`), none for case types."""
+    catalog = {"payer_id": dataset.payers, "provider_id": dataset.providers}.get(column)
+    if catalog is None or column not in catalog:
+        return set()
+    return {str(v) for v in catalog[column].dropna()}
 
 
 def checked(
@@ -274,16 +284,11 @@ def checked(
             raise InputError(msg)
     if found is None:
         found = filter_ids_found(dataset, filters)
-    catalogs = {"payer_id": dataset.payers, "provider_id": dataset.providers}
     for attribute, column in _DATA_FILTERS:
         asked = set(getattr(filters, attribute))
         if not asked:
             continue
-        known = set(found.get(column, set()))
-        catalog = catalogs.get(column)
-        if catalog is not None and column in catalog:
-            known |= {str(v) for v in catalog[column].dropna()}
-        unknown = sorted(asked - known)
+        unknown = sorted(asked - found.get(column, set()) - _catalog_ids(dataset, column))
         if unknown:
             msg = f"{column} {unknown} not found in the data; check the id"
             raise InputError(msg)
