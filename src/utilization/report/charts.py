@@ -11,7 +11,7 @@ import pandas as pd
 import vl_convert as vlc
 
 from utilization.export import round_money
-from utilization.report.tables import format_money
+from utilization.report.tables import format_money, plain_direction
 
 FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 THEME_NAME = "utilization"
@@ -140,7 +140,7 @@ def _spec_to_svg(spec: dict[str, Any]) -> str:
     """The theme's config fills in whatever the spec does not set (theme enabled or not)."""
     spec = {**spec, "config": {**theme_config()["config"], **spec.get("config", {})}}
     svg: str = vlc.vegalite_to_svg(spec, allowed_base_urls=[])
-    return svg
+    return plain_direction(svg)  # labels from the data: no override turns one around
 
 
 def approved_vs_used(

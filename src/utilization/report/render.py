@@ -12,6 +12,7 @@ from nbconvert import HTMLExporter
 
 from utilization.exceptions import EnvironmentFault, require
 from utilization.files import write_atomic
+from utilization.report.tables import plain_direction
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report"
@@ -51,11 +52,11 @@ def notebook_to_html(nb: nbformat.NotebookNode, title: str, subtitle: str = "") 
     """
     resources = {
         "metadata": {"name": title},
-        "report_title_html": escape(title),
-        "report_subtitle_html": escape(subtitle),
+        "report_title_html": escape(plain_direction(title)),
+        "report_subtitle_html": escape(plain_direction(subtitle)),
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    return str(body)
+    return plain_direction(str(body))
 
 
 def page_css(header: str, size: PageSize = "Letter") -> str:
@@ -66,7 +67,7 @@ def page_css(header: str, size: PageSize = "Letter") -> str:
   size: {size};
   margin: {PAGE_MARGINS};
   @top-left {{
-    content: "{_css_string(header)}";
+    content: "{_css_string(_header_text(header))}";
     font: {font};
     color: #5f6670;
     vertical-align: bottom;
@@ -135,6 +136,19 @@ def _weasyprint_pdf(html: str, header: str, size: PageSize, base: Path | None) -
     document = HTML(string=html, url_fetcher=local_only, base_url=str(base or Path.cwd()))
     pdf: bytes = document.write_pdf(stylesheets=[CSS(string=page_css(header, size))])
     return pdf
+
+
+HEADER_CHARACTERS = 110
+"""The most of a running header a page shows (about the width of a Letter or A4 page in its
+font); a longer one (a name of hundreds of characters) ends in an ellipsis instead of running
+off the page."""
+
+
+def _header_text(header: str) -> str:
+    text = plain_direction(header)
+    if len(text) > HEADER_CHARACTERS:
+        text = text[: HEADER_CHARACTERS - 1].rstrip() + "…"
+    return text
 
 
 def _css_string(text: str) -> str:

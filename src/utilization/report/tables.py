@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
@@ -13,6 +14,22 @@ import numpy as np
 import pandas as pd
 
 Formatter = Callable[[object], str]
+
+
+DIRECTION_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+"""Unicode's explicit direction controls (embeddings, overrides, isolates and their ends)."""
+
+
+def plain_direction(text: str) -> str:
+    """`text` without explicit direction controls. A name or description from the data that
+    holds one (an override left open: U+202E) would turn the rest of its line around on the
+    page, ids, dates and units included ("02" for 20); without them right-to-left scripts
+    still read right to left (the bidirectional algorithm needs no control), and each value
+    stays in its place. The page's own text holds none.
+    """
+    return text.translate(DIRECTION_CONTROLS)
+
+
 MISSING = "—"
 KPI_CARDS: tuple[tuple[str, str, str], ...] = (
     # (key, label, kind): kind says how the value is shown
@@ -159,8 +176,32 @@ def _tr(
     for name in labels:
         text = formats.get(name, _text)(frame[name].iat[row])
         cls = f' class="{classes[name]}"' if classes[name] else ""
-        cells.append(f"<td{cls}>{escape(text)}</td>")
+        cells.append(f"<td{cls}>{breakable(text)}</td>")
     return f"<tr>{''.join(cells)}</tr>\n"
+
+
+LONG_WORD, WORD_PIECE = 32, 16
+"""A run of more than `LONG_WORD` characters without a space (a name or code from the data)
+gets a break opportunity every `WORD_PIECE` characters (`breakable`)."""
+_LONG_RUN = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
+def breakable(text: str) -> str:
+    """`text` escaped for HTML, a long run without a space cut by `<wbr>` every `WORD_PIECE`
+    characters: a table column holding one can be narrow, and a printed table keeps its
+    numbers on the page, where the run alone would widen it past the edge. Shorter words
+    are left whole (no column breaks them).
+    """
+    out, at = [], 0
+    for found in _LONG_RUN.finditer(text):
+        out.append(escape(text[at : found.start()]))
+        run = found.group()
+        out.append(
+            "<wbr>".join(escape(run[i : i + WORD_PIECE]) for i in range(0, len(run), WORD_PIECE))
+        )
+        at = found.end()
+    out.append(escape(text[at:]))
+    return "".join(out)
 
 
 def _th(label: str, css_class: str) -> str:
