@@ -14,10 +14,13 @@ import json
 import os
 import pickle
 import re
+import socket
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -461,6 +464,43 @@ def test_scheduler_options_that_cannot_work_are_said_before_connecting(
     assert (rc, out) == (code, "")
     assert said in err
     assert "Traceback" not in err
+
+
+def test_an_address_where_something_else_answers_is_said_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Something that is not a Dask scheduler at the address (an HTTP server, the scheduler's
+    dashboard port): Dask's client read its "HTTP/1.1 400" as a message of exabytes (a
+    traceback of numpy's memory error), or waited past its own timeout; now one message,
+    within the deadline, whichever it is.
+    """
+    from utilization.batch import cluster
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer() -> None:
+        with suppress(OSError):
+            while True:
+                peer, _ = listener.accept()
+                peer.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(cluster, "CONNECT_DEADLINE", 4.0, raising=False)
+    started = time.monotonic()
+    try:
+        with pytest.raises(InputError) as stopped:
+            cluster.connect(f"tcp://127.0.0.1:{port}")
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 8
+    said = str(stopped.value)
+    assert said.startswith(f"cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}' (")
+    assert said.endswith("and give its address (tcp://HOST:8786, not the dashboard's port)")
+    assert "\n" not in said
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import TypeVar
@@ -14,6 +15,7 @@ from utilization.exceptions import EnvironmentFault, InputError
 from utilization.partitions import PartJob, PartRunner
 
 CONNECT_TIMEOUT = "20s"
+CONNECT_DEADLINE = 30.0  # seconds: past Dask's own timeout, a connection that hangs
 R = TypeVar("R")
 
 
@@ -28,15 +30,37 @@ class RendererPlugin(WorkerPlugin):
 
 
 def connect(address: str) -> Client:
-    """A client of the scheduler at `address`, or InputError saying how to fix it."""
-    try:
-        return Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
-        msg = (
-            f"cannot reach the Dask scheduler at {address!r} ({exc}); start one with "
-            "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"
-        )
-        raise InputError(msg) from None
+    """A client of the scheduler at `address`, or InputError saying how to fix it: nothing
+    there, not an address, or something else answering (an HTTP server, the scheduler's
+    dashboard port), which Dask's client may read as a message of any size or wait on past
+    its timeout; so it is given `CONNECT_DEADLINE` seconds in a thread of its own.
+    """
+    found: dict[str, object] = {}
+
+    def attempt() -> None:
+        try:
+            found["client"] = Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
+        except Exception as exc:  # whatever answered, it is not a scheduler
+            found["error"] = exc
+
+    thread = threading.Thread(target=attempt, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_DEADLINE)
+    client = found.get("client")
+    if isinstance(client, Client):
+        return client
+    error = found.get("error")
+    why = (
+        f"no Dask scheduler answered within {CONNECT_DEADLINE:.0f} s"
+        if error is None
+        else f"{error.__class__.__name__}: {error}".splitlines()[0][:300]
+    )
+    msg = (
+        f"cannot reach the Dask scheduler at {address!r} ({why}); start one with "
+        "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`, and give "
+        "its address (tcp://HOST:8786, not the dashboard's port)"
+    )
+    raise InputError(msg)
 
 
 def part_runner(client: Client) -> PartRunner:
