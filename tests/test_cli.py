@@ -183,7 +183,7 @@ def test_a_payer_fieldworker_or_case_type_in_no_row_is_refused_as_a_client_is(
             ("--payer", "NOPE", "payer_id"),
             ("--case-type", "dda", "case_type"),
         ]:
-            said = f"{column} ['{value}'] not found in the data; check the id"
+            said = f"{column} '{value}' not found in the data; check the id"
             for command in (["export", "agency"], ["check-schedule"]):
                 args = [*command, *period, option, value, "--partitions", parts]
                 rc, _, err = run(args)

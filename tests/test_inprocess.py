@@ -106,7 +106,7 @@ def test_a_failing_report_fails_with_the_kernels_message(data: Path, kernel: Ren
     with pytest.raises(ReportError) as here:
         Renderer().execute("client", parameters, in_process=True)
     assert str(here.value) == str(in_kernel.value)
-    assert str(here.value).startswith("client report failed: ")
+    assert str(here.value) == "client report: client_id 'C0999' not found in the data; check the id"
 
 
 def test_a_changed_template_or_an_executed_notebook_runs_in_a_kernel(

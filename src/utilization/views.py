@@ -280,8 +280,7 @@ def checked(
     ):
         unknown = sorted(set(wanted) - set(table[column]))
         if unknown:
-            msg = f"{column} {unknown} not found in the data; check the id"
-            raise InputError(msg)
+            raise InputError(_not_found(column, unknown))
     if found is None:
         found = filter_ids_found(dataset, filters)
     for attribute, column in _DATA_FILTERS:
@@ -290,9 +289,14 @@ def checked(
             continue
         unknown = sorted(asked - found.get(column, set()) - _catalog_ids(dataset, column))
         if unknown:
-            msg = f"{column} {unknown} not found in the data; check the id"
-            raise InputError(msg)
+            raise InputError(_not_found(column, unknown))
     return view
+
+
+def _not_found(column: str, unknown: list[str]) -> str:
+    """`client_id 'C9999' not found in the data; check the id` (the ids, each quoted)."""
+    ids = ", ".join(repr(i) for i in unknown)
+    return f"{column} {ids} not found in the data; check the id" + ("s" if len(unknown) > 1 else "")
 
 
 def found_in_parts(parts: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:

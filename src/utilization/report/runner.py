@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 
-from utilization import views
+from utilization import exceptions, views
 from utilization.exceptions import InputError, ReportError
 from utilization.files import write_atomic
 from utilization.sources import PASSWORD_ENV, split_password
@@ -219,8 +219,7 @@ class Renderer:
             )
             return executed
         except PapermillExecutionError as exc:
-            msg = f"{view} report failed: {exc.ename}: {exc.evalue}"
-            raise ReportError(msg) from None
+            raise ReportError(_failed(view, exc.ename, exc.evalue)) from None
         finally:
             if not self.reuse_kernel:
                 self.close()
@@ -241,8 +240,7 @@ class Renderer:
         try:
             return inprocess.execute(nb, {PASSWORD_ENV: password} if password else {})
         except inprocess.NotebookError as exc:
-            msg = f"{view} report failed: {exc.ename}: {exc.evalue}"
-            raise ReportError(msg) from None
+            raise ReportError(_failed(view, exc.ename, exc.evalue)) from None
 
     def render(
         self,
@@ -303,3 +301,13 @@ class Renderer:
                 html_to_pdf(html, path, header=header, within=within, engine=pdf_engine)
                 written["pdf"] = path
         return written
+
+
+def _failed(view: str, name: str, value: str) -> str:
+    """What stopped a report's notebook: the product's own message as it is (an id not in
+    the data), anything else with the name of the error.
+    """
+    kind = getattr(exceptions, name, None)
+    if isinstance(kind, type) and issubclass(kind, exceptions.UtilizationError):
+        return f"{view} report: {value}"
+    return f"{view} report failed: {name}: {value}"
