@@ -100,6 +100,13 @@ def test_relative_periods_are_whole_calendar_units_before_or_holding_today() -> 
         "2026-01-05_2026-02-20"
     )
     assert parse_period(2026).label == "2026"
+    with pytest.raises(InputError) as stopped:
+        parse_period("last-quarter", TODAY)  # what is allowed, relative names too
+    assert str(stopped.value) == (
+        "period 'last-quarter' is not one of 2026-Q1, 2026-03, 2026, 2026-01-01..2026-03-31, "
+        "current-month, previous-month, current-quarter, previous-quarter, current-year, "
+        "previous-year"
+    )
 
 
 def test_a_mistake_in_a_parameter_set_names_what_is_allowed(tmp_path: Path) -> None:
@@ -162,6 +169,9 @@ def test_an_unknown_client_fails_alone_and_is_listed(first: BatchResult) -> None
     assert f"FAILED client C9999: {error}" in (first.folder / "batch.log").read_text()
     manifest = json.loads((first.folder / "manifest.json").read_text())
     assert manifest["counts"] == {"reports": 3, "ok": 2, "failed": 1, "rendered": 3}
+    assert first.summary() == (  # rendered and up to date add up to the reports ok
+        f"2 of 3 reports ok (2 rendered, 0 up to date), 1 failed; index: {first.folder}/index.html"
+    )
 
 
 def test_the_log_has_client_ids_and_no_client_names(first: BatchResult, data: Path) -> None:

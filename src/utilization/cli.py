@@ -76,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check a data source; write the rejected rows as CSV"
     )
     _add_data(validate)
-    validate.add_argument("--out", default="reports/validation", help="folder for rejects.csv")
+    validate.add_argument(
+        "--out",
+        default="reports/validation",
+        help="folder for rejects.csv (default reports/validation)",
+    )
     _add_parts(validate)
 
     export = sub.add_parser(
@@ -85,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("view", help=VIEW_HELP)
     _add_data(export)
     Request.add_options(export)
-    export.add_argument("--format", default="json", choices=["json", "csv", "xlsx"])
+    export.add_argument(
+        "--format", default="json", choices=["json", "csv", "xlsx"], help="default json"
+    )
     export.add_argument(
         "--out",
         help="output path (JSON: a file, standard output when absent; CSV: a folder; xlsx: a file)",

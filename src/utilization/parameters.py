@@ -191,9 +191,15 @@ class Request:
         parser.add_argument(
             "--billable", choices=["yes", "no"], help="only billable or non-billable visits"
         )
-        parser.add_argument("--as-of", help="date of the authorization balances (default: --to)")
+        as_of = "--to" if period_required else "--to; without --to, today if in the period"
         parser.add_argument(
-            "--basis", default="prorated", choices=list(BASES), help="units approved basis"
+            "--as-of", help=f"date of the authorization balances (default: {as_of})"
+        )
+        parser.add_argument(
+            "--basis",
+            default="prorated",
+            choices=list(BASES),
+            help="units approved basis (default: prorated)",
         )
 
     @classmethod

@@ -102,7 +102,14 @@ def parse_period(value: object, today: date | None = None) -> Period:
     text = str(value).strip().lower()
     if text in RELATIVE:
         return relative_period(text, today or date.today())
-    return Period.parse(str(value))
+    try:
+        return Period.parse(str(value))
+    except InputError as exc:
+        if "is not one of" not in str(exc):  # a real date that is wrong: said as it is
+            raise
+        relative = ", ".join(sorted(RELATIVE, key=lambda r: (r.split("-")[1], r)))
+        msg = f"{exc}, {relative}"
+        raise InputError(msg) from None
 
 
 def relative_period(text: str, today: date) -> Period:

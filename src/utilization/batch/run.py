@@ -73,12 +73,14 @@ class BatchResult:
         return sum(r.rendered for r in self.records)
 
     def summary(self) -> str:
-        """One line for the terminal and the log."""
-        skipped = len(self.records) - self.rendered
+        """One line for the terminal and the log: the reports ok, those of them rendered now
+        and those up to date (the two add up to the reports ok), and those that failed.
+        """
+        ok = [r for r in self.records if r.status != "failed"]
+        made = sum(r.rendered for r in ok)
         return (
-            f"{len(self.records) - len(self.failed)} of {len(self.records)} reports ok "
-            f"({self.rendered} rendered, {skipped} up to date), {len(self.failed)} failed; "
-            f"index: {self.folder / INDEX}"
+            f"{len(ok)} of {len(self.records)} reports ok ({made} rendered, {len(ok) - made} "
+            f"up to date), {len(self.failed)} failed; index: {self.folder / INDEX}"
         )
 
 
