@@ -218,6 +218,8 @@ def test_each_filter_offers_the_values_of_the_data(data: Path) -> None:
     assert len(offered["client"]) == len(dataset.clients)
     assert ("Quinn Whitlock (C0002)", "C0002") in offered["client"]
     assert ("T1019 U3 CBS Acuity Visit", "T1019 U3") in offered["procedure"]
+    assert ("State DD Medicaid Waiver (DDA)", "DDA") in offered["payer"]  # the id said once
+    assert ("Private pay (PVT)", "PVT") in offered["payer"]
     assert {ident for _, ident in offered["payer"]} >= set(dataset.payers["payer_id"])
     assert {ident for _, ident in offered["provider"]} >= set(
         dataset.visits["provider_id"].dropna()

@@ -213,9 +213,12 @@ def choices(dataset: Dataset) -> dict[str, list[tuple[str, str]]]:
         ids = set(names)
         for series in extra:
             ids |= {str(v) for v in series.dropna().unique()}
-        return sorted(
-            ((f"{names[i]} ({i})" if i in names and names[i] != i else i), i) for i in ids
-        )
+
+        def label(i: str) -> str:  # the id once: not after a name that ends with it
+            name = names.get(i, i)
+            return name if name == i or name.endswith(f"({i})") else f"{name} ({i})"
+
+        return sorted((label(i), i) for i in ids)
 
     procedures = dataset.procedures
     return {
