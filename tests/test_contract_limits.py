@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -548,3 +549,36 @@ def test_the_nearest_authorization_named_is_chosen_by_date_then_id(tmp_path: Pat
         "PAY": "no authorization holds 2025-04-10 for payer PVT: P0 is for payer MCD",
         "GAP": "no authorization holds 2025-04-10: E2 ended 2025-04-05, S0 starts 2025-04-20",
     }
+
+
+def test_the_family_pace_says_when_a_limit_allows_less(tmp_path: Path) -> None:
+    """As of 5 Mar 2025, 26 days (6 to 31 Mar) are left. W has 300 units and 6 a week: the
+    pace to use them is 300 ÷ (26 ÷ 7) = 80.8, about 81 units (20 h 15 min) a week, which
+    its limit of 6 a week does not allow: the sentence says so. F has 20 units and 6 a week:
+    20 ÷ (26 ÷ 7) = 5.4, about 5 units a week, within its limit: nothing added.
+    """
+    from utilization import load
+    from utilization.parameters import Request
+    from utilization.period import Filters, Period
+    from utilization.report.sections import Report
+    from utilization.views import build_view
+
+    folder = write_data(
+        tmp_path / "data",
+        authorizations=[
+            auth("W", "C1", "T1019", "2025-01-01", "2025-03-31", 300, units_per_week=6),
+            auth("F", "C1", "S5125", "2025-01-01", "2025-03-31", 20, units_per_week=6),
+        ],
+        visits=[],
+    )
+    dataset = load(folder)
+    request = Request(
+        "client", Period.parse("2025-Q1"), Filters(clients=("C1",)), as_of=date(2025, 3, 5)
+    )
+    family = Report(dataset, request, build_view(dataset, request)).family_summary_html()
+    assert (
+        "To use them by 31 Mar 2025, about 81 units (20 h 15 min) a week. Its limit of 6 "
+        "units a week allows less, so not all of them can be used.</li>" in family
+    )
+    assert "To use them by 31 Mar 2025, about 5 units (1 h 15 min) a week.</li>" in family
+    assert family.count("allows less") == 1

@@ -365,9 +365,30 @@ class Report:
                     row.units_per_week_needed, left, description, row.end_date, minutes, True
                 )
                 text += f" {pace}" if pace else ""
+                if pace:
+                    text += self._pace_beyond_limit(row.authorization_id, row.units_per_week_needed)
             items.append(f"<li>{escape(text)}</li>")
         items += [f"<li>{escape(t)}</li>" for t in self._family_limits_and_schedule()]
         return f'<ul class="family-summary">{"".join(items)}</ul>\n'
+
+    def _pace_beyond_limit(self, authorization_id: str, per_week: float) -> str:
+        """` Its limit of 9 units a week allows less, so not all of them can be used.` when
+        the weekly pace needed is more than the authorization's limit per week (or seven
+        times its limit per day) lets a week hold; else ''. A family told to use 205 units a
+        week a few lines above "limited to 9 units a week" would not know which to follow.
+        """
+        limits = self.figures.limits  # those of the authorizations holding the balance date
+        if limits is None or limits.empty or pd.isna(per_week):
+            return ""
+        mine = limits[limits["authorization_id"].astype(str).eq(str(authorization_id)).to_numpy()]
+        for per, words_per, week in (("week", "a week", 1), ("day", "a day", 7)):
+            limit = mine.loc[mine["per"].eq(per).to_numpy(), "units_limit"]
+            if len(limit) and per_week > float(limit.iloc[0]) * week + 1e-9:
+                return (
+                    f" Its limit of {_count(float(limit.iloc[0]))} units {words_per} allows "
+                    "less, so not all of them can be used."
+                )
+        return ""
 
     def _family_limits_and_schedule(self) -> list[str]:
         """Plain sentences on each limit's current period and on scheduled visits that
