@@ -555,7 +555,8 @@ def test_the_family_pace_says_when_a_limit_allows_less(tmp_path: Path) -> None:
     """As of 5 Mar 2025, 26 days (6 to 31 Mar) are left. W has 300 units and 6 a week: the
     pace to use them is 300 ÷ (26 ÷ 7) = 80.8, about 81 units (20 h 15 min) a week, which
     its limit of 6 a week does not allow: the sentence says so. F has 20 units and 6 a week:
-    20 ÷ (26 ÷ 7) = 5.4, about 5 units a week, within its limit: nothing added.
+    20 ÷ (26 ÷ 7) = 5.4, about 5 units a week, within its limit: nothing added. W2, a second
+    limited authorization of W's service: the limits' sentences say which is which.
     """
     from utilization import load
     from utilization.parameters import Request
@@ -568,6 +569,7 @@ def test_the_family_pace_says_when_a_limit_allows_less(tmp_path: Path) -> None:
         authorizations=[
             auth("W", "C1", "T1019", "2025-01-01", "2025-03-31", 300, units_per_week=6),
             auth("F", "C1", "S5125", "2025-01-01", "2025-03-31", 20, units_per_week=6),
+            auth("W2", "C1", "T1019", "2025-03-01", "2025-03-31", 10, units_per_week=4),
         ],
         visits=[],
     )
@@ -582,3 +584,13 @@ def test_the_family_pace_says_when_a_limit_allows_less(tmp_path: Path) -> None:
     )
     assert "To use them by 31 Mar 2025, about 5 units (1 h 15 min) a week.</li>" in family
     assert family.count("allows less") == 1
+    # Two limited authorizations of Personal care: each limit sentence says which it is.
+    assert (
+        "<li>Personal care (authorized 1 Jan 2025 – 31 Mar 2025), limited to 6 units a week:"
+        in family
+    )
+    assert (
+        "<li>Personal care (authorized 1 Mar 2025 – 31 Mar 2025), limited to 4 units a week:"
+        in family
+    )
+    assert "<li>Attendant care, limited to 6 units a week:" in family

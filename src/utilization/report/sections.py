@@ -396,11 +396,17 @@ class Report:
         """
         texts = []
         procedures = self.dataset.procedures.set_index("procedure_code")["description"]
-        codes = self.figures.authorizations.set_index("authorization_id")["procedure_code"]
+        balances = self.figures.authorizations.set_index("authorization_id")
+        codes = balances["procedure_code"]
         limits = self.figures.limits
-        for row in [] if limits is None else limits.to_dict("records"):
-            code = codes.get(row["authorization_id"], "")
+        rows = [] if limits is None else limits.to_dict("records")
+        services = [codes.get(row["authorization_id"], "") for row in rows]
+        for row, code in zip(rows, services, strict=True):
             service = procedures.get(code, code)
+            if services.count(code) > 1:  # two authorizations of one service: which is which
+                auth = balances.loc[row["authorization_id"]]
+                start, end = words.day_words(auth["start_date"]), words.day_words(auth["end_date"])
+                service = f"{service} (authorized {start} – {end})"
             limit = f"{_count(row['units_limit'])} units {PER_WORDS[row['per']]}"
             texts.append(f"{service}, limited to {limit}: {limit_sentence(row)}.")
         schedule = self.figures.schedule
