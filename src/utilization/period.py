@@ -29,8 +29,10 @@ class Period:
             raise InputError(msg)
 
     @classmethod
-    def parse(cls, text: str) -> Period:
-        """A period from `2026-Q1`, `2026-03`, `2026`, or `2026-01-01..2026-03-31`."""
+    def parse(cls, text: str, also: str = "") -> Period:
+        """A period from `2026-Q1`, `2026-03`, `2026`, or `2026-01-01..2026-03-31`; `also`:
+        other forms the caller takes, named in the error when `text` is none of them.
+        """
         text = text.strip()
         if m := re.fullmatch(r"(\d{4})-?Q([1-4])", text, flags=re.IGNORECASE):
             year, quarter = int(m[1]), int(m[2])
@@ -43,7 +45,8 @@ class Period:
             return cls(date(int(m[1]), 1, 1), date(int(m[1]), 12, 31))
         if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/|to)\s*(\d{4}-\d{2}-\d{2})", text):
             return cls(parse_date(m[1]), parse_date(m[2]))
-        msg = f"period {text!r} is not one of 2026-Q1, 2026-03, 2026, 2026-01-01..2026-03-31"
+        forms = "2026-Q1, 2026-03, 2026, 2026-01-01..2026-03-31" + (f", {also}" if also else "")
+        msg = f"period {text!r} is not one of {forms}"
         raise InputError(msg)
 
     @property
@@ -102,14 +105,8 @@ def parse_period(value: object, today: date | None = None) -> Period:
     text = str(value).strip().lower()
     if text in RELATIVE:
         return relative_period(text, today or date.today())
-    try:
-        return Period.parse(str(value))
-    except InputError as exc:
-        if "is not one of" not in str(exc):  # a real date that is wrong: said as it is
-            raise
-        relative = ", ".join(sorted(RELATIVE, key=lambda r: (r.split("-")[1], r)))
-        msg = f"{exc}, {relative}"
-        raise InputError(msg) from None
+    relative = ", ".join(sorted(RELATIVE, key=lambda r: (r.split("-")[1], r)))
+    return Period.parse(str(value), also=relative)
 
 
 def relative_period(text: str, today: date) -> Period:

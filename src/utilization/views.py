@@ -287,7 +287,7 @@ def checked(
         asked = set(getattr(filters, attribute))
         if not asked:
             continue
-        unknown = sorted(asked - found.get(column, set()) - _catalog_ids(dataset, column))
+        unknown = sorted(asked - found.get(column, set()))  # found: tables included
         if unknown:
             raise InputError(_not_found(column, unknown))
     return view

@@ -14,6 +14,18 @@ import numpy as np
 import pandas as pd
 
 Formatter = Callable[[object], str]
+MISSING = "—"
+KPI_CARDS: tuple[tuple[str, str, str], ...] = (
+    # (key, label, kind): kind says how the value is shown
+    ("units_approved", "Units approved", "units"),
+    ("units_used", "Units used", "units"),
+    ("units_remaining", "Units remaining", "units"),
+    ("units_scheduled", "Units scheduled", "units"),
+    ("amount_approved", "Amount approved", "money"),
+    ("amount_used", "Amount used", "money"),
+    ("amount_remaining", "Amount remaining", "money"),
+    ("utilization", "Utilization", "percent"),
+)
 
 
 DIRECTION_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
@@ -28,20 +40,6 @@ def plain_direction(text: str) -> str:
     stays in its place. The page's own text holds none.
     """
     return text.translate(DIRECTION_CONTROLS)
-
-
-MISSING = "—"
-KPI_CARDS: tuple[tuple[str, str, str], ...] = (
-    # (key, label, kind): kind says how the value is shown
-    ("units_approved", "Units approved", "units"),
-    ("units_used", "Units used", "units"),
-    ("units_remaining", "Units remaining", "units"),
-    ("units_scheduled", "Units scheduled", "units"),
-    ("amount_approved", "Amount approved", "money"),
-    ("amount_used", "Amount used", "money"),
-    ("amount_remaining", "Amount remaining", "money"),
-    ("utilization", "Utilization", "percent"),
-)
 
 
 def format_money(value: object) -> str:
